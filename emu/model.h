@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The exact forward pass of a baked Llama model (docs/numerics.md) and on-card sampling.
+ * Results are bit-identical across runs, thread counts and code paths.
+ */
+#ifndef HC_EMU_MODEL_H
+#define HC_EMU_MODEL_H
+
+#include <stdint.h>
+#include "rom.h"
+
+struct hc_model;	/* weights bound from a ROM, plus a worker pool; shared by contexts */
+struct hc_kv;		/* one context's KV cache (a "KV slot") */
+
+enum hc_path {
+	HC_PATH_AUTO = 0,	/* fastest path available; identical bits to the reference */
+	HC_PATH_REFERENCE = 1,	/* plain C, obviously right */
+};
+
+/* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error. */
+int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
+		 struct hc_model **out, char *err, size_t errlen);
+void hc_model_free(struct hc_model *m);
+const struct hc_rom_arch *hc_model_arch(const struct hc_model *m);
+
+/* A KV cache for up to @max_ctx positions (0 = the ROM's max_ctx). NULL on ENOMEM. */
+struct hc_kv *hc_kv_new(struct hc_model *m, uint32_t max_ctx);
+void hc_kv_free(struct hc_kv *kv);
+void hc_kv_reset(struct hc_kv *kv);		/* forget all positions */
+uint32_t hc_kv_pos(const struct hc_kv *kv);	/* positions filled so far */
+uint32_t hc_kv_capacity(const struct hc_kv *kv);
+
+/*
+ * Run @n tokens at the next positions of @kv (prefill when n > 1, decode when n == 1) and
+ * write the vocab_size logits of the last one to @logits (may be NULL to skip the
+ * classifier). -ENOSPC if the context would overflow, -EINVAL for an id out of range.
+ */
+int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint32_t n,
+	       float *logits);
+
+/* Sampling parameters: temperature 0 means greedy (lowest id wins ties). */
+struct hc_sampling {
+	float    temperature;
+	float    top_p;		/* 0 or >= 1: off */
+	uint32_t top_k;		/* 0: off */
+	uint32_t pad;
+	uint64_t seed;
+};
+
+/*
+ * Pick the next token from @logits (modified in place). @step is the index of the token
+ * being generated: the random draw is a pure function of (seed, step), a counter-based
+ * RNG, so the same inputs always give the same token. @scratch holds vocab_size entries
+ * of struct hc_prob_index (or is NULL for greedy).
+ */
+struct hc_prob_index {
+	float p;
+	int32_t id;
+};
+int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *s,
+		  uint64_t step, struct hc_prob_index *scratch);
+
+#endif

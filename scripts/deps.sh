@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian packages a target needs: as root it runs apt-get, otherwise it prints the line.
+# Usage: scripts/deps.sh build|test|kernel
+set -eu
+BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check"
+TEST="$BUILD valgrind"
+KERNEL="qemu-system-x86 busybox-static cpio xz-utils zstd kmod dkms bc flex bison libelf-dev"
+case "${1:-build}" in
+build) pkgs=$BUILD ;;
+test) pkgs=$TEST ;;
+kernel) pkgs="$TEST $KERNEL" ;;
+*) echo "usage: $0 build|test|kernel" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages; run as root:" >&2
+	echo "  apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
