@@ -1,0 +1,1 @@
+EMU_SRCS += emu/rom.c emu/quant.c
