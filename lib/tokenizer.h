@@ -43,12 +43,21 @@ struct hc_tok_spec {
 	char    *pretok_regex;	/* BPE pre-tokenizer split regex (PCRE2), or NULL: Llama 3's */
 	char    *chat_template;	/* Jinja text as shipped, or NULL; kept for reference */
 	uint32_t chat_format;	/* enum hc_chat_format */
+	/* BPE: a pre-token that is already a vocab entry is not split (Llama 3 / HF
+	 * "ignore_merges"). Also implied when pretok_regex is NULL (Llama 3's). */
+	uint32_t ignore_merges;
 };
+/*
+ * Pieces: SPM pieces use "▁" for space and "<0xNN>" for byte tokens (sentencepiece/GGUF
+ * form); BPE pieces use the GPT-2 byte-to-unicode form ("Ġ"); special tokens their text.
+ * hc_tok_spec_free() frees every pointer member with free(): fill them from malloc.
+ */
 
 enum hc_chat_format {
 	HC_CHAT_NONE = 0,
 	HC_CHAT_LLAMA3 = 1,	/* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
 	HC_CHAT_LLAMA2 = 2,	/* [INST] ... [/INST] */
+	HC_CHAT_LLAMA31 = 3,	/* LLAMA3 plus the 3.1 system header ("Cutting Knowledge Date") */
 };
 
 /* Sources. Each allocates a spec to be freed with hc_tok_spec_free(). */
