@@ -38,6 +38,7 @@
 #define HC_CAP_TRANSPORT_PCI	(1ULL << 1)	/* one card memory for the whole card (BAR2) */
 #define HC_CAP_FAULT_INJECTION	(1ULL << 2)	/* TEST ONLY: hc_card_regs.fault is honoured */
 #define HC_CAP_COALESCE		(1ULL << 3)	/* hc_card_qp.coalesce_* are honoured */
+#define HC_CAP_TOKENIZER	(1ULL << 4)	/* hc_card_regs.tokenizer_* locate the ROM tokenizer */
 
 /* Card status (hc_card_regs.status). */
 enum hc_card_status {
@@ -242,6 +243,11 @@ struct hc_card_qp {
  * @telemetry: card-written counters.
  * @fault: TEST ONLY, host-written fault injection (see struct hc_card_fault).
  * @fault_state: TEST ONLY, card-written.
+ * @tokenizer_offset: (card, with HC_CAP_TOKENIZER) card-memory offset of the baked ROM's
+ *	tokenizer blob (lib/tokenizer.h format, exactly the ROM's bytes), 64-byte aligned,
+ *	between the register page and @data_offset; read-only for the host. Applications
+ *	need it to turn text into token ids and back. 0 if absent.
+ * @tokenizer_size: (card) bytes of the tokenizer blob.
  * @reserved: zero.
  * @qp: queue-pair registers.
  * @tail_reserved: zero.
@@ -298,8 +304,10 @@ struct hc_card_regs {
 	/* 0x200: fault injection (TEST ONLY) */
 	struct hc_card_fault fault;
 	struct hc_card_fault_state fault_state;
-	/* 0x280 */
-	__u64 reserved[48];
+	/* 0x280: the ROM's tokenizer blob in card memory (HC_CAP_TOKENIZER) */
+	__u64 tokenizer_offset;
+	__u64 tokenizer_size;
+	__u64 reserved[46];
 	/* 0x400: queue pairs */
 	struct hc_card_qp qp[HC_CARD_MAX_QP];
 	/* 0xc00 */
