@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The exact Llama forward pass (docs/numerics.md): llama2.c's run.c, generalised to
+ * grouped-query attention, Llama 3.1 RoPE scaling, Q8_0/Q4_0 weights and batches.
+ *
+ * Tokens are processed in chunks of up to CHUNK; every per-token value is computed by the
+ * same operations whether the token is alone or in a chunk, so prefill(n) has the bits of
+ * n decode steps. Threads split matmul output rows and attention (token, head) pairs only:
+ * no reduction is ever split, so the thread count cannot change a bit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "matmul.h"
+#include "model.h"
+#include "quant.h"
+#include "rom.h"
+#include "threadpool.h"
+
+#define CHUNK 32	/* tokens per batched step: weight rows are reused CHUNK times */
+
+struct layer {
+	const float *attn_norm, *ffn_norm;
+	struct hc_mat wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+struct hc_model {
+	const struct hc_rom *rom;
+	struct hc_rom_arch a;
+	uint32_t q_dim, kv_dim;
+	struct hc_pool *pool;
+	struct hc_mm_ctx mm;
+	pthread_mutex_t lock;		/* one forward at a time: the scratch below is shared */
+	struct layer *layers;
+	struct hc_mat tok_embd, output;
+	const float *output_norm;
+	float *inv_freq;		/* head_dim / 2 RoPE frequencies */
+	float *fp16;			/* fp16 -> float for every bit pattern */
+	int quantized;			/* some matrix needs Q8_0 activations */
+	/* scratch for one chunk */
+	float *x, *xb, *xb2, *q, *hb, *hb2, *rope_cos, *rope_sin;
+	struct hc_block_q8_0 *xq;
+	float *att;			/* n_threads rows of att_cap scores */
+	uint32_t att_cap;
+};
+
+struct hc_kv {
+	struct hc_model *m;
+	uint32_t cap, pos;
+	float *k, *v;			/* [layer][pos][kv_dim] */
+};
+
+/* ---- setup ---- */
+
+static int bind_mat(const struct hc_rom *rom, const char *name, uint32_t cols, uint32_t rows,
+		    struct hc_mat *m, char *err, size_t errlen)
+{
+	const struct hc_rom_tensor *t = hc_rom_find(rom, name);
+	size_t rb;
+
+	if (!t) {
+		snprintf(err, errlen, "%s: tensor %s missing", hc_rom_path(rom), name);
+		return -EINVAL;
+	}
+	if (t->type != HC_WTYPE_F32 && t->type != HC_WTYPE_Q8_0 && t->type != HC_WTYPE_Q4_0) {
+		snprintf(err, errlen, "%s: tensor %s: type %u is not F32, Q8_0 or Q4_0",
+			 hc_rom_path(rom), name, t->type);
+		return -EINVAL;
+	}
+	if (t->n_dims != 2 || t->shape[0] != cols || t->shape[1] != rows) {
+		snprintf(err, errlen, "%s: tensor %s: shape [%llu, %llu], expected [%u, %u]",
+			 hc_rom_path(rom), name, (unsigned long long)t->shape[0],
+			 (unsigned long long)t->shape[1], cols, rows);
+		return -EINVAL;
+	}
+	rb = hc_row_size(t->type, cols);
+	if (!rb || t->size / rb < rows) {
+		snprintf(err, errlen, "%s: tensor %s: %llu bytes is too small for its shape",
+			 hc_rom_path(rom), name, (unsigned long long)t->size);
+		return -EINVAL;
+	}
+	m->data = hc_rom_data(rom, t);
+	m->type = t->type;
+	m->cols = cols;
+	m->rows = rows;
+	m->row_bytes = rb;
+	return 0;
+}
+
+static int bind_norm(const struct hc_rom *rom, const char *name, uint32_t n, const float **out,
+		     char *err, size_t errlen)
+{
+	const struct hc_rom_tensor *t = hc_rom_find(rom, name);
+
+	if (!t) {
+		snprintf(err, errlen, "%s: tensor %s missing", hc_rom_path(rom), name);
+		return -EINVAL;
+	}
+	if (t->type != HC_WTYPE_F32 || t->n_dims != 1 || t->shape[0] != n ||
+	    t->size < (uint64_t)n * sizeof(float)) {
+		snprintf(err, errlen, "%s: tensor %s: expected F32 [%u]", hc_rom_path(rom), name, n);
+		return -EINVAL;
+	}
+	*out = hc_rom_data(rom, t);
+	return 0;
+}
+
+/*
+ * RoPE frequencies in float32. Plain: 1 / theta^(2i / head_dim) as llama2.c computes it.
+ * HC_ROPE_LLAMA3: then the Llama 3.1 scaling, each step the float32 operation Hugging Face
+ * transformers' _compute_llama3_parameters performs (x / t as reciprocal(t) * x, as torch
+ * does for a scalar divided by a tensor).
+ */
+static void rope_freqs(const struct hc_rom_arch *a, float *f)
+{
+	const uint32_t half = a->head_dim / 2;
+
+	for (uint32_t i = 0; i < half; i++) {
+		float inv = 1.0f / powf(a->rope_theta, (float)(2 * i) / (float)a->head_dim);
+
+		if (a->rope_scaling == HC_ROPE_LLAMA3) {
+			const float factor = a->rope_factor;
+			const float lo = a->rope_low_freq_factor, hi = a->rope_high_freq_factor;
+			const float old = (float)a->rope_orig_ctx;
+			const float low_wl = (float)((double)a->rope_orig_ctx / lo);
+			const float high_wl = (float)((double)a->rope_orig_ctx / hi);
+			const float wavelen = (1.0f / inv) * (float)(2.0 * M_PI);
+			float scaled = wavelen > low_wl ? inv / factor : inv;
+			const float smooth = ((1.0f / wavelen) * old - lo) / (hi - lo);
+			const float smoothed = (1.0f - smooth) * scaled / factor + smooth * scaled;
+
+			if (!(wavelen < high_wl) && !(wavelen > low_wl))
+				scaled = smoothed;
+			inv = scaled;
+		}
+		f[i] = inv;
+	}
+}
+
+static int check_arch(const struct hc_rom *rom, const struct hc_rom_arch *a, char *err,
+		      size_t errlen)
+{
+	const char *why = NULL;
+
+	if (!a->vocab_size || !a->dim || !a->n_layers || !a->n_heads || !a->n_kv_heads ||
+	    !a->head_dim || !a->ffn_dim || !a->max_ctx)
+		why = "a size is zero";
+	else if (a->n_heads % a->n_kv_heads)
+		why = "n_heads is not a multiple of n_kv_heads";
+	else if (a->head_dim % 2)
+		why = "head_dim is odd";
+	else if (a->dim > (1u << 20) || a->ffn_dim > (1u << 20) || a->n_heads > 4096 ||
+		 a->head_dim > 4096 || a->n_layers > 4096 || a->vocab_size > (1u << 24) ||
+		 (uint64_t)a->n_heads * a->head_dim > (1u << 20))
+		why = "a size is out of range";
+	else if (!(a->rope_theta > 0.0f) || !isfinite(a->rope_theta) || !(a->norm_eps >= 0.0f))
+		why = "rope_theta or norm_eps is invalid";
+	else if (a->rope_scaling != HC_ROPE_NONE && a->rope_scaling != HC_ROPE_LLAMA3)
+		why = "unknown rope_scaling";
+	else if (a->rope_scaling == HC_ROPE_LLAMA3 &&
+		 (!(a->rope_factor > 0.0f) || !(a->rope_low_freq_factor > 0.0f) ||
+		  !(a->rope_high_freq_factor > a->rope_low_freq_factor) || !a->rope_orig_ctx))
+		why = "invalid Llama 3 RoPE scaling parameters";
+	if (why) {
+		snprintf(err, errlen, "%s: arch: %s", hc_rom_path(rom), why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int bind_weights(struct hc_model *m, char *err, size_t errlen)
+{
+	const struct hc_rom *rom = m->rom;
+	const struct hc_rom_arch *a = &m->a;
+	char name[64];
+	int rc;
+
+	rc = bind_mat(rom, "token_embd.weight", a->dim, a->vocab_size, &m->tok_embd, err, errlen);
+	if (rc)
+		return rc;
+	if (a->flags & HC_ARCH_TIED_CLASSIFIER)
+		m->output = m->tok_embd;
+	else if ((rc = bind_mat(rom, "output.weight", a->dim, a->vocab_size, &m->output, err,
+				errlen)))
+		return rc;
+	rc = bind_norm(rom, "output_norm.weight", a->dim, &m->output_norm, err, errlen);
+	if (rc)
+		return rc;
+	for (uint32_t l = 0; l < a->n_layers; l++) {
+		struct layer *L = &m->layers[l];
+		const struct {
+			const char *n;
+			struct hc_mat *m;
+			uint32_t cols, rows;
+		} mats[] = {
+			{ "attn_q", &L->wq, a->dim, m->q_dim },
+			{ "attn_k", &L->wk, a->dim, m->kv_dim },
+			{ "attn_v", &L->wv, a->dim, m->kv_dim },
+			{ "attn_output", &L->wo, m->q_dim, a->dim },
+			{ "ffn_gate", &L->w_gate, a->dim, a->ffn_dim },
+			{ "ffn_up", &L->w_up, a->dim, a->ffn_dim },
+			{ "ffn_down", &L->w_down, a->ffn_dim, a->dim },
+		};
+
+		snprintf(name, sizeof(name), "blk.%u.attn_norm.weight", l);
+		if ((rc = bind_norm(rom, name, a->dim, &L->attn_norm, err, errlen)))
+			return rc;
+		snprintf(name, sizeof(name), "blk.%u.ffn_norm.weight", l);
+		if ((rc = bind_norm(rom, name, a->dim, &L->ffn_norm, err, errlen)))
+			return rc;
+		for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++) {
+			snprintf(name, sizeof(name), "blk.%u.%s.weight", l, mats[i].n);
+			rc = bind_mat(rom, name, mats[i].cols, mats[i].rows, mats[i].m, err, errlen);
+			if (rc)
+				return rc;
+			if (mats[i].m->type != HC_WTYPE_F32)
+				m->quantized = 1;
+		}
+	}
+	if (m->output.type != HC_WTYPE_F32)
+		m->quantized = 1;
+	return 0;
+}
+
+static uint32_t max3(uint32_t a, uint32_t b, uint32_t c)
+{
+	uint32_t m = a > b ? a : b;
+
+	return m > c ? m : c;
+}
+
+int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
+		 struct hc_model **out, char *err, size_t errlen)
+{
+	struct hc_model *m;
+	const struct hc_rom_arch *a;
+	uint32_t wide;
+	int rc;
+
+	*out = NULL;
+	if (n_threads < 1 || n_threads > 256 || (path != HC_PATH_AUTO && path != HC_PATH_REFERENCE)) {
+		snprintf(err, errlen, "%s: invalid thread count %d or path %d", hc_rom_path(rom),
+			 n_threads, (int)path);
+		return -EINVAL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "%s: out of memory", hc_rom_path(rom));
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->rom = rom;
+	m->a = hc_rom_header(rom)->arch;
+	a = &m->a;
+	rc = check_arch(rom, a, err, errlen);
+	if (rc)
+		goto fail;
+	m->q_dim = a->n_heads * a->head_dim;
+	m->kv_dim = a->n_kv_heads * a->head_dim;
+	rc = -ENOMEM;
+	m->layers = calloc(a->n_layers, sizeof(*m->layers));
+	if (!m->layers)
+		goto nomem;
+	rc = bind_weights(m, err, errlen);
+	if (rc)
+		goto fail;
+
+	wide = max3(a->dim, m->q_dim, a->ffn_dim);
+	m->fp16 = malloc(65536 * sizeof(float));
+	m->inv_freq = malloc(a->head_dim / 2 * sizeof(float));
+	m->x = malloc((size_t)CHUNK * a->dim * sizeof(float));
+	m->xb = malloc((size_t)CHUNK * wide * sizeof(float));
+	m->xb2 = malloc((size_t)CHUNK * a->dim * sizeof(float));
+	m->q = malloc((size_t)CHUNK * m->q_dim * sizeof(float));
+	m->hb = malloc((size_t)CHUNK * a->ffn_dim * sizeof(float));
+	m->hb2 = malloc((size_t)CHUNK * a->ffn_dim * sizeof(float));
+	m->rope_cos = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
+	m->rope_sin = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
+	m->xq = malloc((size_t)CHUNK * (wide / HC_QK + 1) * sizeof(*m->xq));
+	if (!m->fp16 || !m->inv_freq || !m->x || !m->xb || !m->xb2 || !m->q || !m->hb ||
+	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq)
+		goto nomem;
+	for (uint32_t i = 0; i < 65536; i++)
+		m->fp16[i] = hc_fp16_to_f32((uint16_t)i);
+	rope_freqs(a, m->inv_freq);
+
+	m->mm.fp16 = m->fp16;
+	m->mm.fast = path == HC_PATH_AUTO;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	m->mm.avx2 = __builtin_cpu_supports("avx2");
+#endif
+	rc = hc_pool_new(n_threads, &m->pool);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot start %d threads", hc_rom_path(rom), n_threads);
+		goto fail;
+	}
+	*out = m;
+	return 0;
+nomem:
+	rc = -ENOMEM;
+	snprintf(err, errlen, "%s: out of memory", hc_rom_path(rom));
+fail:
+	hc_model_free(m);
+	return rc;
+}
+
+void hc_model_free(struct hc_model *m)
+{
+	if (!m)
+		return;
+	hc_pool_free(m->pool);
+	pthread_mutex_destroy(&m->lock);
+	free(m->layers);
+	free(m->fp16);
+	free(m->inv_freq);
+	free(m->x);
+	free(m->xb);
+	free(m->xb2);
+	free(m->q);
+	free(m->hb);
+	free(m->hb2);
+	free(m->rope_cos);
+	free(m->rope_sin);
+	free(m->xq);
+	free(m->att);
+	free(m);
+}
+
+const struct hc_rom_arch *hc_model_arch(const struct hc_model *m)
+{
+	return &m->a;
+}
+
+/* ---- KV cache ---- */
+
+struct hc_kv *hc_kv_new(struct hc_model *m, uint32_t max_ctx)
+{
+	struct hc_kv *kv;
+	size_t n;
+
+	if (!max_ctx || max_ctx > m->a.max_ctx)
+		max_ctx = m->a.max_ctx;
+	kv = calloc(1, sizeof(*kv));
+	if (!kv)
+		return NULL;
+	kv->m = m;
+	kv->cap = max_ctx;
+	n = (size_t)m->a.n_layers * max_ctx * m->kv_dim;
+	if (n / max_ctx / m->kv_dim != m->a.n_layers) {
+		free(kv);
+		return NULL;
+	}
+	/* calloc of a large block maps fresh zero pages: only used positions cost memory */
+	kv->k = calloc(n, sizeof(float));
+	kv->v = calloc(n, sizeof(float));
+	if (!kv->k || !kv->v) {
+		hc_kv_free(kv);
+		return NULL;
+	}
+	return kv;
+}
+
+void hc_kv_free(struct hc_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->k);
+	free(kv->v);
+	free(kv);
+}
+
+void hc_kv_reset(struct hc_kv *kv)
+{
+	kv->pos = 0;
+}
+
+uint32_t hc_kv_pos(const struct hc_kv *kv)
+{
+	return kv->pos;
+}
+
+uint32_t hc_kv_capacity(const struct hc_kv *kv)
+{
+	return kv->cap;
+}
+
+/* ---- building blocks, each exactly as llama2.c run.c writes it ---- */
+
+static void rmsnorm(float *o, const float *x, const float *w, uint32_t n, float eps)
+{
+	float ss = 0.0f;
+
+	for (uint32_t j = 0; j < n; j++)
+		ss += x[j] * x[j];
+	ss /= (float)n;
+	ss += eps;
+	ss = 1.0f / sqrtf(ss);
+	for (uint32_t j = 0; j < n; j++)
+		o[j] = w[j] * (ss * x[j]);
+}
+
+static void softmax(float *x, uint32_t n)
+{
+	float max = x[0], sum = 0.0f;
+
+	for (uint32_t i = 1; i < n; i++)
+		if (x[i] > max)
+			max = x[i];
+	for (uint32_t i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	for (uint32_t i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
+/* Rotate pairs (2i, 2i+1) of every head of @v (n_heads heads of head_dim). */
+static void rope(float *v, uint32_t n_heads, uint32_t head_dim, const float *c, const float *s)
+{
+	for (uint32_t h = 0; h < n_heads; h++) {
+		float *p = v + (size_t)h * head_dim;
+
+		for (uint32_t i = 0; i < head_dim / 2; i++) {
+			const float v0 = p[2 * i], v1 = p[2 * i + 1];
+
+			p[2 * i] = v0 * c[i] - v1 * s[i];
+			p[2 * i + 1] = v0 * s[i] + v1 * c[i];
+		}
+	}
+}
+
+/* ---- parallel jobs ---- */
+
+struct mm_job {
+	const struct hc_mm_ctx *c;
+	const struct hc_act *a;
+	int n;
+	struct {
+		const struct hc_mat *w;
+		float *out;
+		size_t os;
+	} m[3];
+};
+
+/* Thread ti takes a contiguous share of the rows of all matrices laid end to end. */
+static void mm_worker(void *arg, int ti, int nt)
+{
+	const struct mm_job *j = arg;
+	unsigned long total = 0, lo, hi, base = 0;
+
+	for (int i = 0; i < j->n; i++)
+		total += j->m[i].w->rows;
+	hc_split(total, ti, nt, &lo, &hi);
+	for (int i = 0; i < j->n; i++) {
+		const unsigned long rows = j->m[i].w->rows;
+		const unsigned long a = lo > base ? lo - base : 0;
+		const unsigned long b = hi < base + rows ? hi - base : rows;
+
+		if (hi > base && a < b)
+			hc_matmul_rows(j->c, j->m[i].w, j->a, j->m[i].out, j->m[i].os,
+				       (uint32_t)a, (uint32_t)b);
+		base += rows;
+	}
+}
+
+/* Fill @a with @n rows of @x (stride @xs), quantized to Q8_0 when any weight needs it. */
+static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_t xs,
+		     uint32_t cols, uint32_t n)
+{
+	a->x = x;
+	a->x_stride = xs;
+	a->n_tok = n;
+	a->xq = NULL;
+	if (m->quantized && cols % HC_QK == 0) {
+		for (uint32_t t = 0; t < n; t++)
+			hc_quantize_row_q8_0(x + t * xs, m->xq + (size_t)t * (cols / HC_QK), cols);
+		a->xq = m->xq;
+	}
+}
+
+static void run_mm(struct hc_model *m, const struct hc_act *a, int n, const struct hc_mat *w0,
+		   float *o0, size_t s0, const struct hc_mat *w1, float *o1, size_t s1,
+		   const struct hc_mat *w2, float *o2, size_t s2)
+{
+	struct mm_job j = { .c = &m->mm, .a = a, .n = n };
+
+	j.m[0].w = w0, j.m[0].out = o0, j.m[0].os = s0;
+	j.m[1].w = w1, j.m[1].out = o1, j.m[1].os = s1;
+	j.m[2].w = w2, j.m[2].out = o2, j.m[2].os = s2;
+	hc_pool_run(m->pool, mm_worker, &j);
+}
+
+struct att_job {
+	struct hc_model *m;
+	struct hc_kv *kv;
+	uint32_t layer, pos0, n_tok;
+};
+
+/* One (token, head) pair per item: scores, softmax, weighted sum of values. */
+static void att_worker(void *arg, int ti, int nt)
+{
+	const struct att_job *j = arg;
+	struct hc_model *m = j->m;
+	const uint32_t hd = m->a.head_dim, kv_mul = m->a.n_heads / m->a.n_kv_heads;
+	const size_t loff = (size_t)j->layer * j->kv->cap * m->kv_dim;
+	const float scale = sqrtf((float)hd);
+	float *att = m->att + (size_t)ti * m->att_cap;
+	unsigned long lo, hi;
+
+	hc_split((unsigned long)j->n_tok * m->a.n_heads, ti, nt, &lo, &hi);
+	for (unsigned long it = lo; it < hi; it++) {
+		const uint32_t t = (uint32_t)(it / m->a.n_heads), h = (uint32_t)(it % m->a.n_heads);
+		const uint32_t pos = j->pos0 + t;
+		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
+		const size_t koff = loff + (size_t)(h / kv_mul) * hd;
+		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
+
+		for (uint32_t p = 0; p <= pos; p++) {
+			const float *k = j->kv->k + koff + (size_t)p * m->kv_dim;
+			float score = 0.0f;
+
+			for (uint32_t i = 0; i < hd; i++)
+				score += q[i] * k[i];
+			score /= scale;
+			att[p] = score;
+		}
+		softmax(att, pos + 1);
+		memset(xb, 0, hd * sizeof(float));
+		for (uint32_t p = 0; p <= pos; p++) {
+			const float *v = j->kv->v + koff + (size_t)p * m->kv_dim;
+			const float w = att[p];
+
+			for (uint32_t i = 0; i < hd; i++)
+				xb[i] += w * v[i];
+		}
+	}
+}
+
+/* ---- the forward pass ---- */
+
+static int ensure_att(struct hc_model *m, uint32_t cap)
+{
+	float *p;
+
+	if (m->att_cap >= cap)
+		return 0;
+	p = realloc(m->att, (size_t)hc_pool_size(m->pool) * cap * sizeof(float));
+	if (!p)
+		return -ENOMEM;
+	m->att = p;
+	m->att_cap = cap;
+	return 0;
+}
+
+static void forward_chunk(struct hc_model *m, struct hc_kv *kv, const int32_t *tok, uint32_t n)
+{
+	const struct hc_rom_arch *a = &m->a;
+	const uint32_t dim = a->dim, qd = m->q_dim, kvd = m->kv_dim, ffn = a->ffn_dim;
+	const uint32_t half = a->head_dim / 2, pos0 = kv->pos;
+	struct hc_act act;
+
+	for (uint32_t t = 0; t < n; t++) {
+		const struct hc_mat *e = &m->tok_embd;
+
+		hc_dequantize_row(e->type, e->data + (size_t)tok[t] * e->row_bytes,
+				  m->x + (size_t)t * dim, dim);
+		for (uint32_t i = 0; i < half; i++) {
+			const float val = (float)(pos0 + t) * m->inv_freq[i];
+
+			m->rope_cos[t * half + i] = cosf(val);
+			m->rope_sin[t * half + i] = sinf(val);
+		}
+	}
+
+	for (uint32_t l = 0; l < a->n_layers; l++) {
+		const struct layer *L = &m->layers[l];
+		float *kc = kv->k + ((size_t)l * kv->cap + pos0) * kvd;
+		float *vc = kv->v + ((size_t)l * kv->cap + pos0) * kvd;
+		struct att_job aj = { m, kv, l, pos0, n };
+
+		/* attention */
+		for (uint32_t t = 0; t < n; t++)
+			rmsnorm(m->xb + (size_t)t * dim, m->x + (size_t)t * dim, L->attn_norm, dim,
+				a->norm_eps);
+		make_act(m, &act, m->xb, dim, dim, n);
+		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, kc, kvd, &L->wv, vc, kvd);
+		for (uint32_t t = 0; t < n; t++) {
+			const float *c = m->rope_cos + t * half, *s = m->rope_sin + t * half;
+
+			rope(m->q + (size_t)t * qd, a->n_heads, a->head_dim, c, s);
+			rope(kc + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
+		}
+		hc_pool_run(m->pool, att_worker, &aj);
+		make_act(m, &act, m->xb, qd, qd, n);
+		run_mm(m, &act, 1, &L->wo, m->xb2, dim, NULL, NULL, 0, NULL, NULL, 0);
+		for (size_t i = 0; i < (size_t)n * dim; i++)
+			m->x[i] += m->xb2[i];
+
+		/* SwiGLU feed-forward */
+		for (uint32_t t = 0; t < n; t++)
+			rmsnorm(m->xb + (size_t)t * dim, m->x + (size_t)t * dim, L->ffn_norm, dim,
+				a->norm_eps);
+		make_act(m, &act, m->xb, dim, dim, n);
+		run_mm(m, &act, 2, &L->w_gate, m->hb, ffn, &L->w_up, m->hb2, ffn, NULL, NULL, 0);
+		for (size_t i = 0; i < (size_t)n * ffn; i++) {
+			float val = m->hb[i];
+
+			val *= 1.0f / (1.0f + expf(-val));
+			val *= m->hb2[i];
+			m->hb[i] = val;
+		}
+		make_act(m, &act, m->hb, ffn, ffn, n);
+		run_mm(m, &act, 1, &L->w_down, m->xb, dim, NULL, NULL, 0, NULL, NULL, 0);
+		for (size_t i = 0; i < (size_t)n * dim; i++)
+			m->x[i] += m->xb[i];
+	}
+	kv->pos += n;
+}
+
+static void classify(struct hc_model *m, const float *x, float *logits)
+{
+	struct hc_act act;
+
+	rmsnorm(m->xb, x, m->output_norm, m->a.dim, m->a.norm_eps);
+	make_act(m, &act, m->xb, m->a.dim, m->a.dim, 1);
+	run_mm(m, &act, 1, &m->output, logits, m->a.vocab_size, NULL, NULL, 0, NULL, NULL, 0);
+}
+
+int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint32_t n,
+	       float *logits)
+{
+	int rc;
+
+	if (kv->m != m || (n && !tokens))
+		return -EINVAL;
+	if (!n)
+		return 0;
+	if (n > kv->cap - kv->pos)
+		return -ENOSPC;
+	for (uint32_t i = 0; i < n; i++)
+		if (tokens[i] < 0 || (uint32_t)tokens[i] >= m->a.vocab_size)
+			return -EINVAL;
+
+	pthread_mutex_lock(&m->lock);
+	rc = ensure_att(m, kv->cap);
+	if (rc)
+		goto out;
+	for (uint32_t i = 0; i < n; i += CHUNK) {
+		const uint32_t c = n - i < CHUNK ? n - i : CHUNK;
+
+		forward_chunk(m, kv, tokens + i, c);
+		if (logits && i + c == n)
+			classify(m, m->x + (size_t)(c - 1) * m->a.dim, logits);
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Matrix-vector products of the forward pass (docs/numerics.md). Every output element
+ * (row r, token t) is computed by one fixed sequence of float operations, whatever the
+ * thread split or code path, so callers may split rows between threads freely.
+ */
+#ifndef HC_EMU_MATMUL_H
+#define HC_EMU_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model.h"
+#include "quant.h"
+
+/* One weight matrix: @rows rows of @cols elements, row r at data + r * row_bytes. */
+struct hc_mat {
+	const uint8_t *data;
+	uint32_t type;		/* HC_WTYPE_F32, _Q8_0 or _Q4_0 */
+	uint32_t cols;
+	uint32_t rows;
+	size_t row_bytes;
+};
+
+/* The activations of @n_tok tokens, each @cols long, as float and (for quantized weights)
+ * as Q8_0 blocks: x[t * x_stride], xq[t * (cols / 32)]. */
+struct hc_act {
+	const float *x;
+	size_t x_stride;
+	const struct hc_block_q8_0 *xq;
+	uint32_t n_tok;
+};
+
+/* Matmul settings fixed at model creation. */
+struct hc_mm_ctx {
+	const float *fp16;	/* 65536-entry fp16 -> float table */
+	int fast;		/* HC_PATH_AUTO */
+	int avx2;		/* the CPU has AVX2 (fast path only) */
+};
+
+/*
+ * out[t * out_stride + r] = row r of @w . token t of @a, for rows [r0, r1).
+ */
+void hc_matmul_rows(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
+		    float *out, size_t out_stride, uint32_t r0, uint32_t r1);
+
+#endif

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Deterministic sampling (docs/numerics.md). The random number is a pure function of
+ * (seed, step), so a generation can be replayed or resumed from any step.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include "model.h"
+
+static uint64_t mix64(uint64_t z)
+{
+	/* splitmix64's finaliser */
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1) with 24 random bits: exactly representable as a float. */
+static float draw(uint64_t seed, uint64_t step)
+{
+	const uint64_t h = mix64(mix64(seed + UINT64_C(0x9e3779b97f4a7c15)) ^
+				 (step * UINT64_C(0xd1b54a32d192ed03)));
+
+	return (float)(h >> 40) * (1.0f / 16777216.0f);
+}
+
+static int32_t argmax(const float *x, uint32_t n)
+{
+	int32_t best = -1;
+
+	/* first maximum wins; NaN never does */
+	for (uint32_t i = 0; i < n; i++)
+		if (!isnan(x[i]) && (best < 0 || x[i] > x[best]))
+			best = (int32_t)i;
+	return best < 0 ? 0 : best;
+}
+
+/* Higher logit first, then lower id: a strict total order, so any sort gives one result. */
+static int by_logit(const void *pa, const void *pb, void *ctx)
+{
+	const struct hc_prob_index *a = pa, *b = pb;
+	const float *l = ctx;
+	const float la = l[a->id], lb = l[b->id];
+
+	if (la > lb)
+		return -1;
+	if (la < lb)
+		return 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *s,
+		  uint64_t step, struct hc_prob_index *scratch)
+{
+	const int top_p_on = s->top_p > 0.0f && s->top_p < 1.0f;
+	const int top_k_on = s->top_k > 0 && s->top_k < vocab_size;
+	uint32_t n = 0;
+	float max_z, sum = 0.0f, total = 0.0f, target, cum = 0.0f;
+
+	if (!vocab_size)
+		return -1;
+	/* greedy; top-k 1 is greedy too (same candidate order) */
+	if (!(s->temperature > 0.0f) || s->top_k == 1 || !scratch)
+		return argmax(logits, vocab_size);
+	for (uint32_t i = 0; i < vocab_size; i++)
+		if (isnan(logits[i]))
+			logits[i] = -INFINITY;
+
+	/* p_i = exp(z_i - max z) / sum, z_i = logit_i / T; the sum in id order */
+	max_z = logits[argmax(logits, vocab_size)] / s->temperature;
+	for (uint32_t i = 0; i < vocab_size; i++)
+		sum += expf(logits[i] / s->temperature - max_z);
+
+	if (top_k_on) {
+		for (uint32_t i = 0; i < vocab_size; i++)
+			scratch[i].id = (int32_t)i;
+		qsort_r(scratch, vocab_size, sizeof(*scratch), by_logit, logits);
+		n = s->top_k;
+	} else if (top_p_on) {
+		/* Tokens below this can never be in the nucleus: what they sum to is < 1 - p. */
+		const float cutoff = (1.0f - s->top_p) / (float)(vocab_size - 1);
+
+		for (uint32_t i = 0; i < vocab_size; i++)
+			if (expf(logits[i] / s->temperature - max_z) / sum >= cutoff)
+				scratch[n++].id = (int32_t)i;
+		qsort_r(scratch, n, sizeof(*scratch), by_logit, logits);
+	} else {
+		for (uint32_t i = 0; i < vocab_size; i++)
+			scratch[n++].id = (int32_t)i;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		scratch[i].p = expf(logits[scratch[i].id] / s->temperature - max_z) / sum;
+
+	if (top_p_on) {
+		/* the shortest prefix whose probability passes top_p */
+		for (uint32_t i = 0; i < n; i++) {
+			cum += scratch[i].p;
+			if (cum > s->top_p) {
+				n = i + 1;
+				break;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		total += scratch[i].p;
+	target = draw(s->seed, step) * total;
+	cum = 0.0f;
+	for (uint32_t i = 0; i < n; i++) {
+		cum += scratch[i].p;
+		if (target < cum)
+			return scratch[i].id;
+	}
+	return scratch[n - 1].id;
+}

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The forward pass and sampler: bit-identical across thread counts and code paths,
+ * prefill == decode steps, context isolation, error handling; sampler rules.
+ * ROMs are synthetic "tiny" models baked by build/hc-bake into a temporary directory.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include "forward_util.h"
+#include "hc_test.h"
+#include "matmul.h"
+#include "model.h"
+#include "quant.h"
+#include "rom.h"
+
+static const char *const types[] = { "F32", "Q8", "Q4" };
+#define N_TYPES 3
+static char tmpdir[64];
+static char rom_path[N_TYPES][128];
+static int baked[N_TYPES];
+
+static void bake_all(void)
+{
+	strcpy(tmpdir, "/tmp/hc-fwd-XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		tmpdir[0] = 0;
+		return;
+	}
+	for (int i = 0; i < N_TYPES; i++) {
+		char log[160];
+		char *argv[] = { "hc-bake", "--synthetic", "tiny", "--seed", "7", "--quant",
+				 (char *)types[i], "-o", rom_path[i], NULL };
+
+		snprintf(rom_path[i], sizeof(rom_path[i]), "%s/tiny-%s.rom", tmpdir, types[i]);
+		snprintf(log, sizeof(log), "%s/bake-%s.log", tmpdir, types[i]);
+		baked[i] = access("build/hc-bake", X_OK) == 0 && ft_bake(argv, log) == 0;
+		if (!baked[i] && access("build/hc-bake", X_OK) == 0)
+			ft_show_log(log);
+	}
+}
+
+static void remove_all(void)
+{
+	ft_rmdir(tmpdir);
+}
+
+struct fx {
+	struct hc_rom *rom;
+	struct hc_model *m;
+	struct hc_kv *kv;
+	uint32_t vocab;
+};
+
+static void fx_open(struct fx *f, int type, int threads, enum hc_path path)
+{
+	char err[256];
+	int rc = hc_rom_open(rom_path[type], &f->rom, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "%s", err);
+	rc = hc_model_new(f->rom, threads, path, &f->m, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	f->kv = hc_kv_new(f->m, 0);
+	ck_assert_ptr_nonnull(f->kv);
+	f->vocab = hc_model_arch(f->m)->vocab_size;
+}
+
+static void fx_close(struct fx *f)
+{
+	hc_kv_free(f->kv);
+	hc_model_free(f->m);
+	hc_rom_close(f->rom);
+}
+
+#define N_SEQ 45	/* crosses the 32-token chunk boundary */
+#define N_GEN 24
+
+static int32_t seq_id(uint32_t i, uint32_t vocab)
+{
+	return (int32_t)((i * 2654435761u + 12345u) % vocab);
+}
+
+/* Logits after each of N_SEQ single steps, then N_GEN greedy ids. */
+static float *steps(int type, int threads, enum hc_path path, int32_t *gen)
+{
+	struct fx f;
+	float *all;
+
+	fx_open(&f, type, threads, path);
+	all = malloc((size_t)N_SEQ * f.vocab * sizeof(float));
+	ck_assert_ptr_nonnull(all);
+	for (uint32_t i = 0; i < N_SEQ; i++) {
+		int32_t id = seq_id(i, f.vocab);
+
+		ck_assert_int_eq(hc_forward(f.m, f.kv, &id, 1, all + (size_t)i * f.vocab), 0);
+	}
+	ck_assert_uint_eq(hc_kv_pos(f.kv), N_SEQ);
+	if (gen) {
+		float *l = malloc(f.vocab * sizeof(float));
+
+		memcpy(l, all + (size_t)(N_SEQ - 1) * f.vocab, f.vocab * sizeof(float));
+		for (int i = 0; i < N_GEN; i++) {
+			gen[i] = hc_sample(l, f.vocab, &(struct hc_sampling){ 0 }, (uint64_t)i, NULL);
+			ck_assert_int_eq(hc_forward(f.m, f.kv, &gen[i], 1, l), 0);
+		}
+		free(l);
+	}
+	fx_close(&f);
+	return all;
+}
+
+#define NEED_ROM(t)                                                                  \
+	do {                                                                         \
+		if (!baked[t])                                                       \
+			HC_SKIP("no %s ROM: build/hc-bake missing or failed", types[t]); \
+	} while (0)
+
+/* Same bits for (reference, 1 thread), (auto, 1), (auto, 2), (reference, 2). */
+START_TEST(threads_and_paths_identical)
+{
+	int32_t g0[N_GEN], g1[N_GEN];
+	float *ref, *other;
+	const struct { int threads; enum hc_path path; } cfg[] = {
+		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 2, HC_PATH_REFERENCE }, { 3, HC_PATH_AUTO },
+	};
+	struct fx f;
+	int finite = 1, varied = 0;
+
+	NEED_ROM(_i);
+	fx_open(&f, _i, 1, HC_PATH_REFERENCE);
+	fx_close(&f);
+	ref = steps(_i, 1, HC_PATH_REFERENCE, g0);
+	for (size_t k = 0; k < (size_t)N_SEQ * f.vocab; k++) {
+		finite &= isfinite(ref[k]);
+		varied |= ref[k] != ref[0];
+	}
+	ck_assert_msg(finite && varied, "%s: logits not finite or all equal", types[_i]);
+	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		other = steps(_i, cfg[c].threads, cfg[c].path, g1);
+		ck_assert_msg(memcmp(ref, other, (size_t)N_SEQ * f.vocab * sizeof(float)) == 0,
+			      "%s: logits differ with %d threads, path %d", types[_i],
+			      cfg[c].threads, cfg[c].path);
+		ck_assert_msg(memcmp(g0, g1, sizeof(g0)) == 0, "%s: generated ids differ",
+			      types[_i]);
+		free(other);
+	}
+	free(ref);
+}
+END_TEST
+
+/* Prefill of n tokens (in any split) == n single steps; also after a reset. */
+START_TEST(prefill_equals_steps)
+{
+	const uint32_t splits[][3] = { { N_SEQ, 0, 0 }, { 5, 35, 5 }, { 1, 40, 4 }, { 33, 11, 1 } };
+	float *ref;
+
+	NEED_ROM(_i);
+	ref = steps(_i, 1, HC_PATH_AUTO, NULL);
+
+	for (int threads = 1; threads <= 2; threads++) {
+		struct fx f;
+		int32_t ids[N_SEQ];
+		float *l;
+
+		fx_open(&f, _i, threads, HC_PATH_AUTO);
+		l = malloc(f.vocab * sizeof(float));
+		for (uint32_t i = 0; i < N_SEQ; i++)
+			ids[i] = seq_id(i, f.vocab);
+		for (size_t s = 0; s < sizeof(splits) / sizeof(splits[0]); s++) {
+			uint32_t done = 0;
+
+			hc_kv_reset(f.kv);
+			ck_assert_uint_eq(hc_kv_pos(f.kv), 0);
+			for (int k = 0; k < 3 && splits[s][k]; k++) {
+				ck_assert_int_eq(hc_forward(f.m, f.kv, ids + done, splits[s][k], l), 0);
+				done += splits[s][k];
+				ck_assert_msg(memcmp(l, ref + (size_t)(done - 1) * f.vocab,
+						     f.vocab * sizeof(float)) == 0,
+					      "%s: prefill split %zu part %d differs from steps",
+					      types[_i], s, k);
+			}
+		}
+		/* NULL logits skips the classifier but still fills the cache */
+		hc_kv_reset(f.kv);
+		ck_assert_int_eq(hc_forward(f.m, f.kv, ids, N_SEQ - 1, NULL), 0);
+		ck_assert_int_eq(hc_forward(f.m, f.kv, ids + N_SEQ - 1, 1, l), 0);
+		ck_assert(memcmp(l, ref + (size_t)(N_SEQ - 1) * f.vocab, f.vocab * 4) == 0);
+		free(l);
+		fx_close(&f);
+	}
+	free(ref);
+}
+END_TEST
+
+/* Two contexts on one model do not see each other's positions. */
+START_TEST(contexts_isolated)
+{
+	struct fx f;
+	struct hc_kv *kv2;
+	float *l1, *l2, *ref;
+
+	NEED_ROM(_i);
+	ref = steps(_i, 2, HC_PATH_AUTO, NULL);
+
+	fx_open(&f, _i, 2, HC_PATH_AUTO);
+	kv2 = hc_kv_new(f.m, 64);
+	ck_assert_ptr_nonnull(kv2);
+	ck_assert_uint_eq(hc_kv_capacity(kv2), 64);
+	l1 = malloc(f.vocab * sizeof(float));
+	l2 = malloc(f.vocab * sizeof(float));
+	for (uint32_t i = 0; i < N_SEQ; i++) {
+		int32_t a = seq_id(i, f.vocab), b = (int32_t)((i * 7 + 3) % f.vocab);
+
+		ck_assert_int_eq(hc_forward(f.m, f.kv, &a, 1, l1), 0);
+		ck_assert_int_eq(hc_forward(f.m, kv2, &b, 1, l2), 0);
+		ck_assert(memcmp(l1, ref + (size_t)i * f.vocab, f.vocab * sizeof(float)) == 0);
+	}
+	ck_assert(memcmp(l1, l2, f.vocab * sizeof(float)) != 0);
+	free(l1);
+	free(l2);
+	hc_kv_free(kv2);
+	fx_close(&f);
+	free(ref);
+}
+END_TEST
+
+START_TEST(errors_leave_state_unchanged)
+{
+	struct fx f;
+	struct hc_kv *small;
+	int32_t ids[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, bad[2] = { 1, 0 };
+	float *l;
+
+	NEED_ROM(0);
+	fx_open(&f, 0, 1, HC_PATH_AUTO);
+	l = malloc(f.vocab * sizeof(float));
+	small = hc_kv_new(f.m, 5);
+	ck_assert_ptr_nonnull(small);
+	ck_assert_int_eq(hc_forward(f.m, small, ids, 6, l), -ENOSPC);
+	ck_assert_uint_eq(hc_kv_pos(small), 0);
+	ck_assert_int_eq(hc_forward(f.m, small, ids, 5, l), 0);
+	ck_assert_int_eq(hc_forward(f.m, small, ids, 1, l), -ENOSPC);
+	ck_assert_uint_eq(hc_kv_pos(small), 5);
+	bad[1] = (int32_t)f.vocab;
+	ck_assert_int_eq(hc_forward(f.m, f.kv, bad, 2, l), -EINVAL);
+	bad[1] = -1;
+	ck_assert_int_eq(hc_forward(f.m, f.kv, bad, 2, l), -EINVAL);
+	ck_assert_uint_eq(hc_kv_pos(f.kv), 0);
+	ck_assert_int_eq(hc_forward(f.m, f.kv, ids, 0, l), 0);
+	/* a cache belongs to the model it was made for */
+	{
+		struct hc_model *m2;
+		char err[128];
+
+		ck_assert_int_eq(hc_model_new(f.rom, 1, HC_PATH_AUTO, &m2, err, sizeof(err)), 0);
+		ck_assert_int_eq(hc_forward(m2, f.kv, ids, 1, l), -EINVAL);
+		hc_model_free(m2);
+		ck_assert_int_eq(hc_model_new(f.rom, 0, HC_PATH_AUTO, &m2, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_ptr_null(m2);
+	}
+	hc_kv_free(small);
+	free(l);
+	fx_close(&f);
+}
+END_TEST
+
+/* Quantized models approximate the F32 one (a broken kernel would be far off). */
+START_TEST(quantized_close_to_f32)
+{
+	float *f32, *q;
+	double num = 0, den = 0;
+
+	NEED_ROM(0);
+	NEED_ROM(_i);
+	f32 = steps(0, 1, HC_PATH_AUTO, NULL);
+	q = steps(_i, 1, HC_PATH_AUTO, NULL);
+	for (size_t k = 0; k < (size_t)N_SEQ * 512; k++) {
+		num += (double)(q[k] - f32[k]) * (q[k] - f32[k]);
+		den += (double)f32[k] * f32[k];
+	}
+	printf("%s vs f32: relative RMS logit error %.4f\n", types[_i], sqrt(num / den));
+	ck_assert_msg(sqrt(num / den) < (_i == 1 ? 0.06 : 0.6), "%s: error %.4f", types[_i],
+		      sqrt(num / den));
+	free(f32);
+	free(q);
+}
+END_TEST
+
+/* ---- matmul kernels against the contract, written out independently ---- */
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 32);
+}
+
+static float rndf(void)
+{
+	return ((float)(rnd() >> 8) / 16777216.0f - 0.5f) * 2.0f;
+}
+
+START_TEST(matmul_kernels_follow_contract)
+{
+	enum { COLS = 256, ROWS = 37, TOK = 3 };
+	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
+	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
+	static struct hc_block_q4_0 wq4[ROWS * COLS / 32];
+	static float fp16[65536];
+	const uint32_t nb = COLS / 32;
+
+	for (uint32_t i = 0; i < 65536; i++)
+		fp16[i] = hc_fp16_to_f32((uint16_t)i);
+	for (int i = 0; i < ROWS * COLS; i++)
+		w[i] = rndf();
+	for (int i = 0; i < TOK * COLS; i++)
+		x[i] = rndf() * 3.0f;
+	w[5] = -1.0f;	/* row 0 block 0: make a -128 after scaling (see below) */
+	for (int r = 0; r < ROWS; r++) {
+		hc_quantize_row_q8_0(w + r * COLS, wq8 + r * nb, COLS);
+		hc_quantize_row_q4_0(w + r * COLS, wq4 + r * nb, COLS);
+	}
+	wq8[0].qs[5] = -128;	/* legal in a block; the SIMD path must not saturate */
+	for (int t = 0; t < TOK; t++)
+		hc_quantize_row_q8_0(x + t * COLS, xq + t * nb, COLS);
+
+	for (int type = 0; type < 3; type++) {
+		struct hc_mat m = { .cols = COLS, .rows = ROWS };
+		struct hc_act a = { .x = x, .x_stride = COLS, .xq = xq, .n_tok = TOK };
+
+		m.type = type == 0 ? HC_WTYPE_F32 : type == 1 ? HC_WTYPE_Q8_0 : HC_WTYPE_Q4_0;
+		m.data = type == 0 ? (void *)w : type == 1 ? (void *)wq8 : (void *)wq4;
+		m.row_bytes = hc_row_size(m.type, COLS);
+		for (int t = 0; t < TOK; t++) {
+			for (int r = 0; r < ROWS; r++) {
+				float acc = 0.0f;
+
+				for (uint32_t b = 0; b < nb && type; b++) {
+					const struct hc_block_q8_0 *xb = &xq[t * nb + b];
+					int32_t s = 0;
+					float d;
+
+					for (int j = 0; j < 32; j++) {
+						int wv;
+
+						if (type == 1) {
+							wv = wq8[r * nb + b].qs[j];
+						} else {
+							uint8_t byte = wq4[r * nb + b].qs[j % 16];
+
+							wv = (j < 16 ? byte & 15 : byte >> 4) - 8;
+						}
+						s += wv * xb->qs[j];
+					}
+					d = type == 1 ? fp16[wq8[r * nb + b].d] : fp16[wq4[r * nb + b].d];
+					acc += (float)s * (d * fp16[xb->d]);
+				}
+				for (int j = 0; j < COLS && !type; j++)
+					acc += w[r * COLS + j] * x[t * COLS + j];
+				want[t * ROWS + r] = acc;
+			}
+		}
+		for (int fast = 0; fast <= 1; fast++) {
+			struct hc_mm_ctx c = { .fp16 = fp16, .fast = fast, .avx2 = fast };
+
+#if defined(__x86_64__)
+			__builtin_cpu_init();
+			c.avx2 = fast && __builtin_cpu_supports("avx2");
+#endif
+			memset(got, 0, sizeof(got));
+			/* odd split points: rows are independent */
+			hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 3);
+			hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
+			hc_matmul_rows(&c, &m, &a, got, ROWS, 20, ROWS);
+			ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
+				      "type %d fast %d differs from the contract", type, fast);
+		}
+	}
+}
+END_TEST
+
+/* ---- sampler ---- */
+
+static void fill_logits(float *l, uint32_t n, uint32_t salt)
+{
+	for (uint32_t i = 0; i < n; i++)
+		l[i] = (float)((i * 2654435761u + salt) % 1000) / 100.0f;
+}
+
+START_TEST(sample_greedy_ties_lowest_id)
+{
+	float l[8] = { 0.5f, 2.0f, -1.0f, 2.0f, 1.0f, 2.0f, NAN, 0.0f };
+	struct hc_sampling g = { 0 };
+
+	ck_assert_int_eq(hc_sample(l, 8, &g, 0, NULL), 1);
+	l[1] = 1.5f;
+	ck_assert_int_eq(hc_sample(l, 8, &g, 0, NULL), 3);
+}
+END_TEST
+
+START_TEST(sample_deterministic_and_seeded)
+{
+	enum { V = 300, STEPS = 64 };
+	static struct hc_prob_index scratch[V];
+	const struct hc_sampling cfgs[] = {
+		{ .temperature = 1.0f, .seed = 1 },
+		{ .temperature = 0.8f, .top_k = 40, .seed = 1 },
+		{ .temperature = 1.2f, .top_p = 0.9f, .seed = 1 },
+		{ .temperature = 0.7f, .top_p = 0.95f, .top_k = 50, .seed = 1 },
+	};
+
+	for (size_t c = 0; c < sizeof(cfgs) / sizeof(cfgs[0]); c++) {
+		int32_t a[STEPS], b[STEPS], d[STEPS];
+		int differ = 0;
+
+		for (int run = 0; run < 3; run++) {
+			struct hc_sampling s = cfgs[c];
+			int32_t *out = run == 0 ? a : run == 1 ? b : d;
+
+			if (run == 2)
+				s.seed = 2;
+			for (int i = 0; i < STEPS; i++) {
+				float l[V];
+
+				fill_logits(l, V, 17);
+				out[i] = hc_sample(l, V, &s, (uint64_t)i, scratch);
+				ck_assert(out[i] >= 0 && out[i] < V);
+			}
+		}
+		ck_assert_msg(memcmp(a, b, sizeof(a)) == 0, "config %zu not deterministic", c);
+		for (int i = 0; i < STEPS; i++)
+			differ |= a[i] != d[i];
+		ck_assert_msg(differ, "config %zu: seeds 1 and 2 gave the same %d tokens", c, STEPS);
+	}
+}
+END_TEST
+
+START_TEST(sample_topk1_and_tiny_topp_are_greedy)
+{
+	enum { V = 1000 };
+	static struct hc_prob_index scratch[V];
+
+	for (uint32_t salt = 0; salt < 50; salt++) {
+		float l[V], l2[V];
+		int32_t g;
+
+		fill_logits(l, V, salt);
+		l[salt * 7] = l[salt * 13] = 12.0f;	/* a tie: the lower id must win */
+		memcpy(l2, l, sizeof(l));
+		g = hc_sample(l2, V, &(struct hc_sampling){ 0 }, 0, NULL);
+		ck_assert_int_eq(g, (int32_t)(salt * 7 < salt * 13 ? salt * 7 : salt * 13));
+		for (uint64_t step = 0; step < 4; step++) {
+			struct hc_sampling k1 = { .temperature = 1.5f, .top_k = 1, .seed = salt };
+			struct hc_sampling p0 = { .temperature = 1.5f, .top_p = 1e-6f, .seed = salt };
+
+			memcpy(l2, l, sizeof(l));
+			ck_assert_int_eq(hc_sample(l2, V, &k1, step, scratch), g);
+			memcpy(l2, l, sizeof(l));
+			ck_assert_int_eq(hc_sample(l2, V, &p0, step, scratch), g);
+		}
+	}
+}
+END_TEST
+
+/* top-k only ever returns the k best; the frequencies follow the probabilities. */
+START_TEST(sample_topk_topp_sets_and_frequencies)
+{
+	enum { V = 6, DRAWS = 20000 };
+	struct hc_prob_index scratch[V];
+	const float logits[V] = { 1.0f, 3.0f, 0.0f, 2.0f, 2.5f, -1.0f };
+	double p[V], sum = 0;
+	int count[V] = { 0 };
+
+	for (int i = 0; i < V; i++)
+		sum += p[i] = exp(logits[i]);
+	for (uint64_t step = 0; step < DRAWS; step++) {
+		float l[V];
+		int32_t id;
+
+		memcpy(l, logits, sizeof(l));
+		id = hc_sample(l, V, &(struct hc_sampling){ .temperature = 1.0f, .seed = 9 }, step,
+			       scratch);
+		count[id]++;
+		memcpy(l, logits, sizeof(l));
+		id = hc_sample(l, V, &(struct hc_sampling){ .temperature = 1.0f, .top_k = 2,
+							   .seed = 9 }, step, scratch);
+		ck_assert(id == 1 || id == 4);
+		/* probabilities 0.45 0.27 0.17 ...: top_p 0.6 keeps ids 1 and 4 */
+		memcpy(l, logits, sizeof(l));
+		id = hc_sample(l, V, &(struct hc_sampling){ .temperature = 1.0f, .top_p = 0.6f,
+							   .seed = 9 }, step, scratch);
+		ck_assert(id == 1 || id == 4);
+	}
+	for (int i = 0; i < V; i++)
+		ck_assert_msg(fabs(count[i] / (double)DRAWS - p[i] / sum) < 0.01,
+			      "id %d drawn %d times, p %.3f", i, count[i], p[i] / sum);
+}
+END_TEST
+
+static Suite *forward_suite(void)
+{
+	Suite *s = suite_create("forward");
+	TCase *tc = tcase_create("model");
+	TCase *ts = tcase_create("sample");
+
+	tcase_add_unchecked_fixture(tc, bake_all, remove_all);
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, threads_and_paths_identical, 0, N_TYPES);
+	tcase_add_loop_test(tc, prefill_equals_steps, 0, N_TYPES);
+	tcase_add_loop_test(tc, contexts_isolated, 0, N_TYPES);
+	tcase_add_test(tc, errors_leave_state_unchanged);
+	tcase_add_loop_test(tc, quantized_close_to_f32, 1, N_TYPES);
+	tcase_add_test(tc, matmul_kernels_follow_contract);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(ts, 60);
+	tcase_add_test(ts, sample_greedy_ties_lowest_id);
+	tcase_add_test(ts, sample_deterministic_and_seeded);
+	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);
+	tcase_add_test(ts, sample_topk_topp_sets_and_frequencies);
+	suite_add_tcase(s, ts);
+	return s;
+}
+
+HC_TEST_MAIN(forward_suite)
