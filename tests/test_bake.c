@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: MIT
+/*
+ * hc-bake end to end: real and synthetic bakes load and hold the source's weights, bakes
+ * are deterministic, and every kind of bad input ends with a non-zero exit and one line
+ * naming the problem, leaving no partial ROM behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "hc_test.h"
+#include "bake.h"
+#include "rom.h"
+
+#define HC_BAKE "build/hc-bake"
+#define STORIES "models/stories260K.bin"
+#define L2TOK "models/llama2-tokenizer/tokenizer.bin"
+
+struct tmp {
+	char dir[64];
+};
+
+static void tmp_init(struct tmp *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/hc-test-bake-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+}
+
+static const char *tpath(const struct tmp *t, const char *name)
+{
+	static char buf[4][256];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", t->dir, name);
+	return buf[i];
+}
+
+static void tmp_fini(struct tmp *t)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Run hc-bake with @argv (NULL-terminated, without the program); stdout/stderr captured. */
+static int run(const struct tmp *t, char *out, size_t outlen, char *errbuf, size_t errlen,
+	       const char *const *argv)
+{
+	const char *argv0[32] = { HC_BAKE };
+	char opath[256], epath[256];
+	int status, i;
+	pid_t pid;
+
+	for (i = 0; argv[i]; i++)
+		argv0[i + 1] = argv[i];
+	argv0[i + 1] = NULL;
+	snprintf(opath, sizeof(opath), "%s/.stdout", t->dir);
+	snprintf(epath, sizeof(epath), "%s/.stderr", t->dir);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(HC_BAKE, (char *const *)argv0);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "hc-bake crashed (signal %d)", WTERMSIG(status));
+	ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run " HC_BAKE);
+	for (int k = 0; k < 2; k++) {
+		char *buf = k ? errbuf : out;
+		size_t len = k ? errlen : outlen;
+		FILE *f = fopen(k ? epath : opath, "r");
+		size_t n;
+
+		if (!buf)
+			continue;
+		ck_assert_ptr_nonnull(f);
+		n = fread(buf, 1, len - 1, f);
+		buf[n] = 0;
+		fclose(f);
+	}
+	unlink(opath);
+	unlink(epath);
+	return WEXITSTATUS(status);
+}
+
+/* Expect failure with exactly one stderr line containing @what, and no ROM or temp file. */
+static void expect_fail(const struct tmp *t, const char *what, const char *const *argv)
+{
+	char err[2048];
+	int rc = run(t, NULL, 0, err, sizeof(err), argv);
+	char *nl = strchr(err, '\n');
+	DIR *d;
+	struct dirent *e;
+
+	ck_assert_msg(rc != 0, "%s: exit 0", what);
+	ck_assert_msg(strstr(err, what), "expected '%s' in: %s", what, err);
+	ck_assert_msg(nl && nl[1] == 0, "not one line: %s", err);
+	d = opendir(t->dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		ck_assert_msg(!strstr(e->d_name, ".rom"), "left behind: %s", e->d_name);
+	closedir(d);
+}
+
+static void copy_prefix(const char *from, const char *to, off_t len)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char buf[65536];
+
+	ck_assert(in >= 0 && out >= 0);
+	while (len > 0) {
+		ssize_t n = read(in, buf, len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf));
+
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+		len -= n;
+	}
+	close(in);
+	close(out);
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static struct hc_rom *open_rom(const char *path)
+{
+	struct hc_rom *rom;
+	char err[512];
+
+	ck_assert_msg(hc_rom_open(path, &rom, err, sizeof(err)) == 0, "%s", err);
+	return rom;
+}
+
+START_TEST(test_cli_usage)
+{
+	struct tmp t;
+	char out[8192], err[2048];
+
+	tmp_init(&t);
+	ck_assert_int_eq(run(&t, out, sizeof(out), NULL, 0, (const char *[]){ "--help", NULL }), 0);
+	ck_assert_ptr_nonnull(strstr(out, "usage: hc-bake"));
+	ck_assert_int_eq(run(&t, NULL, 0, err, sizeof(err),
+			     (const char *[]){ "--bogus", NULL }), 2);
+	ck_assert_int_eq(run(&t, NULL, 0, err, sizeof(err),
+			     (const char *[]){ "--quant", "Q5", "--synthetic", "tiny", "-o",
+					       tpath(&t, "x.rom"), NULL }), 2);
+	ck_assert_ptr_nonnull(strstr(err, "Q5"));
+	ck_assert_int_eq(run(&t, NULL, 0, err, sizeof(err),
+			     (const char *[]){ "--synthetic", "tiny", NULL }), 2);
+	ck_assert_ptr_nonnull(strstr(err, "-o"));
+	expect_fail(&t, "unknown synthetic preset 'huge'",
+		    (const char *[]){ "--synthetic", "huge", "-o", tpath(&t, "x.rom"), NULL });
+	tmp_fini(&t);
+}
+END_TEST
+
+START_TEST(test_synthetic_quant_and_determinism)
+{
+	static const char *const q[] = { "F32", "Q8", "Q4" };
+	static const uint32_t wt[] = { HC_WTYPE_F32, HC_WTYPE_Q8_0, HC_WTYPE_Q4_0 };
+	struct tmp t;
+	char cmd[512];
+
+	tmp_init(&t);
+	for (int i = 0; i < 3; i++) {
+		const char *a = tpath(&t, "a.rom"), *b = tpath(&t, "b.rom");
+		struct hc_rom *ra, *rb;
+
+		ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+			"--quant", q[i], "--synthetic", "tiny", "-o", a, NULL }), 0);
+		ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+			"--synthetic", "tiny", "-o", b, "--quant", q[i], NULL }), 0);
+		snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
+		ck_assert_msg(system(cmd) == 0, "%s bakes differ", q[i]);
+		ra = open_rom(a);
+		ck_assert_uint_eq(hc_rom_header(ra)->wtype, wt[i]);
+		ck_assert_uint_eq(hc_rom_find(ra, "blk.2.ffn_down.weight")->type, wt[i]);
+		ck_assert_uint_eq(hc_rom_find(ra, "blk.2.ffn_norm.weight")->type, HC_WTYPE_F32);
+		/* another seed: other weights, other identity */
+		ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+			"--quant", q[i], "--synthetic", "tiny", "--seed", "2", "-o", b, NULL }), 0);
+		rb = open_rom(b);
+		ck_assert_int_ne(memcmp(hc_rom_header(ra)->identity, hc_rom_header(rb)->identity,
+					32), 0);
+		hc_rom_close(ra);
+		hc_rom_close(rb);
+	}
+	tmp_fini(&t);
+}
+END_TEST
+
+/* Presets have the documented shapes (checked without writing the large ones). */
+START_TEST(test_presets)
+{
+	static const struct { const char *name; uint32_t vocab, dim, layers, heads, kv, ffn; }
+	p[] = {
+		{ "tiny", 512, 128, 4, 4, 2, 384 },
+		{ "15M", 32000, 288, 6, 6, 6, 768 },
+		{ "110M", 32000, 768, 12, 12, 12, 2048 },
+		{ "llama3.1-8b", 128256, 4096, 32, 32, 8, 14336 },
+	};
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		struct bake_source *src;
+		char err[512];
+		float row[64];
+
+		ck_assert_msg(bake_open_synthetic(p[i].name, 1, &src, err, sizeof(err)) == 0, "%s",
+			      err);
+		ck_assert_uint_eq(src->arch.vocab_size, p[i].vocab);
+		ck_assert_uint_eq(src->arch.dim, p[i].dim);
+		ck_assert_uint_eq(src->arch.n_layers, p[i].layers);
+		ck_assert_uint_eq(src->arch.n_heads, p[i].heads);
+		ck_assert_uint_eq(src->arch.n_kv_heads, p[i].kv);
+		ck_assert_uint_eq(src->arch.ffn_dim, p[i].ffn);
+		ck_assert_uint_eq(src->n_tensors, hc_rom_n_expected(&src->arch));
+		ck_assert_uint_eq(src->tok->n_vocab, p[i].vocab);
+		ck_assert_uint_eq(src->arch.dim % 32, 0);
+		ck_assert_uint_eq(src->arch.ffn_dim % 32, 0);
+		if (i == 3) {
+			ck_assert_uint_eq(src->arch.rope_scaling, HC_ROPE_LLAMA3);
+			ck_assert(src->arch.rope_factor == 8.0f && src->arch.rope_theta == 500000.0f);
+			ck_assert_uint_eq(src->arch.rope_orig_ctx, 8192);
+		}
+		(void)row;
+		src->close(src);
+	}
+}
+END_TEST
+
+START_TEST(test_bad_inputs)
+{
+	char path[512], tok[512];
+	struct tmp t;
+	uint8_t junk[4096];
+
+	HC_REQUIRE_SHARED(STORIES, path);
+	HC_REQUIRE_SHARED(L2TOK, tok);
+	tmp_init(&t);
+	/* llama2.c carries no tokenizer */
+	expect_fail(&t, "carry no tokenizer",
+		    (const char *[]){ path, "-o", tpath(&t, "x.rom"), NULL });
+	/* a tokenizer of another vocabulary */
+	expect_fail(&t, "tokenizer has 32000 tokens but the model's vocabulary is 512",
+		    (const char *[]){ path, "--tokenizer", tok, "-o", tpath(&t, "x.rom"), NULL });
+	expect_fail(&t, "cannot open tokenizer",
+		    (const char *[]){ path, "--tokenizer", tpath(&t, "none.bin"), "-o",
+				      tpath(&t, "x.rom"), NULL });
+	/* truncated checkpoint */
+	copy_prefix(path, tpath(&t, "trunc.bin"), 1056540 - 4);
+	expect_fail(&t, "truncated: the llama2.c v0 header implies 1056540 bytes, the file has 1056536",
+		    (const char *[]){ tpath(&t, "trunc.bin"), "--tokenizer", "builtin", "-o",
+				      tpath(&t, "x.rom"), NULL });
+	copy_prefix(path, tpath(&t, "trunc.bin"), 20);
+	expect_fail(&t, "truncated",
+		    (const char *[]){ tpath(&t, "trunc.bin"), "--tokenizer", "builtin", "-o",
+				      tpath(&t, "x.rom"), NULL });
+	/* no recognisable format */
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 7 + 3);
+	write_file(tpath(&t, "junk.bin"), junk, sizeof(junk));
+	expect_fail(&t, "unrecognised format",
+		    (const char *[]){ tpath(&t, "junk.bin"), "--tokenizer", "builtin", "-o",
+				      tpath(&t, "x.rom"), NULL });
+	expect_fail(&t, "cannot open",
+		    (const char *[]){ tpath(&t, "missing.bin"), "-o", tpath(&t, "x.rom"), NULL });
+	mkdir(tpath(&t, "hf"), 0755);
+	expect_fail(&t, "not a Hugging Face checkpoint",
+		    (const char *[]){ tpath(&t, "hf"), "-o", tpath(&t, "x.rom"), NULL });
+	/* llama2.c version 2 (int8) */
+	{
+		uint8_t v2[256] = { 0x32, 0x34, 0x6b, 0x61, 2 };
+
+		write_file(tpath(&t, "v2.bin"), v2, sizeof(v2));
+		expect_fail(&t, "version 2",
+			    (const char *[]){ tpath(&t, "v2.bin"), "--tokenizer", "builtin", "-o",
+					      tpath(&t, "x.rom"), NULL });
+	}
+	/* stories260K's ffn 172 does not split into blocks of 32 */
+	expect_fail(&t, "'blk.0.ffn_down.weight' row length 172 is not a multiple of 32",
+		    (const char *[]){ path, "--tokenizer", "builtin", "--quant", "Q8", "-o",
+				      tpath(&t, "x.rom"), NULL });
+	/* output not writable */
+	write_file(tpath(&t, "file"), "x", 1);
+	expect_fail(&t, "cannot create output",
+		    (const char *[]){ "--synthetic", "tiny", "-o", tpath(&t, "file/x.rom"), NULL });
+	/* --info on something that is not a ROM */
+	expect_fail(&t, "bad magic", (const char *[]){ "--info", tpath(&t, "junk.bin"), NULL });
+	tmp_fini(&t);
+}
+END_TEST
+
+static void read_at(const char *path, void *buf, size_t len, off_t off)
+{
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, buf, len, off), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * stories260K (llama2.c legacy): bakes, --info shows its shape, the ROM holds the file's
+ * exact floats; the same weights exported in the version 1 layout give the same ROM.
+ */
+START_TEST(test_stories260k)
+{
+	const struct hc_rom_tensor *te;
+	char path[512], out[16384], cmd[1024];
+	struct hc_rom *rom;
+	struct tmp t;
+	float *want;
+
+	HC_REQUIRE_SHARED(STORIES, path);
+	tmp_init(&t);
+	ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+		path, "--tokenizer", "builtin", "-o", tpath(&t, "s.rom"), NULL }), 0);
+	ck_assert_int_eq(run(&t, out, sizeof(out), NULL, 0, (const char *[]){
+		"--info", tpath(&t, "s.rom"), NULL }), 0);
+	ck_assert_msg(strstr(out, "vocab 512, dim 64, layers 5, heads 8, kv heads 4, head dim 8, ffn 172"),
+		      "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "tied"));
+	ck_assert_ptr_nonnull(strstr(out, "context:     512"));
+	ck_assert_ptr_nonnull(strstr(out, "blk.4.ffn_down.weight"));
+	ck_assert_ptr_nonnull(strstr(out, "[172, 64]"));
+	ck_assert_ptr_nonnull(strstr(out, "identity:"));
+
+	rom = open_rom(tpath(&t, "s.rom"));
+	ck_assert_str_eq(hc_rom_header(rom)->name, "stories260K");
+	ck_assert_ptr_null(hc_rom_find(rom, "output.weight"));
+	/* token_embd is the first group after the 28-byte header */
+	want = malloc(512 * 64 * 4);
+	te = hc_rom_find(rom, "token_embd.weight");
+	read_at(path, want, 512 * 64 * 4, 28);
+	ck_assert_int_eq(memcmp(hc_rom_data(rom, te), want, 512 * 64 * 4), 0);
+	/* blk.2.attn_k: after embd, 5 attn norms, 5 wq (64x64), 2 wk (32x64) */
+	te = hc_rom_find(rom, "blk.2.attn_k.weight");
+	read_at(path, want, 32 * 64 * 4, 28 + 4 * (32768 + 320 + 5 * 4096 + 2 * 2048));
+	ck_assert_int_eq(memcmp(hc_rom_data(rom, te), want, 32 * 64 * 4), 0);
+	/* output_norm: after ... w3, before freq_cis */
+	te = hc_rom_find(rom, "output_norm.weight");
+	read_at(path, want, 64 * 4, 1056540 - 4096 * 4 - 64 * 4);
+	ck_assert_int_eq(memcmp(hc_rom_data(rom, te), want, 64 * 4), 0);
+	free(want);
+
+	/* the version 1 layout of the same weights: norms first, no freq_cis */
+	{
+		static const struct { off_t off; size_t len; } v0[] = {
+			{ 28 + 4 * 32768, 4 * 320 },			/* attn norms */
+			{ 28 + 4 * (32768 + 320 + 40960 + 20480), 4 * 320 },	/* ffn norms */
+			{ 1056540 - 4096 * 4 - 64 * 4, 4 * 64 },	/* final norm */
+			{ 28, 4 * 32768 },				/* embeddings */
+			{ 28 + 4 * (32768 + 320), 4 * 61440 },		/* wq wk wv wo */
+			{ 28 + 4 * (32768 + 320 + 61440 + 320), 4 * 165120 },	/* w1 w2 w3 */
+		};
+		int32_t hdr[9] = { 0x616b3432, 1, 64, 172, 5, 8, 4, 512, 512 };
+		uint8_t head[256] = { 0 };
+		char *buf = malloc(4 * 165120);
+		int fd;
+
+		mkdir(tpath(&t, "v1"), 0755);
+		memcpy(head, hdr, sizeof(hdr));
+		head[36] = 1;	/* shared classifier */
+		fd = open(tpath(&t, "v1/stories260K.bin"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		ck_assert_int_eq(write(fd, head, 256), 256);
+		for (size_t i = 0; i < sizeof(v0) / sizeof(v0[0]); i++) {
+			read_at(path, buf, v0[i].len, v0[i].off);
+			ck_assert_int_eq(write(fd, buf, v0[i].len), (ssize_t)v0[i].len);
+		}
+		close(fd);
+		free(buf);
+		ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+			tpath(&t, "v1/stories260K.bin"), "--tokenizer", "builtin", "-o",
+			tpath(&t, "v1.rom"), NULL }), 0);
+		snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", tpath(&t, "s.rom"), tpath(&t, "v1.rom"));
+		ck_assert_msg(system(cmd) == 0, "v0 and v1 exports bake differently");
+	}
+	hc_rom_close(rom);
+	tmp_fini(&t);
+}
+END_TEST
+
+/* A fake source to reach the writer's own checks. */
+static int fake_read(struct bake_source *src, uint32_t i, uint64_t row0, uint64_t n,
+		     float *dst, char *err, size_t errlen)
+{
+	memset(dst, 0, n * src->tensors[i].shape[0] * sizeof(float));
+	return 0;
+}
+
+START_TEST(test_writer_rejects)
+{
+	struct bake_source *src;
+	struct tmp t;
+	char err[512];
+
+	tmp_init(&t);
+	ck_assert_int_eq(bake_open_synthetic("tiny", 1, &src, err, sizeof(err)), 0);
+	src->read_rows_f32 = fake_read;
+	src->tensors[2].shape[1] += 1;
+	ck_assert_int_ne(bake_write_rom(src, HC_WTYPE_F32, tpath(&t, "x.rom"), 0, err,
+					sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "shape mismatch") && strstr(err, src->tensors[2].name), "%s",
+		      err);
+	src->tensors[2].shape[1] -= 1;
+	src->tensors[3].type = 12;	/* GGML Q4_K */
+	ck_assert_int_ne(bake_write_rom(src, HC_WTYPE_F32, tpath(&t, "x.rom"), 0, err,
+					sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "unsupported type") && strstr(err, src->tensors[3].name), "%s",
+		      err);
+	src->tensors[3].type = HC_WTYPE_F32;
+	snprintf(src->tensors[4].name, sizeof(src->tensors[4].name), "blk.0.attn_x.weight");
+	ck_assert_int_ne(bake_write_rom(src, HC_WTYPE_F32, tpath(&t, "x.rom"), 0, err,
+					sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "unexpected tensor 'blk.0.attn_x.weight'"), "%s", err);
+	src->n_tensors--;	/* drop output.weight: count no longer fits untied */
+	snprintf(src->tensors[4].name, sizeof(src->tensors[4].name), "blk.0.attn_v.weight");
+	src->arch.head_dim = 16;
+	ck_assert_int_ne(bake_write_rom(src, HC_WTYPE_F32, tpath(&t, "x.rom"), 0, err,
+					sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "head_dim"), "%s", err);
+	src->arch.head_dim = 32;
+	/* without output.weight the ROM becomes tied and bakes */
+	ck_assert_msg(bake_write_rom(src, HC_WTYPE_Q4_0, tpath(&t, "x.rom"), 0, err,
+				     sizeof(err)) == 0, "%s", err);
+	{
+		struct hc_rom *rom = open_rom(tpath(&t, "x.rom"));
+
+		ck_assert(hc_rom_header(rom)->arch.flags & HC_ARCH_TIED_CLASSIFIER);
+		hc_rom_close(rom);
+	}
+	src->n_tensors++;
+	src->close(src);
+	tmp_fini(&t);
+}
+END_TEST
+
+static Suite *bake_suite(void)
+{
+	Suite *s = suite_create("bake");
+	TCase *tc = tcase_create("bake");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_cli_usage);
+	tcase_add_test(tc, test_synthetic_quant_and_determinism);
+	tcase_add_test(tc, test_presets);
+	tcase_add_test(tc, test_bad_inputs);
+	tcase_add_test(tc, test_stories260k);
+	tcase_add_test(tc, test_writer_rejects);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+HC_TEST_MAIN(bake_suite)
