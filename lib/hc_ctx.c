@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+/* Contexts: one KV slot on the card each; prefill, decode, cancel, reset. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hc_internal.h"
+#include "tokenizer.h"
+
+static void ctx_track(struct hc_ctx *ctx, const struct hc_cqe *cqe)
+{
+	ctx->pos = cqe->pos;
+}
+
+int hc_ctx_create(struct hc_card *card, struct hc_ctx **out)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_OPEN };
+	struct hc_cqe cqe;
+	struct hc_ctx *ctx;
+	int ret;
+
+	if (!card || !out)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->card = card;
+	ret = hc__qp_get(card, &ctx->qp);
+	if (ret) {
+		free(ctx);
+		return ret;
+	}
+	ret = hc__exec(card, ctx->qp, &sqe, &cqe);
+	if (!ret)
+		ret = hc__status_errno(&cqe);
+	if (ret) {
+		hc__qp_put(card, ctx->qp);
+		free(ctx);
+		return ret;
+	}
+	ctx->id = cqe.ctx_id;
+	ctx->pos = 0;
+	*out = ctx;
+	return 0;
+}
+
+static void streams_free_all(struct hc_ctx *ctx)
+{
+	while (ctx->streams)
+		hc_stream_free(&ctx->streams->pub);
+}
+
+void hc_ctx_destroy(struct hc_ctx *ctx)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_CLOSE };
+	struct hc_cqe cqe;
+
+	if (!ctx)
+		return;
+	sqe.ctx_id = ctx->id;
+	/* CLOSE cancels the running decode (its CQE arrives first) and frees the KV slot. */
+	hc__exec(ctx->card, ctx->qp, &sqe, &cqe);
+	streams_free_all(ctx);
+	if (ctx->uring)
+		hc__uring_free(ctx->uring);
+	hc__qp_put(ctx->card, ctx->qp);
+	free(ctx);
+}
+
+uint32_t hc_ctx_position(const struct hc_ctx *ctx)
+{
+	return ctx ? ctx->pos : 0;
+}
+
+/* Reap, so a decode that already completed no longer counts as running. */
+static int ctx_busy(struct hc_ctx *ctx)
+{
+	int busy;
+
+	if (!ctx->running)
+		return 0;
+	hc__reap(ctx->card, ctx->qp);
+	pthread_mutex_lock(&ctx->qp->lock);
+	busy = !ctx->running->ended;
+	pthread_mutex_unlock(&ctx->qp->lock);
+	if (!busy)
+		ctx->running = NULL;
+	return busy;
+}
+
+int hc_ctx_prefill_tokens(struct hc_ctx *ctx, const int32_t *ids, size_t n)
+{
+	struct hc_card *card;
+	struct hc_sqe sqe;
+	struct hc_cqe cqe;
+	uint64_t off, bytes;
+	size_t i, done = 0;
+	uint32_t chunk, max;
+	int ret = 0;
+
+	if (!ctx || !ids || !n)
+		return -EINVAL;
+	card = ctx->card;
+	for (i = 0; i < n; i++)
+		if (ids[i] < 0 || (uint32_t)ids[i] >= card->info.vocab_size)
+			return -EINVAL;
+	if (ctx_busy(ctx))
+		return -EBUSY;
+	/* All or nothing: the card checks each PREFILL, we check the whole prompt first. */
+	if ((uint64_t)ctx->pos + ctx->pending + n > card->info.max_ctx)
+		return -ENOSPC;
+	max = card->max_prefill ? card->max_prefill : 1;
+	chunk = n < max ? (uint32_t)n : max;
+	bytes = (uint64_t)chunk * sizeof(uint32_t);
+	ret = hc__mem_alloc(card, bytes, &off);
+	if (ret)
+		return ret;
+	while (done < n) {
+		uint32_t k = n - done < chunk ? (uint32_t)(n - done) : chunk;
+		uint32_t *dst = (uint32_t *)(card->mem + off);
+
+		for (i = 0; i < k; i++)
+			dst[i] = (uint32_t)ids[done + i];
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.opcode = HC_OP_PREFILL;
+		sqe.ctx_id = ctx->id;
+		sqe.prefill.tokens_offset = off;
+		sqe.prefill.n_tokens = k;
+		ret = hc__exec(card, ctx->qp, &sqe, &cqe);
+		if (!ret)
+			ret = hc__status_errno(&cqe);
+		if (ret)
+			break;
+		ctx_track(ctx, &cqe);
+		ctx->pending = 0;
+		ctx->has_logits = 1;
+		done += k;
+	}
+	hc__mem_free(card, off, bytes);
+	return ret == -ECANCELED ? -ECANCELED : ret;
+}
+
+int hc_ctx_prefill_text(struct hc_ctx *ctx, const char *text, size_t len, unsigned flags)
+{
+	int32_t stack[256], *ids = stack;
+	size_t n = 0;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	if (!ctx->card->tok)
+		return -EOPNOTSUPP;
+	ret = hc_tokenize(ctx->card, text, len, flags, ids, 256, &n);
+	if (ret == -ENOSPC) {
+		ids = malloc(n * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		ret = hc_tokenize(ctx->card, text, len, flags, ids, n, &n);
+	}
+	if (!ret)
+		ret = n ? hc_ctx_prefill_tokens(ctx, ids, n) : 0;
+	if (ids != stack)
+		free(ids);
+	return ret;
+}
+
+int hc_ctx_prefill_chat(struct hc_ctx *ctx, const struct hc_message *msgs, size_t n_msgs,
+			int add_generation_prompt)
+{
+	int32_t stack[512], *ids = stack;
+	size_t n = 0, skip = 0;
+	int32_t bos;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	if (!ctx->card->tok)
+		return -EOPNOTSUPP;
+	ret = hc_chat_tokenize(ctx->card, msgs, n_msgs, add_generation_prompt, ids, 512, &n);
+	if (ret == -ENOSPC) {
+		ids = malloc(n * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		ret = hc_chat_tokenize(ctx->card, msgs, n_msgs, add_generation_prompt, ids, n,
+				       &n);
+	}
+	/* Continuing a kept history: BOS only once, at position 0. */
+	bos = hc_tok_bos(ctx->card->tok);
+	if (!ret && n && (ctx->pos || ctx->pending) && bos >= 0 && ids[0] == bos)
+		skip = 1;
+	if (!ret && n > skip)
+		ret = hc_ctx_prefill_tokens(ctx, ids + skip, n - skip);
+	if (ids != stack)
+		free(ids);
+	return ret;
+}
+
+int hc_ctx_cancel(struct hc_ctx *ctx)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_CANCEL };
+	struct hc_op *op;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	if (!ctx_busy(ctx))
+		return 0;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->autofree = 1;
+	sqe.ctx_id = ctx->id;
+	ret = hc__submit(ctx->card, ctx->qp, &sqe, op);
+	if (ret)
+		free(op);
+	return ret;
+}
+
+int hc_ctx_reset(struct hc_ctx *ctx)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_RESET_CONTEXT };
+	struct hc_cqe cqe;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	if (ctx_busy(ctx)) {
+		struct hc_stream_impl *si = ctx->running;
+
+		ret = hc_ctx_cancel(ctx);
+		if (ret)
+			return ret;
+		ret = hc__wait_op(ctx->card, ctx->qp, &si->op, -1);
+		if (ret)
+			return ret;
+		ctx->running = NULL;
+	}
+	sqe.ctx_id = ctx->id;
+	ret = hc__exec(ctx->card, ctx->qp, &sqe, &cqe);
+	if (!ret)
+		ret = hc__status_errno(&cqe);
+	if (!ret) {
+		ctx->pos = 0;
+		ctx->pending = 0;
+		ctx->has_logits = 0;
+		ctx->generated = 0;
+	}
+	return ret;
+}
+
+static int f32_bits(float f, uint32_t *out)
+{
+	memcpy(out, &f, sizeof(*out));
+	return 0;
+}
+
+int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct hc_stream **out)
+{
+	struct hc_card *card;
+	struct hc_stream_impl *si;
+	struct hc_sqe sqe;
+	uint32_t entries, i;
+	int ret;
+
+	if (!ctx || !p || !out || !p->max_tokens || p->n_stop > HC_MAX_STOP_IDS || p->reserved ||
+	    !(p->temperature >= 0) || !(p->top_p >= 0) || p->temperature > 1e30f ||
+	    p->top_p > 1e30f)
+		return -EINVAL;
+	card = ctx->card;
+	for (i = 0; i < p->n_stop; i++)
+		if (p->stop_ids[i] < 0 || (uint32_t)p->stop_ids[i] >= card->info.vocab_size)
+			return -EINVAL;
+	entries = p->ring_entries;
+	if (entries && (entries & (entries - 1)))
+		return -EINVAL;
+	if (!entries) {
+		entries = HC_STREAM_DEFAULT;
+		while (entries / 2 >= p->max_tokens && entries > 64)
+			entries /= 2;
+	}
+	if (entries > card->max_stream_entries) {
+		if (p->ring_entries)
+			return -EINVAL;
+		entries = card->max_stream_entries;
+		while (entries & (entries - 1))
+			entries &= entries - 1;
+	}
+	if (ctx_busy(ctx))
+		return -EBUSY;
+	if (!ctx->has_logits && !ctx->pending)
+		return -EINVAL;	/* nothing to continue from: prefill first */
+
+	si = calloc(1, sizeof(*si));
+	if (!si)
+		return -ENOMEM;
+	si->ctx = ctx;
+	si->max_tokens = p->max_tokens;
+	si->ring_bytes = HC_RING_BYTES(entries, sizeof(uint32_t));
+	ret = hc__mem_alloc(card, si->ring_bytes, &si->ring_off);
+	if (ret) {
+		free(si);
+		return ret;
+	}
+	si->hdr = (struct hc_ring_hdr *)(card->mem + si->ring_off);
+	memset(si->hdr, 0, HC_RING_HDR_SIZE);
+	si->pub.ktail = &si->hdr->tail;
+	si->pub.khead = &si->hdr->head;
+	si->pub.kflags = &si->hdr->producer_flags;
+	si->pub.entries = (const uint32_t *)((uint8_t *)si->hdr + HC_RING_HDR_SIZE);
+	si->pub.mask = entries - 1;
+	si->pub.card_waiting = HC_STREAM_CARD_WAITING;
+	si->pub.priv = si;
+	si->op.stream = si;
+	si->st.state = HC_STREAM_RUNNING;
+	si->st.stop_id = -1;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = HC_OP_DECODE;
+	sqe.ctx_id = ctx->id;
+	sqe.decode.stream_offset = si->ring_off;
+	sqe.decode.stream_entries = entries;
+	sqe.decode.max_tokens = p->max_tokens;
+	f32_bits(p->temperature, &sqe.decode.temperature);
+	f32_bits(p->top_p, &sqe.decode.top_p);
+	sqe.decode.top_k = p->top_k;
+	sqe.decode.n_stop = p->n_stop;
+	sqe.decode.seed = p->seed;
+	sqe.decode.step_base = p->step_base;
+	for (i = 0; i < p->n_stop; i++)
+		sqe.decode.stop[i] = (uint32_t)p->stop_ids[i];
+	ret = hc__submit(card, ctx->qp, &sqe, &si->op);
+	if (ret) {
+		hc__mem_free(card, si->ring_off, si->ring_bytes);
+		free(si);
+		return ret;
+	}
+	si->next = ctx->streams;
+	ctx->streams = si;
+	ctx->running = si;
+	*out = &si->pub;
+	return 0;
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Socket transport to hc-emud: hello/welcome on a UNIX socket, then the card memory memfd,
+ * doorbell and interrupt eventfds arrive with SCM_RIGHTS. Nothing else crosses the socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "hc_internal.h"
+
+static void emu_doorbell(struct hc_card *card, uint32_t vector)
+{
+	uint64_t one = 1;
+
+	if (vector < (uint32_t)card->n_doorbells && card->doorbell_fd[vector] >= 0)
+		/* EAGAIN means the counter is saturated: the card will see it anyway */
+		(void)!write(card->doorbell_fd[vector], &one, sizeof(one));
+}
+
+static void emu_release(struct hc_card *card)
+{
+	int i;
+
+	if (card->mem)
+		munmap(card->mem, card->mem_size);
+	for (i = 0; i < 1 + HC_CARD_MAX_QP; i++) {
+		if (card->doorbell_fd[i] >= 0)
+			close(card->doorbell_fd[i]);
+		if (card->irq_fd[i] >= 0)
+			close(card->irq_fd[i]);
+	}
+	if (card->sock >= 0)
+		close(card->sock);
+}
+
+static const struct hc_card_ops emu_ops = {
+	.doorbell = emu_doorbell,
+	.release = emu_release,
+};
+
+static void close_fds(const int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+int hc_emu_open(struct hc_card *card, const char *sock_path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct hc_emu_hello hello;
+	struct hc_emu_welcome w;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * HC_EMU_MAX_FDS)];
+	} cbuf;
+	struct iovec iov = { .iov_base = &w, .iov_len = sizeof(w) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+			      .msg_controllen = sizeof(cbuf.buf) };
+	struct cmsghdr *c;
+	int fds[HC_EMU_MAX_FDS], n_fds = 0, i, fd;
+	struct stat st;
+	ssize_t n;
+	void *mem;
+
+	card->ops = &emu_ops;
+	if (strlen(sock_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	card->sock = fd;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;	/* ENOENT: no socket; ECONNREFUSED: nobody listening */
+
+	memset(&hello, 0, sizeof(hello));
+	hello.hdr.magic = HC_CARD_MAGIC;
+	hello.hdr.type = HC_EMU_MSG_HELLO;
+	hello.hdr.size = sizeof(hello);
+	hello.version = HC_EMU_PROTO_VERSION;
+	do
+		n = send(fd, &hello, sizeof(hello), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != sizeof(hello))
+		return n < 0 ? -errno : -EPROTO;
+
+	memset(&w, 0, sizeof(w));
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			if (k > HC_EMU_MAX_FDS - n_fds)
+				k = HC_EMU_MAX_FDS - n_fds;
+			memcpy(fds + n_fds, CMSG_DATA(c), k * sizeof(int));
+			n_fds += k;
+		}
+	}
+	if (n != sizeof(w) || (msg.msg_flags & MSG_CTRUNC) || w.hdr.magic != HC_CARD_MAGIC ||
+	    w.hdr.type != HC_EMU_MSG_WELCOME || w.hdr.size != sizeof(w)) {
+		close_fds(fds, n_fds);
+		return n == 0 ? -ECONNRESET : -EPROTO;
+	}
+	if (w.status < 0) {
+		close_fds(fds, n_fds);
+		return w.status;
+	}
+	if (w.version != HC_EMU_PROTO_VERSION || w.n_doorbells < 2 || w.n_irq_vectors < 2 ||
+	    w.n_doorbells > 1 + HC_CARD_MAX_QP || w.n_irq_vectors > 1 + HC_CARD_MAX_QP ||
+	    w.n_fds != 1 + w.n_doorbells + w.n_irq_vectors || (uint32_t)n_fds != w.n_fds ||
+	    w.mem_size < HC_CARD_REGS_SIZE || w.mem_size > (1ULL << 40)) {
+		close_fds(fds, n_fds);
+		return -EPROTO;
+	}
+	card->n_doorbells = w.n_doorbells;
+	card->n_irqs = w.n_irq_vectors;
+	for (i = 0; i < (int)w.n_doorbells; i++)
+		card->doorbell_fd[i] = fds[1 + i];
+	for (i = 0; i < (int)w.n_irq_vectors; i++) {
+		card->irq_fd[i] = fds[1 + w.n_doorbells + i];
+		/* reads drain; they must never block */
+		fcntl(card->irq_fd[i], F_SETFL, fcntl(card->irq_fd[i], F_GETFL) | O_NONBLOCK);
+	}
+	for (i = 0; i < (int)w.n_doorbells; i++)
+		fcntl(card->doorbell_fd[i], F_SETFL,
+		      fcntl(card->doorbell_fd[i], F_GETFL) | O_NONBLOCK);
+	/* a memfd shorter than announced would SIGBUS us on access */
+	if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size < w.mem_size) {
+		close(fds[0]);
+		return -EPROTO;
+	}
+	mem = mmap(NULL, w.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	close(fds[0]);
+	if (mem == MAP_FAILED)
+		return -errno;
+	card->mem = mem;
+	card->mem_size = w.mem_size;
+	card->regs = mem;
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libhc internals: the card handle, queue pairs, contexts, streams, and the backend hooks
+ * (socket transport in hc_emu.c, kernel driver in hc_kernel.c). Not installed.
+ */
+#ifndef HC_LIB_INTERNAL_H
+#define HC_LIB_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hc/hc.h"
+#include "uapi/hc_card.h"
+#include "uapi/hc_ring.h"
+
+struct hc_tokenizer;
+struct hc_card;
+
+/* Names the hc kernel driver may register under (sysfs device/driver link). */
+#define HC_KERNEL_DRIVER_NAMES "hc", "hc_accel", "hc-accel"
+
+#define HC_SQ_ENTRIES      64
+#define HC_CQ_ENTRIES      128
+#define HC_STREAM_DEFAULT  1024	/* default stream ring entries (capped by the card) */
+#define HC_CTRL_TIMEOUT_MS 10000	/* control-plane acks (QP enable, reset) */
+
+/*
+ * Backend operations. The backend's open fills card->mem/mem_size, the doorbell and irq
+ * fds and card->ops; everything else is transport-independent.
+ */
+struct hc_card_ops {
+	/* Ring doorbell @vector (HC_DOORBELL_*). Never blocks. */
+	void (*doorbell)(struct hc_card *card, uint32_t vector);
+	/* Undo the backend's open (unmap, close fds). */
+	void (*release)(struct hc_card *card);
+	/*
+	 * Optional (the kernel driver owns allocation on PCI): card-memory space of @size bytes,
+	 * HC_CARD_RING_ALIGN-aligned, for this process; NULL means the library's allocator over
+	 * [data_offset, mem_size).
+	 */
+	int (*alloc)(struct hc_card *card, uint64_t size, uint64_t *offset);
+	void (*free)(struct hc_card *card, uint64_t offset, uint64_t size);
+};
+
+/* One outstanding SQE, matched to its CQE by user_data. */
+struct hc_op {
+	struct hc_op *next;
+	uint64_t user_data;
+	int done;
+	int autofree;		/* fire-and-forget (CANCEL): freed by the reaper */
+	struct hc_cqe cqe;
+	struct hc_stream_impl *stream;	/* DECODE: where the completion goes */
+};
+
+struct hc_qp {
+	uint32_t index;
+	int enabled;
+	int users;		/* contexts assigned */
+	pthread_mutex_t lock;	/* SQ, CQ, ops list, irq_seq */
+	uint64_t sq_off, cq_off;
+	struct hc_ring sq, cq;
+	struct hc_op *ops;	/* outstanding */
+	uint64_t next_user_data;
+	uint32_t irq_vector;
+	uint32_t irq_seq;	/* bumped whenever someone drains the irq eventfd (under lock) */
+	int irq_fd;
+};
+
+/* Free-list allocator over the data region. */
+struct hc_extent {
+	struct hc_extent *next;
+	uint64_t off, len;
+};
+
+struct hc_card {
+	const struct hc_card_ops *ops;
+	pthread_mutex_t lock;	/* qp setup, control plane */
+	pthread_mutex_t alloc_lock;	/* free_list */
+	uint8_t *mem;
+	size_t mem_size;
+	struct hc_card_regs *regs;
+	int sock;		/* emu: the connection (its EOF frees our contexts) */
+	int n_doorbells, n_irqs;
+	int doorbell_fd[1 + HC_CARD_MAX_QP];
+	int irq_fd[1 + HC_CARD_MAX_QP];
+	struct hc_tokenizer *tok;	/* NULL if the card does not expose one */
+	struct hc_card_info info;
+	uint32_t max_prefill;
+	uint32_t max_stream_entries;
+	uint32_t n_qps;
+	struct hc_qp qp[HC_CARD_MAX_QP];
+	struct hc_extent *free_list;
+	uint64_t ctrl_seq;
+	void *backend;		/* backend private */
+};
+
+struct hc_ctx {
+	struct hc_card *card;
+	struct hc_qp *qp;
+	uint32_t id;		/* card-side context id */
+	uint32_t pos;		/* positions filled (from CQEs) */
+	int pending;		/* a sampled token waits to be fed */
+	int has_logits;
+	uint64_t generated;	/* tokens generated so far: default step_base */
+	struct hc_stream_impl *streams;	/* live streams */
+	struct hc_stream_impl *running;	/* the decode in flight, if any */
+	struct hc_uring *uring;	/* lazily created io_uring for hc_stream_wait */
+};
+
+struct hc_stream_impl {
+	struct hc_stream pub;
+	struct hc_stream_impl *next;	/* in ctx->streams */
+	struct hc_ctx *ctx;
+	struct hc_ring_hdr *hdr;
+	uint64_t ring_off, ring_bytes;
+	uint32_t max_tokens;
+	int ended;		/* CQE reaped */
+	struct hc_stream_status st;
+	struct hc_op op;
+};
+
+static inline struct hc_stream_impl *hc__impl(struct hc_stream *s)
+{
+	return (struct hc_stream_impl *)s->priv;
+}
+
+/* hc_card.c */
+int hc__card_setup(struct hc_card *card);	/* after the backend mapped memory */
+int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off);
+void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size);
+int hc__qp_get(struct hc_card *card, struct hc_qp **out);	/* least-used, enabled */
+void hc__qp_put(struct hc_card *card, struct hc_qp *qp);
+/* Submit @sqe on @qp for @op (user_data assigned). */
+int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op);
+/* Reap every CQE of @qp and drain its irq fd; caller holds no lock. */
+void hc__reap(struct hc_card *card, struct hc_qp *qp);
+/* Wait for @op to complete (reaping @qp). */
+int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int timeout_ms);
+/* Submit and wait; for tests: raw access to any opcode and context id. */
+int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe);
+int hc__status_errno(const struct hc_cqe *cqe);
+
+/* hc_emu.c */
+int hc_emu_open(struct hc_card *card, const char *sock_path);
+/* hc_kernel.c (or hc_kernel_none.c) */
+int hc_kernel_open(struct hc_card *card, const char *devnode);
+
+/* hc_stream.c */
+void hc__stream_complete(struct hc_stream_impl *si, const struct hc_cqe *cqe);
+void hc__uring_free(struct hc_uring *u);
+
+#endif

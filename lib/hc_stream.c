@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Streams: completion bookkeeping, and waiting. hc_stream_wait() sleeps with io_uring: one
+ * IORING_OP_POLL_ADD per distinct interrupt eventfd, armed BEFORE the final readiness check
+ * so a wake-up can never fall between the check and the sleep (see the irq_seq comments).
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "hc_internal.h"
+
+#define WAIT_MAX_FDS 64
+
+struct hc_uring {
+	struct io_uring ring;
+	int ok;
+};
+
+void hc__uring_free(struct hc_uring *u)
+{
+	if (u->ok)
+		io_uring_queue_exit(&u->ring);
+	free(u);
+}
+
+static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
+{
+	struct hc_uring *u = ctx->uring;
+	int ret;
+
+	if (u)
+		return u;
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ret = io_uring_queue_init(WAIT_MAX_FDS * 2, &u->ring, 0);
+	if (ret < 0) {
+		free(u);
+		*err = ret;
+		return NULL;
+	}
+	u->ok = 1;
+	ctx->uring = u;
+	return u;
+}
+
+/* Called by the reaper with the QP lock held. */
+void hc__stream_complete(struct hc_stream_impl *si, const struct hc_cqe *cqe)
+{
+	struct hc_ctx *ctx = si->ctx;
+
+	si->st.count = cqe->count;
+	si->st.position = cqe->pos;
+	si->st.error = 0;
+	si->st.stop_id = -1;
+	switch (cqe->status) {
+	case HC_STATUS_DONE_MAX_TOKENS:
+		si->st.state = HC_STREAM_DONE_MAX_TOKENS;
+		break;
+	case HC_STATUS_DONE_STOP_TOKEN:
+		si->st.state = HC_STREAM_DONE_STOP;
+		si->st.stop_id = (int32_t)cqe->aux;
+		break;
+	case HC_STATUS_CANCELLED:
+		si->st.state = HC_STREAM_CANCELLED;
+		break;
+	case HC_STATUS_CONTEXT_FULL:
+		si->st.state = HC_STREAM_CONTEXT_FULL;
+		break;
+	default:
+		si->st.state = HC_STREAM_ERROR;
+		si->st.error = hc__status_errno(cqe);
+		if (!si->st.error)
+			si->st.error = -EIO;
+		break;
+	}
+	/* the card now holds the last sampled token pending (docs/card-interface.md) */
+	ctx->pos = cqe->pos;
+	if (cqe->status != HC_STATUS_ERROR && (cqe->count || cqe->status ==
+					       HC_STATUS_DONE_STOP_TOKEN))
+		ctx->pending = 1;
+	ctx->generated += cqe->count;
+	__atomic_store_n(&si->ended, 1, __ATOMIC_RELEASE);
+}
+
+/* Ready: unread tokens, or the job completed (then the remaining tokens are final). */
+static int stream_ready(struct hc_stream_impl *si)
+{
+	uint32_t tail = __atomic_load_n(si->pub.ktail, __ATOMIC_ACQUIRE);
+
+	return tail != si->pub.head || __atomic_load_n(&si->ended, __ATOMIC_ACQUIRE);
+}
+
+int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st)
+{
+	struct hc_stream_impl *si;
+	const uint32_t *t;
+	int ended;
+
+	if (!s)
+		return -EINVAL;
+	si = hc__impl(s);
+	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE))
+		hc__reap(si->ctx->card, si->ctx->qp);
+	pthread_mutex_lock(&si->ctx->qp->lock);
+	ended = si->ended;
+	if (st) {
+		*st = si->st;
+		st->consumed = s->consumed;
+	}
+	pthread_mutex_unlock(&si->ctx->qp->lock);
+	/* The CQE comes after the last tail release, so peek sees every token by now. */
+	return ended && !hc_stream_peek(s, &t);
+}
+
+void __hc_stream_kick(struct hc_stream *s)
+{
+	struct hc_stream_impl *si = hc__impl(s);
+
+	si->ctx->card->ops->doorbell(si->ctx->card, HC_DOORBELL_QP(si->ctx->qp->index));
+}
+
+static void set_need_wakeup(struct hc_stream_impl *si, int on)
+{
+	uint32_t f = hc_ring_load(&si->hdr->consumer_flags);
+
+	f = on ? f | HC_STREAM_HOST_NEED_WAKEUP : f & ~HC_STREAM_HOST_NEED_WAKEUP;
+	hc_ring_store(&si->hdr->consumer_flags, f);
+}
+
+/* Reap every distinct QP of @streams and count the ready ones. */
+static int count_ready(struct hc_stream **streams, unsigned n)
+{
+	unsigned i, j;
+	int ready = 0;
+
+	for (i = 0; i < n; i++) {
+		struct hc_stream_impl *si = hc__impl(streams[i]);
+
+		for (j = 0; j < i; j++)
+			if (hc__impl(streams[j])->ctx->qp == si->ctx->qp)
+				break;
+		if (j == i && !__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE))
+			hc__reap(si->ctx->card, si->ctx->qp);
+	}
+	for (i = 0; i < n; i++)
+		ready += stream_ready(hc__impl(streams[i]));
+	return ready;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
+{
+	struct hc_qp *qps[WAIT_MAX_FDS];
+	uint32_t seqs[WAIT_MAX_FDS];
+	struct hc_uring *u;
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
+	unsigned i, j, nq;
+	int ready, ret = 0, err = 0, changed;
+
+	if (!streams || !n)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!streams[i])
+			return -EINVAL;
+	u = ctx_uring(hc__impl(streams[0])->ctx, &err);
+	if (!u)
+		return err;
+	for (;;) {
+		ready = count_ready(streams, n);
+		if (ready || timeout_ms == 0)
+			return ready;
+		/* distinct QPs (one irq fd each); snapshot who drained them so far */
+		nq = 0;
+		for (i = 0; i < n; i++) {
+			struct hc_qp *qp = hc__impl(streams[i])->ctx->qp;
+
+			for (j = 0; j < nq && qps[j] != qp; j++)
+				;
+			if (j == nq) {
+				if (nq == WAIT_MAX_FDS)
+					return -EINVAL;
+				qps[nq] = qp;
+				pthread_mutex_lock(&qp->lock);
+				seqs[nq] = qp->irq_seq;
+				pthread_mutex_unlock(&qp->lock);
+				nq++;
+			}
+		}
+		/* Dekker with the card: ask for an interrupt, full barrier, re-check. */
+		for (i = 0; i < n; i++)
+			set_need_wakeup(hc__impl(streams[i]), 1);
+		hc_ring_mb();
+		ready = count_ready(streams, n);
+		if (!ready) {
+			struct __kernel_timespec ts, *tsp = NULL;
+			struct io_uring_cqe *cqe;
+			unsigned armed = 0, seen = 0;
+
+			for (i = 0; i < nq; i++) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+				if (!sqe)
+					break;
+				io_uring_prep_poll_add(sqe, qps[i]->irq_fd, POLLIN);
+				io_uring_sqe_set_data64(sqe, 1 + i);
+				armed++;
+			}
+			ret = io_uring_submit(&u->ring);
+			/*
+			 * Polls are armed now. If another thread drained an fd after our snapshot,
+			 * its irq_seq moved: our wake-up may be gone, so look again instead.
+			 */
+			changed = 0;
+			for (i = 0; i < nq; i++) {
+				pthread_mutex_lock(&qps[i]->lock);
+				changed |= qps[i]->irq_seq != seqs[i];
+				pthread_mutex_unlock(&qps[i]->lock);
+			}
+			if (ret >= 0 && !changed && !count_ready(streams, n)) {
+				if (deadline >= 0) {
+					int64_t left = deadline - now_ns();
+
+					if (left < 0)
+						left = 0;
+					ts.tv_sec = left / 1000000000;
+					ts.tv_nsec = left % 1000000000;
+					tsp = &ts;
+				}
+				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, tsp);
+				if (ret == -ETIME || ret == -EINTR)
+					ret = 0;
+			}
+			/* cancel what did not fire and collect every CQE we caused */
+			for (i = 0; i < armed; i++) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+				if (!sqe)
+					break;
+				io_uring_prep_poll_remove(sqe, 1 + i);
+				io_uring_sqe_set_data64(sqe, 0);
+			}
+			io_uring_submit(&u->ring);
+			while (seen < 2 * armed) {
+				if (io_uring_wait_cqe(&u->ring, &cqe) < 0)
+					break;
+				io_uring_cqe_seen(&u->ring, cqe);
+				seen++;
+			}
+		}
+		for (i = 0; i < n; i++)
+			set_need_wakeup(hc__impl(streams[i]), 0);
+		if (ret < 0)
+			return ret;
+		if (deadline >= 0 && now_ns() >= deadline)
+			return count_ready(streams, n);
+	}
+}
+
+int hc_stream_fd(struct hc_stream *s)
+{
+	if (!s)
+		return -EINVAL;
+	return hc__impl(s)->ctx->qp->irq_fd;
+}
+
+int hc_stream_rearm(struct hc_stream *s)
+{
+	struct hc_stream_impl *si;
+
+	if (!s)
+		return -EINVAL;
+	si = hc__impl(s);
+	hc__reap(si->ctx->card, si->ctx->qp);	/* also drains the fd */
+	if (stream_ready(si))
+		return 1;
+	set_need_wakeup(si, 1);
+	hc_ring_mb();
+	hc__reap(si->ctx->card, si->ctx->qp);
+	return stream_ready(si);
+}
+
+int hc_stream_read(struct hc_stream *s, uint32_t *ids, unsigned cap)
+{
+	const uint32_t *t;
+	unsigned n;
+	int r;
+
+	if (!s || (!ids && cap))
+		return -EINVAL;
+	for (;;) {
+		n = hc_stream_peek(s, &t);
+		if (n) {
+			if (n > cap)
+				n = cap;
+			memcpy(ids, t, n * sizeof(*ids));
+			hc_stream_advance(s, n);
+			return (int)n;
+		}
+		r = hc_stream_status(s, NULL);
+		if (r)
+			return r < 0 ? r : 0;
+		r = hc_stream_wait(&s, 1, -1);
+		if (r < 0)
+			return r;
+	}
+}
+
+void hc_stream_free(struct hc_stream *s)
+{
+	struct hc_stream_impl *si, **pp;
+	struct hc_ctx *ctx;
+
+	if (!s)
+		return;
+	si = hc__impl(s);
+	ctx = si->ctx;
+	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
+		struct hc_sqe sqe = { .opcode = HC_OP_CANCEL };
+		struct hc_cqe cqe;
+
+		/* The card may still write the ring: cancel and wait for the CQE first. */
+		sqe.ctx_id = ctx->id;
+		hc__exec(ctx->card, ctx->qp, &sqe, &cqe);
+		hc__wait_op(ctx->card, ctx->qp, &si->op, HC_CTRL_TIMEOUT_MS);
+	}
+	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
+		/* Card did not answer: never reuse memory it may write; leak it and unlink. */
+		pthread_mutex_lock(&ctx->qp->lock);
+		{
+			struct hc_op **op;
+
+			for (op = &ctx->qp->ops; *op; op = &(*op)->next)
+				if (*op == &si->op) {
+					*op = si->op.next;
+					break;
+				}
+		}
+		pthread_mutex_unlock(&ctx->qp->lock);
+	} else {
+		hc__mem_free(ctx->card, si->ring_off, si->ring_bytes);
+	}
+	for (pp = &ctx->streams; *pp; pp = &(*pp)->next)
+		if (*pp == si) {
+			*pp = si->next;
+			break;
+		}
+	if (ctx->running == si)
+		ctx->running = NULL;
+	free(si);
+}
