@@ -75,7 +75,9 @@ struct hc_tokenizer {
 	uint32_t *special_ids;
 	uint32_t special_start[257];
 	uint32_t max_piece;
-	int32_t stop[8];
+	int32_t xstop[8];	/* extra stop ids from the blob */
+	uint32_t n_xstop;
+	int32_t stop[16];	/* all stop ids, deduplicated */
 	uint32_t n_stop;
 	struct pcre2_real_code_8 *re;
 	char *mem;		/* one allocation holding texts */

@@ -115,8 +115,12 @@ int hc_tok_spec_serialize(const struct hc_tok_spec *s, void **blob, size_t *len)
 		return -EINVAL;
 	if (!id_ok(s->bos_id, s->n_vocab) || !id_ok(s->eos_id, s->n_vocab) ||
 	    !id_ok(s->eot_id, s->n_vocab) || !id_ok(s->unk_id, s->n_vocab) ||
-	    !id_ok(s->pad_id, s->n_vocab) || s->chat_format > HC_CHAT_LLAMA31)
+	    !id_ok(s->pad_id, s->n_vocab) || s->chat_format > HC_CHAT_LLAMA31 ||
+	    s->n_extra_stop > 8)
 		return -EINVAL;
+	for (uint32_t i = 0; i < s->n_extra_stop; i++)
+		if (s->extra_stop[i] < 0 || (uint32_t)s->extra_stop[i] >= s->n_vocab)
+			return -EINVAL;
 	regex = s->kind == HC_TOK_BPE && s->pretok_regex ? s->pretok_regex : "";
 	tmpl = s->chat_template ? s->chat_template : "";
 	regex_len = (uint32_t)strnlen(regex, HC_TOK_MAX_TEXT + 1);
@@ -168,7 +172,7 @@ int hc_tok_spec_serialize(const struct hc_tok_spec *s, void **blob, size_t *len)
 		flags |= HC_TOKF_SCORES;
 
 	total = HC_TOK_BLOB_HDR + 4ull * s->n_vocab + (s->scores ? 4ull * s->n_vocab : 0) +
-		8ull * s->n_merges + s->n_vocab + piece_bytes + regex_len + tmpl_len;
+		8ull * s->n_merges + 4ull * s->n_extra_stop + s->n_vocab + piece_bytes + regex_len + tmpl_len;
 	total = (total + 3) & ~3ull;
 	if (total > UINT32_MAX) {
 		ret = -E2BIG;
@@ -196,6 +200,7 @@ int hc_tok_spec_serialize(const struct hc_tok_spec *s, void **blob, size_t *len)
 	put32(b + 56, (uint32_t)piece_bytes);
 	put32(b + 60, regex_len);
 	put32(b + 64, tmpl_len);
+	put32(b + 68, s->n_extra_stop);
 	p = b + HC_TOK_BLOB_HDR;
 	for (uint32_t i = 0, end = 0; i < s->n_vocab; i++, p += 4) {
 		end += lens[i];
@@ -213,6 +218,8 @@ int hc_tok_spec_serialize(const struct hc_tok_spec *s, void **blob, size_t *len)
 		put32(p, pairs[i][0]);
 		put32(p + 4, pairs[i][1]);
 	}
+	for (uint32_t i = 0; i < s->n_extra_stop; i++, p += 4)
+		put32(p, (uint32_t)s->extra_stop[i]);
 	for (uint32_t i = 0; i < s->n_vocab; i++)
 		*p++ = s->types ? s->types[i] : derive_type(s, i);
 	for (uint32_t i = 0; i < s->n_vocab; i++, p += lens[i - 1])

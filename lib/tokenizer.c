@@ -204,6 +204,8 @@ static int build_tables(struct hc_tokenizer *t, char *err, size_t errlen)
 
 	add_stop(t, t->eos);
 	add_stop(t, t->eot);
+	for (uint32_t i = 0; i < t->n_xstop; i++)
+		add_stop(t, t->xstop[i]);
 	if (t->kind == HC_TOK_BPE) {
 		add_stop(t, find_control(t, "<|eot_id|>"));
 		add_stop(t, find_control(t, "<|eom_id|>"));
@@ -221,7 +223,7 @@ int hc_tok_load(const void *blob, size_t len, struct hc_tokenizer **out, char *e
 {
 	const uint8_t *b = blob, *p;
 	struct hc_tokenizer *t;
-	uint32_t total, crc, piece_bytes, regex_len, tmpl_len, n;
+	uint32_t total, crc, piece_bytes, regex_len, tmpl_len, n, n_xstop;
 	uint64_t need;
 	uint8_t hdr[HC_TOK_BLOB_HDR];
 	char *mem;
@@ -271,6 +273,7 @@ int hc_tok_load(const void *blob, size_t len, struct hc_tokenizer **out, char *e
 	piece_bytes = get32(b + 56);
 	regex_len = get32(b + 60);
 	tmpl_len = get32(b + 64);
+	n_xstop = get32(b + 68);
 
 	if (t->kind != HC_TOK_SPM && t->kind != HC_TOK_BPE) {
 		hc_tok_err(err, errlen, "tokenizer blob: unknown kind %u", t->kind);
@@ -281,7 +284,7 @@ int hc_tok_load(const void *blob, size_t len, struct hc_tokenizer **out, char *e
 			   t->n_merges);
 		goto fail;
 	}
-	if ((t->flags & ~HC_TOKF_ALL) || get32(b + 68) ||
+	if ((t->flags & ~HC_TOKF_ALL) || n_xstop > 8 ||
 	    (t->kind == HC_TOK_SPM && (!(t->flags & HC_TOKF_SCORES) || t->n_merges)) ||
 	    t->chat_format > HC_CHAT_LLAMA31) {
 		hc_tok_err(err, errlen, "tokenizer blob: bad flags/format fields");
@@ -298,7 +301,7 @@ int hc_tok_load(const void *blob, size_t len, struct hc_tokenizer **out, char *e
 		goto fail;
 	}
 	need = HC_TOK_BLOB_HDR + 4ull * n + ((t->flags & HC_TOKF_SCORES) ? 4ull * n : 0) +
-	       8ull * t->n_merges + n + piece_bytes + regex_len + tmpl_len;
+	       8ull * t->n_merges + 4ull * n_xstop + n + piece_bytes + regex_len + tmpl_len;
 	need = (need + 3) & ~3ull;
 	if (need != total) {
 		hc_tok_err(err, errlen, "tokenizer blob: size %u does not match its counts (%llu)",
@@ -326,7 +329,8 @@ int hc_tok_load(const void *blob, size_t len, struct hc_tokenizer **out, char *e
 		const uint8_t *ends = b + HC_TOK_BLOB_HDR;
 		const uint8_t *scores = ends + 4ull * n;
 		const uint8_t *merges = scores + ((t->flags & HC_TOKF_SCORES) ? 4ull * n : 0);
-		const uint8_t *types = merges + 8ull * t->n_merges;
+		const uint8_t *xstop = merges + 8ull * t->n_merges;
+		const uint8_t *types = xstop + 4ull * n_xstop;
 		const uint8_t *text = types + n;
 		uint32_t start = 0;
 
@@ -369,6 +373,16 @@ int hc_tok_load(const void *blob, size_t len, struct hc_tokenizer **out, char *e
 			t->merge[r][0] = get32(merges + 8ull * r);
 			t->merge[r][1] = get32(merges + 8ull * r + 4);
 		}
+		for (uint32_t i = 0; i < n_xstop; i++) {
+			int32_t id = (int32_t)get32(xstop + 4ull * i);
+
+			if (id < 0 || (uint32_t)id >= n) {
+				hc_tok_err(err, errlen, "tokenizer blob: stop id %d out of range", id);
+				goto fail;
+			}
+			t->xstop[i] = id;
+		}
+		t->n_xstop = n_xstop;
 		p = text + piece_bytes;
 		t->regex = mem;
 		memcpy(mem, p, regex_len);

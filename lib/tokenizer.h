@@ -46,6 +46,9 @@ struct hc_tok_spec {
 	/* BPE: a pre-token that is already a vocab entry is not split (Llama 3 / HF
 	 * "ignore_merges"). Also implied when pretok_regex is NULL (Llama 3's). */
 	uint32_t ignore_merges;
+	/* More end-of-generation ids (e.g. config.json's eos_token_id list), -1 = unused. */
+	uint32_t n_extra_stop;
+	int32_t  extra_stop[8];
 };
 /*
  * Pieces: SPM pieces use "▁" for space and "<0xNN>" for byte tokens (sentencepiece/GGUF
@@ -63,7 +66,10 @@ enum hc_chat_format {
 /* Sources. Each allocates a spec to be freed with hc_tok_spec_free(). */
 int hc_tok_spec_from_llama2c(const char *path, uint32_t vocab_size, struct hc_tok_spec **out,
 			     char *err, size_t errlen);
-/* @config_path (tokenizer_config.json) may be NULL. */
+/*
+ * @config_path (tokenizer_config.json) may be NULL. eos_token_id of generation_config.json
+ * and config.json next to tokenizer.json, when present, become extra stop ids.
+ */
 int hc_tok_spec_from_hf(const char *tokenizer_json_path, const char *config_path,
 			struct hc_tok_spec **out, char *err, size_t errlen);
 /* The project's built-in tokenizer for synthetic models: every token is valid UTF-8. */
