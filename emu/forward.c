@@ -40,8 +40,9 @@ struct hc_model {
 	float *inv_freq;		/* head_dim / 2 RoPE frequencies */
 	float *fp16;			/* fp16 -> float for every bit pattern */
 	int quantized;			/* some matrix needs Q8_0 activations */
+	int any_f32;			/* some matrix is F32 (fast path: transposed batches) */
 	/* scratch for one chunk */
-	float *x, *xb, *xb2, *q, *hb, *hb2, *rope_cos, *rope_sin;
+	float *x, *xb, *xb2, *q, *hb, *hb2, *rope_cos, *rope_sin, *xt;
 	struct hc_block_q8_0 *xq;
 	float *att;			/* n_threads rows of att_cap scores */
 	uint32_t att_cap;
@@ -218,6 +219,8 @@ static int bind_weights(struct hc_model *m, char *err, size_t errlen)
 				return rc;
 			if (mats[i].m->type != HC_WTYPE_F32)
 				m->quantized = 1;
+			else
+				m->any_f32 = 1;
 		}
 	}
 	if (m->output.type != HC_WTYPE_F32)
@@ -280,8 +283,9 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	m->rope_cos = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
 	m->rope_sin = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
 	m->xq = malloc((size_t)CHUNK * (wide / HC_QK + 1) * sizeof(*m->xq));
+	m->xt = malloc((size_t)CHUNK * wide * sizeof(float));	/* CHUNK % 8 == 0 */
 	if (!m->fp16 || !m->inv_freq || !m->x || !m->xb || !m->xb2 || !m->q || !m->hb ||
-	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq)
+	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq || !m->xt)
 		goto nomem;
 	for (uint32_t i = 0; i < 65536; i++)
 		m->fp16[i] = hc_fp16_to_f32((uint16_t)i);
@@ -326,6 +330,7 @@ void hc_model_free(struct hc_model *m)
 	free(m->rope_cos);
 	free(m->rope_sin);
 	free(m->xq);
+	free(m->xt);
 	free(m->att);
 	free(m);
 }
@@ -475,6 +480,11 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 	a->x_stride = xs;
 	a->n_tok = n;
 	a->xq = NULL;
+	a->xt = NULL;
+	if (m->any_f32 && m->mm.fast && n > 1) {
+		hc_act_transpose(a, cols, m->xt);
+		a->xt = m->xt;
+	}
 	if (m->quantized && cols % HC_QK == 0) {
 		for (uint32_t t = 0; t < n; t++)
 			hc_quantize_row_q8_0(x + t * xs, m->xq + (size_t)t * (cols / HC_QK), cols);

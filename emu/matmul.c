@@ -128,7 +128,95 @@ __attribute__((target("avx2"))) static float dot_q4_avx2(const struct hc_mm_ctx 
 }
 #endif
 
-/* ---- fast F32: 8 rows at a time, one sequential accumulator per row ---- */
+/* ---- fast F32: 8 rows (or 8 tokens) at a time, one sequential accumulator each ---- */
+
+typedef float v8f __attribute__((vector_size(32)));
+
+void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt)
+{
+	const uint32_t ng = (a->n_tok + 7) / 8;
+
+	for (uint32_t g = 0; g < ng; g++)
+		for (uint32_t j = 0; j < cols; j++)
+			for (uint32_t l = 0; l < 8; l++) {
+				const uint32_t t = g * 8 + l;
+
+				xt[((size_t)g * cols + j) * 8 + l] =
+					t < a->n_tok ? a->x[t * a->x_stride + j] : 0.0f;
+			}
+}
+
+/*
+ * One weight row against 8 tokens: lane l is token l's accumulator, updated in j order,
+ * so each lane performs exactly dot_f32_ref's operations. Built twice (baseline, AVX2).
+ */
+#define TOK8_BODY                                                        \
+	v8f acc = { 0 };                                                 \
+	for (uint32_t j = 0; j < n; j++) {                               \
+		v8f xv;                                                  \
+		memcpy(&xv, xt + (size_t)j * 8, sizeof(xv));             \
+		acc = acc + xv * w[j];                                   \
+	}                                                                \
+	memcpy(out, &acc, sizeof(acc));
+
+static void f32_tok8(const float *w, const float *xt, uint32_t n, float *out)
+{
+	TOK8_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void f32_tok8_avx2(const float *w, const float *xt,
+							   uint32_t n, float *out)
+{
+	TOK8_BODY
+}
+
+/*
+ * Eight rows against one token, lanes = rows: load an 8x8 tile, transpose it, then for
+ * each of the 8 columns in order acc = acc + col * x[j]. Per lane, dot_f32_ref exactly.
+ */
+__attribute__((target("avx2"))) static void f32_rows8_avx2(const float *w, size_t ld,
+							    const float *x, uint32_t n,
+							    float *out)
+{
+	__m256 acc = _mm256_setzero_ps();
+	uint32_t j = 0;
+
+	for (; j + 8 <= n; j += 8) {
+		__m256 r0 = _mm256_loadu_ps(w + j), r1 = _mm256_loadu_ps(w + ld + j);
+		__m256 r2 = _mm256_loadu_ps(w + 2 * ld + j), r3 = _mm256_loadu_ps(w + 3 * ld + j);
+		__m256 r4 = _mm256_loadu_ps(w + 4 * ld + j), r5 = _mm256_loadu_ps(w + 5 * ld + j);
+		__m256 r6 = _mm256_loadu_ps(w + 6 * ld + j), r7 = _mm256_loadu_ps(w + 7 * ld + j);
+		__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+		__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+		__m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+		__m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+		__m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+		__m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+		__m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+		__m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+		const __m256 c[8] = {
+			_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+			_mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+			_mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+			_mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31),
+		};
+
+		for (int k = 0; k < 8; k++)
+			acc = _mm256_add_ps(acc, _mm256_mul_ps(c[k], _mm256_set1_ps(x[j + k])));
+	}
+	for (; j < n; j++) {
+		const __m256 col = _mm256_setr_ps(w[j], w[ld + j], w[2 * ld + j], w[3 * ld + j],
+						  w[4 * ld + j], w[5 * ld + j], w[6 * ld + j],
+						  w[7 * ld + j]);
+
+		acc = _mm256_add_ps(acc, _mm256_mul_ps(col, _mm256_set1_ps(x[j])));
+	}
+	_mm256_storeu_ps(out, acc);
+}
+#endif
+
+/* Without AVX2: 8 independent scalar chains (the compiler may pack them into lanes). */
 
 #define F32_ROWS 8
 
@@ -168,6 +256,42 @@ static void matmul_f32(const struct hc_mm_ctx *c, const struct hc_mat *w,
 	const size_t ld = w->row_bytes / sizeof(float);
 	uint32_t r = r0;
 
+	if (c->fast && a->xt) {
+		const uint32_t ng = (a->n_tok + 7) / 8;
+		float res[8];
+
+		for (; r < r1; r++) {
+			const float *wr = (const float *)(w->data + (size_t)r * w->row_bytes);
+
+			for (uint32_t g = 0; g < ng; g++) {
+				const float *xt = a->xt + (size_t)g * w->cols * 8;
+#if defined(__x86_64__)
+				if (c->avx2)
+					f32_tok8_avx2(wr, xt, w->cols, res);
+				else
+#endif
+					f32_tok8(wr, xt, w->cols, res);
+				for (uint32_t l = 0; l < 8 && g * 8 + l < a->n_tok; l++)
+					out[(g * 8 + l) * os + r] = res[l];
+			}
+		}
+		return;
+	}
+#if defined(__x86_64__)
+	if (c->fast && c->avx2) {
+		float res[8];
+
+		for (; r + F32_ROWS <= r1; r += F32_ROWS) {
+			const float *wr = (const float *)(w->data + (size_t)r * w->row_bytes);
+
+			for (uint32_t t = 0; t < a->n_tok; t++) {
+				f32_rows8_avx2(wr, ld, a->x + t * a->x_stride, w->cols, res);
+				for (int k = 0; k < F32_ROWS; k++)
+					out[t * os + r + k] = res[k];
+			}
+		}
+	}
+#endif
 	if (c->fast) {
 		/* out is token-major, so one row's results are os apart: 8 rows are 1 apart */
 		for (; r + F32_ROWS <= r1; r += F32_ROWS) {

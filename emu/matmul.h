@@ -28,7 +28,13 @@ struct hc_act {
 	size_t x_stride;
 	const struct hc_block_q8_0 *xq;
 	uint32_t n_tok;
+	/* Optional, fast path with F32 weights: the tokens in groups of 8, transposed:
+	 * xt[(g * cols + j) * 8 + lane] = x of token 8g + lane, element j (zero padding). */
+	const float *xt;
 };
+
+/* Fill @xt (ceil(n_tok / 8) * 8 * cols floats) from @a's rows, as hc_act.xt expects. */
+void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt);
 
 /* Matmul settings fixed at model creation. */
 struct hc_mm_ctx {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include "threadpool.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 2000	/* ~10-100 us of pause: a forward pass dispatches back to back */
 
 struct hc_pool {
 	int n;

@@ -307,6 +307,7 @@ START_TEST(matmul_kernels_follow_contract)
 {
 	enum { COLS = 256, ROWS = 37, TOK = 3 };
 	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
+	static float xt[8 * COLS];
 	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
 	static struct hc_block_q4_0 wq4[ROWS * COLS / 32];
 	static float fp16[65536];
@@ -328,8 +329,11 @@ START_TEST(matmul_kernels_follow_contract)
 		hc_quantize_row_q8_0(x + t * COLS, xq + t * nb, COLS);
 
 	for (int type = 0; type < 3; type++) {
-		struct hc_mat m = { .cols = COLS, .rows = ROWS };
+		/* F32 rows are 250 long (not a multiple of 8) in a 256-float stride */
+		const uint32_t cols = type == 0 ? COLS - 6 : COLS;
+		struct hc_mat m = { .cols = cols, .rows = ROWS };
 		struct hc_act a = { .x = x, .x_stride = COLS, .xq = xq, .n_tok = TOK };
+		int have_avx2 = 0;
 
 		m.type = type == 0 ? HC_WTYPE_F32 : type == 1 ? HC_WTYPE_Q8_0 : HC_WTYPE_Q4_0;
 		m.data = type == 0 ? (void *)w : type == 1 ? (void *)wq8 : (void *)wq4;
@@ -358,25 +362,31 @@ START_TEST(matmul_kernels_follow_contract)
 					d = type == 1 ? fp16[wq8[r * nb + b].d] : fp16[wq4[r * nb + b].d];
 					acc += (float)s * (d * fp16[xb->d]);
 				}
-				for (int j = 0; j < COLS && !type; j++)
+				for (uint32_t j = 0; j < cols && !type; j++)
 					acc += w[r * COLS + j] * x[t * COLS + j];
 				want[t * ROWS + r] = acc;
 			}
 		}
-		for (int fast = 0; fast <= 1; fast++) {
-			struct hc_mm_ctx c = { .fp16 = fp16, .fast = fast, .avx2 = fast };
-
 #if defined(__x86_64__)
-			__builtin_cpu_init();
-			c.avx2 = fast && __builtin_cpu_supports("avx2");
+		__builtin_cpu_init();
+		have_avx2 = __builtin_cpu_supports("avx2");
 #endif
+		/* reference; fast without and with AVX2; F32 batches also transposed (xt) */
+		for (int k = 0; k < 5; k++) {
+			struct hc_mm_ctx c = { .fp16 = fp16, .fast = k > 0, .avx2 = (k & 1) && have_avx2 };
+
+			a.xt = NULL;
+			if (k >= 3) {
+				hc_act_transpose(&a, cols, xt);
+				a.xt = xt;
+			}
 			memset(got, 0, sizeof(got));
 			/* odd split points: rows are independent */
 			hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 3);
 			hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
 			hc_matmul_rows(&c, &m, &a, got, ROWS, 20, ROWS);
 			ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
-				      "type %d fast %d differs from the contract", type, fast);
+				      "type %d variant %d differs from the contract", type, k);
 		}
 	}
 }
