@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Contexts (KV slots), their job queues, and the scheduler: each round gives every runnable
+ * context of every function one step (one decode token, or one prefill chunk), so clients
+ * and contexts share the card fairly and a cancel lands within one step.
+ *
+ * Exactness: a DECODE samples token i of the job with hc_sample(step = step_base + i) on a
+ * copy of the context's logits and feeds each shown token before sampling the next, which
+ * is exactly the in-process loop hc_forward(prompt); { t = hc_sample(); hc_forward(t); }.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emud.h"
+
+struct emud_ctx *emud_ctx_get(struct emud_fn *fn, uint32_t id)
+{
+	if (id == 0 || id > fn->max_contexts)
+		return NULL;
+	return fn->ctx[id - 1];
+}
+
+static void update_ctx_counts(struct emud_fn *fn)
+{
+	struct emud_card *card = fn->card;
+
+	__atomic_store_n(&card->cnt.contexts_in_use, card->kv_in_use, __ATOMIC_RELAXED);
+	hc_ring_store(&fn->regs->fn_contexts_in_use, fn->n_open);
+}
+
+int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *reason)
+{
+	struct emud_card *card = fn->card;
+	struct emud_ctx *c;
+	uint32_t i;
+
+	if (card->kv_in_use >= card->opt.n_contexts || fn->n_open >= fn->max_contexts) {
+		*reason = HC_REASON_NO_CONTEXTS;
+		return -EBUSY;
+	}
+	for (i = 0; i < fn->max_contexts && fn->ctx[i]; i++)
+		;
+	c = calloc(1, sizeof(*c));
+	if (c) {
+		c->kv = hc_kv_new(card->model, max_ctx ? max_ctx : card->max_ctx);
+		c->logits = malloc(sizeof(float) * card->arch->vocab_size);
+	}
+	if (!c || !c->kv || !c->logits) {
+		if (c) {
+			if (c->kv)
+				hc_kv_free(c->kv);
+			free(c->logits);
+			free(c);
+		}
+		*reason = HC_REASON_NO_MEMORY;
+		return -ENOMEM;
+	}
+	c->id = i + 1;
+	fn->ctx[i] = c;
+	fn->n_open++;
+	card->kv_in_use++;
+	update_ctx_counts(fn);
+	*id = c->id;
+	if (card->opt.verbose)
+		emud_log("%s %u: context %u opened (%u positions), %u KV slots in use",
+			 fn->ops->kind, fn->id, c->id, hc_kv_capacity(c->kv), card->kv_in_use);
+	return 0;
+}
+
+void emud_job_free(struct emud_job *j)
+{
+	free(j->tokens);
+	free(j);
+}
+
+void emud_job_enqueue(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
+{
+	j->next = NULL;
+	if (c->tail)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	fn->qp[j->qp].inflight++;
+}
+
+/* Take the head job off its context: it is about to complete. */
+static void job_pop(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
+{
+	struct emud_qp *qp = &fn->qp[j->qp];
+
+	c->head = j->next;
+	if (!c->head)
+		c->tail = NULL;
+	if (qp->inflight)
+		qp->inflight--;
+}
+
+static void job_complete(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j,
+			 uint16_t status, uint16_t reason, uint32_t aux)
+{
+	struct hc_cqe cqe = {
+		.user_data = j->user_data,
+		.ctx_id = c->id,
+		.status = status,
+		.reason = reason,
+		.count = j->count,
+		.pos = hc_kv_pos(c->kv),
+		.aux = aux,
+	};
+
+	job_pop(fn, c, j);
+	if (j->op == HC_OP_DECODE)
+		hc_ring_prod_wait_done(&j->stream);
+	emud_post_cqe(fn, j->qp, &cqe);
+	emud_job_free(j);
+}
+
+uint32_t emud_ctx_cancel(struct emud_fn *fn, struct emud_ctx *c)
+{
+	struct emud_job *j;
+	uint32_t n = 0;
+
+	/* a sampled token not yet in the stream is dropped: c->logits are untouched */
+	while ((j = c->head)) {
+		job_complete(fn, c, j, HC_STATUS_CANCELLED, 0, 0);
+		n++;
+	}
+	return n;
+}
+
+static void ctx_free(struct emud_fn *fn, uint32_t i)
+{
+	struct emud_ctx *c = fn->ctx[i];
+	struct emud_job *j;
+
+	while ((j = c->head)) {
+		job_pop(fn, c, j);
+		emud_job_free(j);
+	}
+	hc_kv_free(c->kv);
+	free(c->logits);
+	free(c);
+	fn->ctx[i] = NULL;
+	fn->n_open--;
+	fn->card->kv_in_use--;
+	update_ctx_counts(fn);
+}
+
+void emud_ctx_close(struct emud_fn *fn, uint32_t id)
+{
+	struct emud_ctx *c = emud_ctx_get(fn, id);
+
+	if (!c)
+		return;
+	emud_ctx_cancel(fn, c);
+	ctx_free(fn, id - 1);
+	if (fn->card->opt.verbose)
+		emud_log("%s %u: context %u closed, %u KV slots in use", fn->ops->kind, fn->id, id,
+			 fn->card->kv_in_use);
+}
+
+void emud_ctx_free_all(struct emud_fn *fn)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; fn->ctx && i < fn->max_contexts; i++) {
+		if (fn->ctx[i]) {
+			ctx_free(fn, i);
+			n++;
+		}
+	}
+	if (n)
+		emud_log("%s %u: freed %u contexts, %u KV slots in use", fn->ops->kind, fn->id, n,
+			 fn->card->kv_in_use);
+}
+
+void emud_fn_unblock(struct emud_fn *fn)
+{
+	uint32_t i;
+
+	for (i = 0; i < fn->max_contexts; i++)
+		if (fn->ctx[i] && fn->ctx[i]->head)
+			fn->ctx[i]->head->waiting = false;
+}
+
+bool emud_fn_runnable(const struct emud_fn *fn)
+{
+	uint32_t i;
+
+	if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
+		return false;
+	for (i = 0; i < fn->max_contexts; i++)
+		if (fn->ctx[i] && fn->ctx[i]->head && !fn->ctx[i]->head->waiting)
+			return true;
+	return false;
+}
+
+/* hc_forward with the time counted as busy. */
+static int forward(struct emud_card *card, struct emud_ctx *c, const int32_t *tok, uint32_t n,
+		   float *logits)
+{
+	uint64_t t0 = emud_now_ns();
+	int rc = hc_forward(card->model, c->kv, tok, n, logits);
+
+	emud_count(&card->cnt.busy_ns, emud_now_ns() - t0);
+	return rc;
+}
+
+static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
+{
+	struct emud_card *card = fn->card;
+	uint32_t chunk, left;
+	bool last;
+	int rc;
+
+	if (!j->started) {
+		uint32_t need = j->n_tokens + (c->state == CTX_PENDING);
+
+		/* all or nothing: a prompt that does not fit changes nothing */
+		if ((uint64_t)hc_kv_pos(c->kv) + need > hc_kv_capacity(c->kv)) {
+			job_complete(fn, c, j, HC_STATUS_CONTEXT_FULL, 0, 0);
+			return;
+		}
+		j->off = 1;
+		if (c->state == CTX_PENDING) {
+			j->tokens[0] = c->pending;
+			j->off = 0;
+		}
+		c->state = CTX_EMPTY;
+		j->started = true;
+	}
+	left = j->n_tokens + 1 - j->off;
+	chunk = left < card->opt.prefill_chunk ? left : card->opt.prefill_chunk;
+	last = chunk == left;
+	rc = forward(card, c, j->tokens + j->off, chunk, last ? c->logits : NULL);
+	if (rc < 0) {
+		emud_log("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id, c->id,
+			 strerror(-rc));
+		job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_PREFILL);
+		return;
+	}
+	emud_count(&card->cnt.prompt_tokens, chunk - (j->off == 0));
+	j->off += chunk;
+	j->count = j->off - 1;
+	if (last) {
+		c->state = CTX_LOGITS;
+		job_complete(fn, c, j, HC_STATUS_OK, 0, 0);
+	}
+}
+
+static bool is_stop(const struct emud_job *j, int32_t t)
+{
+	uint32_t i;
+
+	for (i = 0; i < j->n_stop; i++)
+		if ((uint32_t)t == j->stop[i])
+			return true;
+	return false;
+}
+
+static void token_shown(struct emud_fn *fn)
+{
+	emud_count(&fn->card->cnt.tokens_generated, 1);
+	if (fn->stall_after && --fn->stall_after == 0) {
+		/* TEST ONLY fault: hang mid-decode */
+		__atomic_store_n(&fn->stalled, 1, __ATOMIC_RELAXED);
+		hc_ring_store(&fn->regs->fault_state.stalled, 1);
+		emud_log("%s %u: fault: stalled mid-decode", fn->ops->kind, fn->id);
+	}
+}
+
+static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
+{
+	struct emud_card *card = fn->card;
+	uint32_t vocab = card->arch->vocab_size;
+	int space, rc;
+
+	if (!j->started) {
+		if (c->state == CTX_EMPTY) {
+			emud_fn_log_bad(fn, &(struct hc_sqe){ .opcode = HC_OP_DECODE,
+				.ctx_id = c->id, .user_data = j->user_data }, HC_REASON_BAD_STATE,
+				"DECODE with nothing to continue from (no PREFILL)");
+			job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_BAD_STATE, HC_OP_DECODE);
+			return;
+		}
+		hc_ring_prod_sync(&j->stream);
+		j->started = true;
+	}
+	if (c->state == CTX_PENDING) {
+		rc = forward(card, c, &c->pending, 1, c->logits);
+		if (rc == -ENOSPC) {
+			job_complete(fn, c, j, HC_STATUS_CONTEXT_FULL, 0, 0);
+			return;
+		}
+		if (rc < 0) {
+			emud_log("%s %u: context %u: decode failed: %s", fn->ops->kind, fn->id,
+				 c->id, strerror(-rc));
+			job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_DECODE);
+			return;
+		}
+		c->state = CTX_LOGITS;
+	}
+	if (!j->have_tok) {
+		memcpy(card->logits_scratch, c->logits, sizeof(float) * vocab);
+		j->tok = hc_sample(card->logits_scratch, vocab, &j->samp, j->step_base + j->count,
+				   card->prob);
+		if (is_stop(j, j->tok)) {
+			c->state = CTX_PENDING;
+			c->pending = j->tok;
+			job_complete(fn, c, j, HC_STATUS_DONE_STOP_TOKEN, 0, (uint32_t)j->tok);
+			return;
+		}
+		j->have_tok = true;
+	}
+	space = hc_ring_prod_space(&j->stream);
+	if (space == 0)
+		space = hc_ring_prod_wait_prepare(&j->stream);
+	if (space < 0) {
+		emud_fn_log_bad(fn, &(struct hc_sqe){ .opcode = HC_OP_DECODE, .ctx_id = c->id,
+			.user_data = j->user_data }, HC_REASON_BAD_RING,
+			"stream ring head inconsistent with tail");
+		job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_BAD_RING, HC_OP_DECODE);
+		return;
+	}
+	if (space == 0) {
+		j->waiting = true;	/* paused until the host frees space and rings */
+		return;
+	}
+	hc_ring_prod_wait_done(&j->stream);
+	hc_ring_store(hc_stream_entry(&j->stream, j->stream.local), (uint32_t)j->tok);
+	hc_ring_prod_publish(&j->stream, 1);
+	if (hc_ring_prod_need_wakeup(&j->stream))
+		fn->irq_mask |= 1u << fn->qp[j->qp].irq_vector;
+	j->have_tok = false;
+	j->count++;
+	c->state = CTX_PENDING;
+	c->pending = j->tok;
+	token_shown(fn);
+	if (j->count == j->max_tokens)
+		job_complete(fn, c, j, HC_STATUS_DONE_MAX_TOKENS, 0, 0);
+}
+
+static void step(struct emud_fn *fn, struct emud_ctx *c)
+{
+	struct emud_job *j = c->head;
+
+	switch (j->op) {
+	case HC_OP_PREFILL:
+		step_prefill(fn, c, j);
+		break;
+	case HC_OP_DECODE:
+		step_decode(fn, c, j);
+		break;
+	case HC_OP_RESET_CONTEXT:
+		hc_kv_reset(c->kv);
+		c->state = CTX_EMPTY;
+		job_complete(fn, c, j, HC_STATUS_OK, 0, 0);
+		break;
+	default:
+		job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, j->op);
+		break;
+	}
+}
+
+bool emud_sched_round(struct emud_card *card)
+{
+	struct emud_fn *fn;
+	bool ran = false;
+	uint32_t i;
+
+	for (fn = card->fns; fn; fn = fn->next) {
+		for (i = 0; i < fn->max_contexts; i++) {
+			struct emud_ctx *c = fn->ctx[i];
+
+			if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
+				break;
+			if (!c || !c->head || c->head->waiting)
+				continue;
+			step(fn, c);
+			ran = true;
+		}
+	}
+	return ran;
+}

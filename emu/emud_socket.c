@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Socket transport: every client connection is its own virtual function with a private
+ * memfd card memory, doorbell eventfds and interrupt eventfds, handed over once with
+ * SCM_RIGHTS after a hello. The socket then only tells us when the client goes away, and
+ * then everything it owned is freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "emud.h"
+
+#define EMUD_MAX_CLIENTS 1024
+
+struct emud_client {
+	struct emud_fn fn;
+	struct emud_socket *srv;
+	struct emud_client *next;	/* srv->clients */
+	bool dead, welcomed, in_card;
+	int sock, memfd;
+	unsigned char *mem;
+	uint64_t mem_size;
+	uint32_t n_db, n_irq;
+	int db[1 + HC_CARD_MAX_QP];
+	int irq[1 + HC_CARD_MAX_QP];
+	struct emud_ev sock_ev;
+	struct emud_ev db_ev[1 + HC_CARD_MAX_QP];
+	union {
+		struct hc_emu_hello hello;
+		unsigned char bytes[sizeof(struct hc_emu_hello)];
+	} in;
+	size_t in_len;
+	pid_t pid;
+	uid_t uid;
+};
+
+struct emud_socket {
+	struct emud_card *card;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
+	struct emud_ev ev;
+	struct emud_client *clients;
+	uint32_t n_clients;
+	uint32_t next_id;
+};
+
+const char *emud_default_socket_path(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (getuid() != 0 && xdg && xdg[0])
+		snprintf(buf, len, "%s/%s", xdg, HC_EMU_SOCKET_NAME);
+	else
+		snprintf(buf, len, "%s", HC_EMU_SOCKET_ROOT);
+	return buf;
+}
+
+static void client_raise_irq(struct emud_fn *fn, uint32_t vector)
+{
+	struct emud_client *cl = fn->transport;
+	uint64_t one = 1;
+
+	if (vector < cl->n_irq && cl->irq[vector] >= 0 && !cl->dead)
+		if (write(cl->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN)
+			emud_log("client %u: interrupt %u: %s", fn->id, vector, strerror(errno));
+}
+
+static const struct emud_fn_ops client_ops = {
+	.kind = "client",
+	.raise_irq = client_raise_irq,
+};
+
+static void client_kill(struct emud_client *cl, const char *why)
+{
+	if (cl->dead)
+		return;
+	cl->dead = true;
+	emud_log("client %u: %s", cl->fn.id, why);
+}
+
+static void on_doorbell(struct emud_ev *ev, uint32_t events)
+{
+	struct emud_client *cl = ev->obj;
+	uint64_t v;
+
+	if (cl->dead)
+		return;
+	while (read(cl->db[ev->vector], &v, sizeof(v)) == sizeof(v))
+		;
+	emud_fn_kick(&cl->fn);
+}
+
+/* Send the welcome, with @fds attached when @status is 0. */
+static int send_welcome(struct emud_client *cl, int32_t status, const int *fds, uint32_t n_fds)
+{
+	struct hc_emu_welcome w;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HC_EMU_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	memset(&w, 0, sizeof(w));
+	w.hdr.magic = HC_CARD_MAGIC;
+	w.hdr.type = HC_EMU_MSG_WELCOME;
+	w.hdr.size = sizeof(w);
+	w.status = status;
+	w.version = HC_EMU_PROTO_VERSION;
+	w.client_id = cl->fn.id;
+	if (!status) {
+		struct cmsghdr *cm;
+
+		w.n_fds = n_fds;
+		w.n_doorbells = cl->n_db;
+		w.n_irq_vectors = cl->n_irq;
+		w.mem_size = cl->mem_size;
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	}
+	n = sendmsg(cl->sock, &msg, MSG_NOSIGNAL);
+	if (n != (ssize_t)sizeof(w))
+		return n < 0 ? -errno : -EIO;
+	return 0;
+}
+
+static const char *check_hello(const struct hc_emu_hello *h)
+{
+	size_t i;
+
+	if (h->hdr.magic != HC_CARD_MAGIC)
+		return "bad magic in hello";
+	if (h->hdr.type != HC_EMU_MSG_HELLO || h->hdr.size != sizeof(*h))
+		return "not a hello message (type/size)";
+	if (h->version < 1)
+		return "unsupported protocol version";
+	if (h->flags)
+		return "hello flags not zero";
+	for (i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++)
+		if (h->reserved[i])
+			return "hello reserved field not zero";
+	return NULL;
+}
+
+/* Create the function: memfd card memory, eventfds, register page. */
+static int client_setup(struct emud_client *cl)
+{
+	struct emud_card *card = cl->srv->card;
+	uint64_t want = cl->in.hello.mem_size, cap = card->opt.client_mem;
+	char name[48];
+	uint32_t i;
+	int rc;
+
+	if (!want || want > cap)
+		want = cap;
+	if (want < EMUD_MIN_CLIENT_MEM)
+		want = EMUD_MIN_CLIENT_MEM;
+	want = (want + 4095) & ~4095ull;
+	cl->mem_size = want;
+
+	snprintf(name, sizeof(name), "hc-card-client-%u", cl->fn.id);
+	cl->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (cl->memfd < 0)
+		return -errno;
+	if (ftruncate(cl->memfd, (off_t)want) < 0)
+		return -errno;
+	/* the client must not be able to shrink it under us (SIGBUS in the daemon) */
+	if (fcntl(cl->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
+	cl->mem = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, cl->memfd, 0);
+	if (cl->mem == MAP_FAILED) {
+		cl->mem = NULL;
+		return -errno;
+	}
+	cl->n_db = 1 + card->opt.n_qp;
+	cl->n_irq = 1 + card->opt.n_qp;
+	for (i = 0; i < cl->n_db; i++) {
+		cl->db[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (cl->db[i] < 0)
+			return -errno;
+		cl->db_ev[i] = (struct emud_ev){ on_doorbell, cl, i };
+		rc = emud_ev_add(card, cl->db[i], &cl->db_ev[i]);
+		if (rc < 0) {
+			close(cl->db[i]);
+			cl->db[i] = -1;
+			return rc;
+		}
+	}
+	for (i = 0; i < cl->n_irq; i++) {
+		/* blocking: the client decides how to wait; our writes never block in practice */
+		cl->irq[i] = eventfd(0, EFD_CLOEXEC);
+		if (cl->irq[i] < 0)
+			return -errno;
+	}
+	rc = emud_fn_init(&cl->fn, card, cl->mem, want, HC_CAP_TRANSPORT_SOCKET, &client_ops, cl);
+	if (rc < 0)
+		return rc;
+	return 0;
+}
+
+static void client_hello(struct emud_client *cl)
+{
+	int fds[HC_EMU_MAX_FDS];
+	const char *bad = check_hello(&cl->in.hello);
+	uint32_t i, n = 0;
+	int rc;
+
+	if (bad) {
+		emud_log("client %u: %s", cl->fn.id, bad);
+		send_welcome(cl, -EPROTO, NULL, 0);
+		client_kill(cl, "rejected");
+		return;
+	}
+	rc = client_setup(cl);
+	if (rc < 0) {
+		emud_log("client %u: cannot set up its card memory: %s", cl->fn.id, strerror(-rc));
+		send_welcome(cl, rc, NULL, 0);
+		client_kill(cl, "rejected");
+		return;
+	}
+	fds[n++] = cl->memfd;
+	for (i = 0; i < cl->n_db; i++)
+		fds[n++] = cl->db[i];
+	for (i = 0; i < cl->n_irq; i++)
+		fds[n++] = cl->irq[i];
+	rc = send_welcome(cl, 0, fds, n);
+	if (rc < 0) {
+		emud_log("client %u: cannot send welcome: %s", cl->fn.id, strerror(-rc));
+		client_kill(cl, "gone");
+		return;
+	}
+	cl->welcomed = true;
+	emud_card_add_fn(cl->srv->card, &cl->fn);
+	cl->in_card = true;
+	emud_log("client %u: ready: %llu KiB card memory, %u queue pairs, up to %u contexts",
+		 cl->fn.id, (unsigned long long)(cl->mem_size >> 10), cl->fn.n_qp,
+		 cl->fn.max_contexts);
+}
+
+static void on_client(struct emud_ev *ev, uint32_t events)
+{
+	struct emud_client *cl = ev->obj;
+	unsigned char junk[256];
+	ssize_t n;
+
+	if (cl->dead)
+		return;
+	if (events & EPOLLIN) {
+		if (!cl->welcomed) {
+			n = read(cl->sock, cl->in.bytes + cl->in_len, sizeof(cl->in) - cl->in_len);
+			if (n > 0) {
+				cl->in_len += (size_t)n;
+				if (cl->in_len == sizeof(cl->in))
+					client_hello(cl);
+				return;
+			}
+		} else {
+			n = read(cl->sock, junk, sizeof(junk));
+			if (n > 0) {
+				emud_log("client %u: ignoring %zd unexpected bytes on the socket",
+					 cl->fn.id, n);
+				return;
+			}
+		}
+		if (n == 0) {
+			client_kill(cl, "disconnected");
+			return;
+		}
+		if (errno != EAGAIN && errno != EINTR) {
+			client_kill(cl, "socket error");
+			return;
+		}
+	}
+	if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+		client_kill(cl, "disconnected");
+}
+
+static void client_free(struct emud_client *cl)
+{
+	struct emud_card *card = cl->srv->card;
+	uint32_t i;
+
+	if (cl->in_card)
+		emud_card_remove_fn(card, &cl->fn);
+	if (cl->fn.ctx)
+		emud_fn_destroy(&cl->fn);
+	/* explicit EPOLL_CTL_DEL: the client may still hold these eventfds */
+	for (i = 0; i < cl->n_db; i++) {
+		if (cl->db[i] >= 0) {
+			emud_ev_del(card, cl->db[i]);
+			close(cl->db[i]);
+		}
+	}
+	for (i = 0; i < cl->n_irq; i++)
+		if (cl->irq[i] >= 0)
+			close(cl->irq[i]);
+	if (cl->sock >= 0) {
+		emud_ev_del(card, cl->sock);
+		close(cl->sock);
+	}
+	if (cl->mem)
+		munmap(cl->mem, cl->mem_size);
+	if (cl->memfd >= 0)
+		close(cl->memfd);
+	free(cl);
+}
+
+static void on_listen(struct emud_ev *ev, uint32_t events)
+{
+	struct emud_socket *s = ev->obj;
+
+	for (;;) {
+		struct emud_client *cl;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		uint32_t i;
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				emud_log("accept: %s", strerror(errno));
+			return;
+		}
+		if (s->n_clients >= EMUD_MAX_CLIENTS) {
+			emud_log("refusing a client: %u clients already", s->n_clients);
+			close(fd);
+			continue;
+		}
+		cl = calloc(1, sizeof(*cl));
+		if (!cl) {
+			emud_log("refusing a client: out of memory");
+			close(fd);
+			continue;
+		}
+		cl->srv = s;
+		cl->sock = fd;
+		cl->memfd = -1;
+		for (i = 0; i <= HC_CARD_MAX_QP; i++)
+			cl->db[i] = cl->irq[i] = -1;
+		cl->fn.id = s->next_id++;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			cl->pid = cred.pid;
+			cl->uid = cred.uid;
+		}
+		cl->sock_ev = (struct emud_ev){ on_client, cl, 0 };
+		if (emud_ev_add(s->card, fd, &cl->sock_ev) < 0) {
+			emud_log("refusing a client: epoll: %s", strerror(errno));
+			close(fd);
+			free(cl);
+			continue;
+		}
+		cl->next = s->clients;
+		s->clients = cl;
+		s->n_clients++;
+		emud_log("client %u: connected (pid %d, uid %d)", cl->fn.id, (int)cl->pid,
+			 (int)cl->uid);
+	}
+}
+
+void emud_socket_reap(struct emud_socket *s)
+{
+	struct emud_client **pp = &s->clients, *cl;
+
+	while ((cl = *pp)) {
+		if (!cl->dead) {
+			pp = &cl->next;
+			continue;
+		}
+		*pp = cl->next;
+		s->n_clients--;
+		client_free(cl);
+	}
+}
+
+/* Refuse to steal a live daemon's socket; remove a stale one. */
+static int clear_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		emud_log("%s: exists and is not a socket", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		emud_log("%s: another hc-emud is listening there", path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) < 0)
+		return -errno;
+	return 0;
+}
+
+int emud_socket_open(struct emud_card *card, const char *path, struct emud_socket **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct emud_socket *s;
+	mode_t old;
+	int rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		emud_log("%s: socket path too long (max %zu bytes)", path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	if (!strcmp(path, HC_EMU_SOCKET_ROOT))
+		mkdir("/run/hc", 0755);
+	rc = clear_stale(path);
+	if (rc < 0) {
+		if (rc != -EEXIST && rc != -EADDRINUSE)
+			emud_log("%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->card = card;
+	s->next_id = 1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto fail;
+	old = umask(0117);	/* born 0660: owner and group */
+	rc = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0)
+		goto fail;
+	if (chmod(path, 0660) < 0 || listen(s->fd, 64) < 0)
+		goto fail_unlink;
+	s->ev = (struct emud_ev){ on_listen, s, 0 };
+	if (emud_ev_add(card, s->fd, &s->ev) < 0)
+		goto fail_unlink;
+	*out = s;
+	return 0;
+fail_unlink:
+	rc = -errno;
+	unlink(path);
+	errno = -rc;
+fail:
+	rc = -errno;
+	emud_log("%s: %s", path, strerror(errno));
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+	return rc;
+}
+
+void emud_socket_close(struct emud_socket *s)
+{
+	struct emud_client *cl;
+
+	if (!s)
+		return;
+	for (cl = s->clients; cl; cl = cl->next)
+		cl->dead = true;
+	emud_socket_reap(s);
+	emud_ev_del(s->card, s->fd);
+	close(s->fd);
+	unlink(s->path);
+	free(s);
+}

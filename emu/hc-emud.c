@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/*
+ * hc-emud: the emulated HC card. Loads a ROM, runs the exact forward pass, and serves the
+ * card interface (docs/card-interface.md) to clients over a UNIX socket, one private
+ * virtual function per client. Foreground; one log line per event on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include "emud.h"
+
+void emud_log(const char *fmt, ...)
+{
+	char buf[512];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "hc-emud %02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		ts.tv_nsec / 1000000, buf);
+}
+
+uint64_t emud_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int emud_ev_add(struct emud_card *card, int fd, struct emud_ev *ev)
+{
+	struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = ev };
+
+	return epoll_ctl(card->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
+}
+
+void emud_ev_del(struct emud_card *card, int fd)
+{
+	epoll_ctl(card->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static void usage(FILE *f)
+{
+	char path[256];
+
+	fprintf(f,
+"Usage: hc-emud --rom FILE [options]\n"
+"The emulated HC card: serves the card interface (docs/card-interface.md) on a UNIX socket.\n"
+"\n"
+"  --rom FILE               ROM image to run (required)\n"
+"  --socket PATH            listen here (default: %s;\n"
+"                           $XDG_RUNTIME_DIR/" HC_EMU_SOCKET_NAME " for non-root users,\n"
+"                           " HC_EMU_SOCKET_ROOT " for root); mode 0660\n"
+"  -t, --threads N          forward-pass worker threads (default 1)\n"
+"  --contexts N             KV slots of the card (default %u)\n"
+"  --max-contexts-per-client N  contexts one client may hold (default: --contexts)\n"
+"  --client-mem BYTES       card memory per client, default and cap (default 16M; K/M/G)\n"
+"  --queue-pairs N          queue pairs per client (1..%u, default %u)\n"
+"  --prefill-chunk N        prompt tokens per scheduling turn (default %u)\n"
+"  --max-ctx N              cap on context length (default: the ROM's max_ctx)\n"
+"  --allow-faults           TEST ONLY: honour the fault-injection registers (stall,\n"
+"                           dropped interrupts, corrupt completions); never in production\n"
+"  -v, --verbose            log queue-pair and context events too\n"
+"  -h, --help               this text\n"
+"\n"
+"SIGTERM or SIGINT: clean shutdown (clients dropped, socket removed).\n",
+		emud_default_socket_path(path, sizeof(path)), EMUD_DEFAULT_CONTEXTS,
+		HC_CARD_MAX_QP, EMUD_DEFAULT_QPS, EMUD_DEFAULT_CHUNK);
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, bool suffix,
+		     uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (suffix && end != s) {
+		uint64_t mul = 1;
+
+		switch (*end) {
+		case 'k': case 'K': mul = 1ull << 10; end++; break;
+		case 'm': case 'M': mul = 1ull << 20; end++; break;
+		case 'g': case 'G': mul = 1ull << 30; end++; break;
+		}
+		if (v > UINT64_MAX / mul)
+			errno = ERANGE;
+		v *= mul;
+	}
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "hc-emud: %s: '%s' is not a number in [%llu, %llu]\n", opt, s,
+			(unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
+	OPT_CHUNK, OPT_MAX_CTX, OPT_FAULTS,
+};
+
+static int parse_args(int argc, char **argv, struct emud_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "rom", required_argument, NULL, OPT_ROM },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "threads", required_argument, NULL, 't' },
+		{ "contexts", required_argument, NULL, OPT_CONTEXTS },
+		{ "max-contexts-per-client", required_argument, NULL, OPT_MAXCTX_CLIENT },
+		{ "client-mem", required_argument, NULL, OPT_CLIENT_MEM },
+		{ "queue-pairs", required_argument, NULL, OPT_QPS },
+		{ "prefill-chunk", required_argument, NULL, OPT_CHUNK },
+		{ "max-ctx", required_argument, NULL, OPT_MAX_CTX },
+		{ "allow-faults", no_argument, NULL, OPT_FAULTS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	o->threads = 1;
+	o->n_contexts = EMUD_DEFAULT_CONTEXTS;
+	o->client_mem = EMUD_DEFAULT_CLIENT_MEM;
+	o->n_qp = EMUD_DEFAULT_QPS;
+	o->prefill_chunk = EMUD_DEFAULT_CHUNK;
+	while ((c = getopt_long(argc, argv, "t:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ROM: o->rom_path = optarg; break;
+		case OPT_SOCKET: o->socket_path = optarg; break;
+		case 't':
+			if (parse_u64("--threads", optarg, 1, 256, false, &v))
+				return -EINVAL;
+			o->threads = (int)v;
+			break;
+		case OPT_CONTEXTS:
+			if (parse_u64("--contexts", optarg, 1, 65536, false, &v))
+				return -EINVAL;
+			o->n_contexts = (uint32_t)v;
+			break;
+		case OPT_MAXCTX_CLIENT:
+			if (parse_u64("--max-contexts-per-client", optarg, 1, 65536, false, &v))
+				return -EINVAL;
+			o->max_contexts = (uint32_t)v;
+			break;
+		case OPT_CLIENT_MEM:
+			if (parse_u64("--client-mem", optarg, EMUD_MIN_CLIENT_MEM, EMUD_MAX_CLIENT_MEM,
+				      true, &v))
+				return -EINVAL;
+			o->client_mem = v;
+			break;
+		case OPT_QPS:
+			if (parse_u64("--queue-pairs", optarg, 1, HC_CARD_MAX_QP, false, &v))
+				return -EINVAL;
+			o->n_qp = (uint32_t)v;
+			break;
+		case OPT_CHUNK:
+			if (parse_u64("--prefill-chunk", optarg, 1, 1u << 20, false, &v))
+				return -EINVAL;
+			o->prefill_chunk = (uint32_t)v;
+			break;
+		case OPT_MAX_CTX:
+			if (parse_u64("--max-ctx", optarg, 1, 1u << 24, false, &v))
+				return -EINVAL;
+			o->max_ctx = (uint32_t)v;
+			break;
+		case OPT_FAULTS: o->allow_faults = true; break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hc-emud: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->rom_path) {
+		fprintf(stderr, "hc-emud: --rom FILE is required (see --help)\n");
+		return -EINVAL;
+	}
+	if (!o->max_contexts || o->max_contexts > o->n_contexts)
+		o->max_contexts = o->n_contexts;
+	return 0;
+}
+
+static int card_open(struct emud_card *card, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = hc_rom_open(card->opt.rom_path, &card->rom, err, errlen);
+	if (rc < 0)
+		return rc;
+	card->rom_hdr = hc_rom_header(card->rom);
+	rc = hc_model_new(card->rom, card->opt.threads, HC_PATH_AUTO, &card->model, err, errlen);
+	if (rc < 0)
+		return rc;
+	card->arch = hc_model_arch(card->model);
+	card->max_ctx = card->arch->max_ctx;
+	if (card->opt.max_ctx && card->opt.max_ctx < card->max_ctx)
+		card->max_ctx = card->opt.max_ctx;
+	card->logits_scratch = malloc(sizeof(float) * card->arch->vocab_size);
+	card->prob = malloc(sizeof(*card->prob) * card->arch->vocab_size);
+	if (!card->logits_scratch || !card->prob) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	card->start_ns = emud_now_ns();
+	return 0;
+}
+
+static void card_close(struct emud_card *card)
+{
+	free(card->logits_scratch);
+	free(card->prob);
+	if (card->model)
+		hc_model_free(card->model);
+	if (card->rom)
+		hc_rom_close(card->rom);
+}
+
+static void on_signal(struct emud_ev *ev, uint32_t events)
+{
+	struct emud_card *card = ev->obj;
+	struct signalfd_siginfo si;
+
+	if (read((int)ev->vector, &si, sizeof(si)) == sizeof(si)) {
+		emud_log("signal %u: shutting down", si.ssi_signo);
+		card->stop = true;
+	}
+}
+
+static void run(struct emud_card *card, struct emud_socket *sock)
+{
+	struct epoll_event evs[64];
+	int timeout = 0;
+
+	while (!card->stop) {
+		struct emud_fn *fn;
+		bool runnable = false, sleep;
+		int i, n = epoll_wait(card->epfd, evs, 64, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			emud_log("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct emud_ev *ev = evs[i].data.ptr;
+
+			ev->fn(ev, evs[i].events);
+		}
+		emud_socket_reap(sock);
+
+		emud_sched_round(card);
+		for (fn = card->fns; fn && !runnable; fn = fn->next)
+			runnable = emud_fn_runnable(fn);
+		for (fn = card->fns; fn; fn = fn->next)
+			emud_fn_service(fn, !runnable);
+		for (fn = card->fns; fn && !runnable; fn = fn->next)
+			runnable = emud_fn_runnable(fn);
+		if (runnable) {
+			timeout = 0;
+			continue;
+		}
+		/* going idle: ask for SQ doorbells, then look once more (no lost wake-up) */
+		sleep = true;
+		for (fn = card->fns; fn; fn = fn->next)
+			if (!emud_fn_sleep_prepare(fn))
+				sleep = false;
+		timeout = sleep ? 1000 : 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct emud_card card;
+	struct emud_socket *sock = NULL;
+	struct emud_ev sig_ev;
+	char err[512], path[256];
+	sigset_t mask;
+	int sfd = -1, rc;
+
+	memset(&card, 0, sizeof(card));
+	card.epfd = -1;
+	if (parse_args(argc, argv, &card.opt) < 0)
+		return 2;
+	pthread_mutex_init(&card.lock, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err[0] = 0;
+	rc = card_open(&card, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "hc-emud: %s\n", err[0] ? err : strerror(-rc));
+		card_close(&card);
+		return 1;
+	}
+	emud_log("card: model '%.64s' (vocab %u, dim %u, %u layers, max_ctx %u), %u KV slots, "
+		 "%d threads%s", card.rom_hdr->name, card.arch->vocab_size, card.arch->dim,
+		 card.arch->n_layers, card.max_ctx, card.opt.n_contexts, card.opt.threads,
+		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
+
+	card.epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (card.epfd < 0 || sfd < 0) {
+		fprintf(stderr, "hc-emud: %s\n", strerror(errno));
+		rc = -errno;
+		goto out;
+	}
+	sig_ev = (struct emud_ev){ on_signal, &card, (uint32_t)sfd };
+	rc = emud_ev_add(&card, sfd, &sig_ev);
+	if (rc < 0)
+		goto out;
+
+	if (!card.opt.socket_path)
+		card.opt.socket_path = emud_default_socket_path(path, sizeof(path));
+	rc = emud_socket_open(&card, card.opt.socket_path, &sock);
+	if (rc < 0)
+		goto out;
+	rc = emud_heartbeat_start(&card);
+	if (rc < 0) {
+		emud_log("cannot start the heartbeat thread: %s", strerror(-rc));
+		goto out;
+	}
+	emud_log("listening on %s", card.opt.socket_path);
+	run(&card, sock);
+	rc = 0;
+out:
+	emud_heartbeat_stop(&card);
+	emud_socket_close(sock);
+	if (sfd >= 0)
+		close(sfd);
+	if (card.epfd >= 0)
+		close(card.epfd);
+	card_close(&card);
+	pthread_mutex_destroy(&card.lock);
+	if (!rc)
+		emud_log("stopped");
+	return rc < 0 ? 1 : 0;
+}
