@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,46 @@ out:
 	return ret;
 }
 
+/*
+ * An interrupted bake removes its temporary file (it can be gigabytes). Only signals the
+ * program left at their default action are taken over, and only while writing.
+ */
+static char cleanup_path[4096];
+static const int cleanup_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void cleanup_on_signal(int sig)
+{
+	unlink(cleanup_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void cleanup_arm(const char *tmp, struct sigaction *old)
+{
+	struct sigaction sa = { .sa_handler = cleanup_on_signal };
+
+	if (strlen(tmp) >= sizeof(cleanup_path)) {
+		for (size_t i = 0; i < 3; i++)
+			old[i].sa_handler = SIG_ERR;
+		return;
+	}
+	strcpy(cleanup_path, tmp);
+	for (size_t i = 0; i < 3; i++) {
+		old[i].sa_handler = SIG_ERR;
+		if (sigaction(cleanup_sigs[i], NULL, &old[i]) == 0 && old[i].sa_handler == SIG_DFL)
+			sigaction(cleanup_sigs[i], &sa, NULL);
+		else
+			old[i].sa_handler = SIG_ERR;	/* not ours to restore */
+	}
+}
+
+static void cleanup_disarm(struct sigaction *old)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (old[i].sa_handler != SIG_ERR)
+			sigaction(cleanup_sigs[i], &old[i], NULL);
+}
+
 static int file_mode(void)
 {
 	mode_t m = umask(0);
@@ -358,9 +399,11 @@ int bake_write_rom(struct bake_source *src, uint32_t wtype, const char *out_path
 	void *obuf = NULL, *blob = NULL;
 	char *tmp = NULL, why[256];
 	size_t blob_len = 0;
+	struct sigaction old_sig[3];
+	struct hc_tokenizer *tok = NULL;
 	uint8_t digest[32];
 	uint32_t n;
-	int fd = -1, ret;
+	int fd = -1, armed = 0, ret;
 
 	if (wtype != HC_WTYPE_F32 && wtype != HC_WTYPE_Q8_0 && wtype != HC_WTYPE_Q4_0) {
 		setmsg(err, errlen, "%s: ROM matrix type %s is not supported (F32, Q8_0, Q4_0)",
@@ -408,6 +451,18 @@ int bake_write_rom(struct bake_source *src, uint32_t wtype, const char *out_path
 		ret = ret ? ret : -EINVAL;
 		goto out;
 	}
+	/* a tokenizer that would not load is caught now, not when the card starts */
+	ret = hc_tok_load(blob, blob_len, &tok, why, sizeof(why));
+	if (ret) {
+		setmsg(err, errlen, "%s: tokenizer does not load: %s", src->name, why);
+		goto out;
+	}
+	if (hc_tok_vocab_size(tok) > h->arch.vocab_size) {
+		setmsg(err, errlen, "%s: tokenizer has %u tokens, more than the model's vocabulary %u",
+		       src->name, hc_tok_vocab_size(tok), h->arch.vocab_size);
+		ret = -EINVAL;
+		goto out;
+	}
 	h->tensors_offset = align_up(sizeof(*h));
 	h->tokenizer_offset = align_up(h->tensors_offset + (uint64_t)n * sizeof(*tab));
 	h->tokenizer_size = blob_len;
@@ -439,6 +494,10 @@ int bake_write_rom(struct bake_source *src, uint32_t wtype, const char *out_path
 		goto nomem;
 	}
 	fd = mkstemp(tmp);
+	if (fd >= 0) {
+		cleanup_arm(tmp, old_sig);
+		armed = 1;
+	}
 	if (fd < 0) {
 		ret = -errno;
 		setmsg(err, errlen, "%s: cannot create output: %s", out_path, strerror(errno));
@@ -509,10 +568,12 @@ out:
 	progress_end(&pg);
 	if (fd >= 0)
 		close(fd);
-	if (tmp) {
+	if (tmp)
 		unlink(tmp);
-		free(tmp);
-	}
+	if (armed)
+		cleanup_disarm(old_sig);
+	free(tmp);
+	hc_tok_free(tok);
 	free(fbuf);
 	free(obuf);
 	free(blob);
