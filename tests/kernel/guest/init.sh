@@ -1,0 +1,41 @@
+#!/bin/busybox sh
+# Guest /init for the QEMU driver tests: mount the pseudo filesystems, load the DRM modules and
+# hc_accel.ko, run every test in /tests, print the result marker the host looks for, and leave
+# QEMU through isa-debug-exit (port 0xf4). The kernel does not mount devtmpfs by itself.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/tests
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+echo 1 > /proc/sys/kernel/printk_ratelimit 2>/dev/null
+
+finish() {
+	# $1: 0 = pass. isa-debug-exit makes QEMU exit with (value << 1) | 1: 0x10 -> 33, 0x11 -> 35.
+	if [ "$1" = 0 ]; then
+		echo "HC-KTEST-RESULT: PASS"
+		printf '\020' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+	else
+		echo "HC-KTEST-RESULT: FAIL ($1)"
+		printf '\021' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+	fi
+	poweroff -f
+}
+
+echo "hc-ktest: booted $(uname -r)"
+for m in $(cat /etc/hc-modules); do
+	insmod "/lib/modules/$m" || { echo "hc-ktest: insmod $m failed"; finish insmod; }
+done
+fails=0
+for t in $(cat /etc/hc-tests); do
+	echo "hc-ktest: RUN $t"
+	if /tests/$t; then
+		echo "hc-ktest: PASS $t"
+	else
+		echo "hc-ktest: FAIL $t (exit $?)"
+		fails=$((fails + 1))
+	fi
+done
+echo "hc-ktest: $fails failed"
+finish $fails

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Boot one kernel under QEMU/TCG with a test initramfs and judge the result.
+# Usage: run-qemu.sh ENVFILE INITRAMFS LOG [EMUD_CMD...]
+#   EMUD_CMD: the card peer (hc-emud serving ivshmem-doorbell on $HC_KT_SOCK); when given, the
+#   guest gets an ivshmem-doorbell device on that socket. The guest always also gets a plain
+#   ivshmem device without the HC signature, which the driver must leave alone.
+# Environment: HC_KT_TIMEOUT (seconds, default 120), HC_KT_SOCK, HC_KT_VECTORS (default 4),
+#   HC_KT_APPEND (extra kernel command line), HC_KT_SHM_MB (card memory, default 16).
+# Exit status 0 only when QEMU exited through isa-debug-exit with the PASS code, the console has
+# the PASS marker, and no oops/WARNING/BUG/hung task appears in it. The console is kept in LOG.
+set -u
+envfile=$1 initrd=$2 log=$3
+shift 3
+. "$envfile"
+timeout_s=${HC_KT_TIMEOUT:-120}
+sock=${HC_KT_SOCK:-$(dirname "$log")/ivshmem.sock}
+vectors=${HC_KT_VECTORS:-4}
+plain=$(dirname "$log")/plain.shm
+emud_pid=
+cleanup() {
+	[ -n "$emud_pid" ] && kill "$emud_pid" 2>/dev/null && wait "$emud_pid" 2>/dev/null
+	rm -f "$plain"
+}
+trap cleanup EXIT INT TERM
+
+# A 1 MiB zero-filled memory backend: an ivshmem device that is not an HC card.
+head -c 1048576 /dev/zero >"$plain"
+set -- "$@"
+card=
+if [ $# -gt 0 ]; then
+	rm -f "$sock"
+	"$@" >"$log.emud" 2>&1 &
+	emud_pid=$!
+	# QEMU needs the server listening before it starts.
+	i=0
+	while [ ! -S "$sock" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$emud_pid" 2>/dev/null; then
+			echo "run-qemu: card peer did not create $sock; its output:" >&2
+			cat "$log.emud" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	card="-chardev socket,path=$sock,id=hccard -device ivshmem-doorbell,chardev=hccard,vectors=$vectors"
+fi
+
+start=$(date +%s.%N)
+# shellcheck disable=SC2086
+timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -M pc -accel tcg -cpu max -m 768M -smp 2 \
+	-nographic -no-reboot -nodefaults -serial stdio \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-object memory-backend-file,id=plainmem,size=1M,share=on,mem-path="$plain" \
+	-device ivshmem-plain,memdev=plainmem \
+	$card \
+	-kernel "$VMLINUX" -initrd "$initrd" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 hung_task_timeout_secs=20 ${HC_KT_APPEND:-}" \
+	</dev/null >"$log" 2>&1
+rc=$?
+end=$(date +%s.%N)
+secs=$(echo "$end - $start" | bc)
+
+fail=
+[ $rc = 124 ] || [ $rc = 137 ] && fail="timed out after ${timeout_s}s"
+[ -z "$fail" ] && [ $rc != 33 ] && fail="QEMU exit status $rc (33 = pass)"
+grep -q '^HC-KTEST-RESULT: PASS' "$log" || fail="${fail:+$fail; }no PASS marker"
+bad=$(grep -nE 'Oops|BUG:|WARNING:|Call Trace|blocked for more than|general protection|kernel panic|Kernel panic|UBSAN|KASAN|refcount_t:|list_(add|del) corruption' "$log" | head -n 5)
+[ -n "$bad" ] && fail="${fail:+$fail; }kernel trouble in console:
+$bad"
+if [ -n "$fail" ]; then
+	echo "run-qemu: $KVER: FAIL: $fail (log: $log, ${secs}s)" >&2
+	grep -E '^hc-ktest: FAIL' "$log" >&2
+	exit 1
+fi
+echo "run-qemu: $KVER: PASS (${secs}s, log: $log)"
+exit 0

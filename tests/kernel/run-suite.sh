@@ -1,0 +1,57 @@
+#!/bin/sh
+# Run the driver suite on each kernel series given (default "6.1 6.12"): build driver/ against the
+# unpacked headers (warnings are failures), build an initramfs with the DRM modules, hc_accel.ko
+# and the static guest tests, start hc-emud as the ivshmem-doorbell card peer and boot under TCG.
+# Environment: CACHE, OUT, TOP (set by the Makefile); HC_KT_ROM (card ROM; default: bake the
+# synthetic test ROM); HC_KT_EMUD (override the card-peer command).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+TOP=${TOP:-$(cd "$here/../.." && pwd)}
+CACHE=${CACHE:-$here/cache}
+OUT=${OUT:-$here/out}
+series=${*:-6.1 6.12}
+fails=0
+suite_start=$(date +%s)
+
+build_module() {
+	src=$OUT/$1/src
+	rm -rf "$src"
+	mkdir -p "$src/include/uapi"
+	cp "$TOP"/driver/* "$src/"
+	cp -r "$TOP"/include/uapi/* "$src/include/uapi/"
+	if ! make -C "$KDIR" M="$src" W=1 modules >"$OUT/$1/build.log" 2>&1; then
+		echo "run-suite: $KVER: module build failed:" >&2
+		tail -n 30 "$OUT/$1/build.log" >&2
+		return 1
+	fi
+	if grep -E 'warning:|error:' "$OUT/$1/build.log" >&2; then
+		echo "run-suite: $KVER: module build has warnings (see $OUT/$1/build.log)" >&2
+		return 1
+	fi
+	return 0
+}
+
+for s in $series; do
+	[ -f "$CACHE/$s.env" ] || { echo "run-suite: no $CACHE/$s.env (run fetch-kernels.sh)" >&2; exit 1; }
+	. "$CACHE/$s.env"
+	mkdir -p "$OUT/$s"
+	t0=$(date +%s)
+	if ! build_module "$s"; then
+		fails=$((fails + 1))
+		continue
+	fi
+	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
+		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* || { fails=$((fails + 1)); continue; }
+	sock=$OUT/$s/card.sock
+	if [ -n "${HC_KT_EMUD:-}" ]; then
+		# shellcheck disable=SC2086
+		set -- $HC_KT_EMUD
+	else
+		set -- "$TOP/build/hc-emud" --ivshmem "$sock" --allow-faults ${HC_KT_ROM:+--rom "$HC_KT_ROM"}
+	fi
+	HC_KT_SOCK=$sock "$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
+		"$OUT/$s/console.log" "$@" || fails=$((fails + 1))
+	echo "run-suite: $KVER: $(($(date +%s) - t0))s including the module build"
+done
+echo "run-suite: $fails kernel(s) failed, $(($(date +%s) - suite_start))s total"
+[ $fails = 0 ]
