@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Every difference between the kernels hc_accel supports (Debian 12's 6.1 and 6.12) lives
+ * here; Kbuild force-includes this header (-include) so the .c files carry no version checks.
+ * Features are probed (__has_include) where possible, versions compared only as a last resort.
+ */
+#ifndef HC_COMPAT_H
+#define HC_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_ioctl.h>
+
+#if __has_include(<drm/drm_accel.h>)
+/* Linux >= 6.2: a compute accelerator node, /dev/accel/accelN. */
+#include <drm/drm_accel.h>
+#define HC_NODE_ACCEL		1
+#define HC_DRIVER_FEATURES	(DRIVER_GEM | DRIVER_COMPUTE_ACCEL)
+#define HC_IOCTL_FLAGS		0
+#define HC_DEFINE_FOPS(name)	DEFINE_DRM_ACCEL_FOPS(name)
+#else
+/* No accel subsystem: the same UAPI on a render node; every ioctl must allow render clients. */
+#define HC_NODE_ACCEL		0
+#define HC_DRIVER_FEATURES	(DRIVER_GEM | DRIVER_RENDER)
+#define HC_IOCTL_FLAGS		DRM_RENDER_ALLOW
+#define HC_DEFINE_FOPS(name)	DEFINE_DRM_GEM_FOPS(name)
+#endif
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+/* vm_flags became read-only with accessors in 6.3. */
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
+#ifndef PCI_IRQ_INTX
+/* Renamed from PCI_IRQ_LEGACY in 6.8. */
+#define PCI_IRQ_INTX		PCI_IRQ_LEGACY
+#endif
+
+#endif /* HC_COMPAT_H */

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * hc_accel: contexts. A context is a KV slot on the card (CONTEXT_OPEN/CLOSE, run by the
+ * driver) plus a ring buffer in system memory that only its file can map: the submission
+ * ring (struct drm_hc_job) and the completion ring (struct hc_cqe).
+ */
+#include <linux/slab.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_vma_manager.h>
+
+#include "hc_hw.h"
+#include "hc_job.h"
+
+static void hc_ctx_release(struct kref *ref)
+{
+	struct hc_ctx *ctx = container_of(ref, struct hc_ctx, ref);
+	struct hc_device *hdev = ctx->hdev;
+
+	spin_lock(&hdev->ctx_lock);
+	list_del(&ctx->node);
+	spin_unlock(&hdev->ctx_lock);
+	hc_bo_put(ctx->ring_bo);
+	mutex_destroy(&ctx->submit_lock);
+	kfree(ctx);
+}
+
+void hc_ctx_put(struct hc_ctx *ctx)
+{
+	kref_put(&ctx->ref, hc_ctx_release);
+}
+
+struct hc_ctx *hc_ctx_lookup(struct drm_file *file, u32 handle)
+{
+	struct hc_file *hfile = file->driver_priv;
+	struct hc_ctx *ctx;
+
+	mutex_lock(&hfile->lock);
+	ctx = xa_load(&hfile->ctxs, handle);
+	if (ctx)
+		kref_get(&ctx->ref);
+	mutex_unlock(&hfile->lock);
+	return ctx;
+}
+
+/* Write one completion into the context's ring; never blocks (room was reserved at submit). */
+void hc_ctx_post_cqe(struct hc_ctx *ctx, u64 user_data, const struct hc_cqe *cqe)
+{
+	struct hc_cqe *out;
+
+	spin_lock(&ctx->cq_lock);
+	out = hc_ring_prod_entry(&ctx->ucq, 0);
+	*out = *cqe;
+	out->user_data = user_data;
+	out->ctx_id = ctx->handle;
+	hc_ring_prod_publish(&ctx->ucq, 1);
+	if (ctx->inflight)
+		ctx->inflight--;
+	spin_unlock(&ctx->cq_lock);
+}
+
+void hc_ctx_mark_all_lost(struct hc_device *hdev)
+{
+	struct hc_ctx *ctx;
+
+	spin_lock(&hdev->ctx_lock);
+	list_for_each_entry(ctx, &hdev->ctx_list, node)
+		WRITE_ONCE(ctx->lost, true);
+	spin_unlock(&hdev->ctx_lock);
+}
+
+static int hc_card_errno(const struct hc_cqe *cqe)
+{
+	if (cqe->status != HC_STATUS_ERROR)
+		return -EIO;
+	switch (cqe->reason) {
+	case HC_REASON_NO_CONTEXTS:
+		return -ENOSPC;
+	case HC_REASON_NO_MEMORY:
+		return -ENOMEM;
+	case HC_REASON_BAD_DESCRIPTOR:
+		return -EINVAL;
+	case DRM_HC_REASON_RESET:
+	case DRM_HC_REASON_TIMEOUT:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+/* Close the card side of @ctx and fail whatever of it is still in flight. */
+static void hc_ctx_close(struct hc_ctx *ctx, struct drm_file *file)
+{
+	struct hc_device *hdev = ctx->hdev;
+	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_CLOSE };
+	struct hc_cqe cqe;
+
+	mutex_lock(&ctx->submit_lock);
+	ctx->closing = true;
+	if (!READ_ONCE(ctx->lost)) {
+		sqe.ctx_id = ctx->card_id;
+		/* The card cancels the context's jobs, which complete before the close does. */
+		if (hc_job_run_internal(hdev, &sqe, &cqe) || cqe.status != HC_STATUS_OK)
+			drm_dbg_driver(&hdev->drm, "closing card context %u failed\n",
+				       ctx->card_id);
+	}
+	/* Anything left had its completion lost (or the card is gone). */
+	hc_cq_process(hdev);
+	hc_job_abort_all(hdev, ctx, DRM_HC_REASON_LOST);
+	mutex_unlock(&ctx->submit_lock);
+
+	drm_vma_node_revoke(&ctx->ring_bo->base.vma_node, file);
+	atomic_dec(&hdev->n_ctx);
+	hc_ctx_put(ctx);
+}
+
+int hc_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_device *hdev = to_hc_device(drm);
+	struct hc_file *hfile = file->driver_priv;
+	struct drm_hc_ctx_create *args = data;
+	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_OPEN };
+	struct hc_cqe cqe;
+	struct hc_ctx *ctx;
+	u32 sq_bytes, cq_off, cq_entries, handle;
+	unsigned long n_open = 0, i;
+	void *entry;
+	int ret, idx;
+
+	if (args->flags || args->pad || args->reserved[0] || args->reserved[1])
+		return -EINVAL;
+	if (!is_power_of_2(args->sq_entries) || args->sq_entries > DRM_HC_MAX_RING_ENTRIES)
+		return -EINVAL;
+	cq_entries = args->cq_entries ? args->cq_entries : 2 * args->sq_entries;
+	if (!is_power_of_2(cq_entries) || cq_entries < args->sq_entries ||
+	    cq_entries > 2 * DRM_HC_MAX_RING_ENTRIES)
+		return -EINVAL;
+	if (args->max_ctx > hdev->ident.max_ctx_len)
+		return -EINVAL;
+
+	mutex_lock(&hfile->lock);
+	xa_for_each(&hfile->ctxs, i, entry)
+		n_open++;
+	mutex_unlock(&hfile->lock);
+	if (n_open >= hdev->max_contexts_per_file)
+		return -EMFILE;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	kref_init(&ctx->ref);
+	ctx->hdev = hdev;
+	INIT_LIST_HEAD(&ctx->node);
+	mutex_init(&ctx->submit_lock);
+	spin_lock_init(&ctx->cq_lock);
+
+	sq_bytes = HC_RING_BYTES(args->sq_entries, sizeof(struct drm_hc_job));
+	cq_off = ALIGN(sq_bytes, HC_CARD_RING_ALIGN);
+	ctx->ring_bo = hc_bo_create_ring(hdev, cq_off + HC_RING_BYTES(cq_entries,
+								     sizeof(struct hc_cqe)));
+	if (IS_ERR(ctx->ring_bo)) {
+		ret = PTR_ERR(ctx->ring_bo);
+		kfree(ctx);
+		return ret;
+	}
+	hc_ring_init(&ctx->usq, ctx->ring_bo->vaddr, args->sq_entries, sizeof(struct drm_hc_job));
+	hc_ring_init(&ctx->ucq, (u8 *)ctx->ring_bo->vaddr + cq_off, cq_entries,
+		     sizeof(struct hc_cqe));
+
+	if (!drm_dev_enter(drm, &idx)) {
+		ret = -ENODEV;
+		goto err_free;
+	}
+	sqe.open.max_ctx = args->max_ctx;
+	ret = hc_job_run_internal(hdev, &sqe, &cqe);
+	drm_dev_exit(idx);
+	if (ret)
+		goto err_free;
+	if (cqe.status != HC_STATUS_OK) {
+		ret = hc_card_errno(&cqe);
+		goto err_free;
+	}
+	ctx->card_id = cqe.ctx_id;
+
+	ret = drm_vma_node_allow(&ctx->ring_bo->base.vma_node, file);
+	if (ret)
+		goto err_close;
+	mutex_lock(&hfile->lock);
+	ret = xa_alloc(&hfile->ctxs, &handle, ctx, XA_LIMIT(1, INT_MAX), GFP_KERNEL);
+	if (!ret)
+		ctx->handle = handle;
+	mutex_unlock(&hfile->lock);
+	if (ret)
+		goto err_revoke;
+
+	spin_lock(&hdev->ctx_lock);
+	list_add_tail(&ctx->node, &hdev->ctx_list);
+	spin_unlock(&hdev->ctx_lock);
+	atomic_inc(&hdev->n_ctx);
+
+	args->handle = handle;
+	args->ring_mmap_offset = drm_vma_node_offset_addr(&ctx->ring_bo->base.vma_node);
+	args->ring_size = ctx->ring_bo->base.size;
+	args->sq_offset = 0;
+	args->cq_offset = cq_off;
+	return 0;
+
+err_revoke:
+	drm_vma_node_revoke(&ctx->ring_bo->base.vma_node, file);
+err_close:
+	sqe = (struct hc_sqe){ .opcode = HC_OP_CONTEXT_CLOSE, .ctx_id = ctx->card_id };
+	hc_job_run_internal(hdev, &sqe, &cqe);
+err_free:
+	hc_ctx_put(ctx);
+	return ret;
+}
+
+int hc_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_file *hfile = file->driver_priv;
+	struct drm_hc_ctx_destroy *args = data;
+	struct hc_ctx *ctx;
+
+	if (args->flags)
+		return -EINVAL;
+	mutex_lock(&hfile->lock);
+	ctx = xa_erase(&hfile->ctxs, args->handle);
+	mutex_unlock(&hfile->lock);
+	if (!ctx)
+		return -ENOENT;
+	hc_ctx_close(ctx, file);
+	return 0;
+}
+
+/* The file is going away (close or process death): close every context it still has. */
+void hc_ctx_close_all(struct drm_file *file)
+{
+	struct hc_file *hfile = file->driver_priv;
+	struct hc_ctx *ctx;
+	unsigned long handle;
+
+	xa_for_each(&hfile->ctxs, handle, ctx) {
+		xa_erase(&hfile->ctxs, handle);
+		hc_ctx_close(ctx, file);
+	}
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * hc_accel: the driver-wide structures (docs/driver.md).
+ *
+ * Locking, outermost first:
+ *   hc_device.reset_lock (rwsem)   read: anything that queues work on the card; write: recovery
+ *   hc_ctx.submit_lock (mutex)     one SUBMIT at a time per context (consumes its ring)
+ *   hc_file.lock (mutex)           the file's context table
+ *   hc_device.cq_lock (mutex)      consuming the card's completion queue
+ *   hc_device.mm_lock (mutex)      card-memory allocator
+ *   hc_device.sq_lock (spinlock)   producing into the card's submission queue
+ *   hc_ctx.cq_lock (spinlock)      producing into a context's completion ring
+ */
+#ifndef HC_DRV_H
+#define HC_DRV_H
+
+#include <linux/atomic.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <drm/drm_device.h>
+#include <drm/drm_file.h>
+#include <drm/drm_mm.h>
+
+#include <uapi/hc_card.h>
+#include <uapi/hc_ring.h>
+#include <uapi/drm/hc_accel.h>
+
+#define HC_DRIVER_NAME		"hc_accel"
+#define HC_DRIVER_DESC		"HC card inference accelerator"
+#define HC_DRIVER_DATE		"20261128"
+#define HC_DRIVER_MAJOR		0
+#define HC_DRIVER_MINOR		1
+
+/* Queue pair the driver uses on the card, and the sizes it asks for. */
+#define HC_QP			0
+#define HC_CARD_SQ_ENTRIES	256
+#define HC_MAX_VECTORS		4
+
+/* Module parameters (hc_drv.c). */
+extern unsigned int hc_hang_timeout_ms;
+extern unsigned int hc_job_timeout_ms;
+extern unsigned int hc_reset_timeout_ms;
+extern bool hc_disable_recovery;
+extern unsigned int hc_card_peer;
+
+struct hc_device {
+	struct drm_device drm;
+	struct pci_dev *pdev;
+
+	/* Hardware (hc_hw.c). */
+	void __iomem *mmio;		/* ivshmem BAR0: doorbell registers */
+	struct hc_card_regs *regs;	/* card memory: the register page at its start */
+	void *mem;			/* card memory (BAR2), memremap()ed write-back */
+	resource_size_t mem_phys;
+	u64 mem_size;
+	u64 data_offset;		/* first host-managed byte of card memory */
+	struct hc_card_regs ident;	/* identity and limits, copied once at probe */
+
+	/* Card-memory allocator for rings, streams and prompts. */
+	struct mutex mm_lock;
+	struct drm_mm mm;
+
+	/* The driver's queue pair on the card. */
+	spinlock_t sq_lock;
+	struct mutex cq_lock;
+	struct hc_ring sq;		/* driver produces */
+	struct hc_ring cq;		/* driver consumes */
+	struct drm_mm_node sq_node;
+	struct drm_mm_node cq_node;
+	u32 sq_entries;
+	u32 cq_entries;
+	u32 ctrl_seq;
+
+	/* Interrupts (hc_irq.c). */
+	int nvec;
+	bool msix;
+	u32 qp_vector;
+
+	/* Jobs in flight on the card, by card user_data (hc_job.c). */
+	struct xarray jobs;
+	u32 next_job_id;
+	atomic_t inflight;
+	wait_queue_head_t wq;		/* completions, stream progress, control acks */
+
+	/* All contexts of all files, for recovery (hc_ctx.c). */
+	spinlock_t ctx_lock;
+	struct list_head ctx_list;
+	atomic_t n_ctx;
+	u32 max_contexts_per_file;
+
+	/* Hang detection and recovery (hc_recovery.c). */
+	struct rw_semaphore reset_lock;
+	struct delayed_work hang_work;
+	u64 last_heartbeat;
+	unsigned long last_heartbeat_change;	/* jiffies */
+	bool dead;			/* reset failed or device removed */
+	unsigned int idle_checks;	/* hang work: card idle while jobs remain */
+
+	/* Driver counters, exposed in sysfs. */
+	atomic64_t jobs_submitted;
+	atomic64_t jobs_timed_out;
+	atomic64_t jobs_lost;
+	atomic64_t resets;
+	atomic64_t spurious_cqes;
+
+	struct device *hwmon;
+};
+
+static inline struct hc_device *to_hc_device(struct drm_device *drm)
+{
+	return container_of(drm, struct hc_device, drm);
+}
+
+/* Per open file: its contexts. Streams are GEM objects in the file's handle table. */
+struct hc_file {
+	struct hc_device *hdev;
+	struct mutex lock;
+	struct xarray ctxs;		/* handle -> struct hc_ctx */
+};
+
+#define hc_dbg(hdev, fmt, ...)	drm_dbg_driver(&(hdev)->drm, fmt, ##__VA_ARGS__)
+#define hc_info(hdev, fmt, ...)	drm_info(&(hdev)->drm, fmt, ##__VA_ARGS__)
+#define hc_err(hdev, fmt, ...)	drm_err(&(hdev)->drm, fmt, ##__VA_ARGS__)
+
+/* hc_drv.c */
+int hc_drm_register(struct hc_device *hdev);
+void hc_drm_unregister(struct hc_device *hdev);
+extern const struct drm_driver hc_drm_driver;
+
+/* hc_sysfs.c, hc_hwmon.c, hc_debugfs.c */
+int hc_sysfs_init(struct hc_device *hdev);
+void hc_sysfs_fini(struct hc_device *hdev);
+int hc_hwmon_init(struct hc_device *hdev);
+void hc_debugfs_init(struct drm_minor *minor);
+
+/* hc_ioctl handlers (hc_ctx.c, hc_gem.c, hc_job.c) */
+int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_ctx_destroy(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_stream_create(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_cancel(struct drm_device *drm, void *data, struct drm_file *file);
+
+#endif /* HC_DRV_H */

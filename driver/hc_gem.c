@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * hc_accel: buffer objects. Stream rings are page-granular ranges of card memory, so mapping
+ * one whole never exposes a neighbour; mmap is bounds-checked against the object.
+ */
+#include <linux/mm.h>
+#include <linux/vmalloc.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_vma_manager.h>
+
+#include "hc_gem.h"
+#include "hc_hw.h"
+
+static void hc_bo_free(struct drm_gem_object *obj)
+{
+	struct hc_bo *bo = to_hc_bo(obj);
+	struct drm_device *drm = obj->dev;
+
+	if (bo->kind == HC_BO_STREAM)
+		hc_mem_free(to_hc_device(drm), &bo->node);
+	else
+		vfree(bo->vaddr);
+	drm_gem_object_release(obj);
+	kfree(bo);
+	drm_dev_put(drm);
+}
+
+static int hc_bo_mmap(struct drm_gem_object *obj, struct vm_area_struct *vma)
+{
+	struct hc_bo *bo = to_hc_bo(obj);
+	struct hc_device *hdev = to_hc_device(obj->dev);
+	unsigned long pgoff = vma->vm_pgoff - drm_vma_node_start(&obj->vma_node);
+	unsigned long npages = vma_pages(vma);
+	int ret, idx;
+
+	if (pgoff > (obj->size >> PAGE_SHIFT) || npages > (obj->size >> PAGE_SHIFT) - pgoff)
+		return -EINVAL;
+	if (bo->kind == HC_BO_RING)
+		return remap_vmalloc_range(vma, bo->vaddr, pgoff);
+
+	if (!drm_dev_enter(obj->dev, &idx))
+		return -ENODEV;
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	ret = io_remap_pfn_range(vma, vma->vm_start,
+				 ((hdev->mem_phys + bo->node.start) >> PAGE_SHIFT) + pgoff,
+				 npages << PAGE_SHIFT, vma->vm_page_prot);
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static const struct vm_operations_struct hc_bo_vm_ops = {
+	.open = drm_gem_vm_open,
+	.close = drm_gem_vm_close,
+};
+
+static const struct drm_gem_object_funcs hc_bo_funcs = {
+	.free = hc_bo_free,
+	.mmap = hc_bo_mmap,
+	.vm_ops = &hc_bo_vm_ops,
+};
+
+static struct hc_bo *hc_bo_alloc(struct hc_device *hdev, enum hc_bo_kind kind, size_t size)
+{
+	struct hc_bo *bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+
+	if (!bo)
+		return NULL;
+	bo->kind = kind;
+	bo->base.funcs = &hc_bo_funcs;
+	drm_gem_private_object_init(&hdev->drm, &bo->base, size);
+	drm_dev_get(&hdev->drm);
+	return bo;
+}
+
+struct hc_bo *hc_bo_create_ring(struct hc_device *hdev, size_t size)
+{
+	struct hc_bo *bo;
+	int ret;
+
+	size = PAGE_ALIGN(size);
+	bo = hc_bo_alloc(hdev, HC_BO_RING, size);
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+	bo->vaddr = vmalloc_user(size);	/* zeroed */
+	if (!bo->vaddr) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = drm_gem_create_mmap_offset(&bo->base);
+	if (ret)
+		goto err;
+	return bo;
+err:
+	hc_bo_put(bo);
+	return ERR_PTR(ret);
+}
+
+struct hc_bo *hc_bo_lookup_stream(struct drm_file *file, u32 handle)
+{
+	struct drm_gem_object *obj = drm_gem_object_lookup(file, handle);
+
+	if (!obj)
+		return NULL;
+	if (obj->funcs != &hc_bo_funcs || to_hc_bo(obj)->kind != HC_BO_STREAM) {
+		drm_gem_object_put(obj);
+		return NULL;
+	}
+	return to_hc_bo(obj);
+}
+
+int hc_ioctl_stream_create(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_device *hdev = to_hc_device(drm);
+	struct drm_hc_stream_create *args = data;
+	struct hc_bo *bo;
+	size_t size;
+	int ret, idx;
+
+	if (args->flags || args->pad || args->reserved[0] || args->reserved[1])
+		return -EINVAL;
+	if (!is_power_of_2(args->entries) || args->entries > hdev->ident.max_stream_entries)
+		return -EINVAL;
+	size = PAGE_ALIGN(HC_RING_BYTES(args->entries, sizeof(u32)));
+
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+	bo = hc_bo_alloc(hdev, HC_BO_STREAM, size);
+	if (!bo) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	bo->entries = args->entries;
+	ret = hc_mem_alloc(hdev, &bo->node, size, PAGE_SIZE);
+	if (ret) {
+		ret = -ENOSPC;	/* card memory exhausted */
+		goto put;
+	}
+	bo->vaddr = hc_mem_ptr(hdev, bo->node.start);
+	memset(bo->vaddr, 0, size);
+	ret = drm_gem_create_mmap_offset(&bo->base);
+	if (ret)
+		goto put;
+	ret = drm_gem_handle_create(file, &bo->base, &args->handle);
+	if (ret)
+		goto put;
+	args->mmap_offset = drm_vma_node_offset_addr(&bo->base.vma_node);
+	args->size = size;
+put:
+	hc_bo_put(bo);	/* the handle holds its own reference */
+out:
+	drm_dev_exit(idx);
+	return ret;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * hc_accel: buffer objects (hc_gem.c). Two kinds, both GEM objects a process can mmap:
+ * stream rings in card memory (the card writes tokens there, the process reads them in place)
+ * and context rings in system memory (submission and completion rings, hc_ctx.c).
+ */
+#ifndef HC_GEM_H
+#define HC_GEM_H
+
+#include <drm/drm_gem.h>
+#include "hc_drv.h"
+
+enum hc_bo_kind {
+	HC_BO_STREAM = 1,	/* card memory: struct hc_ring_hdr + u32 token ids */
+	HC_BO_RING = 2,		/* system memory (vmalloc_user) */
+};
+
+struct hc_bo {
+	struct drm_gem_object base;
+	enum hc_bo_kind kind;
+	struct drm_mm_node node;	/* HC_BO_STREAM: where in card memory */
+	void *vaddr;			/* kernel view of the whole buffer */
+	u32 entries;			/* HC_BO_STREAM: ring entries */
+};
+
+static inline struct hc_bo *to_hc_bo(struct drm_gem_object *obj)
+{
+	return container_of(obj, struct hc_bo, base);
+}
+
+struct hc_bo *hc_bo_create_ring(struct hc_device *hdev, size_t size);
+/* A stream owned by @file, with a reference the caller must drop; NULL if none. */
+struct hc_bo *hc_bo_lookup_stream(struct drm_file *file, u32 handle);
+
+static inline void hc_bo_put(struct hc_bo *bo)
+{
+	drm_gem_object_put(&bo->base);
+}
+
+#endif /* HC_GEM_H */

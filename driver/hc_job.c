@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * hc_accel: job submission and completion.
+ *
+ * SUBMIT takes entries from the context's submission ring (process memory): each entry is
+ * copied to the kernel stack first and only the copy is validated and translated (no
+ * time-of-check/time-of-use window), then written into the card's SQ, tail store-released,
+ * and one doorbell rung for the batch. Completions come back on the card's CQ; the driver
+ * matches them by its own job id, writes the process's completion into the context's
+ * completion ring and wakes waiters.
+ */
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <drm/drm_drv.h>
+
+#include "hc_hw.h"
+#include "hc_job.h"
+
+/* Put @job on the card's SQ (no doorbell yet). On success the job belongs to the CQ path. */
+int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
+{
+	int space, ret;
+
+	if (READ_ONCE(hdev->dead))
+		return -EIO;
+	if (atomic_inc_return(&hdev->inflight) > hdev->cq_entries) {
+		atomic_dec(&hdev->inflight);
+		return -EBUSY;
+	}
+	job->queued_at = jiffies;
+	ret = xa_alloc_cyclic(&hdev->jobs, &job->id, job, xa_limit_32b, &hdev->next_job_id,
+			      GFP_KERNEL);
+	if (ret < 0) {
+		atomic_dec(&hdev->inflight);
+		return ret;
+	}
+	sqe->user_data = job->id;
+
+	spin_lock(&hdev->sq_lock);
+	space = hc_ring_prod_space(&hdev->sq);
+	if (space <= 0) {
+		spin_unlock(&hdev->sq_lock);
+		xa_erase(&hdev->jobs, job->id);
+		atomic_dec(&hdev->inflight);
+		return space < 0 ? -EIO : -EBUSY;
+	}
+	memcpy(hc_ring_prod_entry(&hdev->sq, 0), sqe, sizeof(*sqe));
+	hc_ring_prod_publish(&hdev->sq, 1);
+	spin_unlock(&hdev->sq_lock);
+	atomic64_inc(&hdev->jobs_submitted);
+	return 0;
+}
+
+/* Tell the card about newly queued jobs and watch them for hangs. */
+void hc_job_kick(struct hc_device *hdev)
+{
+	hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
+	hc_recovery_arm(hdev);
+}
+
+static void hc_job_release(struct hc_device *hdev, struct hc_job *job)
+{
+	if (job->stream)
+		hc_bo_put(job->stream);
+	hc_mem_free(hdev, &job->prompt);
+	if (job->ctx)
+		hc_ctx_put(job->ctx);
+	kfree(job);
+}
+
+/* Deliver @cqe for @job, which the caller has removed from hdev->jobs (and so owns). */
+void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc_cqe *cqe)
+{
+	atomic_dec(&hdev->inflight);
+	if (job->internal) {
+		job->cqe = *cqe;
+		complete(&job->done);	/* the waiter frees it */
+		return;
+	}
+	if (job->ctx)
+		hc_ctx_post_cqe(job->ctx, job->user_data, cqe);
+	hc_job_release(hdev, job);
+}
+
+/* Complete @job (owned by the caller) with a driver-made error. */
+void hc_job_fail(struct hc_device *hdev, struct hc_job *job, u16 reason)
+{
+	struct hc_cqe cqe = {
+		.user_data = job->id,
+		.status = HC_STATUS_ERROR,
+		.reason = reason,
+		.aux = job->opcode,
+	};
+
+	hc_job_complete(hdev, job, &cqe);
+}
+
+/* Fail every job in flight (of context @only, or all); the card must no longer run them. */
+void hc_job_abort_all(struct hc_device *hdev, struct hc_ctx *only, u16 reason)
+{
+	struct hc_job *job;
+	unsigned long id;
+
+	xa_for_each(&hdev->jobs, id, job) {
+		if (only && job->ctx != only)
+			continue;
+		if (xa_erase(&hdev->jobs, id) != job)
+			continue;	/* completed meanwhile */
+		if (reason == DRM_HC_REASON_LOST)
+			atomic64_inc(&hdev->jobs_lost);
+		hc_job_fail(hdev, job, reason);
+	}
+	wake_up_all(&hdev->wq);
+}
+
+/* Queue a driver-internal job and wait for its completion. */
+int hc_job_run_internal(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cqe *cqe)
+{
+	unsigned long tmo = msecs_to_jiffies(hc_hang_timeout_ms * 2 + hc_reset_timeout_ms * 2);
+	struct hc_job *job;
+	int ret;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job)
+		return -ENOMEM;
+	job->internal = true;
+	job->opcode = sqe->opcode;
+	init_completion(&job->done);
+
+	down_read(&hdev->reset_lock);
+	ret = hc_job_queue(hdev, job, sqe);
+	up_read(&hdev->reset_lock);
+	if (ret) {
+		kfree(job);
+		return ret;
+	}
+	hc_job_kick(hdev);
+
+	/* Hang detection fails the job if the card stops; this bound only covers its absence. */
+	if (!wait_for_completion_timeout(&job->done, tmo)) {
+		if (xa_erase(&hdev->jobs, job->id) == job) {
+			atomic_dec(&hdev->inflight);
+			kfree(job);
+			return -ETIMEDOUT;
+		}
+		wait_for_completion(&job->done);
+	}
+	*cqe = job->cqe;
+	kfree(job);
+	return 0;
+}
+
+/* Consume the card's CQ. Called from the interrupt thread and the hang-check work. */
+void hc_cq_process(struct hc_device *hdev)
+{
+	struct hc_cqe cqe;
+	struct hc_job *job;
+	bool any = false;
+	int n;
+
+	mutex_lock(&hdev->cq_lock);
+	if (!hdev->cq.hdr)
+		goto out;
+	while ((n = hc_ring_cons_avail(&hdev->cq)) > 0) {
+		while (n--) {
+			memcpy(&cqe, hc_ring_cons_entry(&hdev->cq, 0), sizeof(cqe));
+			hc_ring_cons_release(&hdev->cq, 1);
+			any = true;
+			job = cqe.user_data <= U32_MAX ?
+			      xa_erase(&hdev->jobs, (unsigned long)cqe.user_data) : NULL;
+			if (!job) {
+				atomic64_inc(&hdev->spurious_cqes);
+				dev_warn_ratelimited(hdev->drm.dev,
+					"completion for unknown job %#llx (status %#x)\n",
+					cqe.user_data, cqe.status);
+				continue;
+			}
+			hc_job_complete(hdev, job, &cqe);
+		}
+	}
+	if (n < 0)
+		dev_warn_ratelimited(hdev->drm.dev, "card completion queue indices corrupt\n");
+	if (any && hc_ring_cons_producer_waiting(&hdev->cq))
+		hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
+out:
+	mutex_unlock(&hdev->cq_lock);
+	if (any)
+		wake_up_all(&hdev->wq);
+}
+
+/* ---- ioctls ---------------------------------------------------------------------------- */
+
+static bool hc_float_ok(u32 bits)
+{
+	if ((bits & 0x7f800000) == 0x7f800000)
+		return false;			/* inf or NaN */
+	return !(bits & 0x80000000) || !(bits & 0x7fffffff);	/* >= 0 (or -0) */
+}
+
+static bool hc_all_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+/* Validate the kernel copy @uj of a ring entry and build the card's SQE for it. */
+static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct hc_ctx *ctx,
+			  const struct drm_hc_job *uj, struct hc_sqe *sqe, struct hc_job *job)
+{
+	const struct hc_card_regs *id = &hdev->ident;
+	u32 i;
+	int ret;
+
+	if (uj->flags || uj->reserved0 || uj->reserved1)
+		return -EINVAL;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = uj->opcode;
+	sqe->ctx_id = ctx->card_id;
+
+	switch (uj->opcode) {
+	case DRM_HC_OP_NOP:
+		if (!hc_all_zero(uj->args, sizeof(uj->args)))
+			return -EINVAL;
+		sqe->ctx_id = 0;	/* the card wants no context for a NOP */
+		break;
+	case DRM_HC_OP_RESET_CONTEXT:
+		if (!hc_all_zero(uj->args, sizeof(uj->args)))
+			return -EINVAL;
+		break;
+	case DRM_HC_OP_PREFILL: {
+		const struct drm_hc_job_prefill *p = &uj->prefill;
+		u32 *tokens;
+
+		if (p->pad || !hc_all_zero(p->reserved, sizeof(p->reserved)))
+			return -EINVAL;
+		if (!p->n_tokens || p->n_tokens > id->max_prefill_tokens)
+			return -EINVAL;
+		ret = hc_mem_alloc(hdev, &job->prompt, (u64)p->n_tokens * sizeof(u32),
+				   HC_CARD_RING_ALIGN);
+		if (ret)
+			return -ENOMEM;
+		/* Copy into card memory no process can map, then validate the copy. */
+		tokens = hc_mem_ptr(hdev, job->prompt.start);
+		if (copy_from_user(tokens, u64_to_user_ptr(p->tokens_ptr),
+				   (size_t)p->n_tokens * sizeof(u32)))
+			return -EFAULT;
+		for (i = 0; i < p->n_tokens; i++)
+			if (tokens[i] >= id->vocab_size)
+				return -EINVAL;
+		sqe->prefill.tokens_offset = job->prompt.start;
+		sqe->prefill.n_tokens = p->n_tokens;
+		break;
+	}
+	case DRM_HC_OP_DECODE: {
+		const struct drm_hc_job_decode *d = &uj->decode;
+
+		if (!hc_all_zero(d->reserved, sizeof(d->reserved)))
+			return -EINVAL;
+		if (!d->max_tokens || d->n_stop > DRM_HC_MAX_STOP ||
+		    d->n_stop > id->max_stop_tokens)
+			return -EINVAL;
+		if (!hc_float_ok(d->temperature) || !hc_float_ok(d->top_p))
+			return -EINVAL;
+		for (i = 0; i < DRM_HC_MAX_STOP; i++) {
+			if (i < d->n_stop ? d->stop[i] >= id->vocab_size : d->stop[i] != 0)
+				return -EINVAL;
+		}
+		job->stream = hc_bo_lookup_stream(file, d->stream_handle);
+		if (!job->stream)
+			return -ENOENT;
+		sqe->decode.stream_offset = job->stream->node.start;
+		sqe->decode.stream_entries = job->stream->entries;
+		sqe->decode.max_tokens = d->max_tokens;
+		sqe->decode.temperature = d->temperature;
+		sqe->decode.top_p = d->top_p;
+		sqe->decode.top_k = d->top_k;
+		sqe->decode.n_stop = d->n_stop;
+		sqe->decode.seed = d->seed;
+		sqe->decode.step_base = d->step_base;
+		memcpy(sqe->decode.stop, d->stop, sizeof(d->stop));
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	job->opcode = uj->opcode;
+	job->user_data = uj->user_data;
+	return 0;
+}
+
+/* Reserve room in the context's completion ring for one more job in flight. */
+static int hc_ctx_reserve_cqe(struct hc_ctx *ctx)
+{
+	u32 entries = hc_ring_entries(&ctx->ucq);
+	u32 pending;
+	int ret = 0;
+
+	spin_lock(&ctx->cq_lock);
+	/* The head is the process's: treat nonsense as a full ring, never trust it further. */
+	pending = ctx->ucq.local - READ_ONCE(ctx->ucq.hdr->head);
+	if (pending > entries)
+		pending = entries;
+	if (ctx->inflight + pending >= entries)
+		ret = -EBUSY;
+	else
+		ctx->inflight++;
+	spin_unlock(&ctx->cq_lock);
+	return ret;
+}
+
+static void hc_ctx_unreserve_cqe(struct hc_ctx *ctx)
+{
+	spin_lock(&ctx->cq_lock);
+	ctx->inflight--;
+	spin_unlock(&ctx->cq_lock);
+}
+
+int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_device *hdev = to_hc_device(drm);
+	struct drm_hc_submit *args = data;
+	struct drm_hc_job uj;
+	struct hc_sqe sqe;
+	struct hc_job *job;
+	struct hc_ctx *ctx;
+	u32 submitted = 0;
+	int avail, ret = 0, idx;
+
+	args->submitted = 0;
+	if (args->flags || args->reserved)
+		return -EINVAL;
+	ctx = hc_ctx_lookup(file, args->ctx_handle);
+	if (!ctx)
+		return -ENOENT;
+	if (!drm_dev_enter(drm, &idx)) {
+		hc_ctx_put(ctx);
+		return -ENODEV;
+	}
+	mutex_lock(&ctx->submit_lock);
+	down_read(&hdev->reset_lock);
+	if (ctx->closing) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (hdev->dead) {
+		ret = -EIO;
+		goto out;
+	}
+	if (ctx->lost) {
+		ret = -ECANCELED;
+		goto out;
+	}
+	avail = hc_ring_cons_avail(&ctx->usq);
+	if (avail < 0) {
+		ret = -EINVAL;	/* the process wrote a tail more than a ring ahead */
+		goto out;
+	}
+	if (args->count && args->count < (u32)avail)
+		avail = args->count;
+
+	while (submitted < (u32)avail) {
+		/* Copy first: the process may rewrite the entry at any moment. */
+		memcpy(&uj, hc_ring_cons_entry(&ctx->usq, 0), sizeof(uj));
+		job = kzalloc(sizeof(*job), GFP_KERNEL);
+		if (!job) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = hc_job_prepare(hdev, file, ctx, &uj, &sqe, job);
+		if (!ret) {
+			ret = hc_ctx_reserve_cqe(ctx);
+			if (!ret) {
+				kref_get(&ctx->ref);
+				job->ctx = ctx;
+				ret = hc_job_queue(hdev, job, &sqe);
+				if (ret)
+					hc_ctx_unreserve_cqe(ctx);
+			}
+		}
+		if (ret) {
+			hc_job_release(hdev, job);
+			break;
+		}
+		hc_ring_cons_release(&ctx->usq, 1);
+		submitted++;
+	}
+	if (submitted)
+		hc_job_kick(hdev);
+out:
+	up_read(&hdev->reset_lock);
+	mutex_unlock(&ctx->submit_lock);
+	drm_dev_exit(idx);
+	hc_ctx_put(ctx);
+	args->submitted = submitted;
+	return ret;
+}
+
+static u32 hc_stream_tail(struct hc_bo *stream)
+{
+	return READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->tail);
+}
+
+int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_device *hdev = to_hc_device(drm);
+	struct drm_hc_wait *args = data;
+	struct hc_bo *stream = NULL;
+	struct hc_ctx *ctx;
+	ktime_t left;
+	int ret;
+
+	if ((args->flags & ~DRM_HC_WAIT_STREAM) || args->pad || args->reserved)
+		return -EINVAL;
+	if (!(args->flags & DRM_HC_WAIT_STREAM) && (args->stream_handle || args->stream_tail))
+		return -EINVAL;
+	ctx = hc_ctx_lookup(file, args->ctx_handle);
+	if (!ctx)
+		return -ENOENT;
+	if (args->flags & DRM_HC_WAIT_STREAM) {
+		stream = hc_bo_lookup_stream(file, args->stream_handle);
+		if (!stream) {
+			hc_ctx_put(ctx);
+			return -ENOENT;
+		}
+	}
+
+#define HC_WAIT_DONE (READ_ONCE(ctx->ucq.hdr->tail) != args->cq_tail ||		\
+		      (stream && hc_stream_tail(stream) != args->stream_tail) ||	\
+		      READ_ONCE(hdev->dead))
+	left = ktime_sub(ns_to_ktime(args->timeout_ns), ktime_get());
+	if (HC_WAIT_DONE)
+		ret = 0;
+	else if (ktime_to_ns(left) <= 0)
+		ret = -ETIME;
+	else
+		ret = wait_event_interruptible_hrtimeout(hdev->wq, HC_WAIT_DONE, left);
+#undef HC_WAIT_DONE
+	if (!ret && READ_ONCE(hdev->dead))
+		ret = -ENODEV;
+
+	args->cq_tail = READ_ONCE(ctx->ucq.hdr->tail);
+	if (stream) {
+		args->stream_tail = hc_stream_tail(stream);
+		hc_bo_put(stream);
+	}
+	hc_ctx_put(ctx);
+	return ret;
+}
+
+int hc_ioctl_cancel(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_device *hdev = to_hc_device(drm);
+	struct drm_hc_cancel *args = data;
+	struct hc_sqe sqe = { .opcode = HC_OP_CANCEL };
+	struct hc_job *job;
+	struct hc_ctx *ctx;
+	int ret = 0, idx;
+
+	if (args->flags)
+		return -EINVAL;
+	ctx = hc_ctx_lookup(file, args->ctx_handle);
+	if (!ctx)
+		return -ENOENT;
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job) {
+		hc_ctx_put(ctx);
+		return -ENOMEM;
+	}
+	if (!drm_dev_enter(drm, &idx)) {
+		ret = -ENODEV;
+		goto free;
+	}
+	down_read(&hdev->reset_lock);
+	if (ctx->lost || ctx->closing) {
+		ret = 0;	/* nothing of it runs on the card any more */
+	} else {
+		/* Fire and forget: its completion is consumed by the driver (job->ctx NULL). */
+		sqe.ctx_id = ctx->card_id;
+		job->opcode = HC_OP_CANCEL;
+		ret = hc_job_queue(hdev, job, &sqe);
+		if (!ret)
+			job = NULL;
+	}
+	up_read(&hdev->reset_lock);
+	if (!job)
+		hc_job_kick(hdev);
+	drm_dev_exit(idx);
+free:
+	kfree(job);
+	hc_ctx_put(ctx);
+	return ret;
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * hc_accel: hang detection and recovery (the ivpu_pm.c pattern).
+ *
+ * A delayed work runs while jobs are in flight. Each run first consumes completions (so a
+ * lost interrupt costs one period), then looks at the card: while its heartbeat advances the
+ * work re-arms; when the heartbeat has not moved for hang_timeout_ms, or the card reports an
+ * error, or a job outlives job_timeout_ms, the card is recovered in one place: interrupts
+ * off, reset through the register interface, every job in flight failed with an error the
+ * process can see, every context marked lost, queue pair re-initialised, uevent sent.
+ * A job whose completion the card lost (the card is idle but the job is still ours) is
+ * failed with DRM_HC_REASON_LOST without a reset.
+ */
+#include <linux/jiffies.h>
+#include <linux/kobject.h>
+#include <linux/workqueue.h>
+
+#include "hc_hw.h"
+#include "hc_job.h"
+
+static unsigned long hc_check_period(void)
+{
+	return msecs_to_jiffies(clamp(hc_hang_timeout_ms / 4, 20u, 1000u));
+}
+
+/* Oldest user job and whether it has exceeded job_timeout_ms. */
+static struct hc_job *hc_oldest_job(struct hc_device *hdev)
+{
+	struct hc_job *job, *oldest = NULL;
+	unsigned long id;
+
+	xa_for_each(&hdev->jobs, id, job) {
+		if (job->internal || !job->ctx)
+			continue;
+		if (!oldest || time_before(job->queued_at, oldest->queued_at))
+			oldest = job;
+	}
+	return oldest;
+}
+
+/* True when the card has nothing of ours left but we still wait for completions. */
+static bool hc_card_idle_with_jobs(struct hc_device *hdev)
+{
+	struct hc_card_qp *qp = &hdev->regs->qp[HC_QP];
+
+	return atomic_read(&hdev->inflight) > 0 && READ_ONCE(qp->jobs_inflight) == 0 &&
+	       hc_ring_load_acquire(&hdev->sq.hdr->head) == hdev->sq.local &&
+	       hc_ring_cons_avail(&hdev->cq) == 0;
+}
+
+static void hc_hang_work(struct work_struct *work)
+{
+	struct hc_device *hdev = container_of(to_delayed_work(work), struct hc_device, hang_work);
+	unsigned long now = jiffies;
+	struct hc_job *oldest;
+	unsigned long queued_at = 0;
+	u64 hb;
+
+	hc_cq_process(hdev);
+	if (!atomic_read(&hdev->inflight) || READ_ONCE(hdev->dead)) {
+		hdev->idle_checks = 0;
+		return;
+	}
+
+	hb = hc_hw_heartbeat(hdev);
+	if (hb != hdev->last_heartbeat) {
+		hdev->last_heartbeat = hb;
+		hdev->last_heartbeat_change = now;
+	} else if (time_after(now, hdev->last_heartbeat_change +
+				   msecs_to_jiffies(hc_hang_timeout_ms))) {
+		hc_recover(hdev, "card heartbeat stalled");
+		return;
+	}
+	if (hc_hw_status(hdev) == HC_CARD_STATUS_ERROR) {
+		hc_recover(hdev, "card reports an error");
+		return;
+	}
+	if (hc_job_timeout_ms) {
+		mutex_lock(&hdev->cq_lock);
+		oldest = hc_oldest_job(hdev);
+		if (oldest)
+			queued_at = oldest->queued_at;
+		mutex_unlock(&hdev->cq_lock);
+		if (oldest && time_after(now, queued_at + msecs_to_jiffies(hc_job_timeout_ms))) {
+			hc_recover(hdev, "job timeout");
+			return;
+		}
+	}
+	/* Two idle observations a period apart: those completions are not coming. */
+	if (hc_card_idle_with_jobs(hdev)) {
+		if (++hdev->idle_checks >= 2) {
+			drm_warn(&hdev->drm, "card lost %d completion(s)\n",
+				 atomic_read(&hdev->inflight));
+			mutex_lock(&hdev->cq_lock);
+			hc_job_abort_all(hdev, NULL, DRM_HC_REASON_LOST);
+			mutex_unlock(&hdev->cq_lock);
+			hdev->idle_checks = 0;
+		}
+	} else {
+		hdev->idle_checks = 0;
+	}
+	queue_delayed_work(system_wq, &hdev->hang_work, hc_check_period());
+}
+
+void hc_recovery_arm(struct hc_device *hdev)
+{
+	if (delayed_work_pending(&hdev->hang_work))
+		return;
+	hdev->last_heartbeat = hc_hw_heartbeat(hdev);
+	hdev->last_heartbeat_change = jiffies;
+	queue_delayed_work(system_wq, &hdev->hang_work, hc_check_period());
+}
+
+void hc_recovery_init(struct hc_device *hdev)
+{
+	INIT_DELAYED_WORK(&hdev->hang_work, hc_hang_work);
+}
+
+void hc_recovery_fini(struct hc_device *hdev)
+{
+	cancel_delayed_work_sync(&hdev->hang_work);
+}
+
+/* Fail the oldest job with TIMEOUT (it is the likely culprit), the rest with RESET. */
+static void hc_fail_all_jobs(struct hc_device *hdev, bool timeout)
+{
+	struct hc_job *oldest = timeout ? hc_oldest_job(hdev) : NULL;
+
+	if (oldest && xa_erase(&hdev->jobs, oldest->id) == oldest) {
+		atomic64_inc(&hdev->jobs_timed_out);
+		hc_job_fail(hdev, oldest, DRM_HC_REASON_TIMEOUT);
+	}
+	hc_job_abort_all(hdev, NULL, DRM_HC_REASON_RESET);
+}
+
+int hc_recover(struct hc_device *hdev, const char *why)
+{
+	char *envp[] = { "HC_EVENT=RESET", NULL };
+	bool timeout = strcmp(why, "forced") != 0;
+	int ret;
+
+	if (hc_disable_recovery) {
+		drm_err_once(&hdev->drm, "%s; recovery disabled by module parameter\n", why);
+		return -EPERM;
+	}
+	drm_err(&hdev->drm, "%s: resetting the card\n", why);
+
+	down_write(&hdev->reset_lock);
+	if (hdev->dead) {
+		up_write(&hdev->reset_lock);
+		return -ENODEV;
+	}
+	hc_irq_disable(hdev);
+	mutex_lock(&hdev->cq_lock);
+	ret = hc_hw_reset(hdev);
+	hc_fail_all_jobs(hdev, timeout);
+	hc_ctx_mark_all_lost(hdev);
+	if (!ret)
+		ret = hc_hw_qp_enable(hdev);
+	if (ret) {
+		drm_err(&hdev->drm, "card did not come back from reset (%d); giving up on it\n",
+			ret);
+		WRITE_ONCE(hdev->dead, true);
+	}
+	atomic64_inc(&hdev->resets);
+	hdev->idle_checks = 0;
+	mutex_unlock(&hdev->cq_lock);
+	hc_irq_enable(hdev);
+	up_write(&hdev->reset_lock);
+
+	kobject_uevent_env(&hdev->drm.dev->kobj, KOBJ_CHANGE, envp);
+	wake_up_all(&hdev->wq);
+	return ret;
+}

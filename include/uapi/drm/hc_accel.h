@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR MIT) */
+/*
+ * hc_accel: UAPI of the HC card kernel driver (docs/driver.md).
+ *
+ * The device node is /dev/accel/accelN (DRM accel, Linux >= 6.2) or, on kernels without the
+ * accel subsystem, a DRM render node /dev/dri/renderD* with the same ioctls.
+ *
+ * Model: a process opens the node and creates contexts (one KV slot on the card each) and
+ * stream buffers (token stream rings in card memory, mmap-able: the process reads tokens in
+ * place, zero-copy). Each context has a ring buffer in system memory, mapped by the process:
+ * a submission ring of struct drm_hc_job and a completion ring of struct hc_cqe, both using
+ * the ring header and ordering rules of <hc_ring.h> (the process produces jobs and consumes
+ * completions; the driver consumes jobs and produces completions). DRM_IOCTL_HC_SUBMIT hands
+ * the driver a batch of filled entries: it copies each entry, then validates it, then places
+ * it on the card's own queue. Completions appear in the context's completion ring; WAIT
+ * sleeps until one arrives (or a stream ring advances).
+ *
+ * Every object belongs to the file descriptor that created it and is released when it is
+ * closed. Reserved fields, padding and unknown flag bits must be zero (else -EINVAL).
+ * Timeouts are absolute CLOCK_MONOTONIC nanoseconds; ioctls are restartable.
+ */
+#ifndef _UAPI_DRM_HC_ACCEL_H
+#define _UAPI_DRM_HC_ACCEL_H
+
+#include "drm.h"
+
+#if defined(__cplusplus)
+extern "C" {
+#endif
+
+#define DRM_HC_GET_INFO		0x00
+#define DRM_HC_CTX_CREATE	0x01
+#define DRM_HC_CTX_DESTROY	0x02
+#define DRM_HC_STREAM_CREATE	0x03
+#define DRM_HC_SUBMIT		0x04
+#define DRM_HC_WAIT		0x05
+#define DRM_HC_CANCEL		0x06
+
+#define DRM_HC_MAX_STOP		8	/* stop token ids per DECODE job */
+#define DRM_HC_MAX_RING_ENTRIES	4096	/* largest context submission ring */
+
+/**
+ * struct drm_hc_info - DRM_IOCTL_HC_GET_INFO: the card and its baked model.
+ * @flags: (in) must be zero.
+ * @interface_version: (out) card interface version (HC_CARD_VERSION of <hc_card.h>).
+ * @caps: (out) card capability bits (HC_CAP_*).
+ * @model_identity: (out) SHA-256 identity of the baked model ROM.
+ * @model_name: (out) NUL-terminated model name.
+ * @vocab_size: (out) vocabulary size; token ids are below it.
+ * @dim: (out) model width.
+ * @n_layers: (out) transformer blocks.
+ * @n_heads: (out) attention heads.
+ * @n_kv_heads: (out) key/value heads.
+ * @head_dim: (out) dim / n_heads.
+ * @ffn_dim: (out) feed-forward hidden width.
+ * @max_ctx: (out) longest context the model supports.
+ * @n_contexts: (out) KV slots of the whole card.
+ * @max_contexts: (out) contexts one file may hold open at once.
+ * @max_ctx_len: (out) largest drm_hc_ctx_create.max_ctx.
+ * @max_ring_entries: (out) largest context submission ring.
+ * @max_stream_entries: (out) largest stream ring (entries).
+ * @max_stop_tokens: (out) DRM_HC_MAX_STOP.
+ * @max_prefill_tokens: (out) largest PREFILL job.
+ * @status: (out) card status (enum hc_card_status).
+ * @stream_mem_bytes: (out) card memory for stream rings and prompts.
+ * @reserved: (out) zero.
+ */
+struct drm_hc_info {
+	__u32 flags;
+	__u32 interface_version;
+	__u64 caps;
+	__u8  model_identity[32];
+	char  model_name[64];
+	__u32 vocab_size;
+	__u32 dim;
+	__u32 n_layers;
+	__u32 n_heads;
+	__u32 n_kv_heads;
+	__u32 head_dim;
+	__u32 ffn_dim;
+	__u32 max_ctx;
+	__u32 n_contexts;
+	__u32 max_contexts;
+	__u32 max_ctx_len;
+	__u32 max_ring_entries;
+	__u32 max_stream_entries;
+	__u32 max_stop_tokens;
+	__u32 max_prefill_tokens;
+	__u32 status;
+	__u64 stream_mem_bytes;
+	__u64 reserved[8];
+};
+
+/**
+ * struct drm_hc_ctx_create - DRM_IOCTL_HC_CTX_CREATE: open a context (one KV slot).
+ * @max_ctx: (in) positions to reserve; 0 = max_ctx_len.
+ * @sq_entries: (in) submission ring entries, power of two, 1..max_ring_entries.
+ * @cq_entries: (in) completion ring entries, power of two, >= @sq_entries and
+ *	<= 2 * max_ring_entries; 0 = 2 * @sq_entries.
+ * @flags: (in) must be zero.
+ * @handle: (out) context handle, meaningful only on this file.
+ * @pad: must be zero.
+ * @ring_mmap_offset: (out) mmap() offset of the context's rings.
+ * @ring_size: (out) bytes to map at @ring_mmap_offset.
+ * @sq_offset: (out) offset of the submission ring (struct hc_ring_hdr, then @sq_entries
+ *	struct drm_hc_job) within the mapping.
+ * @cq_offset: (out) offset of the completion ring (struct hc_ring_hdr, then @cq_entries
+ *	struct hc_cqe) within the mapping.
+ * @reserved: must be zero.
+ */
+struct drm_hc_ctx_create {
+	__u32 max_ctx;
+	__u32 sq_entries;
+	__u32 cq_entries;
+	__u32 flags;
+	__u32 handle;
+	__u32 pad;
+	__u64 ring_mmap_offset;
+	__u64 ring_size;
+	__u32 sq_offset;
+	__u32 cq_offset;
+	__u64 reserved[2];
+};
+
+/**
+ * struct drm_hc_ctx_destroy - DRM_IOCTL_HC_CTX_DESTROY: close a context.
+ * @handle: (in) context handle.
+ * @flags: (in) must be zero.
+ *
+ * Cancels the context's jobs and frees its KV slot. Jobs still in flight complete in the
+ * completion ring with HC_STATUS_CANCELLED (or an error) before the ioctl returns.
+ */
+struct drm_hc_ctx_destroy {
+	__u32 handle;
+	__u32 flags;
+};
+
+/**
+ * struct drm_hc_stream_create - DRM_IOCTL_HC_STREAM_CREATE: a token stream ring in card
+ * memory (struct hc_ring_hdr then @entries __u32 token ids, zeroed), for DECODE jobs.
+ * @entries: (in) power of two, 1..max_stream_entries.
+ * @flags: (in) must be zero.
+ * @handle: (out) GEM handle; release with DRM_IOCTL_GEM_CLOSE.
+ * @pad: must be zero.
+ * @mmap_offset: (out) mmap() offset of the ring.
+ * @size: (out) bytes that may be mapped (whole pages; the ring is at offset 0).
+ * @reserved: must be zero.
+ */
+struct drm_hc_stream_create {
+	__u32 entries;
+	__u32 flags;
+	__u32 handle;
+	__u32 pad;
+	__u64 mmap_offset;
+	__u64 size;
+	__u64 reserved[2];
+};
+
+/* drm_hc_job.opcode: the card's opcodes (enum hc_opcode) that a process may submit. */
+#define DRM_HC_OP_NOP		0
+#define DRM_HC_OP_PREFILL	3
+#define DRM_HC_OP_DECODE	4
+#define DRM_HC_OP_RESET_CONTEXT	6
+
+/**
+ * struct drm_hc_job_prefill - PREFILL arguments.
+ * @tokens_ptr: user pointer to @n_tokens __u32 token ids (copied at submit).
+ * @n_tokens: 1..max_prefill_tokens.
+ * @pad: must be zero.
+ * @reserved: must be zero.
+ */
+struct drm_hc_job_prefill {
+	__u64 tokens_ptr;
+	__u32 n_tokens;
+	__u32 pad;
+	__u64 reserved[12];
+};
+
+/**
+ * struct drm_hc_job_decode - DECODE arguments (see struct hc_sqe_decode).
+ * @stream_handle: GEM handle of a stream from DRM_IOCTL_HC_STREAM_CREATE on this file.
+ * @max_tokens: stop after this many tokens, >= 1.
+ * @temperature: IEEE-754 binary32 bits; 0.0 = greedy.
+ * @top_p: binary32 bits; 0 or >= 1.0 = off.
+ * @top_k: 0 = off.
+ * @n_stop: used entries of @stop, 0..DRM_HC_MAX_STOP.
+ * @seed: sampling seed.
+ * @step_base: sampling step of the first token (tokens already generated when continuing).
+ * @stop: stop token ids.
+ * @reserved: must be zero.
+ */
+struct drm_hc_job_decode {
+	__u32 stream_handle;
+	__u32 max_tokens;
+	__u32 temperature;
+	__u32 top_p;
+	__u32 top_k;
+	__u32 n_stop;
+	__u64 seed;
+	__u64 step_base;
+	__u32 stop[DRM_HC_MAX_STOP];
+	__u64 reserved[4];
+};
+
+/**
+ * struct drm_hc_job - a submission ring entry, 128 bytes, written by the process.
+ * @opcode: DRM_HC_OP_*.
+ * @flags: must be zero.
+ * @reserved0: must be zero.
+ * @reserved1: must be zero.
+ * @user_data: echoed in the completion (struct hc_cqe.user_data).
+ * @prefill: DRM_HC_OP_PREFILL.
+ * @decode: DRM_HC_OP_DECODE.
+ * @args: the union as raw words; all zero for NOP and RESET_CONTEXT.
+ *
+ * Completions are struct hc_cqe of <hc_card.h> with @ctx_id set to the context handle.
+ * Besides the card's statuses and reasons, the driver completes jobs with HC_STATUS_ERROR
+ * and one of the DRM_HC_REASON_* reasons below.
+ */
+struct drm_hc_job {
+	__u8  opcode;
+	__u8  flags;
+	__u16 reserved0;
+	__u32 reserved1;
+	__u64 user_data;
+	union {
+		struct drm_hc_job_prefill prefill;
+		struct drm_hc_job_decode decode;
+		__u64 args[14];
+	};
+};
+
+/* hc_cqe.reason values the driver itself produces (with HC_STATUS_ERROR). */
+#define DRM_HC_REASON_RESET	0x100	/* the card was reset while the job was in flight */
+#define DRM_HC_REASON_TIMEOUT	0x101	/* the job made no progress; the card was reset */
+#define DRM_HC_REASON_LOST	0x102	/* the card lost the job's completion */
+
+/**
+ * struct drm_hc_submit - DRM_IOCTL_HC_SUBMIT: submit filled submission ring entries.
+ * @ctx_handle: (in) context.
+ * @count: (in) most entries to take (from the ring's head towards its tail); 0 = all.
+ * @flags: (in) must be zero.
+ * @submitted: (out) entries taken, also on error; the ring head has advanced by it.
+ * @reserved: must be zero.
+ *
+ * Returns -EINVAL at the first malformed entry (it stays at the head of the ring), -ENOENT
+ * for an unknown stream handle, -EFAULT for a bad prompt pointer, -EBUSY when the completion
+ * ring has no room for more jobs in flight, -ECANCELED when the context was lost in a card
+ * reset (destroy it and create a new one), -EIO when the card is unusable.
+ */
+struct drm_hc_submit {
+	__u32 ctx_handle;
+	__u32 count;
+	__u32 flags;
+	__u32 submitted;
+	__u64 reserved;
+};
+
+#define DRM_HC_WAIT_STREAM	(1u << 0)	/* also wake when the stream's tail moves */
+
+/**
+ * struct drm_hc_wait - DRM_IOCTL_HC_WAIT: sleep until the context's completion ring tail
+ * differs from @cq_tail (or, with DRM_HC_WAIT_STREAM, the stream ring tail differs from
+ * @stream_tail), or until @timeout_ns.
+ * @ctx_handle: (in) context.
+ * @flags: (in) DRM_HC_WAIT_*.
+ * @cq_tail: (in) completion ring tail already seen; (out) current tail.
+ * @stream_handle: (in) stream GEM handle with DRM_HC_WAIT_STREAM, else zero.
+ * @stream_tail: (in) stream tail already seen; (out) current tail.
+ * @pad: must be zero.
+ * @timeout_ns: (in) absolute CLOCK_MONOTONIC deadline.
+ * @reserved: must be zero.
+ *
+ * Returns 0 when something changed, -ETIME at the deadline, -EINTR/-ERESTARTSYS on a signal.
+ * Set HC_STREAM_HOST_NEED_WAKEUP in the stream ring (then re-check its tail) before waiting
+ * for tokens, as <hc_ring.h> describes: the card interrupts only when asked to.
+ */
+struct drm_hc_wait {
+	__u32 ctx_handle;
+	__u32 flags;
+	__u32 cq_tail;
+	__u32 stream_handle;
+	__u32 stream_tail;
+	__u32 pad;
+	__s64 timeout_ns;
+	__u64 reserved;
+};
+
+/**
+ * struct drm_hc_cancel - DRM_IOCTL_HC_CANCEL: cancel every queued and running job of a
+ * context; they complete with HC_STATUS_CANCELLED. Does not wait.
+ * @ctx_handle: (in) context.
+ * @flags: (in) must be zero.
+ */
+struct drm_hc_cancel {
+	__u32 ctx_handle;
+	__u32 flags;
+};
+
+#define DRM_IOCTL_HC_GET_INFO \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_GET_INFO, struct drm_hc_info)
+#define DRM_IOCTL_HC_CTX_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_CTX_CREATE, struct drm_hc_ctx_create)
+#define DRM_IOCTL_HC_CTX_DESTROY \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_HC_CTX_DESTROY, struct drm_hc_ctx_destroy)
+#define DRM_IOCTL_HC_STREAM_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_STREAM_CREATE, struct drm_hc_stream_create)
+#define DRM_IOCTL_HC_SUBMIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_SUBMIT, struct drm_hc_submit)
+#define DRM_IOCTL_HC_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_WAIT, struct drm_hc_wait)
+#define DRM_IOCTL_HC_CANCEL \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_HC_CANCEL, struct drm_hc_cancel)
+
+#if defined(__cplusplus)
+}
+#endif
+
+#endif /* _UAPI_DRM_HC_ACCEL_H */
