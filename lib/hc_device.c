@@ -136,7 +136,7 @@ int hc_list_devices(struct hc_device_desc *out, size_t cap, size_t *n_out)
 		for (i = 0; i < n_accel; i++) {
 			char uri[HC_URI_MAX];
 
-			snprintf(uri, sizeof(uri), "/dev/accel/%s", names[i]);
+			snprintf(uri, sizeof(uri), "/dev/accel/%.15s", names[i]);
 			add(out, cap, &n, uri, HC_BACKEND_KERNEL);
 		}
 	}

@@ -86,6 +86,17 @@ static inline void hc_stream_advance(struct hc_stream *s, unsigned n)
 		__hc_stream_kick(s);
 }
 
+/*
+ * hc_stream_available - unread tokens in the ring now, wrapped part included (peek returns
+ * only the contiguous part).
+ */
+static inline unsigned hc_stream_available(struct hc_stream *s)
+{
+	uint32_t avail = __atomic_load_n(s->ktail, __ATOMIC_ACQUIRE) - s->head;
+
+	return avail > s->mask + 1 ? 0 : avail;
+}
+
 /* hc_stream_consumed - tokens advanced past since the decode started. */
 static inline uint64_t hc_stream_consumed(const struct hc_stream *s)
 {

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/* Test helpers for the libhc tests (see libhc_util.h). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "libhc_util.h"
+#include "bake.h"
+#include "model.h"
+#include "rom.h"
+
+static void run(char *const argv[])
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", argv[0]);
+}
+
+const char *t_bake(const char *preset, unsigned seed, char *path, size_t len)
+{
+	char seed_s[16], tmp[256];
+	struct stat st;
+
+	mkdir("build/tests/roms", 0755);
+	snprintf(path, len, "build/tests/roms/%s-%u.rom", preset, seed);
+	if (stat(path, &st) == 0 && st.st_size > 0)
+		return path;
+	/* bake to a private name, then rename: concurrent test programs may race here */
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	snprintf(seed_s, sizeof(seed_s), "%u", seed);
+	{
+		char *argv[] = { "build/hc-bake", "--synthetic", (char *)preset, "--seed", seed_s,
+				 "-o", tmp, NULL };
+
+		run(argv);
+	}
+	ck_assert_int_eq(rename(tmp, path), 0);
+	return path;
+}
+
+const char *t_bake_long(unsigned seed, uint32_t max_ctx, char *path, size_t len)
+{
+	struct bake_source *src;
+	char err[256], tmp[300];
+	struct stat st;
+
+	mkdir("build/tests/roms", 0755);
+	snprintf(path, len, "build/tests/roms/tiny-ctx%u-%u.rom", max_ctx, seed);
+	if (stat(path, &st) == 0 && st.st_size > 0)
+		return path;
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	ck_assert_msg(bake_open_synthetic("tiny", seed, &src, err, sizeof(err)) == 0, "%s", err);
+	src->arch.max_ctx = max_ctx;	/* same weights, a longer context */
+	ck_assert_msg(bake_write_rom(src, HC_WTYPE_F32, tmp, 0, err, sizeof(err)) == 0, "%s",
+		      err);
+	src->close(src);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	return path;
+}
+
+static int sock_ready(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+void t_emud_start(struct t_emud *e, const char *rom, ...)
+{
+	char *argv[32];
+	const char *a;
+	va_list ap;
+	int n = 0, i;
+
+	snprintf(e->dir, sizeof(e->dir), "/tmp/hc-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(e->dir));
+	snprintf(e->sock, sizeof(e->sock), "%s/emud.sock", e->dir);
+	snprintf(e->uri, sizeof(e->uri), "emu:%s", e->sock);
+	argv[n++] = "build/hc-emud";
+	argv[n++] = "--rom";
+	argv[n++] = (char *)rom;
+	argv[n++] = "--socket";
+	argv[n++] = e->sock;
+	va_start(ap, rom);
+	while ((a = va_arg(ap, const char *)) && n < 30)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	e->pid = fork();
+	ck_assert_int_ge(e->pid, 0);
+	if (e->pid == 0) {
+		char log[160];
+		int fd;
+
+		/* the daemon's log stays next to its socket; printed if a test fails to start */
+		snprintf(log, sizeof(log), "%s/emud.log", e->dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (i = 0; i < 3000; i++) {	/* up to 30 s on a loaded machine */
+		int st;
+
+		if (sock_ready(e->sock))
+			return;
+		ck_assert_msg(waitpid(e->pid, &st, WNOHANG) == 0, "hc-emud exited at start");
+		usleep(10000);
+	}
+	ck_abort_msg("hc-emud did not start listening on %s", e->sock);
+}
+
+void t_emud_stop(struct t_emud *e)
+{
+	int st;
+
+	if (e->pid > 0) {
+		kill(e->pid, SIGTERM);
+		waitpid(e->pid, &st, 0);
+		e->pid = 0;
+	}
+	unlink(e->sock);
+	{
+		char log[160];
+
+		snprintf(log, sizeof(log), "%s/emud.log", e->dir);
+		unlink(log);
+	}
+	rmdir(e->dir);
+}
+
+uint32_t t_reference(const char *rom_path, const int32_t *prompt, uint32_t n_prompt,
+		     const struct t_ref_params *p, int32_t *out)
+{
+	struct hc_sampling s = { .temperature = p->temperature, .top_p = p->top_p,
+				 .top_k = p->top_k, .seed = p->seed };
+	struct hc_prob_index *scratch;
+	struct hc_model *m;
+	struct hc_rom *rom;
+	struct hc_kv *kv;
+	char err[256];
+	float *logits;
+	uint32_t vocab, n = 0, i;
+	int32_t tok;
+
+	ck_assert_msg(hc_rom_open(rom_path, &rom, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(hc_model_new(rom, 1, HC_PATH_AUTO, &m, err, sizeof(err)) == 0, "%s", err);
+	vocab = hc_model_arch(m)->vocab_size;
+	kv = hc_kv_new(m, 0);
+	ck_assert_ptr_nonnull(kv);
+	logits = malloc(vocab * sizeof(*logits));
+	scratch = malloc(vocab * sizeof(*scratch));
+	ck_assert_int_eq(hc_forward(m, kv, prompt, n_prompt, logits), 0);
+	while (n < p->max_tokens) {
+		tok = hc_sample(logits, vocab, &s, n, scratch);
+		out[n++] = tok;
+		for (i = 0; i < p->n_stop; i++)
+			if (tok == p->stop_ids[i])
+				goto done;
+		if (n == p->max_tokens)
+			break;
+		i = hc_forward(m, kv, &tok, 1, logits);
+		if ((int)i == -ENOSPC)
+			break;	/* the card ends such a decode with CONTEXT_FULL */
+		ck_assert_int_eq(i, 0);
+	}
+done:
+	free(scratch);
+	free(logits);
+	hc_kv_free(kv);
+	hc_model_free(m);
+	hc_rom_close(rom);
+	return n;
+}
+
+uint32_t t_generate(struct hc_card *card, const int32_t *prompt, uint32_t n_prompt,
+		    const struct t_ref_params *p, int32_t *out, struct hc_stream_status *st)
+{
+	struct hc_decode_params dp = { .max_tokens = p->max_tokens, .temperature = p->temperature,
+				       .top_p = p->top_p, .top_k = p->top_k, .seed = p->seed };
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	const uint32_t *t;
+	uint32_t n = 0, k, i;
+	int r;
+
+	for (i = 0; i < p->n_stop; i++)
+		dp.stop_ids[i] = p->stop_ids[i];
+	dp.n_stop = p->n_stop;
+	r = hc_ctx_create(card, &ctx);
+	ck_assert_msg(r == 0, "hc_ctx_create: %s", hc_strerror(r));
+	r = hc_ctx_prefill_tokens(ctx, prompt, n_prompt);
+	ck_assert_msg(r == 0, "prefill: %s", hc_strerror(r));
+	r = hc_ctx_decode(ctx, &dp, &s);
+	ck_assert_msg(r == 0, "decode: %s", hc_strerror(r));
+	for (;;) {
+		k = hc_stream_peek(s, &t);
+		if (!k) {
+			r = hc_stream_status(s, st);
+			ck_assert_int_ge(r, 0);
+			if (r)
+				break;
+			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+			continue;
+		}
+		ck_assert_uint_le(n + k, p->max_tokens);
+		for (i = 0; i < k; i++)
+			out[n++] = (int32_t)t[i];
+		hc_stream_advance(s, k);
+	}
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	return n;
+}
+
+int t_read_golden(const char *path, int32_t *prompt, uint32_t *n_prompt, int32_t *gen,
+		  uint32_t *n_gen, uint32_t cap)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, *p, *end;
+	size_t lcap = 0;
+	int section = 0;
+	uint32_t np = 0, ng = 0;
+	long v;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &lcap, f) > 0) {
+		if (line[0] == '#') {
+			if (!strncmp(line, "# prompt_ids", 12))
+				section = 1;
+			else if (!strncmp(line, "# generated_ids", 15))
+				section = 2;
+			else
+				section = 0;	/* logits blocks */
+			continue;
+		}
+		for (p = line; section; p = end) {
+			v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (section == 1 && np < cap)
+				prompt[np++] = (int32_t)v;
+			else if (section == 2 && ng < cap)
+				gen[ng++] = (int32_t)v;
+		}
+	}
+	free(line);
+	fclose(f);
+	*n_prompt = np;
+	*n_gen = ng;
+	return np && ng ? 0 : -EINVAL;
+}

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libhc end to end through hc-emud: generations equal the in-process forward pass
+ * (synthetic tiny, greedy and sampled; stories260K and tiny-llama3 goldens), the text API
+ * over the card's own tokenizer, and library hygiene (errors, URIs, no daemon).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/un.h>
+#include "hc_test.h"
+#include "libhc_util.h"
+
+/* ---- hygiene: no daemon needed ---- */
+
+START_TEST(test_strerror_every_error)
+{
+	static const int errs[] = { EINVAL, ENOENT, ECONNREFUSED, ENODEV, EPROTO, ENOMEM, ENOSPC,
+				    EBUSY, EIO, ECANCELED, ETIMEDOUT, EAGAIN, ENAMETOOLONG,
+				    EOPNOTSUPP, EPIPE, ECONNRESET };
+	size_t i, j;
+
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		const char *s = hc_strerror(-errs[i]);
+
+		ck_assert_ptr_nonnull(s);
+		ck_assert_msg(strcmp(s, "unknown error"), "no text for errno %d", errs[i]);
+		ck_assert_str_eq(s, hc_strerror(errs[i]));
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(s, hc_strerror(-errs[j]));
+	}
+	ck_assert_str_eq(hc_strerror(0), "success");
+	ck_assert_str_eq(hc_strerror(-99999), "unknown error");
+}
+END_TEST
+
+START_TEST(test_bad_uris)
+{
+	static const char *bad[] = { "", "emu:", "emu", "tcp://host:1", "/dev/accel/accel",
+				     "/dev/accel/accelX", "/dev/accel/accel0x", "dev/accel/accel0",
+				     "/tmp/emud.sock", "EMU:/tmp/x" };
+	char longp[300], path[HC_URI_MAX];
+	enum hc_backend be;
+	struct hc_card *card = (void *)1;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(hc_parse_uri(bad[i], &be, path, sizeof(path)) == -EINVAL, "%s", bad[i]);
+		ck_assert_int_eq(hc_open(bad[i], &card), -EINVAL);
+	}
+	ck_assert_ptr_eq(card, (void *)1);	/* untouched on error */
+	ck_assert_int_eq(hc_parse_uri(NULL, &be, path, sizeof(path)), -EINVAL);
+	ck_assert_int_eq(hc_open("emu:/x", NULL), -EINVAL);
+	memset(longp, 'a', sizeof(longp));
+	memcpy(longp, "emu:/", 5);
+	longp[sizeof(longp) - 1] = 0;
+	ck_assert_int_eq(hc_parse_uri(longp, &be, path, sizeof(path)), -ENAMETOOLONG);
+	ck_assert_int_eq(hc_open(longp, &card), -ENAMETOOLONG);
+
+	ck_assert_int_eq(hc_parse_uri("emu:/run/x.sock", &be, path, sizeof(path)), 0);
+	ck_assert_int_eq(be, HC_BACKEND_EMU);
+	ck_assert_str_eq(path, "/run/x.sock");
+	ck_assert_int_eq(hc_parse_uri("/dev/accel/accel12", &be, path, sizeof(path)), 0);
+	ck_assert_int_eq(be, HC_BACKEND_KERNEL);
+	ck_assert_str_eq(path, "/dev/accel/accel12");
+}
+END_TEST
+
+START_TEST(test_no_daemon)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/hc-nod-XXXXXX", uri[128];
+	struct hc_card *card;
+	int fd, r;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(uri, sizeof(uri), "emu:%s/missing.sock", dir);
+	ck_assert_int_eq(hc_open(uri, &card), -ENOENT);
+	/* a socket file nobody listens on */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dead.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	snprintf(uri, sizeof(uri), "emu:%s", sa.sun_path);
+	ck_assert_int_eq(hc_open(uri, &card), -ECONNREFUSED);
+	ck_assert_str_eq(hc_strerror(-ECONNREFUSED), "connection refused: no card daemon listening");
+	unlink(sa.sun_path);
+	rmdir(dir);
+	/* kernel node: -ENODEV without the kernel backend, -ENOENT with it */
+	r = hc_open("/dev/accel/accel987", &card);
+	ck_assert_msg(r == -ENODEV || r == -ENOENT, "got %d", r);
+}
+END_TEST
+
+START_TEST(test_discovery_env)
+{
+	struct hc_device_desc d[4];
+	size_t n = 0;
+
+	setenv("HC_DEVICE", "emu:/tmp/hc-test-discovery.sock", 1);
+	ck_assert_int_eq(hc_list_devices(d, 4, &n), 0);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(d[0].uri, "emu:/tmp/hc-test-discovery.sock");
+	ck_assert_int_eq(d[0].backend, HC_BACKEND_EMU);
+	ck_assert_int_eq(hc_list_devices(NULL, 0, &n), n ? -ENOSPC : 0);
+	/* discovery opens $HC_DEVICE first: nothing there */
+	{
+		struct hc_card *card;
+
+		ck_assert_int_lt(hc_open(NULL, &card), 0);
+	}
+	setenv("HC_DEVICE", "garbage", 1);
+	ck_assert_int_eq(hc_list_devices(d, 4, &n), 0);
+	if (n)
+		ck_assert_str_ne(d[0].uri, "garbage");
+	unsetenv("HC_DEVICE");
+}
+END_TEST
+
+/* ---- end to end ---- */
+
+static void check_same(const int32_t *want, uint32_t nw, const int32_t *got, uint32_t ng)
+{
+	uint32_t i;
+
+	ck_assert_uint_eq(ng, nw);
+	for (i = 0; i < nw; i++)
+		ck_assert_msg(got[i] == want[i], "token %u: card %d, in-process %d", i, got[i],
+			      want[i]);
+}
+
+START_TEST(test_tiny_matches_forward)
+{
+	static const int32_t prompt[] = { 1, 17, 99, 3, 250, 7 };
+	struct t_ref_params greedy = { .max_tokens = 40 };
+	struct t_ref_params sampled = { .max_tokens = 40, .temperature = 0.9f, .top_p = 0.9f,
+					.top_k = 40, .seed = 1234 };
+	struct t_ref_params hot = { .max_tokens = 33, .temperature = 1.5f, .seed = 7 };
+	struct t_ref_params *cases[] = { &greedy, &sampled, &hot };
+	int32_t want[64], got[64];
+	struct hc_stream_status st;
+	struct hc_card_info info;
+	struct hc_card *card;
+	struct t_emud e;
+	char rom[256];
+	size_t i;
+	uint32_t nw, ng;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_card_info(card, &info), 0);
+	ck_assert_uint_gt(info.vocab_size, 250);
+	ck_assert_uint_ge(info.n_contexts, 1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		nw = t_reference(rom, prompt, 6, cases[i], want);
+		ng = t_generate(card, prompt, 6, cases[i], got, &st);
+		check_same(want, nw, got, ng);
+		ck_assert_int_eq(st.state, HC_STREAM_DONE_MAX_TOKENS);
+		ck_assert_uint_eq(st.count, ng);
+		ck_assert_uint_eq(st.consumed, ng);
+	}
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+START_TEST(test_stop_ids_and_continuation)
+{
+	static const int32_t prompt[] = { 1, 5, 6, 7 };
+	struct t_ref_params p = { .max_tokens = 30, .temperature = 0.8f, .seed = 99 };
+	struct hc_decode_params dp = { .max_tokens = 30, .temperature = 0.8f, .seed = 99 };
+	int32_t want[64], got[64];
+	struct hc_stream_status st;
+	struct hc_stream *s;
+	struct hc_card *card;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	char rom[256];
+	uint32_t nw, n = 0;
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	nw = t_reference(rom, prompt, 4, &p, want);
+	ck_assert_uint_eq(nw, 30);
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	/* stop at the 11th reference token: tokens before it stream, the stop id does not */
+	dp.n_stop = 1;
+	dp.stop_ids[0] = want[10];
+	for (r = 0; r < 10; r++)
+		if (want[r] == want[10])
+			break;
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_uint_eq(hc_ctx_position(ctx), 4);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	while ((r = hc_stream_read(s, (uint32_t *)got + n, 64 - n)) > 0)
+		n += r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(hc_stream_status(s, &st), 1);
+	ck_assert_uint_eq(n, (uint32_t)r + st.count);
+	check_same(want, n, got, n);
+	if (n == 10) {
+		ck_assert_int_eq(st.state, HC_STREAM_DONE_STOP);
+		ck_assert_int_eq(st.stop_id, want[10]);
+	}
+	hc_stream_free(s);
+	/* continue the same context without stop ids: the pending stop token is fed first,
+	 * so the continuation equals the reference from where it left off */
+	dp.n_stop = 0;
+	dp.max_tokens = 30 - n - 1;
+	dp.step_base = n + 1;
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	{
+		uint32_t m = 0;
+
+		while ((r = hc_stream_read(s, (uint32_t *)got + m, 64 - m)) > 0)
+			m += r;
+		ck_assert_uint_eq(m, 30 - n - 1);
+		check_same(want + n + 1, m, got, m);
+	}
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+START_TEST(test_stories260k_goldens)
+{
+	static const char *files[] = { "bos_only.txt", "prompt_1_403_407_261.txt",
+				       "prompt_1_300.txt", "prompt_1_10_20_30_40.txt" };
+	char model[512], gpath[512], rom[256];
+	int32_t prompt[16], gen[300], got[300];
+	struct t_ref_params p = { 0 };
+	struct hc_stream_status st;
+	struct hc_card *card;
+	struct t_emud e;
+	uint32_t np, ng, n;
+	size_t i;
+
+	HC_REQUIRE_SHARED("models/stories260K.bin", model);
+	HC_REQUIRE_SHARED("golden/stories260K/bos_only.txt", gpath);
+	snprintf(rom, sizeof(rom), "build/tests/roms/stories260K.rom");
+	if (access(rom, R_OK)) {
+		char *argv[] = { "build/hc-bake", "--no-progress", "--tokenizer", "builtin", model,
+				 "-o", rom, NULL };
+		pid_t pid;
+		int stt;
+
+		mkdir("build/tests/roms", 0755);
+		pid = fork();
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, &stt, 0);
+		ck_assert_msg(WIFEXITED(stt) && !WEXITSTATUS(stt), "baking stories260K failed");
+	}
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char rel[128];
+
+		snprintf(rel, sizeof(rel), "golden/stories260K/%s", files[i]);
+		hc_test_shared(rel, gpath, sizeof(gpath));
+		ck_assert_int_eq(t_read_golden(gpath, prompt, &np, gen, &ng, 300), 0);
+		ck_assert_uint_eq(np + ng, 257);
+		p.max_tokens = ng;
+		n = t_generate(card, prompt, np, &p, got, &st);
+		check_same(gen, ng, got, n);
+	}
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+static void read_ids(json_t *arr, int32_t **out, size_t *n)
+{
+	size_t i;
+
+	ck_assert(json_is_array(arr));
+	*n = json_array_size(arr);
+	*out = malloc(*n * sizeof(**out) + 1);
+	for (i = 0; i < *n; i++)
+		(*out)[i] = (int32_t)json_integer_value(json_array_get(arr, i));
+}
+
+START_TEST(test_tiny_llama3_goldens)
+{
+	char model[512], gpath[512], rom[256];
+	struct t_ref_params p = { 0 };
+	struct hc_stream_status st;
+	struct hc_card *card;
+	struct t_emud e;
+	json_error_t jerr;
+	json_t *root, *cases, *c;
+	size_t i, n_prompt, n_gen, n;
+	int32_t *prompt, *gen, *ids, got[64];
+
+	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
+	HC_REQUIRE_SHARED("golden/tiny-llama3/generate.json", gpath);
+	hc_test_shared("models/tiny-llama3-hf", model, sizeof(model));
+	snprintf(rom, sizeof(rom), "build/tests/roms/tiny-llama3.rom");
+	if (access(rom, R_OK)) {
+		char *argv[] = { "build/hc-bake", "--no-progress", model, "-o", rom, NULL };
+		pid_t pid;
+		int stt;
+
+		mkdir("build/tests/roms", 0755);
+		pid = fork();
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, &stt, 0);
+		ck_assert_msg(WIFEXITED(stt) && !WEXITSTATUS(stt), "baking tiny-llama3 failed");
+	}
+	root = json_load_file(gpath, 0, &jerr);
+	ck_assert_msg(root, "%s: %s", gpath, jerr.text);
+	cases = json_object_get(root, "cases");
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	json_array_foreach(cases, i, c) {
+		const char *text = json_string_value(json_object_get(c, "text"));
+
+		read_ids(json_object_get(c, "prompt_ids"), &prompt, &n_prompt);
+		read_ids(json_object_get(c, "generated_ids"), &gen, &n_gen);
+		/* the prompt is encoded by the card's tokenizer through libhc */
+		ids = malloc((n_prompt + 16) * sizeof(*ids));
+		ck_assert_int_eq(hc_tokenize(card, text, strlen(text), HC_TEXT_BOS, ids,
+					     n_prompt + 16, &n), 0);
+		check_same(prompt, n_prompt, ids, n);
+		p.max_tokens = n_gen;
+		n = t_generate(card, ids, n_prompt, &p, got, &st);
+		check_same(gen, n_gen, got, n);
+		free(ids);
+		free(prompt);
+		free(gen);
+	}
+	/* the chat case: messages rendered by the card's chat format */
+	c = json_object_get(root, "chat");
+	{
+		json_t *msgs = json_object_get(c, "messages"), *m;
+		struct hc_message hm[4];
+		size_t k;
+
+		json_array_foreach(msgs, k, m) {
+			ck_assert_uint_lt(k, 4);
+			hm[k].role = json_string_value(json_object_get(m, "role"));
+			hm[k].content = json_string_value(json_object_get(m, "content"));
+		}
+		read_ids(json_object_get(c, "prompt_ids"), &prompt, &n_prompt);
+		read_ids(json_object_get(c, "generated_ids"), &gen, &n_gen);
+		ids = malloc((n_prompt + 16) * sizeof(*ids));
+		ck_assert_int_eq(hc_chat_tokenize(card, hm, json_array_size(msgs), 1, ids,
+						  n_prompt + 16, &n), 0);
+		check_same(prompt, n_prompt, ids, n);
+		p.max_tokens = n_gen;
+		n = t_generate(card, ids, n_prompt, &p, got, &st);
+		check_same(gen, n_gen, got, n);
+		free(ids);
+		free(prompt);
+		free(gen);
+	}
+	json_decref(root);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+START_TEST(test_text_stream_utf8)
+{
+	struct hc_text_stream *ts;
+	struct hc_card *card;
+	struct t_emud e;
+	char rom[256], out[4096], buf[256];
+	const char *text = "Hello, caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac!";
+	int32_t ids[256];
+	size_t n, i, len = 0;
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_tokenize(card, text, strlen(text), 0, ids, 256, &n), 0);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(hc_tokenize(card, text, strlen(text), 0, ids, 1, &n), n > 1 ? -ENOSPC : 0);
+	ck_assert_int_eq(hc_text_stream_new(card, &ts), 0);
+	for (i = 0; i < n; i++) {
+		r = hc_text_stream_push(ts, ids[i], buf, sizeof(buf));
+		ck_assert_int_ge(r, 0);
+		memcpy(out + len, buf, r);
+		len += r;
+	}
+	r = hc_text_stream_flush(ts, buf, sizeof(buf));
+	ck_assert_int_ge(r, 0);
+	memcpy(out + len, buf, r);
+	len += r;
+	out[len] = 0;
+	ck_assert_str_eq(out, text);
+	ck_assert_int_eq(hc_text_stream_push(ts, -1, buf, sizeof(buf)), -EINVAL);
+	hc_text_stream_free(ts);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+static Suite *libhc_suite(void)
+{
+	Suite *s = suite_create("libhc");
+	TCase *h = tcase_create("hygiene"), *e2e = tcase_create("end_to_end");
+
+	tcase_add_test(h, test_strerror_every_error);
+	tcase_add_test(h, test_bad_uris);
+	tcase_add_test(h, test_no_daemon);
+	tcase_add_test(h, test_discovery_env);
+	tcase_set_timeout(e2e, 600);
+	tcase_add_test(e2e, test_tiny_matches_forward);
+	tcase_add_test(e2e, test_stop_ids_and_continuation);
+	tcase_add_test(e2e, test_text_stream_utf8);
+	tcase_add_test(e2e, test_stories260k_goldens);
+	tcase_add_test(e2e, test_tiny_llama3_goldens);
+	suite_add_tcase(s, h);
+	suite_add_tcase(s, e2e);
+	return s;
+}
+
+HC_TEST_MAIN(libhc_suite)

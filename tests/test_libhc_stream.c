@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libhc streams: back-pressure through a tiny ring loses nothing, cancel stops within one
+ * step with an exact count, the pollable fd works in an application's own loop, and context
+ * limits (full, reset, busy) behave as documented.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hc_test.h"
+#include "libhc_util.h"
+
+static const int32_t prompt[] = { 1, 21, 33, 44 };
+
+START_TEST(test_tiny_ring_slow_consumer)
+{
+	struct t_ref_params p = { .max_tokens = 1000, .temperature = 0.9f, .top_p = 0.95f,
+				  .seed = 77 };
+	struct hc_decode_params dp = { .max_tokens = 1000, .temperature = 0.9f, .top_p = 0.95f,
+				       .seed = 77, .ring_entries = 8 };
+	static int32_t want[1000];
+	static uint32_t got[1000];
+	struct hc_stream_status st;
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	const uint32_t *t;
+	char rom[256];
+	uint32_t n = 0, nw;
+	unsigned k, max_peek = 0;
+
+	t_bake_long(2, 1100, rom, sizeof(rom));
+	nw = t_reference(rom, prompt, 4, &p, want);
+	ck_assert_uint_eq(nw, 1000);
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	for (;;) {
+		k = hc_stream_peek(s, &t);
+		if (!k) {
+			if (hc_stream_status(s, NULL) == 1)
+				break;
+			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+			continue;
+		}
+		if (k > max_peek)
+			max_peek = k;
+		ck_assert_uint_le(n + 1, 1000);
+		got[n++] = t[0];	/* slow: one token at a time, with a nap now and then */
+		hc_stream_advance(s, 1);
+		if (n % 50 == 0)
+			usleep(20000);
+	}
+	ck_assert_uint_le(max_peek, 8);
+	ck_assert_int_eq(hc_stream_status(s, &st), 1);
+	ck_assert_int_eq(st.state, HC_STREAM_DONE_MAX_TOKENS);
+	ck_assert_uint_eq(st.count, 1000);
+	ck_assert_uint_eq(n, 1000);
+	ck_assert_int_eq(memcmp(got, want, sizeof(got)), 0);
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+/* Cancel a decode that is paused on a full ring: exactly the ring's tokens, nothing more. */
+START_TEST(test_cancel_paused_exact)
+{
+	struct t_ref_params p = { .max_tokens = 300 };
+	struct hc_decode_params dp = { .max_tokens = 300, .ring_entries = 8 };
+	int32_t want[300];
+	uint32_t got[300], n = 0;
+	struct hc_stream_status st;
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	const uint32_t *t;
+	char rom[256];
+	int r, i;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_reference(rom, prompt, 4, &p, want);
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	/* read 5, then let the ring fill up: the card must pause (8 unread) */
+	while (n < 5) {
+		r = hc_stream_read(s, got + n, 5 - n);
+		ck_assert_int_gt(r, 0);
+		n += r;
+	}
+	for (i = 0; i < 30000 && hc_stream_available(s) < 8; i++)
+		ck_assert_int_ge(hc_stream_wait(&s, 1, 100), 0);
+	ck_assert_uint_eq(hc_stream_available(s), 8);
+	ck_assert_uint_eq(hc_stream_peek(s, &t), 3);	/* contiguous part: the ring wrapped */
+	ck_assert_int_eq(hc_ctx_cancel(ctx), 0);
+	while ((r = hc_stream_read(s, got + n, 300 - n)) > 0)
+		n += r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(hc_stream_status(s, &st), 1);
+	ck_assert_int_eq(st.state, HC_STREAM_CANCELLED);
+	ck_assert_uint_eq(st.count, n);
+	ck_assert_uint_eq(n, 5 + 8);
+	ck_assert_uint_lt(st.count, 300);
+	ck_assert_int_eq(memcmp(got, want, n * sizeof(*got)), 0);
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+/* Cancel a free-running decode: the count reported equals the tokens read, less than max. */
+START_TEST(test_cancel_running)
+{
+	struct t_ref_params p = { .max_tokens = 500, .temperature = 0.8f, .seed = 3 };
+	struct hc_decode_params dp = { .max_tokens = 500, .temperature = 0.8f, .seed = 3 };
+	int32_t want[500];
+	uint32_t got[500], n = 0;
+	struct hc_stream_status st;
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	char rom[256];
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_reference(rom, prompt, 4, &p, want);
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	while (n < 20) {
+		r = hc_stream_read(s, got + n, 500 - n);
+		ck_assert_int_gt(r, 0);
+		n += r;
+	}
+	ck_assert_int_eq(hc_ctx_cancel(ctx), 0);
+	while ((r = hc_stream_read(s, got + n, 500 - n)) > 0)
+		n += r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(hc_stream_status(s, &st), 1);
+	ck_assert_int_eq(st.state, HC_STREAM_CANCELLED);
+	ck_assert_uint_eq(st.count, n);
+	ck_assert_uint_eq(st.consumed, n);
+	ck_assert_uint_lt(n, 500);
+	ck_assert_int_eq(memcmp(got, want, n * sizeof(*got)), 0);
+	hc_stream_free(s);
+	/* the context is usable afterwards */
+	ck_assert_int_eq(hc_ctx_reset(ctx), 0);
+	ck_assert_uint_eq(hc_ctx_position(ctx), 0);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+/* An application's own poll loop over hc_stream_fd() + hc_stream_rearm(). */
+START_TEST(test_pollable_fd)
+{
+	struct t_ref_params p = { .max_tokens = 64, .temperature = 1.0f, .seed = 11 };
+	struct hc_decode_params dp = { .max_tokens = 64, .temperature = 1.0f, .seed = 11,
+				       .ring_entries = 16 };
+	int32_t want[64];
+	uint32_t got[64], n = 0;
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	const uint32_t *t;
+	struct pollfd pfd;
+	char rom[256];
+	unsigned k;
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_reference(rom, prompt, 4, &p, want);
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	pfd.fd = hc_stream_fd(s);
+	ck_assert_int_ge(pfd.fd, 0);
+	pfd.events = POLLIN;
+	for (;;) {
+		while ((k = hc_stream_peek(s, &t))) {
+			ck_assert_uint_le(n + k, 64);
+			memcpy(got + n, t, k * sizeof(*t));
+			n += k;
+			hc_stream_advance(s, k);
+		}
+		if (hc_stream_status(s, NULL) == 1)
+			break;
+		r = hc_stream_rearm(s);
+		ck_assert_int_ge(r, 0);
+		if (!r)
+			ck_assert_int_ge(poll(&pfd, 1, -1), 0);
+	}
+	ck_assert_uint_eq(n, 64);
+	ck_assert_int_eq(memcmp(got, want, sizeof(got)), 0);
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+START_TEST(test_context_limits)
+{
+	struct t_ref_params p = { .max_tokens = 1000 };
+	struct hc_decode_params dp = { .max_tokens = 1000 };
+	static int32_t want[1000], big[600];
+	static uint32_t got[1000];
+	struct hc_stream_status st;
+	struct hc_card_info info;
+	struct hc_card *card;
+	struct hc_stream *s, *s2;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	char rom[256];
+	uint32_t n = 0, nw, i;
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	nw = t_reference(rom, prompt, 4, &p, want);	/* stops where the KV cache is full */
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_card_info(card, &info), 0);
+	ck_assert_uint_eq(info.max_ctx, 512);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	/* decode before any prompt: nothing to continue from */
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), -EINVAL);
+	/* a prompt longer than the context: refused whole */
+	for (i = 0; i < 600; i++)
+		big[i] = (int32_t)(i % 500);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, big, 600), -ENOSPC);
+	ck_assert_uint_eq(hc_ctx_position(ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, big, 0), -EINVAL);
+	big[0] = 512;
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, big, 1), -EINVAL);	/* id >= vocab */
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s2), -EBUSY);
+	while ((r = hc_stream_read(s, got + n, 1000 - n)) > 0)
+		n += r;
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(hc_stream_status(s, &st), 1);
+	ck_assert_int_eq(st.state, HC_STREAM_CONTEXT_FULL);
+	ck_assert_uint_eq(st.count, n);
+	ck_assert_uint_lt(n, 1000);
+	ck_assert_uint_eq(n, nw);
+	ck_assert_int_eq(memcmp(got, want, n * sizeof(*got)), 0);
+	hc_stream_free(s);
+	/* reset, same prompt again: the same tokens as a fresh context */
+	ck_assert_int_eq(hc_ctx_reset(ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	dp.max_tokens = 50;
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	n = 0;
+	while ((r = hc_stream_read(s, got + n, 50 - n)) > 0)
+		n += r;
+	ck_assert_uint_eq(n, 50);
+	ck_assert_int_eq(memcmp(got, want, 50 * sizeof(*got)), 0);
+	hc_stream_free(s);
+	/* bad parameters */
+	dp.max_tokens = 0;
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), -EINVAL);
+	dp.max_tokens = 5;
+	dp.ring_entries = 12;
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), -EINVAL);
+	dp.ring_entries = 0;
+	dp.temperature = -1;
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), -EINVAL);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+static Suite *stream_suite(void)
+{
+	Suite *s = suite_create("libhc_stream");
+	TCase *tc = tcase_create("stream");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_tiny_ring_slow_consumer);
+	tcase_add_test(tc, test_cancel_paused_exact);
+	tcase_add_test(tc, test_cancel_running);
+	tcase_add_test(tc, test_pollable_fd);
+	tcase_add_test(tc, test_context_limits);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+HC_TEST_MAIN(stream_suite)
