@@ -394,6 +394,28 @@ START_TEST(test_stories260k)
 }
 END_TEST
 
+/*
+ * llama.cpp's BF16 fixture re-quantized by hc-bake and its Q8_0 fixture (llama-quantize's
+ * blocks, copied unchanged) must give the same ROM, byte for byte.
+ */
+START_TEST(test_q8_rom_matches_llama_quantize)
+{
+	char bf[512], q8[512], cmd[1024];
+	struct tmp t;
+
+	HC_REQUIRE_SHARED("models/gguf/tiny-llama3-BF16.gguf", bf);
+	HC_REQUIRE_SHARED("models/gguf/tiny-llama3-Q8_0.gguf", q8);
+	tmp_init(&t);
+	ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+		bf, "--quant", "Q8", "-o", tpath(&t, "bf.rom"), NULL }), 0);
+	ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+		q8, "--quant", "Q8", "-o", tpath(&t, "q8.rom"), NULL }), 0);
+	snprintf(cmd, sizeof(cmd), "cmp '%s' '%s'", tpath(&t, "bf.rom"), tpath(&t, "q8.rom"));
+	ck_assert_msg(system(cmd) == 0, "re-quantized BF16 differs from llama-quantize's Q8_0");
+	tmp_fini(&t);
+}
+END_TEST
+
 /* A fake source to reach the writer's own checks. */
 static int fake_read(struct bake_source *src, uint32_t i, uint64_t row0, uint64_t n,
 		     float *dst, char *err, size_t errlen)
@@ -461,6 +483,7 @@ static Suite *bake_suite(void)
 	tcase_add_test(tc, test_bad_inputs);
 	tcase_add_test(tc, test_stories260k);
 	tcase_add_test(tc, test_writer_rejects);
+	tcase_add_test(tc, test_q8_rom_matches_llama_quantize);
 	suite_add_tcase(s, tc);
 	return s;
 }
