@@ -92,7 +92,10 @@ static int run(const struct tmp *t, char *out, size_t outlen, char *errbuf, size
 	return WEXITSTATUS(status);
 }
 
-/* Expect failure with exactly one stderr line containing @what, and no ROM or temp file. */
+/*
+ * Expect failure with exactly one stderr line containing @what, and neither x.rom (the
+ * output every failing case names) nor its temporary x.rom.tmp.* left behind.
+ */
 static void expect_fail(const struct tmp *t, const char *what, const char *const *argv)
 {
 	char err[2048];
@@ -107,7 +110,7 @@ static void expect_fail(const struct tmp *t, const char *what, const char *const
 	d = opendir(t->dir);
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)))
-		ck_assert_msg(!strstr(e->d_name, ".rom"), "left behind: %s", e->d_name);
+		ck_assert_msg(strncmp(e->d_name, "x.rom", 5) != 0, "left behind: %s", e->d_name);
 	closedir(d);
 }
 
@@ -416,12 +419,67 @@ START_TEST(test_q8_rom_matches_llama_quantize)
 }
 END_TEST
 
+/* --tokenizer sets a synthetic model's vocabulary; for GGUF it replaces the file's own. */
+START_TEST(test_tokenizer_option)
+{
+	char l2[512], js[512], gg[512], out[16384];
+	struct tmp t;
+
+	HC_REQUIRE_SHARED(L2TOK, l2);
+	HC_REQUIRE_SHARED("models/tiny-llama3-hf/tokenizer.json", js);
+	HC_REQUIRE_SHARED("models/gguf/stories260K-F32.gguf", gg);
+	tmp_init(&t);
+	ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+		"--synthetic", "tiny", "--quant", "Q4", "--tokenizer", l2, "-o",
+		tpath(&t, "a.rom"), NULL }), 0);
+	ck_assert_int_eq(run(&t, out, sizeof(out), NULL, 0, (const char *[]){
+		"--info", tpath(&t, "a.rom"), NULL }), 0);
+	ck_assert_msg(strstr(out, "vocab 32000, dim 128") && strstr(out, "32000 tokens"), "%s",
+		      out);
+	ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+		"--synthetic", "tiny", "--quant", "Q4", "--tokenizer", js, "-o",
+		tpath(&t, "b.rom"), NULL }), 0);
+	ck_assert_int_eq(run(&t, out, sizeof(out), NULL, 0, (const char *[]){
+		"--info", tpath(&t, "b.rom"), NULL }), 0);
+	ck_assert_msg(strstr(out, "vocab 128256, dim 128") && strstr(out, "128256 tokens"), "%s",
+		      out);
+	ck_assert_int_eq(run(&t, NULL, 0, NULL, 0, (const char *[]){
+		gg, "--tokenizer", "builtin", "-o", tpath(&t, "c.rom"), NULL }), 0);
+	expect_fail(&t, "tokenizer has 32000 tokens but the model's vocabulary is 512",
+		    (const char *[]){ gg, "--tokenizer", l2, "-o", tpath(&t, "x.rom"), NULL });
+	tmp_fini(&t);
+}
+END_TEST
+
 /* A fake source to reach the writer's own checks. */
 static int fake_read(struct bake_source *src, uint32_t i, uint64_t row0, uint64_t n,
 		     float *dst, char *err, size_t errlen)
 {
 	memset(dst, 0, n * src->tensors[i].shape[0] * sizeof(float));
 	return 0;
+}
+
+static int fake_read_fails(struct bake_source *src, uint32_t i, uint64_t row0, uint64_t n,
+			   float *dst, char *err, size_t errlen)
+{
+	if (i == 10) {
+		snprintf(err, errlen, "fake: tensor %u unreadable", i);
+		return -EIO;
+	}
+	return fake_read(src, i, row0, n, dst, err, errlen);
+}
+
+static int dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 START_TEST(test_writer_rejects)
@@ -445,6 +503,13 @@ START_TEST(test_writer_rejects)
 	ck_assert_msg(strstr(err, "unsupported type") && strstr(err, src->tensors[3].name), "%s",
 		      err);
 	src->tensors[3].type = HC_WTYPE_F32;
+	/* a read error half way: the error is passed on and no file is left */
+	src->read_rows_f32 = fake_read_fails;
+	ck_assert_int_eq(bake_write_rom(src, HC_WTYPE_F32, tpath(&t, "x.rom"), 0, err,
+					sizeof(err)), -EIO);
+	ck_assert_str_eq(err, "fake: tensor 10 unreadable");
+	ck_assert_int_eq(dir_entries(t.dir), 0);
+	src->read_rows_f32 = fake_read;
 	snprintf(src->tensors[4].name, sizeof(src->tensors[4].name), "blk.0.attn_x.weight");
 	ck_assert_int_ne(bake_write_rom(src, HC_WTYPE_F32, tpath(&t, "x.rom"), 0, err,
 					sizeof(err)), 0);
@@ -484,6 +549,7 @@ static Suite *bake_suite(void)
 	tcase_add_test(tc, test_stories260k);
 	tcase_add_test(tc, test_writer_rejects);
 	tcase_add_test(tc, test_q8_rom_matches_llama_quantize);
+	tcase_add_test(tc, test_tokenizer_option);
 	suite_add_tcase(s, tc);
 	return s;
 }
