@@ -212,7 +212,7 @@ int hc_tok_chat(const struct hc_tokenizer *tok, const struct hc_chat_msg *msgs, 
 	if (!c.ret) {
 		if (n_out)
 			*n_out = c.v.n;
-		if (ids && cap)
+		if (ids && cap && c.v.n)
 			memcpy(ids, c.v.v, (c.v.n < cap ? c.v.n : cap) * sizeof(*ids));
 		if (c.v.n > cap)
 			c.ret = -ENOSPC;

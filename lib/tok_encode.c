@@ -75,7 +75,7 @@ int hc_tok_encode(const struct hc_tokenizer *tok, const char *text, size_t len, 
 	if (n_out)
 		*n_out = ret ? 0 : v.n;
 	if (!ret) {
-		if (ids && cap)
+		if (ids && cap && v.n)
 			memcpy(ids, v.v, (v.n < cap ? v.n : cap) * sizeof(*ids));
 		if (v.n > cap)
 			ret = -ENOSPC;

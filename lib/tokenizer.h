@@ -117,7 +117,12 @@ struct hc_detok {
 	int32_t  prev_id;
 };
 void hc_detok_init(struct hc_detok *d);
-/* Returns bytes written to @out (needs at least 64 + longest piece; 256 is always enough). */
+/*
+ * Returns bytes written to @out (never more than @cap; 64 + 3 x the longest piece is always
+ * enough, 256 for every shipped vocabulary). SPM: control tokens give nothing and the piece
+ * after BOS loses its leading space; push a prompt's ids first to continue after it.
+ * BPE: special tokens give their text. Details: docs/tokenizers.md.
+ */
 size_t hc_detok_push(const struct hc_tokenizer *tok, struct hc_detok *d, int32_t id,
 		     char *out, size_t cap);
 /* Flush what is left at end of stream (incomplete bytes become U+FFFD). */
