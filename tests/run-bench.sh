@@ -19,3 +19,7 @@ done
 # shellcheck disable=SC2086
 "$B/hc-bench" --prefill "${HC_BENCH_PREFILL:-64}" --decode "${HC_BENCH_DECODE:-32}" \
 	--threads 1,2 ${HC_BENCH_REFERENCE:+--reference} $roms
+# Other benchmarks plug in as tests/bench-*.sh fragments, each given the build dir.
+for f in tests/bench-*.sh; do
+	[ -f "$f" ] && sh "$f" "$B"
+done

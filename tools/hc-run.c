@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * hc-run: generate text with a baked model.
+ *   hc-run [-d DEVICE] [options] "prompt"     on a card through libhc (run_card.c)
  *   hc-run --rom FILE [options] "prompt"      in-process emulator (run_direct.c)
  * Text streams to stdout as tokens are made; timings go to stderr.
  */
@@ -11,13 +12,16 @@
 #include <string.h>
 #include <time.h>
 #include "run.h"
+#include "run_card.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hc-run --rom FILE [options] [\"prompt\"]\n"
-		"  --rom FILE        run the ROM in-process (exact emulator forward pass)\n"
-		"  -d, --device DEV  run on a card (needs the card engine)\n"
+		"usage: hc-run [-d DEVICE | --rom FILE] [options] [\"prompt\"]\n"
+		"  -d, --device DEV  card to use: emu:/path/to/socket or /dev/accel/accelN\n"
+		"                    (default: $HC_DEVICE, then discovery; see libhc(7))\n"
+		"  --rom FILE        run the ROM in-process instead (exact emulator forward pass)\n"
+		"  -i                interactive chat on the card, history kept in one context\n"
 		"  -n N              tokens to generate (default 256)\n"
 		"  -t THREADS        worker threads for --rom (default 1)\n"
 		"  --temp T          temperature (default 0: greedy)\n"
@@ -43,7 +47,7 @@ struct cli {
 	struct run_gen g;
 	const char *prompt;
 	const char *prompt_ids;
-	int bos, chat, tokenize, print_ids, ignore_eos;
+	int bos, chat, tokenize, print_ids, ignore_eos, interactive;
 };
 
 static int parse_num(const char *s, const char *what, double lo, double hi, double *out)
@@ -104,10 +108,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	c->o.n_threads = 1;
 	c->g.max_new = 256;
 	c->g.sampling.seed = 1;
-	while ((ch = getopt_long(argc, argv, "d:n:t:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:n:t:hi", opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_ROM: c->o.rom_path = optarg; break;
 		case 'd': c->o.device = optarg; break;
+		case 'i': c->interactive = 1; break;
 		case 'n':
 			if (parse_num(optarg, "-n", 0, 1 << 30, &v))
 				return -1;
@@ -156,8 +161,12 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			argv[optind]);
 		return -1;
 	}
-	if (!!c->o.rom_path == !!c->o.device) {
-		fprintf(stderr, "hc-run: give exactly one of --rom FILE or -d DEVICE\n");
+	if (c->o.rom_path && c->o.device) {
+		fprintf(stderr, "hc-run: give one of --rom FILE or -d DEVICE, not both\n");
+		return -1;
+	}
+	if (c->interactive && (c->o.rom_path || c->prompt || c->prompt_ids || c->tokenize)) {
+		fprintf(stderr, "hc-run: -i runs on a card and reads the prompts from stdin\n");
 		return -1;
 	}
 	if (c->prompt_ids && (c->prompt || c->chat || c->bos)) {
@@ -287,7 +296,7 @@ static int on_token(void *arg, int32_t id)
 
 int main(int argc, char **argv)
 {
-	static const struct run_engine_ops *engines[] = { &run_direct_ops };
+	static const struct run_engine_ops *engines[] = { &run_direct_ops, &run_card_ops };
 	struct cli c = { 0 };
 	struct run_engine *e = NULL;
 	const struct run_engine_ops *ops = NULL;
@@ -301,7 +310,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &c))
 		return 2;
 	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
-		if (strcmp(engines[i]->name, c.o.device ? "card" : "direct") == 0)
+		if (strcmp(engines[i]->name, c.o.rom_path ? "direct" : "card") == 0)
 			ops = engines[i];
 	if (!ops) {
 		fprintf(stderr, "hc-run: -d %s: this build has no card engine\n", c.o.device);
@@ -311,6 +320,15 @@ int main(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "hc-run: %s\n", err);
 		return 1;
+	}
+	if (c.interactive) {
+		c.g.stop_ids = stop;
+		c.g.n_stop = c.ignore_eos ? 0 : hc_tok_stop_ids(e->tok, stop, 16);
+		rc = run_card_interactive(e, &c.g, c.print_ids, stdin, err, sizeof(err));
+		if (rc)
+			fprintf(stderr, "hc-run: %s\n", err);
+		ret = rc ? 1 : 0;
+		goto out;
 	}
 	if (make_prompt(&c, e, &prompt, &n_prompt))
 		goto out;
