@@ -302,6 +302,11 @@ int main(int argc, char **argv)
 		return 2;
 	pthread_mutex_init(&card.lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* block before any thread exists (the model's workers too): only signalfd sees them */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	err[0] = 0;
 	rc = card_open(&card, err, sizeof(err));
@@ -316,10 +321,6 @@ int main(int argc, char **argv)
 		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
 
 	card.epfd = epoll_create1(EPOLL_CLOEXEC);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (card.epfd < 0 || sfd < 0) {
 		fprintf(stderr, "hc-emud: %s\n", strerror(errno));
