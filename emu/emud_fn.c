@@ -32,6 +32,29 @@ static bool range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint6
 	return len <= fn->mem_size - off;
 }
 
+/*
+ * The ROM's tokenizer blob goes right after the register page (HC_CAP_TOKENIZER): hosts need
+ * it to turn text into ids and back without the ROM file. Host-managed memory starts after
+ * it. Skipped when it would leave less than half of the memory for rings.
+ */
+static void emud_fn_place_tokenizer(struct emud_fn *fn, struct emud_card *card,
+				    struct hc_card_regs *r, unsigned char *mem, uint64_t mem_size)
+{
+	size_t len = 0;
+	const void *blob = hc_rom_tokenizer_blob(card->rom, &len);
+	uint64_t data = (HC_CARD_REGS_SIZE + (uint64_t)len + 4095) & ~(uint64_t)4095;
+
+	if (!blob || !len || data > mem_size / 2)
+		return;
+	memcpy(mem + HC_CARD_REGS_SIZE, blob, len);
+	r->tokenizer_offset = HC_CARD_REGS_SIZE;
+	r->tokenizer_size = len;
+	r->data_offset = data;
+	r->data_size = mem_size - data;
+	r->caps |= HC_CAP_TOKENIZER;
+	(void)fn;
+}
+
 int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t mem_size,
 		 uint64_t caps, const struct emud_fn_ops *ops, void *transport)
 {
@@ -60,6 +83,7 @@ int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t
 	r->mem_size = mem_size;
 	r->data_offset = HC_CARD_REGS_SIZE;
 	r->data_size = mem_size - HC_CARD_REGS_SIZE;
+	emud_fn_place_tokenizer(fn, card, r, mem, mem_size);
 	r->fn_id = fn->id;
 	memcpy(r->model_identity, card->rom_hdr->identity, sizeof(r->model_identity));
 	memcpy(r->model_name, card->rom_hdr->name, sizeof(r->model_name) - 1);
