@@ -124,6 +124,8 @@ END_TEST
 
 /* ---- end to end ---- */
 
+static const char *llama3_rom(char *rom, size_t len);
+
 static void check_same(const int32_t *want, uint32_t nw, const int32_t *got, uint32_t ng)
 {
 	uint32_t i;
@@ -306,22 +308,7 @@ START_TEST(test_tiny_llama3_goldens)
 
 	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
 	HC_REQUIRE_SHARED("golden/tiny-llama3/generate.json", gpath);
-	hc_test_shared("models/tiny-llama3-hf", model, sizeof(model));
-	snprintf(rom, sizeof(rom), "build/tests/roms/tiny-llama3.rom");
-	if (access(rom, R_OK)) {
-		char *argv[] = { "build/hc-bake", "--no-progress", model, "-o", rom, NULL };
-		pid_t pid;
-		int stt;
-
-		mkdir("build/tests/roms", 0755);
-		pid = fork();
-		if (pid == 0) {
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		waitpid(pid, &stt, 0);
-		ck_assert_msg(WIFEXITED(stt) && !WEXITSTATUS(stt), "baking tiny-llama3 failed");
-	}
+	llama3_rom(rom, sizeof(rom));
 	root = json_load_file(gpath, 0, &jerr);
 	ck_assert_msg(root, "%s: %s", gpath, jerr.text);
 	cases = json_object_get(root, "cases");
@@ -375,39 +362,166 @@ START_TEST(test_tiny_llama3_goldens)
 }
 END_TEST
 
+/* Bake (once) the tiny-llama3 ROM: the real Llama 3.1 byte-level BPE tokenizer. */
+static const char *llama3_rom(char *rom, size_t len)
+{
+	char model[512];
+
+	hc_test_shared("models/tiny-llama3-hf", model, sizeof(model));
+	snprintf(rom, len, "build/tests/roms/tiny-llama3.rom");
+	if (access(rom, R_OK)) {
+		char tmp[300];
+		char *argv[] = { "build/hc-bake", "--no-progress", model, "-o", tmp, NULL };
+		pid_t pid;
+		int stt;
+
+		snprintf(tmp, sizeof(tmp), "%s.%d.tmp", rom, (int)getpid());
+		mkdir("build/tests/roms", 0755);
+		pid = fork();
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, &stt, 0);
+		ck_assert_msg(WIFEXITED(stt) && !WEXITSTATUS(stt), "baking tiny-llama3 failed");
+		ck_assert_int_eq(rename(tmp, rom), 0);
+	}
+	return rom;
+}
+
+/* Every chunk the text stream emits is complete UTF-8 on its own. */
+static int utf8_complete(const char *s, size_t n)
+{
+	size_t i = 0, k, need;
+	unsigned char c;
+
+	while (i < n) {
+		c = (unsigned char)s[i];
+		need = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 :
+		       (c & 0xf8) == 0xf0 ? 3 : 9;
+		if (need == 9 || i + need >= n + (need ? 0 : 1))
+			return 0;
+		for (k = 1; k <= need; k++)
+			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
 START_TEST(test_text_stream_utf8)
 {
+	/* "Ünïcödé naïve café — 東京 🚀 ok" */
+	const char *text = "\xc3\x9c" "n" "\xc3\xaf" "c" "\xc3\xb6" "d" "\xc3\xa9" " na"
+			   "\xc3\xaf" "ve caf" "\xc3\xa9" " \xe2\x80\x94 \xe6\x9d\xb1\xe4\xba\xac "
+			   "\xf0\x9f\x9a\x80" " ok";
 	struct hc_text_stream *ts;
 	struct hc_card *card;
 	struct t_emud e;
-	char rom[256], out[4096], buf[256];
-	const char *text = "Hello, caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac!";
+	char rom[256], model[512], out[4096], buf[256];
 	int32_t ids[256];
-	size_t n, i, len = 0;
+	size_t n, i, len = 0, split = 0;
 	int r;
 
-	t_bake("tiny", 1, rom, sizeof(rom));
+	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
+	llama3_rom(rom, sizeof(rom));
 	t_emud_start(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	ck_assert_int_eq(hc_tokenize(card, text, strlen(text), 0, ids, 256, &n), 0);
-	ck_assert_uint_gt(n, 0);
-	ck_assert_int_eq(hc_tokenize(card, text, strlen(text), 0, ids, 1, &n), n > 1 ? -ENOSPC : 0);
+	ck_assert_uint_gt(n, 1);
+	ck_assert_int_eq(hc_tokenize(card, text, strlen(text), 0, ids, 1, &i), -ENOSPC);
+	ck_assert_uint_eq(i, n);
 	ck_assert_int_eq(hc_text_stream_new(card, &ts), 0);
 	for (i = 0; i < n; i++) {
+		size_t plen;
+		const char *piece = hc_token_piece(card, ids[i], &plen);
+
+		ck_assert_ptr_nonnull(piece);
+		split += !utf8_complete(piece, plen);	/* a character spread over tokens */
 		r = hc_text_stream_push(ts, ids[i], buf, sizeof(buf));
 		ck_assert_int_ge(r, 0);
+		ck_assert_msg(utf8_complete(buf, r), "token %zu emitted a partial character", i);
 		memcpy(out + len, buf, r);
 		len += r;
 	}
+	ck_assert_uint_gt(split, 0);	/* the case this test is about did occur */
 	r = hc_text_stream_flush(ts, buf, sizeof(buf));
-	ck_assert_int_ge(r, 0);
-	memcpy(out + len, buf, r);
-	len += r;
+	ck_assert_int_eq(r, 0);
 	out[len] = 0;
 	ck_assert_str_eq(out, text);
 	ck_assert_int_eq(hc_text_stream_push(ts, -1, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(hc_text_stream_push(ts, 128256, buf, sizeof(buf)), -EINVAL);
+	ck_assert_ptr_null(hc_token_piece(card, 128256, &i));
+	ck_assert_int_eq(hc_token_bos(card), 128000);
+	{
+		int32_t stop[8];
+		uint32_t k, ns = hc_stop_ids(card, stop, 8), found = 0;
+
+		for (k = 0; k < ns; k++)
+			found |= stop[k] == 128009;	/* <|eot_id|> */
+		ck_assert(found);
+	}
 	hc_text_stream_free(ts);
 	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+/* The card's text functions answer -EOPNOTSUPP cleanly when nothing applies; ids work. */
+START_TEST(test_info_identity)
+{
+	struct hc_card_info info;
+	struct hc_telemetry t;
+	struct hc_card *card;
+	struct t_emud e;
+	char rom[256], hex[65];
+	static const uint8_t id[32] = { 0x01, 0xab, 0xff };
+
+	ck_assert_str_eq(hc_identity_hex(id, hex),
+			 "01abff0000000000000000000000000000000000000000000000000000000000");
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_card_info(card, &info), 0);
+	ck_assert_str_eq(info.model_name, "synthetic-tiny");
+	ck_assert_uint_eq(info.vocab_size, 512);
+	ck_assert_uint_eq(info.dim, 128);
+	ck_assert_uint_eq(info.n_layers, 4);
+	ck_assert_uint_eq(info.n_heads, 4);
+	ck_assert_uint_eq(info.n_kv_heads, 2);
+	ck_assert_uint_eq(info.ffn_dim, 384);
+	ck_assert_uint_eq(info.interface_version, 1);
+	ck_assert_uint_ge(info.n_queue_pairs, 1);
+	ck_assert_uint_gt(info.stream_mem_bytes, 0);
+	ck_assert_uint_eq(info.status, 1);	/* READY */
+	{
+		/* identity equals the ROM's */
+		FILE *f = fopen(rom, "rb");
+		uint8_t hdr[512];
+
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+		fclose(f);
+		ck_assert_int_eq(memcmp(info.identity, hdr + 24, 32), 0);
+	}
+	/* the heartbeat advances and mirrors telemetry while the card is alive */
+	ck_assert_int_eq(hc_card_telemetry(card, &t), 0);
+	{
+		struct hc_telemetry t2;
+		int i;
+
+		for (i = 0; i < 3000; i++) {
+			ck_assert_int_eq(hc_card_telemetry(card, &t2), 0);
+			if (t2.heartbeat > t.heartbeat + 1)
+				break;
+			usleep(10000);
+		}
+		ck_assert_uint_gt(t2.heartbeat, t.heartbeat + 1);
+		ck_assert_uint_ge(t2.clients, 1);
+	}
+	ck_assert_int_eq(hc_card_info(card, NULL), -EINVAL);
+	hc_close(card);
+	hc_close(NULL);
 	t_emud_stop(&e);
 }
 END_TEST
@@ -425,6 +539,7 @@ static Suite *libhc_suite(void)
 	tcase_add_test(e2e, test_tiny_matches_forward);
 	tcase_add_test(e2e, test_stop_ids_and_continuation);
 	tcase_add_test(e2e, test_text_stream_utf8);
+	tcase_add_test(e2e, test_info_identity);
 	tcase_add_test(e2e, test_stories260k_goldens);
 	tcase_add_test(e2e, test_tiny_llama3_goldens);
 	suite_add_tcase(s, h);
