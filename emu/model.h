@@ -17,13 +17,15 @@ enum hc_path {
 	HC_PATH_REFERENCE = 1,	/* plain C, obviously right */
 };
 
-/* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error. */
+/* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error.
+ * Calls on one model (any of its caches) are serialised internally. */
 int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 		 struct hc_model **out, char *err, size_t errlen);
 void hc_model_free(struct hc_model *m);
 const struct hc_rom_arch *hc_model_arch(const struct hc_model *m);
 
-/* A KV cache for up to @max_ctx positions (0 = the ROM's max_ctx). NULL on ENOMEM. */
+/* A KV cache for up to @max_ctx positions (0 or more than the ROM's max_ctx: the ROM's
+ * max_ctx). Memory is touched only as positions fill. NULL on ENOMEM. */
 struct hc_kv *hc_kv_new(struct hc_model *m, uint32_t max_ctx);
 void hc_kv_free(struct hc_kv *kv);
 void hc_kv_reset(struct hc_kv *kv);		/* forget all positions */

@@ -49,6 +49,52 @@ static int by_logit(const void *pa, const void *pb, void *ctx)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/* Is (logit, id) @a ranked before @b? */
+static int before(const float *l, int32_t a, int32_t b)
+{
+	return l[a] > l[b] || (l[a] == l[b] && a < b);
+}
+
+/*
+ * The @k best ids (k < n) into h[0..k), best first: a heap of size k whose root is the
+ * worst kept id, then a sort. O(n log k) instead of sorting the whole vocabulary.
+ */
+static void top_k_select(const float *l, uint32_t n, uint32_t k, struct hc_prob_index *h)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t pos;
+
+		if (i < k) {
+			/* sift up: parents rank after their children */
+			pos = i;
+			while (pos && before(l, h[(pos - 1) / 2].id, (int32_t)i)) {
+				h[pos] = h[(pos - 1) / 2];
+				pos = (pos - 1) / 2;
+			}
+			h[pos].id = (int32_t)i;
+			continue;
+		}
+		if (!before(l, (int32_t)i, h[0].id))
+			continue;
+		/* replace the root and sift down */
+		pos = 0;
+		for (;;) {
+			uint32_t c = 2 * pos + 1;
+
+			if (c >= k)
+				break;
+			if (c + 1 < k && before(l, h[c].id, h[c + 1].id))
+				c++;
+			if (!before(l, (int32_t)i, h[c].id))
+				break;
+			h[pos] = h[c];
+			pos = c;
+		}
+		h[pos].id = (int32_t)i;
+	}
+	qsort_r(h, k, sizeof(*h), by_logit, (void *)l);
+}
+
 int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *s,
 		  uint64_t step, struct hc_prob_index *scratch)
 {
@@ -72,9 +118,7 @@ int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *
 		sum += expf(logits[i] / s->temperature - max_z);
 
 	if (top_k_on) {
-		for (uint32_t i = 0; i < vocab_size; i++)
-			scratch[i].id = (int32_t)i;
-		qsort_r(scratch, vocab_size, sizeof(*scratch), by_logit, logits);
+		top_k_select(logits, vocab_size, s->top_k, scratch);
 		n = s->top_k;
 	} else if (top_p_on) {
 		/* Tokens below this can never be in the nucleus: what they sum to is < 1 - p. */

@@ -510,6 +510,47 @@ START_TEST(sample_topk_topp_sets_and_frequencies)
 }
 END_TEST
 
+/* top-k picks exactly the k best (ties: lower id) out of a large vocabulary. */
+START_TEST(sample_topk_exact_set)
+{
+	enum { V = 5000, K = 5 };
+	static struct hc_prob_index scratch[V];
+	static float l[V], l2[V];
+	int32_t best[K];
+	int seen[K] = { 0 };
+
+	for (uint32_t i = 0; i < V; i++)
+		l[i] = (float)((i * 7919u) % 1013u);	/* many equal values */
+	/* brute force: K times the first maximum not taken yet */
+	for (int k = 0; k < K; k++) {
+		best[k] = -1;
+		for (int32_t i = 0; i < V; i++) {
+			int taken = 0;
+
+			for (int q = 0; q < k; q++)
+				taken |= best[q] == i;
+			if (!taken && (best[k] < 0 || l[i] > l[best[k]]))
+				best[k] = i;
+		}
+	}
+	for (uint64_t step = 0; step < 400; step++) {
+		int32_t id;
+		int k;
+
+		memcpy(l2, l, sizeof(l));
+		id = hc_sample(l2, V, &(struct hc_sampling){ .temperature = 1e4f, .top_k = K,
+							    .seed = 5 }, step, scratch);
+		for (k = 0; k < K && best[k] != id; k++)
+			;
+		ck_assert_msg(k < K, "step %llu: id %d is not among the top %d",
+			      (unsigned long long)step, id, K);
+		seen[k]++;
+	}
+	for (int k = 0; k < K; k++)
+		ck_assert_msg(seen[k] > 0, "top-%d id %d never drawn", k, best[k]);
+}
+END_TEST
+
 static Suite *forward_suite(void)
 {
 	Suite *s = suite_create("forward");
@@ -530,6 +571,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);
 	tcase_add_test(ts, sample_topk_topp_sets_and_frequencies);
+	tcase_add_test(ts, sample_topk_exact_set);
 	suite_add_tcase(s, ts);
 	return s;
 }
