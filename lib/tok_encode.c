@@ -9,20 +9,49 @@
 #include <string.h>
 #include "tok_internal.h"
 
-/* Id of the special token whose text starts at @s, or -1. */
+/*
+ * Id of the longest special token whose text starts at @s, or -1. special_ids is sorted
+ * bytewise with prefixes first, so the candidates sharing the first k bytes form a range
+ * that narrows by binary search: a few steps per position whatever the text.
+ */
 static int32_t match_special(const struct hc_tokenizer *t, const char *s, size_t n, unsigned flags)
 {
-	uint8_t c = (uint8_t)s[0];
+	const uint32_t *ids = t->special_ids;
+	uint32_t lo = t->special_start[(uint8_t)s[0]], hi = t->special_start[(uint8_t)s[0] + 1];
+	int32_t best = -1;
 
-	for (uint32_t k = t->special_start[c]; k < t->special_start[c + 1]; k++) {
-		uint32_t id = t->special_ids[k];
+	for (size_t k = 1; lo < hi; k++) {
+		uint32_t a, b;
+		uint8_t c;
 
-		if (t->type[id] == HC_TT_CONTROL && !(flags & HC_ENC_PARSE_SPECIAL))
-			continue;
-		if (t->piece_len[id] <= n && !memcmp(s, t->piece[id], t->piece_len[id]))
-			return (int32_t)id;
+		/* Candidates exactly k bytes long match completely (ties: lowest id first). */
+		for (; lo < hi && t->piece_len[ids[lo]] == k; lo++)
+			if ((best < 0 || t->piece_len[best] < k) &&
+			    (t->type[ids[lo]] != HC_TT_CONTROL || (flags & HC_ENC_PARSE_SPECIAL)))
+				best = (int32_t)ids[lo];
+		if (k == n)
+			break;
+		c = (uint8_t)s[k];
+		for (a = lo, b = hi; a < b;) {	/* first with byte k >= c */
+			uint32_t m = a + (b - a) / 2;
+
+			if ((uint8_t)t->piece[ids[m]][k] < c)
+				a = m + 1;
+			else
+				b = m;
+		}
+		lo = a;
+		for (b = hi; a < b;) {		/* first with byte k > c */
+			uint32_t m = a + (b - a) / 2;
+
+			if ((uint8_t)t->piece[ids[m]][k] <= c)
+				a = m + 1;
+			else
+				b = m;
+		}
+		hi = a;
 	}
-	return -1;
+	return best;
 }
 
 static int encode_fragment(const struct hc_tokenizer *t, const char *s, size_t n, bool after_special,

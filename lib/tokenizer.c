@@ -83,16 +83,18 @@ static uint32_t make_raw(const struct hc_tokenizer *t, uint32_t i, char *out)
 	return o;
 }
 
+/* Byte order, a prefix before its extensions, then by id: a sorted trie for matching. */
 static int cmp_special(const void *a, const void *b, void *arg)
 {
 	const struct hc_tokenizer *t = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int fx = (uint8_t)t->piece[x][0], fy = (uint8_t)t->piece[y][0];
+	uint32_t lx = t->piece_len[x], ly = t->piece_len[y];
+	int c = memcmp(t->piece[x], t->piece[y], lx < ly ? lx : ly);
 
-	if (fx != fy)
-		return fx - fy;
-	if (t->piece_len[x] != t->piece_len[y])
-		return t->piece_len[x] > t->piece_len[y] ? -1 : 1;
+	if (c)
+		return c;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
 	return x < y ? -1 : x > y;
 }
 

@@ -508,13 +508,13 @@ END_TEST
 /* A small byte-level BPE spec built by hand: the 256 byte symbols and a few merges. */
 static struct hc_tok_spec *tiny_bpe(void)
 {
-	static const char *const extra[] = { "he", "ll", "hell", "hello", "<|eot_id|>" };
+	static const char *const extra[] = { "he", "ll", "hell", "hello", "<|eot_id|>", "<|eot" };
 	static const char *const merges[] = { "h e", "l l", "he ll", "hell o" };
 	struct hc_tok_spec *s = calloc(1, sizeof(*s));
 	uint32_t n = 0;
 
 	s->kind = HC_TOK_BPE;
-	s->n_vocab = 256 + 5;
+	s->n_vocab = 256 + 6;
 	s->pieces = calloc(s->n_vocab, sizeof(char *));
 	s->types = calloc(s->n_vocab, 1);
 	for (int b = 0; b < 256; b++) {
@@ -535,9 +535,9 @@ static struct hc_tok_spec *tiny_bpe(void)
 		s->pieces[n] = strdup(u);
 		s->types[n++] = HC_TT_NORMAL;
 	}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		s->pieces[n] = strdup(extra[i]);
-		s->types[n++] = i == 4 ? HC_TT_CONTROL : HC_TT_NORMAL;
+		s->types[n++] = i == 4 ? HC_TT_CONTROL : i == 5 ? HC_TT_USER_DEFINED : HC_TT_NORMAL;
 	}
 	s->n_merges = 4;
 	s->merges = calloc(4, sizeof(char *));
@@ -563,6 +563,15 @@ START_TEST(blob_round_trip_tiny_bpe)
 	ck_assert_int_eq(ids[1], 0x20);		/* the byte symbol "Ġ" */
 	ck_assert_int_eq(ids[2], 258);		/* hell */
 	ck_assert_int_eq(ids[3], 260);
+	/* user-defined text always matches; the longer control token only with the flag */
+	ck_assert_int_eq(hc_tok_encode(t, "<|eot_id|><|eo", 14, 0, ids, 32, &n), 0);
+	ck_assert_uint_eq(n, 1 + 9);	/* "<|eot", then the 9 bytes of "_id|><|eo" */
+	ck_assert_int_eq(ids[0], 261);
+	ck_assert_int_eq(hc_tok_encode(t, "<|eot_id|><|eot", 15, HC_ENC_PARSE_SPECIAL, ids, 32, &n),
+			 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(ids[0], 260);
+	ck_assert_int_eq(ids[1], 261);
 	hc_tok_free(t);
 	/* a merge whose halves are missing from the vocab is refused at serialise time */
 	free(s->merges[3]);
@@ -691,7 +700,7 @@ START_TEST(hostile_blobs)
 	hostile(s);
 	/* a merge pointing past the vocab, checksum fixed: named in the error */
 	ck_assert_int_eq(hc_tok_spec_serialize(s, (void **)&b, &len), 0);
-	put_u32(b + 72 + 4 * 261, 5000);
+	put_u32(b + 72 + 4 * s->n_vocab, 5000);
 	fix_crc(b, len);
 	ck_assert_int_eq(try_load(b, len, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "merge 0") != NULL, "%s", err);
