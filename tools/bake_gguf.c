@@ -64,7 +64,7 @@ static int get_uint(const struct gguf_file *g, const char *path, const char *key
 static int get_u32(const struct gguf_file *g, const char *path, const char *key, int required,
 		   uint32_t dflt, uint32_t *out, char *err, size_t errlen)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int rc = get_uint(g, path, key, UINT32_MAX, required, &v, err, errlen);
 
 	if (rc == -ENOENT) {
@@ -359,6 +359,14 @@ static int get_id(const struct gguf_file *g, const char *path, const char *key,
 	return 0;
 }
 
+static int32_t find_piece(const struct hc_tok_spec *s, const char *text)
+{
+	for (uint32_t k = 0; k < s->n_vocab; k++)
+		if (!strcmp(s->pieces[k], text))
+			return (int32_t)k;
+	return -1;
+}
+
 static int read_tokenizer(struct gguf_file *g, const char *path, uint32_t vocab_size,
 			  struct hc_tok_spec **out, char *err, size_t errlen)
 {
@@ -434,6 +442,7 @@ static int read_tokenizer(struct gguf_file *g, const char *path, uint32_t vocab_
 	} else {
 		s->kind = HC_TOK_BPE;
 		s->add_bos = pre && strcmp(pre, "default") && strcmp(pre, "gpt2");
+		s->ignore_merges = s->add_bos;	/* llama.cpp: Llama 3 pre-tokenizer only */
 		if (!pre || !strcmp(pre, "default") || !strcmp(pre, "gpt2")) {
 			s->pretok_regex = strdup(gpt2_regex);
 			if (!s->pretok_regex)
@@ -471,20 +480,22 @@ static int read_tokenizer(struct gguf_file *g, const char *path, uint32_t vocab_
 		s->chat_template = strdup(tmpl);
 		if (!s->chat_template)
 			goto nomem;
-		if (strstr(tmpl, "<|start_header_id|>"))
-			s->chat_format = HC_CHAT_LLAMA3;
-		else if (strstr(tmpl, "[INST]"))
-			s->chat_format = HC_CHAT_LLAMA2;
 	}
+	/* Same rules as hc_tok_spec_from_hf, so both sources of one model agree. */
+	if (tmpl && strstr(tmpl, "<|start_header_id|>"))
+		s->chat_format = strstr(tmpl, "Cutting Knowledge Date") ? HC_CHAT_LLAMA31 :
+				 HC_CHAT_LLAMA3;
+	else if (tmpl && strstr(tmpl, "[INST]"))
+		s->chat_format = HC_CHAT_LLAMA2;
+	else if (!tmpl && find_piece(s, "<|start_header_id|>") >= 0)
+		s->chat_format = HC_CHAT_LLAMA3;
 	rc = get_id(g, path, "tokenizer.ggml.bos_token_id", n, &s->bos_id, err, errlen);
 	if (!rc)
 		rc = get_id(g, path, "tokenizer.ggml.eos_token_id", n, &s->eos_id, err, errlen);
 	if (!rc)
 		rc = get_id(g, path, "tokenizer.ggml.eot_token_id", n, &s->eot_id, err, errlen);
 	if (!rc && s->eot_id < 0)	/* llama.cpp finds Llama 3's end of turn by its text */
-		for (uint32_t k = 0; k < n; k++)
-			if (!strcmp(s->pieces[k], "<|eot_id|>"))
-				s->eot_id = (int32_t)k;
+		s->eot_id = find_piece(s, "<|eot_id|>");
 	if (!rc)
 		rc = get_id(g, path, "tokenizer.ggml.unknown_token_id", n, &s->unk_id, err, errlen);
 	if (!rc)
