@@ -4,7 +4,7 @@
 set -eu
 BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check"
 TEST="$BUILD valgrind"
-KERNEL="qemu-system-x86 busybox-static cpio xz-utils zstd kmod dkms bc flex bison libelf-dev"
+KERNEL="qemu-system-x86 busybox-static cpio xz-utils zstd kmod dkms bc flex bison libelf-dev dwarves"
 case "${1:-build}" in
 build) pkgs=$BUILD ;;
 test) pkgs=$TEST ;;

@@ -3,7 +3,7 @@
 # unpacked headers (warnings are failures), build an initramfs with the DRM modules, hc_accel.ko
 # and the static guest tests, start hc-emud as the ivshmem-doorbell card peer and boot under TCG.
 # Environment: CACHE, OUT, TOP (set by the Makefile); HC_KT_ROM (card ROM; default: bake the
-# synthetic test ROM); HC_KT_EMUD (override the card-peer command).
+# synthetic "tiny" ROM); HC_KT_EMUD_BIN (hc-emud binary, default build/hc-emud).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 TOP=${TOP:-$(cd "$here/../.." && pwd)}
@@ -31,6 +31,14 @@ build_module() {
 	return 0
 }
 
+rom=${HC_KT_ROM:-$OUT/tiny.rom}
+if [ ! -f "$rom" ]; then
+	mkdir -p "$OUT"
+	"$TOP/build/hc-bake" --synthetic tiny --seed 1 -o "$rom" >"$OUT/bake.log" 2>&1 ||
+		{ echo "run-suite: cannot bake $rom:" >&2; cat "$OUT/bake.log" >&2; exit 1; }
+fi
+emud=${HC_KT_EMUD_BIN:-$TOP/build/hc-emud}
+
 for s in $series; do
 	[ -f "$CACHE/$s.env" ] || { echo "run-suite: no $CACHE/$s.env (run fetch-kernels.sh)" >&2; exit 1; }
 	. "$CACHE/$s.env"
@@ -43,13 +51,10 @@ for s in $series; do
 	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
 		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* || { fails=$((fails + 1)); continue; }
 	sock=$OUT/$s/card.sock
-	if [ -n "${HC_KT_EMUD:-}" ]; then
-		# shellcheck disable=SC2086
-		set -- $HC_KT_EMUD
-	else
-		set -- "$TOP/build/hc-emud" --ivshmem "$sock" --allow-faults ${HC_KT_ROM:+--rom "$HC_KT_ROM"}
-	fi
-	HC_KT_SOCK=$sock "$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
+	# The card: hc-emud serving ivshmem-doorbell (card peer 0) plus its own socket, which the
+	# host-side reference runs use. 1 + queue pairs vectors each way.
+	set -- "$emud" --rom "$rom" --socket "$OUT/$s/emu.sock" --ivshmem "$sock" --allow-faults
+	HC_KT_SOCK=$sock HC_KT_VECTORS=5 "$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
 		"$OUT/$s/console.log" "$@" || fails=$((fails + 1))
 	echo "run-suite: $KVER: $(($(date +%s) - t0))s including the module build"
 done

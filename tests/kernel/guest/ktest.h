@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the guest-side driver tests: static binaries run by /init inside QEMU.
+ * Each test prints "ok"/"FAIL" lines and exits 0 (pass), 1 (fail) or 77 (skip).
+ */
+#ifndef HC_KTEST_H
+#define HC_KTEST_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <xf86drm.h>
+#include "uapi/hc_card.h"
+#include "uapi/hc_ring.h"
+#include "uapi/drm/hc_accel.h"
+
+static int kt_failures;
+
+#define KT_CHECK(cond, ...) do {						\
+	if (cond) {								\
+		printf("  ok   ");						\
+	} else {								\
+		printf("  FAIL %s:%d: ", __FILE__, __LINE__);			\
+		kt_failures++;							\
+	}									\
+	printf(__VA_ARGS__);							\
+	printf("\n");								\
+	fflush(stdout);								\
+} while (0)
+
+/* An ioctl that must fail with @err. */
+#define KT_ERRNO(fd, req, arg, err, what) do {					\
+	int __r = ioctl(fd, req, arg);						\
+	int __e = __r < 0 ? errno : 0;						\
+	KT_CHECK(__r < 0 && __e == (err), "%s -> %s (want %s)", what,		\
+		 __r < 0 ? strerror(__e) : "success", strerror(err));		\
+} while (0)
+
+static inline int kt_exit(void)
+{
+	printf("%s\n", kt_failures ? "RESULT: FAIL" : "RESULT: ok");
+	return kt_failures ? 1 : 0;
+}
+
+/* Read one line of a sysfs file into @buf; -1 if missing. */
+static inline int kt_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n'))
+		buf[--n] = 0;
+	return 0;
+}
+
+static inline int kt_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * The hc_accel node: /dev/accel/accelN (accel kernels) or the render node /dev/dri/renderD*
+ * (6.1). @sysdir receives the node's /sys/class directory.
+ */
+static inline int kt_find_node(char *dev, size_t devlen, char *sysdir, size_t syslen)
+{
+	static const char *const pats[] = { "/sys/class/accel/accel*", "/sys/class/drm/renderD*" };
+	char link[512], path[512];
+	unsigned i;
+	size_t j;
+
+	for (i = 0; i < 2; i++) {
+		glob_t g;
+
+		if (glob(pats[i], 0, NULL, &g))
+			continue;
+		for (j = 0; j < g.gl_pathc; j++) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "%s/device/driver", g.gl_pathv[j]);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n < 0)
+				continue;
+			link[n] = 0;
+			if (!strstr(link, "/hc_accel"))
+				continue;
+			snprintf(dev, devlen, "/dev/%s%s", i == 0 ? "accel/" : "dri/",
+				 strrchr(g.gl_pathv[j], '/') + 1);
+			if (sysdir)
+				snprintf(sysdir, syslen, "%s", g.gl_pathv[j]);
+			globfree(&g);
+			return 0;
+		}
+		globfree(&g);
+	}
+	return -ENOENT;
+}
+
+static inline int kt_open(char *sysdir, size_t syslen)
+{
+	char dev[256];
+	int fd;
+
+	if (kt_find_node(dev, sizeof(dev), sysdir, syslen)) {
+		printf("  FAIL no hc_accel device node\n");
+		return -1;
+	}
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		printf("  FAIL open %s: %s\n", dev, strerror(errno));
+	return fd;
+}
+
+/* A sysfs counter of the card: /sys/class/.../device/hc/NAME. */
+static inline long long kt_counter(const char *sysdir, const char *name)
+{
+	char path[512], buf[64];
+
+	snprintf(path, sizeof(path), "%s/device/hc/%s", sysdir, name);
+	if (kt_read_file(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+static inline int64_t kt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A context with its rings mapped. */
+struct kt_ctx {
+	int fd;
+	uint32_t handle;
+	void *map;
+	size_t map_size;
+	struct hc_ring sq;	/* we produce drm_hc_job */
+	struct hc_ring cq;	/* we consume hc_cqe */
+};
+
+static inline int kt_ctx_create(int fd, struct kt_ctx *c, uint32_t sq_entries)
+{
+	struct drm_hc_ctx_create a = { .sq_entries = sq_entries };
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	if (ioctl(fd, DRM_IOCTL_HC_CTX_CREATE, &a))
+		return -errno;
+	c->handle = a.handle;
+	c->map_size = a.ring_size;
+	c->map = mmap(NULL, a.ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      (off_t)a.ring_mmap_offset);
+	if (c->map == MAP_FAILED)
+		return -errno;
+	hc_ring_init(&c->sq, (char *)c->map + a.sq_offset, sq_entries, sizeof(struct drm_hc_job));
+	hc_ring_init(&c->cq, (char *)c->map + a.cq_offset, a.cq_entries ? a.cq_entries :
+		     2 * sq_entries, sizeof(struct hc_cqe));
+	return 0;
+}
+
+static inline int kt_ctx_destroy(struct kt_ctx *c)
+{
+	struct drm_hc_ctx_destroy d = { .handle = c->handle };
+
+	if (c->map && c->map != MAP_FAILED)
+		munmap(c->map, c->map_size);
+	return ioctl(c->fd, DRM_IOCTL_HC_CTX_DESTROY, &d) ? -errno : 0;
+}
+
+/* Put @j on the submission ring and submit it. */
+static inline int kt_submit(struct kt_ctx *c, const struct drm_hc_job *j)
+{
+	struct drm_hc_submit s = { .ctx_handle = c->handle };
+
+	memcpy(hc_ring_prod_entry(&c->sq, 0), j, sizeof(*j));
+	hc_ring_prod_publish(&c->sq, 1);
+	if (ioctl(c->fd, DRM_IOCTL_HC_SUBMIT, &s))
+		return -errno;
+	return (int)s.submitted;
+}
+
+/* Wait for the next completion (up to @ms). */
+static inline int kt_wait_cqe(struct kt_ctx *c, struct hc_cqe *out, int ms)
+{
+	int64_t deadline = kt_now_ns() + (int64_t)ms * 1000000;
+
+	for (;;) {
+		struct drm_hc_wait w = { .ctx_handle = c->handle };
+
+		if (hc_ring_cons_avail(&c->cq) > 0) {
+			*out = *(struct hc_cqe *)hc_ring_cons_entry(&c->cq, 0);
+			hc_ring_cons_release(&c->cq, 1);
+			return 0;
+		}
+		w.cq_tail = c->cq.local;
+		w.timeout_ns = deadline;
+		if (ioctl(c->fd, DRM_IOCTL_HC_WAIT, &w) && errno != EINTR)
+			return -errno;
+	}
+}
+
+#endif /* HC_KTEST_H */
