@@ -50,6 +50,7 @@ struct emud_opts {
 	uint32_t prefill_chunk;		/* prompt tokens per scheduling turn */
 	uint32_t max_ctx;		/* cap on context length (0: ROM max_ctx) */
 	bool allow_faults;		/* TEST ONLY fault injection registers */
+	bool null_model;		/* BENCHMARK ONLY: tokens without computing (emud_null.c) */
 	int verbose;
 };
 
@@ -138,6 +139,7 @@ struct emud_fn {
 
 	unsigned char *mem;
 	uint64_t mem_size;
+	uint64_t data_offset;		/* our copy: host-managed memory starts here */
 	struct hc_card_regs *regs;
 	uint32_t n_qp, n_irq;
 	struct emud_qp qp[HC_CARD_MAX_QP];
@@ -232,6 +234,9 @@ void emud_job_free(struct emud_job *j);
 void emud_fn_unblock(struct emud_fn *fn);		/* retry jobs waiting for stream space */
 bool emud_fn_runnable(const struct emud_fn *fn);
 bool emud_sched_round(struct emud_card *card);		/* true if anything ran */
+
+/* emud_null.c: BENCHMARK ONLY --null-model, the stack's ceiling without the model */
+int32_t emud_null_token(uint64_t step, uint32_t vocab);
 
 /* emud_telemetry.c: heartbeat thread, telemetry, simulated temperature and power */
 int emud_heartbeat_start(struct emud_card *card);

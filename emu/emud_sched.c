@@ -201,7 +201,7 @@ static int forward(struct emud_card *card, struct emud_ctx *c, const int32_t *to
 		   float *logits)
 {
 	uint64_t t0 = emud_now_ns();
-	int rc = hc_forward(card->model, c->kv, tok, n, logits);
+	int rc = card->opt.null_model ? 0 : hc_forward(card->model, c->kv, tok, n, logits);
 
 	emud_count(&card->cnt.busy_ns, emud_now_ns() - t0);
 	return rc;
@@ -302,9 +302,13 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 		c->state = CTX_LOGITS;
 	}
 	if (!j->have_tok) {
-		memcpy(card->logits_scratch, c->logits, sizeof(float) * vocab);
-		j->tok = hc_sample(card->logits_scratch, vocab, &j->samp, j->step_base + j->count,
-				   card->prob);
+		if (card->opt.null_model) {
+			j->tok = emud_null_token(j->step_base + j->count, vocab);
+		} else {
+			memcpy(card->logits_scratch, c->logits, sizeof(float) * vocab);
+			j->tok = hc_sample(card->logits_scratch, vocab, &j->samp,
+					   j->step_base + j->count, card->prob);
+		}
 		if (is_stop(j, j->tok)) {
 			c->state = CTX_PENDING;
 			c->pending = j->tok;

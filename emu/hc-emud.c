@@ -74,6 +74,8 @@ static void usage(FILE *f)
 "  --max-ctx N              cap on context length (default: the ROM's max_ctx)\n"
 "  --allow-faults           TEST ONLY: honour the fault-injection registers (stall,\n"
 "                           dropped interrupts, corrupt completions); never in production\n"
+"  --null-model             BENCHMARK ONLY: make tokens without computing the model\n"
+"                           (wrong tokens!) to measure the stack's ceiling (hc-bench-stack)\n"
 "  -v, --verbose            log queue-pair and context events too\n"
 "  -h, --help               this text\n"
 "\n"
@@ -113,7 +115,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
-	OPT_CHUNK, OPT_MAX_CTX, OPT_FAULTS,
+	OPT_CHUNK, OPT_MAX_CTX, OPT_FAULTS, OPT_NULL_MODEL,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -129,6 +131,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "prefill-chunk", required_argument, NULL, OPT_CHUNK },
 		{ "max-ctx", required_argument, NULL, OPT_MAX_CTX },
 		{ "allow-faults", no_argument, NULL, OPT_FAULTS },
+		{ "null-model", no_argument, NULL, OPT_NULL_MODEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -182,6 +185,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			o->max_ctx = (uint32_t)v;
 			break;
 		case OPT_FAULTS: o->allow_faults = true; break;
+		case OPT_NULL_MODEL: o->null_model = true; break;
 		case 'v': o->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
