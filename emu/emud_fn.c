@@ -22,12 +22,12 @@ static void fn_raise(struct emud_fn *fn, uint32_t vector)
 	fn->ops->raise_irq(fn, vector);
 }
 
-/* Is [off, off + len) inside host-managed memory, with @off a multiple of @align? */
+/* Is [off, off + len) inside host-managed memory (not the register page or tokenizer)? */
 static bool range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align)
 {
 	if (off & (align - 1))
 		return false;
-	if (off < HC_CARD_REGS_SIZE || off > fn->mem_size)
+	if (off < fn->data_offset || off > fn->mem_size)
 		return false;
 	return len <= fn->mem_size - off;
 }
@@ -84,6 +84,7 @@ int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t
 	r->data_offset = HC_CARD_REGS_SIZE;
 	r->data_size = mem_size - HC_CARD_REGS_SIZE;
 	emud_fn_place_tokenizer(fn, card, r, mem, mem_size);
+	fn->data_offset = r->data_offset;
 	r->fn_id = fn->id;
 	memcpy(r->model_identity, card->rom_hdr->identity, sizeof(r->model_identity));
 	memcpy(r->model_name, card->rom_hdr->name, sizeof(r->model_name) - 1);

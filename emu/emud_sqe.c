@@ -50,12 +50,12 @@ static bool all_zero(const void *p, size_t n)
 	return true;
 }
 
-/* Same rule as the queue-pair check: inside [REGS_SIZE, mem_size), aligned, no overflow. */
+/* Same rule as the queue-pair check: inside [data_offset, mem_size), aligned, no overflow. */
 static bool range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align)
 {
 	if (off & (align - 1))
 		return false;
-	if (off < HC_CARD_REGS_SIZE || off > fn->mem_size)
+	if (off < fn->data_offset || off > fn->mem_size)
 		return false;
 	return len <= fn->mem_size - off;
 }

@@ -769,7 +769,20 @@ START_TEST(test_isolation)
 			ck_assert_int_eq(tc_cqe(&b, &e, TC_HANG_MS), 0);
 			ck_assert_uint_eq(e.reason, HC_REASON_BAD_OFFSET);
 		}
-		/* a token array that runs past the end, and overflowing n_tokens*4 */
+		/* the tokenizer blob between the register page and data_offset is off limits */
+		if (b.regs->caps & HC_CAP_TOKENIZER) {
+			ck_assert_uint_ge(b.regs->data_offset,
+					  b.regs->tokenizer_offset + b.regs->tokenizer_size);
+			memset(&s, 0, sizeof(s));
+			s.opcode = HC_OP_PREFILL;
+			s.ctx_id = ctx_b;
+			s.prefill.tokens_offset = b.regs->tokenizer_offset;
+			s.prefill.n_tokens = 1;
+			tc_submit(&b, &s);
+			ck_assert_int_eq(tc_cqe(&b, &e, TC_HANG_MS), 0);
+			ck_assert_uint_eq(e.reason, HC_REASON_BAD_OFFSET);
+		}
+		/* a token array that runs past the end */
 		memset(&s, 0, sizeof(s));
 		s.opcode = HC_OP_PREFILL;
 		s.ctx_id = ctx_b;
