@@ -4,7 +4,7 @@
  * Supported: model.type "BPE" with a ByteLevel pre-tokenizer (Llama 3, GPT-2 style):
  * vocab, merges ("a b" strings or [a, b] arrays), added tokens (special -> control,
  * otherwise user-defined), the Split regex, ignore_merges; bos/eos/pad and the chat
- * template from the config.
+ * template from the config. SentencePiece-style BPE (Llama 2 HF): lib/tok_hf_spm.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -170,8 +170,10 @@ static int parse_config(struct hf_ctx *c, json_t *cfg, struct hc_tok_spec *s)
 static int parse_tokenizer(struct hf_ctx *c, json_t *root, struct hc_tok_spec **out)
 {
 	json_t *model = json_object_get(root, "model"), *vocab, *merges, *added, *v, *norm;
-	const char *mtype = type_of(model), *key;
+	const char *mtype = type_of(model), *key, *why;
 	struct hc_tok_spec *s = NULL;
+	bool spm, prefix;
+	char msg[200];
 	char *regex = NULL;
 	int64_t max_id = -1;
 	size_t i;
@@ -186,14 +188,18 @@ static int parse_tokenizer(struct hf_ctx *c, json_t *root, struct hc_tok_spec **
 	if (!json_is_object(vocab) || !json_is_array(merges) || (added && !json_is_array(added)))
 		return FAIL(c, "%s: model.vocab/model.merges/added_tokens missing or malformed",
 			    c->path);
-	norm = json_object_get(root, "normalizer");
-	if (json_is_true(json_object_get(model, "byte_fallback")) || (norm && !json_is_null(norm)))
-		return FAIL(c, "%s: unsupported tokenizer.json model (SentencePiece-style BPE with "
-			    "byte_fallback/normalizer: use tokenizer.model or llama2.c tokenizer.bin)",
-			    c->path);
-	ret = parse_pretok(c, json_object_get(root, "pre_tokenizer"), &regex);
+	ret = hc_hf_spm_detect(root, &spm, &prefix, &why);
 	if (ret)
-		return ret;
+		return FAIL(c, "%s: unsupported tokenizer.json model: %s", c->path, why);
+	norm = json_object_get(root, "normalizer");
+	if (!spm && norm && !json_is_null(norm))
+		return FAIL(c, "%s: unsupported tokenizer.json model: byte-level BPE with a "
+			    "normalizer", c->path);
+	if (!spm) {
+		ret = parse_pretok(c, json_object_get(root, "pre_tokenizer"), &regex);
+		if (ret)
+			return ret;
+	}
 
 	json_object_foreach(vocab, key, v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -269,6 +275,13 @@ static int parse_tokenizer(struct hf_ctx *c, json_t *root, struct hc_tok_spec **
 		s->merges[i] = merge_text(v);
 		if (!s->merges[i]) {
 			ret = FAIL(c, "%s: model.merges[%zu]: not \"a b\" or [a, b]", c->path, i);
+			goto fail;
+		}
+	}
+	if (spm) {
+		ret = hc_hf_spm_finish(s, model, prefix, msg, sizeof(msg));
+		if (ret) {
+			hc_tok_err(c->err, c->errlen, "%s: %s", c->path, msg);
 			goto fail;
 		}
 	}
@@ -398,6 +411,8 @@ int hc_tok_spec_from_hf(const char *tokenizer_json_path, const char *config_path
 		s->chat_format = HC_CHAT_LLAMA2;
 	else if (!t && find_piece(s, "<|start_header_id|>") >= 0)
 		s->chat_format = HC_CHAT_LLAMA3;
+	else if (!t && s->kind == HC_TOK_SPM)
+		s->chat_format = HC_CHAT_LLAMA2;
 	*out = s;
 	return 0;
 fail:

@@ -115,6 +115,14 @@ void hc_bpe_release(struct hc_tokenizer *tok);
 int hc_tok_encode_vec(const struct hc_tokenizer *tok, const char *text, size_t len,
 		      unsigned flags, struct hc_idvec *out);
 
+/* SentencePiece-style tokenizer.json (lib/tok_hf_spm.c). */
+struct json_t;
+/* Is @root SPM-style? Checks its normalizer / pre-tokenizer; -EINVAL with @why if odd. */
+int hc_hf_spm_detect(struct json_t *root, bool *spm, bool *prefix, const char **why);
+/* Turn a parsed BPE spec (pieces, types, merges) into an SPM one with scores. */
+int hc_hf_spm_finish(struct hc_tok_spec *s, struct json_t *model, bool prefix, char *why,
+		     size_t whylen);
+
 /* Spec helpers. */
 struct hc_tok_spec *hc_tok_spec_alloc(uint32_t kind, uint32_t n_vocab, bool scores);
 void hc_tok_err(char *err, size_t errlen, const char *fmt, ...)

@@ -851,6 +851,113 @@ START_TEST(hf_json_forms)
 }
 END_TEST
 
+static const float *sort_scores;
+
+static int by_score(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (sort_scores[x] != sort_scores[y])
+		return sort_scores[x] > sort_scores[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Llama 2's tokenizer.json as transformers' converter writes it: the vocab, and for every
+ * piece in score order all its splits into two vocab pieces as merges.
+ */
+static void write_llama2_hf(const struct hc_tok_spec *s, const char *path, int metaspace)
+{
+	json_t *root = json_object(), *vocab = json_object(), *merges = json_array();
+	json_t *model = json_object(), *added = json_array(), *pre;
+	uint32_t *order = malloc(s->n_vocab * sizeof(*order));
+	char a[256];
+
+	for (uint32_t i = 0; i < s->n_vocab; i++) {
+		json_object_set_new(vocab, s->pieces[i], json_integer(i));
+		order[i] = i;
+	}
+	sort_scores = s->scores;
+	qsort(order, s->n_vocab, sizeof(*order), by_score);
+	for (uint32_t k = 0; k < s->n_vocab; k++) {
+		const char *t = s->pieces[order[k]];
+		size_t len = strlen(t);
+
+		if (s->types[order[k]] != HC_TT_NORMAL)
+			continue;
+		for (size_t cut = 1; cut < len; cut++) {
+			if (((unsigned char)t[cut] & 0xc0) == 0x80)
+				continue;
+			memcpy(a, t, cut);
+			a[cut] = 0;
+			if (json_object_get(vocab, a) && json_object_get(vocab, t + cut)) {
+				char m[512];
+
+				snprintf(m, sizeof(m), "%s %s", a, t + cut);
+				json_array_append_new(merges, json_string(m));
+			}
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		json_array_append_new(added, json_pack("{s:i, s:s, s:b}", "id", i, "content",
+						       s->pieces[i], "special", 1));
+	json_object_set_new(model, "type", json_string("BPE"));
+	json_object_set_new(model, "vocab", vocab);
+	json_object_set_new(model, "merges", merges);
+	json_object_set_new(model, "byte_fallback", json_true());
+	json_object_set_new(model, "unk_token", json_string("<unk>"));
+	json_object_set_new(root, "added_tokens", added);
+	json_object_set_new(root, "model", model);
+	if (metaspace) {
+		pre = json_pack("{s:s, s:s, s:s, s:b}", "type", "Metaspace", "replacement",
+				"\xe2\x96\x81", "prepend_scheme", "first", "split", 0);
+		json_object_set_new(root, "normalizer", json_null());
+		json_object_set_new(root, "pre_tokenizer", pre);
+	} else {
+		json_object_set_new(root, "normalizer", json_pack(
+			"{s:s, s:[{s:s, s:s}, {s:s, s:{s:s}, s:s}]}", "type", "Sequence",
+			"normalizers", "type", "Prepend", "prepend", "\xe2\x96\x81", "type", "Replace",
+			"pattern", "String", " ", "content", "\xe2\x96\x81"));
+		json_object_set_new(root, "pre_tokenizer", json_null());
+	}
+	ck_assert_int_eq(json_dump_file(root, path, 0), 0);
+	json_decref(root);
+	free(order);
+}
+
+/* SentencePiece-style tokenizer.json (Llama 2 HF): both converter layouts match sentencepiece. */
+START_TEST(llama2_hf_json)
+{
+	char buf[512], path[64], err[256];
+	struct hc_tok_spec *l2, *s;
+	struct hc_tokenizer *t;
+	json_t *j;
+
+	HC_REQUIRE_SHARED(L2_GOLD, buf);
+	HC_REQUIRE_SHARED(L2_TOK, buf);
+	hc_test_shared(L2_TOK, buf, sizeof(buf));
+	ck_assert_int_eq(hc_tok_spec_from_llama2c(buf, 32000, &l2, err, sizeof(err)), 0);
+	j = load_json(L2_GOLD);
+	for (int meta = 0; meta < 2; meta++) {
+		strcpy(path, "/tmp/hc_tok_XXXXXX");
+		ck_assert_int_ge(mkstemp(path), 0);
+		write_llama2_hf(l2, path, meta);
+		ck_assert_msg(hc_tok_spec_from_hf(path, NULL, &s, err, sizeof(err)) == 0, "%s", err);
+		unlink(path);
+		ck_assert_uint_eq(s->kind, HC_TOK_SPM);
+		ck_assert_int_eq(s->bos_id, 1);
+		ck_assert_int_eq(s->unk_id, 0);
+		ck_assert_uint_eq(s->chat_format, HC_CHAT_LLAMA2);
+		t = from_spec(s);
+		run_golden(t, json_object_get(j, "cases"), 0, hc_tok_bos(t));
+		hc_tok_free(t);
+		hc_tok_spec_free(s);
+	}
+	json_decref(j);
+	hc_tok_spec_free(l2);
+}
+END_TEST
+
 static Suite *tokenizer_suite(void)
 {
 	Suite *s = suite_create("tokenizer");
@@ -869,6 +976,7 @@ static Suite *tokenizer_suite(void)
 	tcase_add_test(tc, hostile_blobs);
 	tcase_add_test(tc, llama2c_files);
 	tcase_add_test(tc, hf_json_forms);
+	tcase_add_test(tc, llama2_hf_json);
 	suite_add_tcase(s, tc);
 	return s;
 }
