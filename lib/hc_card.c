@@ -268,30 +268,65 @@ void hc__reap(struct hc_card *card, struct hc_qp *qp)
 	pthread_mutex_unlock(&qp->lock);
 }
 
+int hc__card_check(struct hc_card *card)
+{
+	int dead = __atomic_load_n(&card->dead, __ATOMIC_RELAXED);
+	uint64_t hb;
+	int64_t t;
+
+	if (dead)
+		return dead;
+	if (card->sock >= 0) {
+		struct pollfd pfd = { .fd = card->sock, .events = POLLIN };
+
+		/* the daemon never sends after the welcome: readable means EOF or error */
+		if (poll(&pfd, 1, 0) > 0) {
+			__atomic_store_n(&card->dead, -ECONNRESET, __ATOMIC_RELAXED);
+			return -ECONNRESET;
+		}
+	}
+	if (hc_ring_load(&card->regs->status) == HC_CARD_STATUS_ERROR)
+		return -EIO;
+	hb = hc_ring_load64(&card->regs->heartbeat);
+	t = now_ms();
+	if (hb != __atomic_load_n(&card->hb_last, __ATOMIC_RELAXED) ||
+	    !__atomic_load_n(&card->hb_when, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&card->hb_last, hb, __ATOMIC_RELAXED);
+		__atomic_store_n(&card->hb_when, t, __ATOMIC_RELAXED);
+	} else if (t - __atomic_load_n(&card->hb_when, __ATOMIC_RELAXED) > HC_HANG_MS) {
+		return -ETIMEDOUT;	/* hung (not sticky: a card reset may revive it) */
+	}
+	return 0;
+}
+
 int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	struct pollfd pfd = { .fd = qp->irq_fd, .events = POLLIN };
-	int done, slice;
+	struct pollfd pfd[2] = { { .fd = qp->irq_fd, .events = POLLIN },
+				 { .fd = card->sock, .events = POLLIN } };
+	int done, slice, ret;
 
 	for (;;) {
 		pthread_mutex_lock(&qp->lock);
 		reap_locked(card, qp);
 		done = op->done;
 		/* A shared QP's fd may be drained by another thread: wake up now and then. */
-		slice = qp->users > 1 ? 5 : -1;
+		slice = qp->users > 1 ? 5 : HC_WAIT_SLICE_MS;
 		pthread_mutex_unlock(&qp->lock);
 		if (done)
 			return 0;
+		ret = hc__card_check(card);
+		if (ret)
+			return ret;
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ms();
 
 			if (left <= 0)
 				return -ETIMEDOUT;
-			if (slice < 0 || left < slice)
+			if (left < slice)
 				slice = (int)left;
 		}
-		if (poll(&pfd, 1, slice) < 0 && errno != EINTR)
+		if (poll(pfd, card->sock >= 0 ? 2 : 1, slice) < 0 && errno != EINTR)
 			return -errno;
 	}
 }
@@ -330,6 +365,19 @@ int hc__status_errno(const struct hc_cqe *cqe)
 	}
 }
 
+void hc__op_unlink(struct hc_qp *qp, struct hc_op *op)
+{
+	struct hc_op **pp;
+
+	pthread_mutex_lock(&qp->lock);
+	for (pp = &qp->ops; *pp; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	pthread_mutex_unlock(&qp->lock);
+}
+
 int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe)
 {
 	struct hc_op op = { 0 };
@@ -339,8 +387,10 @@ int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct 
 	if (ret)
 		return ret;
 	ret = hc__wait_op(card, qp, &op, -1);
-	if (ret)
+	if (ret) {
+		hc__op_unlink(qp, &op);	/* the card is gone: never complete into our stack */
 		return ret;
+	}
 	*cqe = op.cqe;
 	return 0;
 }
@@ -393,6 +443,7 @@ int hc__card_setup(struct hc_card *card)
 		return -EPROTO;
 	card->n_qps = nq;
 	for (i = 0; i < nq; i++) {
+		card->qp[i].card = card;
 		card->qp[i].index = i;
 		card->qp[i].irq_fd = -1;
 		pthread_mutex_init(&card->qp[i].lock, NULL);
@@ -507,9 +558,13 @@ int hc_open(const char *uri, struct hc_card **out)
 
 void hc_close(struct hc_card *card)
 {
+	struct hc_ctx *ctx;
+
 	if (!card)
 		return;
-	/* Contexts still open die with the connection: the card frees them on close. */
+	/* Contexts still open are closed on the card (or die with the connection). */
+	while ((ctx = card->ctxs))
+		hc_ctx_destroy(ctx);
 	card_free(card);
 }
 

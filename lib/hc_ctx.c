@@ -39,6 +39,10 @@ int hc_ctx_create(struct hc_card *card, struct hc_ctx **out)
 	}
 	ctx->id = cqe.ctx_id;
 	ctx->pos = 0;
+	pthread_mutex_lock(&card->lock);
+	ctx->next = card->ctxs;
+	card->ctxs = ctx;
+	pthread_mutex_unlock(&card->lock);
 	*out = ctx;
 	return 0;
 }
@@ -52,14 +56,24 @@ static void streams_free_all(struct hc_ctx *ctx)
 void hc_ctx_destroy(struct hc_ctx *ctx)
 {
 	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_CLOSE };
+	struct hc_card *card;
+	struct hc_ctx **pp;
 	struct hc_cqe cqe;
 
 	if (!ctx)
 		return;
+	card = ctx->card;
 	sqe.ctx_id = ctx->id;
 	/* CLOSE cancels the running decode (its CQE arrives first) and frees the KV slot. */
-	hc__exec(ctx->card, ctx->qp, &sqe, &cqe);
+	hc__exec(card, ctx->qp, &sqe, &cqe);
 	streams_free_all(ctx);
+	pthread_mutex_lock(&card->lock);
+	for (pp = &card->ctxs; *pp; pp = &(*pp)->next)
+		if (*pp == ctx) {
+			*pp = ctx->next;
+			break;
+		}
+	pthread_mutex_unlock(&card->lock);
 	if (ctx->uring)
 		hc__uring_free(ctx->uring);
 	hc__qp_put(ctx->card, ctx->qp);

@@ -23,6 +23,8 @@ struct hc_card;
 #define HC_CQ_ENTRIES      128
 #define HC_STREAM_DEFAULT  1024	/* default stream ring entries (capped by the card) */
 #define HC_CTRL_TIMEOUT_MS 10000	/* control-plane acks (QP enable, reset) */
+#define HC_HANG_MS         3000	/* heartbeat frozen this long while we wait: card hung */
+#define HC_WAIT_SLICE_MS   100	/* waits wake this often to check the card is alive */
 
 /*
  * Backend operations. The backend's open fills card->mem/mem_size, the doorbell and irq
@@ -53,6 +55,7 @@ struct hc_op {
 };
 
 struct hc_qp {
+	struct hc_card *card;
 	uint32_t index;
 	int enabled;
 	int users;		/* contexts assigned */
@@ -92,9 +95,14 @@ struct hc_card {
 	struct hc_extent *free_list;
 	uint64_t ctrl_seq;
 	void *backend;		/* backend private */
+	int dead;		/* atomic: 0, or why the card is gone (-ECONNRESET, -ETIMEDOUT) */
+	uint64_t hb_last;	/* atomics: last heartbeat seen and when (ms) */
+	int64_t hb_when;
+	struct hc_ctx *ctxs;	/* open contexts, under lock (hc_close frees them) */
 };
 
 struct hc_ctx {
+	struct hc_ctx *next;	/* card->ctxs */
 	struct hc_card *card;
 	struct hc_qp *qp;
 	uint32_t id;		/* card-side context id */
@@ -114,7 +122,8 @@ struct hc_stream_impl {
 	struct hc_ring_hdr *hdr;
 	uint64_t ring_off, ring_bytes;
 	uint32_t max_tokens;
-	int ended;		/* CQE reaped */
+	int ended;		/* CQE reaped (or the card is gone: dead) */
+	int dead;
 	struct hc_stream_status st;
 	struct hc_op op;
 };
@@ -136,9 +145,13 @@ int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struc
 void hc__reap(struct hc_card *card, struct hc_qp *qp);
 /* Wait for @op to complete (reaping @qp). */
 int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int timeout_ms);
+/* Forget an op that will not complete (card gone). */
+void hc__op_unlink(struct hc_qp *qp, struct hc_op *op);
 /* Submit and wait; for tests: raw access to any opcode and context id. */
 int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe);
 int hc__status_errno(const struct hc_cqe *cqe);
+/* 0 while the card is alive; else negative errno (connection closed, heartbeat frozen). */
+int hc__card_check(struct hc_card *card);
 
 /* hc_emu.c */
 int hc_emu_open(struct hc_card *card, const char *sock_path);

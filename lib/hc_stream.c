@@ -38,7 +38,7 @@ static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	ret = io_uring_queue_init(WAIT_MAX_FDS * 2, &u->ring, 0);
+	ret = io_uring_queue_init(WAIT_MAX_FDS * 4, &u->ring, 0);
 	if (ret < 0) {
 		free(u);
 		*err = ret;
@@ -105,8 +105,23 @@ int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st)
 	if (!s)
 		return -EINVAL;
 	si = hc__impl(s);
-	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
+		int dead;
+
 		hc__reap(si->ctx->card, si->ctx->qp);
+		dead = hc__card_check(si->ctx->card);
+		/* no completion will ever come: end the stream with the reason */
+		if (dead == -ECONNRESET && !__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
+			hc__op_unlink(si->ctx->qp, &si->op);
+			pthread_mutex_lock(&si->ctx->qp->lock);
+			si->st.state = HC_STREAM_ERROR;
+			si->st.error = dead;
+			si->st.count = (uint32_t)(hc_stream_available(s) + s->consumed);
+			si->dead = 1;
+			__atomic_store_n(&si->ended, 1, __ATOMIC_RELEASE);
+			pthread_mutex_unlock(&si->ctx->qp->lock);
+		}
+	}
 	pthread_mutex_lock(&si->ctx->qp->lock);
 	ended = si->ended;
 	if (st) {
@@ -182,6 +197,16 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 		ready = count_ready(streams, n);
 		if (ready || timeout_ms == 0)
 			return ready;
+		for (i = 0; i < n; i++) {
+			ret = hc_stream_status(streams[i], NULL);	/* marks streams of a dead card */
+			if (ret < 0)
+				return ret;
+			if (ret || hc__impl(streams[i])->ended)
+				return count_ready(streams, n);
+			ret = hc__card_check(hc__impl(streams[i])->ctx->card);
+			if (ret)
+				return ret;
+		}
 		/* distinct QPs (one irq fd each); snapshot who drained them so far */
 		nq = 0;
 		for (i = 0; i < n; i++) {
@@ -205,10 +230,12 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 		hc_ring_mb();
 		ready = count_ready(streams, n);
 		if (!ready) {
-			struct __kernel_timespec ts, *tsp = NULL;
+			struct __kernel_timespec ts;
 			struct io_uring_cqe *cqe;
 			unsigned armed = 0, seen = 0;
+			int64_t left = HC_WAIT_SLICE_MS * 1000000LL;
 
+			/* each distinct irq fd, plus each card's socket (EOF: the card is gone) */
 			for (i = 0; i < nq; i++) {
 				struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
@@ -217,6 +244,11 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				io_uring_prep_poll_add(sqe, qps[i]->irq_fd, POLLIN);
 				io_uring_sqe_set_data64(sqe, 1 + i);
 				armed++;
+				if (qps[i]->card->sock >= 0 && (sqe = io_uring_get_sqe(&u->ring))) {
+					io_uring_prep_poll_add(sqe, qps[i]->card->sock, POLLIN);
+					io_uring_sqe_set_data64(sqe, 1 + WAIT_MAX_FDS + i);
+					armed++;
+				}
 			}
 			ret = io_uring_submit(&u->ring);
 			/*
@@ -230,27 +262,28 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				pthread_mutex_unlock(&qps[i]->lock);
 			}
 			if (ret >= 0 && !changed && !count_ready(streams, n)) {
-				if (deadline >= 0) {
-					int64_t left = deadline - now_ns();
-
-					if (left < 0)
-						left = 0;
-					ts.tv_sec = left / 1000000000;
-					ts.tv_nsec = left % 1000000000;
-					tsp = &ts;
-				}
-				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, tsp);
+				/* wake now and then to notice a hung card (heartbeat) */
+				if (deadline >= 0 && deadline - now_ns() < left)
+					left = deadline - now_ns();
+				if (left < 0)
+					left = 0;
+				ts.tv_sec = left / 1000000000;
+				ts.tv_nsec = left % 1000000000;
+				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 				if (ret == -ETIME || ret == -EINTR)
 					ret = 0;
 			}
 			/* cancel what did not fire and collect every CQE we caused */
-			for (i = 0; i < armed; i++) {
+			for (i = 0; i < nq; i++) {
 				struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
-				if (!sqe)
-					break;
 				io_uring_prep_poll_remove(sqe, 1 + i);
 				io_uring_sqe_set_data64(sqe, 0);
+				if (qps[i]->card->sock >= 0) {
+					sqe = io_uring_get_sqe(&u->ring);
+					io_uring_prep_poll_remove(sqe, 1 + WAIT_MAX_FDS + i);
+					io_uring_sqe_set_data64(sqe, 0);
+				}
 			}
 			io_uring_submit(&u->ring);
 			while (seen < 2 * armed) {

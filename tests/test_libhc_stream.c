@@ -288,6 +288,45 @@ START_TEST(test_context_limits)
 }
 END_TEST
 
+/* The daemon dies mid-stream: tokens already there are readable, then a clear error. */
+START_TEST(test_daemon_dies)
+{
+	struct hc_decode_params dp = { .max_tokens = 400, .ring_entries = 8 };
+	struct hc_stream_status st;
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx, *ctx2;
+	struct t_emud e;
+	uint32_t got[400], n = 0;
+	char rom[256];
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx2), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	r = hc_stream_read(s, got, 4);
+	ck_assert_int_gt(r, 0);
+	n = r;
+	t_emud_stop(&e);	/* SIGTERM: the daemon drops every client */
+	while ((r = hc_stream_read(s, got + n, 400 - n)) > 0)
+		n += r;
+	ck_assert_msg(r == -ECONNRESET || r == 0, "read after the daemon died: %d", r);
+	ck_assert_int_eq(hc_stream_status(s, &st), 1);
+	ck_assert_int_eq(st.state, HC_STREAM_ERROR);
+	ck_assert_int_eq(st.error, -ECONNRESET);
+	ck_assert_uint_eq(st.count, n);
+	ck_assert_uint_lt(n, 400);
+	ck_assert_int_eq(hc_stream_wait(&s, 1, -1), 1);	/* ended: ready, never blocks */
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx2, prompt, 4), -ECONNRESET);
+	hc_stream_free(s);
+	hc_close(card);	/* frees ctx and ctx2 without hanging */
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("libhc_stream");
@@ -299,6 +338,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_cancel_running);
 	tcase_add_test(tc, test_pollable_fd);
 	tcase_add_test(tc, test_context_limits);
+	tcase_add_test(tc, test_daemon_dies);
 	suite_add_tcase(s, tc);
 	return s;
 }
