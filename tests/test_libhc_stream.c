@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hc_internal.h"
 #include "hc_test.h"
 #include "libhc_util.h"
 
@@ -327,6 +328,39 @@ START_TEST(test_daemon_dies)
 }
 END_TEST
 
+/* A hung card (TEST ONLY stall fault: no progress, heartbeat frozen) gives -ETIMEDOUT. */
+START_TEST(test_hung_card_times_out)
+{
+	struct hc_decode_params dp = { .max_tokens = 400, .ring_entries = 8 };
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	uint32_t got[8];
+	char rom[256];
+	int r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, "--allow-faults", NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert(card->regs->caps & HC_CAP_FAULT_INJECTION);
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	ck_assert_int_gt(hc_stream_read(s, got, 1), 0);
+	card->regs->fault.stall = 1;
+	hc_ring_store_release(&card->regs->fault.seq, card->regs->fault.seq + 1);
+	card->ops->doorbell(card, HC_DOORBELL_CONTROL);
+	/* drain what was made before the stall, then the wait must give up, not hang */
+	while ((r = hc_stream_read(s, got, 8)) > 0)
+		;
+	ck_assert_int_eq(r, -ETIMEDOUT);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), -EBUSY);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("libhc_stream");
@@ -339,6 +373,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_pollable_fd);
 	tcase_add_test(tc, test_context_limits);
 	tcase_add_test(tc, test_daemon_dies);
+	tcase_add_test(tc, test_hung_card_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
