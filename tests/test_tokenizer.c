@@ -180,6 +180,12 @@ START_TEST(llama2_spm_golden)
 	ck_assert_uint_eq(hc_tok_vocab_size(t), 32000);
 	ck_assert_int_eq(hc_tok_bos(t), 1);
 	ck_assert_int_eq(hc_tok_eos(t), 2);
+	{
+		int32_t stop[4];
+
+		ck_assert_uint_eq(hc_tok_stop_ids(t, stop, 4), 1);
+		ck_assert_int_eq(stop[0], 2);
+	}
 	/* sentencepiece's decode drops the dummy-prefix space: the stream starts with BOS. */
 	run_golden(t, json_object_get(j, "cases"), 0, hc_tok_bos(t));
 	json_decref(j);
@@ -349,6 +355,42 @@ START_TEST(llama3_prompts_and_chat)
 	json_decref(j);
 	hc_tok_free(t);
 	free(ids);
+}
+END_TEST
+
+/* The Llama 3.1 template's system header (date lines), with and without a system message. */
+START_TEST(llama31_chat_format)
+{
+	static const char *const want[2] = {
+		"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge "
+		"Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>"
+		"<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+		"<|start_header_id|>assistant<|end_header_id|>\n\n",
+		"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge "
+		"Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+		"<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+	};
+	struct hc_chat_msg m[2] = { { "system", " Be brief.\n" }, { "user", "Hi" } };
+	char p1[512], p2[512], err[256];
+	struct hc_tok_spec *s;
+	struct hc_tokenizer *t;
+	int32_t ids[256], ref[256];
+	size_t n, nr;
+
+	HC_REQUIRE_SHARED(L3_TOK, p1);
+	hc_test_shared(L3_CFG, p2, sizeof(p2));
+	ck_assert_int_eq(hc_tok_spec_from_hf(p1, p2, &s, err, sizeof(err)), 0);
+	s->chat_format = HC_CHAT_LLAMA31;
+	t = from_spec(s);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(hc_tok_chat(t, m + k, 2 - k, k == 0, ids, 256, &n), 0);
+		ck_assert_int_eq(hc_tok_encode(t, want[k], strlen(want[k]), HC_ENC_PARSE_SPECIAL, ref,
+					       256, &nr), 0);
+		ck_assert_uint_eq(n, nr);
+		ck_assert(!memcmp(ids, ref, n * sizeof(*ids)));
+	}
+	hc_tok_free(t);
+	hc_tok_spec_free(s);
 }
 END_TEST
 
@@ -969,6 +1011,7 @@ static Suite *tokenizer_suite(void)
 	tcase_add_test(tc, llama3_bpe_golden);
 	tcase_add_test(tc, llama3_special_flag);
 	tcase_add_test(tc, llama3_prompts_and_chat);
+	tcase_add_test(tc, llama31_chat_format);
 	tcase_add_test(tc, llama2_chat_format);
 	tcase_add_test(tc, detok_utf8);
 	tcase_add_test(tc, builtin_tokenizer);
