@@ -204,6 +204,13 @@ void emud_socket_reap(struct emud_socket *s);	/* free clients that went away */
 void emud_socket_close(struct emud_socket *s);	/* all clients, unlink the socket */
 const char *emud_default_socket_path(char *buf, size_t len);
 
+/* emud_ivshmem.c: the PCI transport (QEMU ivshmem-doorbell; hc-emud is server + card peer 0) */
+#define EMUD_DEFAULT_IVSHMEM_MEM (16u << 20)
+struct emud_ivshmem;
+int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_size,
+		      struct emud_ivshmem **out);
+void emud_ivshmem_close(struct emud_ivshmem *s);
+
 /* hc-emud.c */
 void emud_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t emud_now_ns(void);

@@ -72,6 +72,10 @@ static void usage(FILE *f)
 "  --queue-pairs N          queue pairs per client (1..%u, default %u)\n"
 "  --prefill-chunk N        prompt tokens per scheduling turn (default %u)\n"
 "  --max-ctx N              cap on context length (default: the ROM's max_ctx)\n"
+"  --ivshmem PATH           also be the card of a QEMU guest: serve the ivshmem protocol on\n"
+"                           PATH as card peer 0 (-device ivshmem-doorbell,chardev=..,\n"
+"                           vectors=1+queue-pairs); one guest at a time\n"
+"  --ivshmem-mem BYTES      the guest's card memory, BAR2 (power of two, default 16M)\n"
 "  --allow-faults           TEST ONLY: honour the fault-injection registers (stall,\n"
 "                           dropped interrupts, corrupt completions); never in production\n"
 "  --null-model             BENCHMARK ONLY: make tokens without computing the model\n"
@@ -115,7 +119,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
-	OPT_CHUNK, OPT_MAX_CTX, OPT_FAULTS, OPT_NULL_MODEL,
+	OPT_CHUNK, OPT_MAX_CTX, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -132,6 +136,8 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "max-ctx", required_argument, NULL, OPT_MAX_CTX },
 		{ "allow-faults", no_argument, NULL, OPT_FAULTS },
 		{ "null-model", no_argument, NULL, OPT_NULL_MODEL },
+		{ "ivshmem", required_argument, NULL, OPT_IVSHMEM },
+		{ "ivshmem-mem", required_argument, NULL, OPT_IVSHMEM_MEM },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -144,6 +150,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 	o->client_mem = EMUD_DEFAULT_CLIENT_MEM;
 	o->n_qp = EMUD_DEFAULT_QPS;
 	o->prefill_chunk = EMUD_DEFAULT_CHUNK;
+	o->ivshmem_mem = EMUD_DEFAULT_IVSHMEM_MEM;
 	while ((c = getopt_long(argc, argv, "t:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ROM: o->rom_path = optarg; break;
@@ -186,6 +193,18 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			break;
 		case OPT_FAULTS: o->allow_faults = true; break;
 		case OPT_NULL_MODEL: o->null_model = true; break;
+		case OPT_IVSHMEM: o->ivshmem_path = optarg; break;
+		case OPT_IVSHMEM_MEM:
+			if (parse_u64("--ivshmem-mem", optarg, EMUD_MIN_CLIENT_MEM, EMUD_MAX_CLIENT_MEM,
+				      true, &v))
+				return -EINVAL;
+			if (v & (v - 1)) {
+				fprintf(stderr, "hc-emud: --ivshmem-mem: %s is not a power of two "
+					"(it becomes a PCI BAR)\n", optarg);
+				return -EINVAL;
+			}
+			o->ivshmem_mem = v;
+			break;
 		case 'v': o->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
@@ -295,6 +314,7 @@ int main(int argc, char **argv)
 {
 	struct emud_card card;
 	struct emud_socket *sock = NULL;
+	struct emud_ivshmem *ivs = NULL;
 	struct emud_ev sig_ev;
 	char err[512], path[256];
 	sigset_t mask;
@@ -341,6 +361,11 @@ int main(int argc, char **argv)
 	rc = emud_socket_open(&card, card.opt.socket_path, &sock);
 	if (rc < 0)
 		goto out;
+	if (card.opt.ivshmem_path) {
+		rc = emud_ivshmem_open(&card, card.opt.ivshmem_path, card.opt.ivshmem_mem, &ivs);
+		if (rc < 0)
+			goto out;
+	}
 	rc = emud_heartbeat_start(&card);
 	if (rc < 0) {
 		emud_log("cannot start the heartbeat thread: %s", strerror(-rc));
@@ -351,6 +376,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	emud_heartbeat_stop(&card);
+	emud_ivshmem_close(ivs);
 	emud_socket_close(sock);
 	if (sfd >= 0)
 		close(sfd);
