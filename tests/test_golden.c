@@ -267,6 +267,45 @@ START_TEST(stories260k_llama2c)
 }
 END_TEST
 
+/* The same through the command line: hc-run --rom ... --prompt-ids ... --print-ids. */
+START_TEST(stories260k_hc_run)
+{
+	static struct s_case c;
+	char buf[512], tok[64], rom[128], cmd[1024], *out;
+	size_t cap = 1 << 16, len;
+	FILE *p;
+	char *s, *end;
+	uint32_t k = 0;
+
+	HC_REQUIRE_SHARED("models/stories260K.bin", buf);
+	HC_REQUIRE_SHARED("golden/stories260K/prompt_1_300.txt", tok);
+	strcpy(tok, "builtin");
+	if (!bake(buf, tok, "stories260K", rom, sizeof(rom)))
+		return;
+	ck_assert_msg(access("build/hc-run", X_OK) == 0, "build/hc-run missing");
+	load_case("prompt_1_300", &c);	/* it generates BOS at index 27: no stop there */
+	snprintf(cmd, sizeof(cmd), "build/hc-run --rom '%s' -t 2 --prompt-ids 1,300 -n %u "
+		 "--print-ids --ignore-eos 2>/dev/null", rom, c.n_gen);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	out = malloc(cap);
+	len = fread(out, 1, cap - 1, p);
+	out[len] = 0;
+	ck_assert_int_eq(pclose(p), 0);
+	for (s = out;; s = end) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		ck_assert_uint_lt(k, c.n_gen);
+		ck_assert_msg(v == c.gen[k], "hc-run id %u: %ld, golden %d", k, v, c.gen[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, c.n_gen);
+	free(out);
+}
+END_TEST
+
 START_TEST(stories260k_gguf)
 {
 	char buf[512], rom[128];
@@ -452,6 +491,7 @@ static Suite *golden_suite(void)
 	tcase_add_unchecked_fixture(tc, mk_tmp, rm_tmp);
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, stories260k_llama2c);
+	tcase_add_test(tc, stories260k_hc_run);
 	tcase_add_test(tc, stories260k_gguf);
 	tcase_add_test(tc, tiny_llama3_hf);
 	tcase_add_test(tc, tiny_llama3_bf16_gguf);
