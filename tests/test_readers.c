@@ -763,6 +763,11 @@ static void check_crafted_values(struct bake_source *s, uint32_t mat_type)
 
 				hc_quantize_row_q8_0(want, q, bt->shape[0]);
 				hc_dequantize_row(HC_WTYPE_Q8_0, q, want, bt->shape[0]);
+			} else if (mat_type == HC_WTYPE_Q4_0 && bt->n_dims == 2) {
+				struct hc_block_q4_0 q[T_FFN / HC_QK];
+
+				hc_quantize_row_q4_0(want, q, bt->shape[0]);
+				hc_dequantize_row(HC_WTYPE_Q4_0, q, want, bt->shape[0]);
 			}
 			ck_assert_msg(!memcmp(want, row + r * bt->shape[0],
 					      bt->shape[0] * sizeof(float)),
@@ -774,7 +779,7 @@ static void check_crafted_values(struct bake_source *s, uint32_t mat_type)
 START_TEST(test_crafted_gguf_valid)
 {
 	static const uint32_t types[] = { HC_WTYPE_F32, HC_WTYPE_F16, HC_WTYPE_BF16,
-					  HC_WTYPE_Q8_0 };
+					  HC_WTYPE_Q8_0, HC_WTYPE_Q4_0 };
 	char dir[64], err[ERRLEN];
 	struct bake_source *s;
 	struct goffs off;
@@ -1077,6 +1082,127 @@ START_TEST(test_crafted_hf_hostile)
 }
 END_TEST
 
+/* Minimal byte-level BPE tokenizer.json with the model's 32 tokens. */
+static void write_hf_tokenizer(const char *dir)
+{
+	struct buf b = { 0 };
+	char e[64];
+
+	snprintf(e, sizeof(e), "{\"model\": {\"type\": \"BPE\", \"vocab\": {");
+	put(&b, e, strlen(e));
+	for (int k = 0; k < T_VOCAB; k++) {
+		snprintf(e, sizeof(e), "%s\"%c\": %d", k ? ", " : "", 'a' + k % 26 - (k >= 26) * 32,
+			 k);
+		put(&b, e, strlen(e));
+	}
+	snprintf(e, sizeof(e), "}, \"merges\": []}, ");
+	put(&b, e, strlen(e));
+	snprintf(e, sizeof(e), "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, ");
+	put(&b, e, strlen(e));
+	snprintf(e, sizeof(e), "\"added_tokens\": []}");
+	put(&b, e, strlen(e) + 1);
+	write_text(dir, "tokenizer.json", (const char *)b.p);
+	free(b.p);
+}
+
+/* Element (row, col) of HF tensor @t, exact in F16 and BF16. */
+static float hf_value(size_t t, uint64_t row, uint64_t col)
+{
+	return (float)((int)((t * 7 + row * 29 + col * 3) % 53) - 26) / 8.0f;
+}
+
+/* A safetensors file with every tensor of dtype @dt filled with hf_value. */
+static struct buf make_st_values(const char *dt)
+{
+	struct buf json = { 0 }, data = { 0 }, b = { 0 };
+	uint32_t type = !strcmp(dt, "F32") ? HC_WTYPE_F32 : !strcmp(dt, "F16") ? HC_WTYPE_F16 :
+			HC_WTYPE_BF16;
+	char ent[512];
+
+	put(&json, "{", 1);
+	for (size_t k = 0; k < N_HF; k++) {
+		uint64_t in = hf_tensors[k].in ? hf_tensors[k].in : hf_tensors[k].out;
+		uint64_t rows = hf_tensors[k].in ? hf_tensors[k].out : 1, start = data.n;
+		float row[T_FFN];
+
+		for (uint64_t r = 0; r < rows; r++) {
+			for (uint64_t c = 0; c < in; c++)
+				row[c] = hf_value(k, r, c);
+			put_row(&data, type, row, in);
+		}
+		if (hf_tensors[k].in)
+			snprintf(ent, sizeof(ent), "%s\"%s\": {\"dtype\": \"%s\", \"shape\": [%" PRIu64
+				 ", %" PRIu64 "], \"data_offsets\": [%zu, %zu]}", k ? ", " : "",
+				 hf_tensors[k].name, dt, rows, in, (size_t)start, data.n);
+		else
+			snprintf(ent, sizeof(ent), "%s\"%s\": {\"dtype\": \"%s\", \"shape\": [%" PRIu64
+				 "], \"data_offsets\": [%zu, %zu]}", k ? ", " : "",
+				 hf_tensors[k].name, dt, in, (size_t)start, data.n);
+		put(&json, ent, strlen(ent));
+	}
+	put(&json, "}", 1);
+	put_u64(&b, json.n);
+	put(&b, json.p, json.n);
+	put(&b, data.p, data.n);
+	free(json.p);
+	free(data.p);
+	return b;
+}
+
+/* Names, shapes, tying and the q/k permutation on a crafted checkpoint of each dtype. */
+START_TEST(test_crafted_hf_valid)
+{
+	static const char *const dts[] = { "F32", "F16", "BF16" };
+	char dir[64], err[ERRLEN];
+
+	tmp_make(dir, sizeof(dir));
+	write_text(dir, "config.json", hf_config);
+	write_hf_tokenizer(dir);
+	for (size_t d = 0; d < 3; d++) {
+		struct buf b = make_st_values(dts[d]);
+		struct bake_source *s = NULL;
+		float row[T_VOCAB * T_FFN];
+		int rc;
+
+		write_file(dir, "model.safetensors", b.p, b.n);
+		free(b.p);
+		rc = bake_open_hf(dir, &s, err, sizeof(err));
+		ck_assert_msg(rc == 0, "%s: %s", dts[d], err);
+		ck_assert_str_eq(s->name, strrchr(dir, '/') + 1);
+		ck_assert(s->arch.flags & HC_ARCH_TIED_CLASSIFIER);
+		ck_assert_uint_eq(s->arch.rope_scaling, HC_ROPE_NONE);
+		ck_assert_uint_eq(s->arch.head_dim, 16);
+		ck_assert_uint_eq(s->n_tensors, N_HF);
+		ck_assert_ptr_nonnull(s->tok);
+		ck_assert_uint_eq(s->tok->n_vocab, T_VOCAB);
+		for (uint32_t i = 0; i < s->n_tensors; i++) {
+			const struct bake_tensor *bt = &s->tensors[i];
+			uint32_t heads = strstr(bt->name, "attn_q") ? 2 :
+					 strstr(bt->name, "attn_k") ? 1 : 0;
+			size_t k = i;	/* hf_tensors is in canonical order */
+
+			ck_assert_uint_eq(bt->n_dims, hf_tensors[k].in ? 2 : 1);
+			ck_assert_uint_eq(bt->shape[0], hf_tensors[k].in ? hf_tensors[k].in :
+					  hf_tensors[k].out);
+			ck_assert_uint_eq(bt->shape[1], hf_tensors[k].in ? hf_tensors[k].out : 1);
+			ck_assert_int_eq(s->read_rows_f32(s, i, 0, bt->shape[1], row, err,
+							  sizeof(err)), 0);
+			for (uint64_t r = 0; r < bt->shape[1]; r++) {
+				/* interleaved row 2i+j of a head = rotate-half row j*8+i */
+				uint64_t src = heads ? (r / 16) * 16 + (r % 2) * 8 + (r % 16) / 2 : r;
+
+				for (uint64_t c = 0; c < bt->shape[0]; c++)
+					ck_assert_msg(row[r * bt->shape[0] + c] == hf_value(k, src, c),
+						      "%s %s row %" PRIu64 " col %" PRIu64, dts[d],
+						      bt->name, r, c);
+			}
+		}
+		s->close(s);
+	}
+	tmp_remove(dir);
+}
+END_TEST
+
 START_TEST(test_perm_row)
 {
 	/* head_dim 8: output rows 0..7 come from 0,4,1,5,2,6,3,7 (per head) */
@@ -1101,6 +1227,7 @@ static Suite *readers_suite(void)
 	tcase_add_test(tc, test_crafted_gguf_hostile);
 	tcase_add_test(tc, test_crafted_gguf_fuzz);
 	tcase_add_test(tc, test_crafted_hf_hostile);
+	tcase_add_test(tc, test_crafted_hf_valid);
 	tcase_add_test(tc, test_gguf_hf_rows_agree);
 	tcase_add_test(tc, test_gguf_hf_same_rom);
 	tcase_add_test(tc, test_q8_requant_matches_llama_quantize);
