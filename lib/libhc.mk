@@ -18,3 +18,12 @@ check-install: all
 	sh -c '$(CC) -std=c99 -Wall -Wextra -Werror -o $(B)/install-check/hello \
 		tests/install/hello_libhc.c $$(pkg-config --cflags --libs libhc)'
 	LD_LIBRARY_PATH=$(CURDIR)/$(B)/install-check/usr/lib $(B)/install-check/hello
+
+# Man pages (man/*.3 per function, man/libhc.7 overview) go with `make install`.
+MANDIR ?= $(PREFIX)/share/man
+.PHONY: install-libhc-man
+install: install-libhc-man
+install-libhc-man:
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
