@@ -409,7 +409,7 @@ int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	struct hc_bo *stream = NULL;
 	struct hc_ctx *ctx;
 	ktime_t left;
-	int ret;
+	int ret, idx;
 
 	if ((args->flags & ~DRM_HC_WAIT_STREAM) || args->pad || args->reserved)
 		return -EINVAL;
@@ -424,6 +424,13 @@ int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 			hc_ctx_put(ctx);
 			return -ENOENT;
 		}
+	}
+
+	/* The process freed stream space: if the card waits for it, wake the card up. */
+	if (stream && (READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->producer_flags) &
+		       HC_STREAM_CARD_WAITING) && drm_dev_enter(drm, &idx)) {
+		hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
+		drm_dev_exit(idx);
 	}
 
 #define HC_WAIT_DONE (READ_ONCE(ctx->ucq.hdr->tail) != args->cq_tail ||		\

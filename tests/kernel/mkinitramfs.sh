@@ -2,7 +2,7 @@
 # Build the guest initramfs: static busybox, our /init, the kernel modules a test needs (resolved
 # with their dependencies through the unpacked kernel's modules.dep, decompressed so busybox's
 # insmod can load them), our own modules, and the static guest test binaries.
-# Usage: mkinitramfs.sh ENVFILE OUT.cpio.gz "KMOD..." "OUR.ko..." TESTBIN...
+# Usage: mkinitramfs.sh ENVFILE OUT.cpio.gz "KMOD..." "OUR.ko..." TESTBIN|DATA.txt...
 set -eu
 envfile=$1 out=$2 kmods=$3 ours=$4
 shift 4
@@ -46,8 +46,13 @@ for k in $ours; do
 done
 : >"$stage/etc/hc-tests"
 for t in "$@"; do
-	install -m 755 "$t" "$stage/tests/"
-	case $t in *.sh|*.so) ;; *) basename "$t" >>"$stage/etc/hc-tests" ;; esac
+	case $t in
+	*.txt) cp "$t" "$stage/etc/" ;;	# data for the tests (e.g. expected tokens)
+	*)
+		install -m 755 "$t" "$stage/tests/"
+		basename "$t" >>"$stage/etc/hc-tests"
+		;;
+	esac
 done
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$out.tmp"
 mv "$out.tmp" "$out"

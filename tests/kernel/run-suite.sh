@@ -39,6 +39,23 @@ if [ ! -f "$rom" ]; then
 fi
 emud=${HC_KT_EMUD_BIN:-$TOP/build/hc-emud}
 
+# The reference: the guest's decode case through hc-emud's socket transport on the host.
+ref_sock=$OUT/ref.sock
+rm -f "$ref_sock"
+"$emud" --rom "$rom" --socket "$ref_sock" >"$OUT/ref-emud.log" 2>&1 &
+ref_pid=$!
+i=0
+while [ ! -S "$ref_sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$OUT/host_ref" "emu:$ref_sock" >"$OUT/expected-decode.txt"
+ref_rc=$?
+kill "$ref_pid" 2>/dev/null
+wait "$ref_pid" 2>/dev/null
+if [ $ref_rc != 0 ]; then
+	echo "run-suite: host reference decode failed" >&2
+	cat "$OUT/ref-emud.log" >&2
+	exit 1
+fi
+
 for s in $series; do
 	[ -f "$CACHE/$s.env" ] || { echo "run-suite: no $CACHE/$s.env (run fetch-kernels.sh)" >&2; exit 1; }
 	. "$CACHE/$s.env"
@@ -49,7 +66,7 @@ for s in $series; do
 		continue
 	fi
 	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
-		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* || { fails=$((fails + 1)); continue; }
+		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* "$OUT/expected-decode.txt" || { fails=$((fails + 1)); continue; }
 	sock=$OUT/$s/card.sock
 	# The card: hc-emud serving ivshmem-doorbell (card peer 0) plus its own socket, which the
 	# host-side reference runs use. 1 + queue pairs vectors each way.

@@ -274,6 +274,10 @@ struct drm_hc_submit {
  * Returns 0 when something changed, -ETIME at the deadline, -EINTR/-ERESTARTSYS on a signal.
  * Set HC_STREAM_HOST_NEED_WAKEUP in the stream ring (then re-check its tail) before waiting
  * for tokens, as <hc_ring.h> describes: the card interrupts only when asked to.
+ *
+ * With DRM_HC_WAIT_STREAM the driver first notifies the card if it set
+ * HC_STREAM_CARD_WAITING (stream ring full). A process that released stream space and sees
+ * that flag calls WAIT with DRM_HC_WAIT_STREAM and a @timeout_ns in the past to only notify.
  */
 struct drm_hc_wait {
 	__u32 ctx_handle;

@@ -225,4 +225,79 @@ static inline int kt_wait_cqe(struct kt_ctx *c, struct hc_cqe *out, int ms)
 	}
 }
 
+/* A stream ring in card memory, mapped. */
+struct kt_stream {
+	int fd;
+	uint32_t handle;
+	void *map;
+	size_t size;
+	struct hc_ring r;	/* we consume */
+};
+
+static inline int kt_stream_create(int fd, struct kt_stream *s, uint32_t entries)
+{
+	struct drm_hc_stream_create a = { .entries = entries };
+
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	if (ioctl(fd, DRM_IOCTL_HC_STREAM_CREATE, &a))
+		return -errno;
+	s->handle = a.handle;
+	s->size = a.size;
+	s->map = mmap(NULL, a.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)a.mmap_offset);
+	if (s->map == MAP_FAILED)
+		return -errno;
+	hc_ring_init(&s->r, s->map, entries, sizeof(uint32_t));
+	return 0;
+}
+
+static inline void kt_stream_destroy(struct kt_stream *s)
+{
+	struct drm_gem_close c = { .handle = s->handle };
+
+	if (s->map && s->map != MAP_FAILED)
+		munmap(s->map, s->size);
+	ioctl(s->fd, DRM_IOCTL_GEM_CLOSE, &c);
+}
+
+/* Read up to @n tokens of @s (context @c) within @ms; returns how many were read. */
+static inline int kt_stream_read(struct kt_ctx *c, struct kt_stream *s, uint32_t *ids, int n,
+				 int ms)
+{
+	int64_t deadline = kt_now_ns() + (int64_t)ms * 1000000;
+	int got = 0;
+
+	while (got < n && kt_now_ns() < deadline) {
+		struct drm_hc_wait w = { .ctx_handle = c->handle, .flags = DRM_HC_WAIT_STREAM,
+					 .stream_handle = s->handle };
+		int avail = hc_ring_cons_avail(&s->r), i;
+
+		if (avail < 0)
+			return -EPROTO;
+		if (avail > 0) {
+			for (i = 0; i < avail && got < n; i++)
+				ids[got++] = *hc_stream_entry(&s->r, s->r.local + i);
+			hc_ring_cons_release(&s->r, (uint32_t)i);
+			if (hc_ring_cons_producer_waiting(&s->r)) {
+				w.timeout_ns = 0;	/* only notify the card */
+				w.stream_tail = s->r.local;
+				w.cq_tail = hc_ring_load(&c->cq.hdr->tail);
+				ioctl(c->fd, DRM_IOCTL_HC_WAIT, &w);
+			}
+			continue;
+		}
+		if (hc_ring_cons_sleep_prepare(&s->r) == 0) {
+			w.cq_tail = hc_ring_load(&c->cq.hdr->tail);
+			w.stream_tail = s->r.local;
+			w.timeout_ns = deadline;
+			if (ioctl(c->fd, DRM_IOCTL_HC_WAIT, &w) && errno != EINTR && errno != ETIME) {
+				hc_ring_cons_sleep_done(&s->r);
+				return -errno;
+			}
+		}
+		hc_ring_cons_sleep_done(&s->r);
+	}
+	return got;
+}
+
 #endif /* HC_KTEST_H */
