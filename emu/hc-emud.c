@@ -358,14 +358,15 @@ int main(int argc, char **argv)
 
 	if (!card.opt.socket_path)
 		card.opt.socket_path = emud_default_socket_path(path, sizeof(path));
-	rc = emud_socket_open(&card, card.opt.socket_path, &sock);
-	if (rc < 0)
-		goto out;
+	/* ivshmem first: once the client socket answers, everything is up */
 	if (card.opt.ivshmem_path) {
 		rc = emud_ivshmem_open(&card, card.opt.ivshmem_path, card.opt.ivshmem_mem, &ivs);
 		if (rc < 0)
 			goto out;
 	}
+	rc = emud_socket_open(&card, card.opt.socket_path, &sock);
+	if (rc < 0)
+		goto out;
 	rc = emud_heartbeat_start(&card);
 	if (rc < 0) {
 		emud_log("cannot start the heartbeat thread: %s", strerror(-rc));

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -134,6 +135,77 @@ static inline int tc_connect(struct tc *c, const char *path, uint64_t mem_size)
 	return 0;
 }
 
+/* One ivshmem server message: an int64 and maybe an fd (else *fd = -1). 0 or -1 (EOF/error). */
+static inline int tc_iv_recv(int sock, int64_t *val, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { val, sizeof(*val) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+
+	*fd = -1;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL) != sizeof(*val))
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return 0;
+}
+
+/*
+ * Connect to hc-emud's ivshmem server the way QEMU's ivshmem-doorbell does and present the
+ * result as a struct tc: BAR2 mapped, the card peer's eventfds as doorbells, our own
+ * eventfds as interrupts. Returns 0, or negative on any protocol violation.
+ */
+static inline int tc_pci_connect(struct tc *c, const char *path)
+{
+	struct stat st;
+	int64_t v, id;
+	int fd, card_peer = 0;
+	uint32_t i, n;
+
+	memset(c, 0, sizeof(*c));
+	c->memfd = -1;
+	c->sock = tc_sock_connect(path);
+	if (c->sock < 0)
+		return -errno;
+	if (tc_iv_recv(c->sock, &v, &fd) || v != 0 || fd != -1)
+		return -EPROTO;		/* protocol version 0 */
+	if (tc_iv_recv(c->sock, &id, &fd) || id < 0 || fd != -1)
+		return -EPROTO;		/* our peer id */
+	if (tc_iv_recv(c->sock, &v, &fd) || v != -1 || fd < 0)
+		return -EPROTO;		/* the shared memory */
+	c->memfd = fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	c->mem_size = (uint64_t)st.st_size;
+	c->mem = mmap(NULL, c->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (c->mem == MAP_FAILED)
+		return -errno;
+	c->regs = (struct hc_card_regs *)c->mem;
+	n = c->regs->n_doorbells;
+	if (n < 2 || n > 1 + HC_CARD_MAX_QP || c->regs->n_irq_vectors != n)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		if (tc_iv_recv(c->sock, &v, &fd) || v != card_peer || fd < 0)
+			return -EPROTO;
+		c->db[c->n_db++] = fd;
+	}
+	for (i = 0; i < n; i++) {
+		if (tc_iv_recv(c->sock, &v, &fd) || v != id || fd < 0)
+			return -EPROTO;
+		c->irq[c->n_irq++] = fd;
+	}
+	c->id = (uint32_t)id;
+	c->brk = c->regs->data_offset;
+	c->next_user_data = 1000;
+	return 0;
+}
+
 static inline void tc_close(struct tc *c)
 {
 	uint32_t i;
@@ -144,7 +216,7 @@ static inline void tc_close(struct tc *c)
 		close(c->db[i]);
 	for (i = 0; i < c->n_irq; i++)
 		close(c->irq[i]);
-	if (c->memfd > 0)
+	if (c->memfd >= 0)
 		close(c->memfd);
 	if (c->sock > 0)
 		close(c->sock);

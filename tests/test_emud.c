@@ -1087,6 +1087,80 @@ START_TEST(test_hello_and_shutdown)
 }
 END_TEST
 
+/* The PCI transport: a fake QEMU speaks the ivshmem protocol; the card behaves the same. */
+START_TEST(test_pci_transport)
+{
+	char sock[160], ivs[160], log[160];
+	const char *extra[] = { "--ivshmem", ivs, "--ivshmem-mem", "4M", NULL };
+	struct tc_decode d = { .temperature = 0.8f, .top_p = 0.9f, .seed = 77, .max_tokens = 30 };
+	uint32_t want[30], ctx;
+	struct tc g1, g2, cl;
+	struct gen g;
+	struct ref r;
+	int32_t stop;
+	int64_t v;
+	pid_t pid;
+	int fd, t;
+
+	REQUIRE_DAEMON();
+	ref_open(&r);
+	ck_assert_uint_eq(ref_generate(&r, 0, prompt, PROMPT_N, &d, 30, want, &stop), 30);
+	snprintf(sock, sizeof(sock), "%s/pci-emu.sock", tmpdir);
+	snprintf(ivs, sizeof(ivs), "%s/ivshmem.sock", tmpdir);
+	snprintf(log, sizeof(log), "%s/pci.log", tmpdir);
+	pid = tc_daemon_start(rom_path, sock, log, extra);
+	ck_assert_int_gt(pid, 0);
+
+	for (t = 0; t < 2; t++) {	/* the second guest finds a clean card */
+		ck_assert_int_eq(tc_pci_connect(&g1, ivs), 0);
+		ck_assert_uint_eq(g1.mem_size, 4 << 20);
+		ck_assert_uint_eq(g1.regs->magic, HC_CARD_MAGIC);
+		ck_assert(g1.regs->caps & HC_CAP_TRANSPORT_PCI);
+		ck_assert_uint_eq(g1.regs->fn_id, 0);
+		ck_assert_uint_eq(g1.regs->fn_contexts_in_use, 0);
+		ck_assert_uint_eq(g1.regs->qp[0].state, HC_QP_STATE_DISABLED);
+		ck_assert_uint_eq(g1.n_db, 1 + g1.regs->n_queue_pairs);
+		/* one card, one guest: a second QEMU is turned away */
+		fd = tc_sock_connect(ivs);
+		ck_assert_int_ge(fd, 0);
+		{ int f2; ck_assert_int_ne(tc_iv_recv(fd, &v, &f2), 0); }
+		close(fd);
+
+		ck_assert_uint_eq(tc_qp_setup(&g1, 0, 32, 32, 1), HC_QP_STATE_ENABLED);
+		ctx = open_prefill(&g1, 0, prompt, PROMPT_N);
+		gen_start(&g1, &g, ctx, 8, &d);
+		pump(&g1, &g, 1);
+		ck_assert_uint_eq(g.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+		ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
+		ck_assert_uint_ne(open_prefill(&g1, 0, prompt, 3), 0);
+
+		/* a socket client shares the card: it sees the guest's two KV slots */
+		ck_assert_int_eq(tc_connect(&cl, sock, 0), 0);
+		{
+			uint64_t t0 = tc_ms();
+
+			while (TELE(&cl, contexts_in_use) != 2 && tc_ms() - t0 < TC_HANG_MS)
+				tc_nap();
+		}
+		ck_assert_uint_eq(TELE(&cl, contexts_in_use), 2);
+		/* the guest goes away (QEMU quits): its contexts are freed */
+		tc_close(&g1);
+		{
+			uint64_t t0 = tc_ms();
+
+			while (TELE(&cl, contexts_in_use) != 0 && tc_ms() - t0 < TC_HANG_MS)
+				tc_nap();
+		}
+		ck_assert_uint_eq(TELE(&cl, contexts_in_use), 0);
+		tc_close(&cl);
+	}
+	(void)g2;
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+	ck_assert_int_ne(access(ivs, F_OK), 0);
+	ref_close(&r);
+}
+END_TEST
+
 static Suite *emud_suite(void)
 {
 	Suite *s = suite_create("emud");
@@ -1107,6 +1181,7 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_faults);
 	tcase_add_test(tc, test_limits_no_faults);
 	tcase_add_test(tc, test_hello_and_shutdown);
+	tcase_add_test(tc, test_pci_transport);
 	suite_add_tcase(s, tc);
 	return s;
 }
