@@ -431,6 +431,14 @@ static int read_tokenizer(struct gguf_file *g, const char *path, uint32_t vocab_
 						path, k, t);
 		}
 	}
+	for (uint32_t k = 0; scores && k < n; k++) {
+		float f;
+
+		memcpy(&f, (const uint8_t *)scores->arr + 4 * k, 4);
+		if (!isfinite(f))
+			return bake_err(-EINVAL, err, errlen, "%s: tokenizer.ggml.scores[%" PRIu32
+					"] is not a finite number", path, k);
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return bake_err(-ENOMEM, err, errlen, "%s: out of memory", path);

@@ -192,6 +192,9 @@ static int rd_array(struct rd *r, struct gguf_kv *kv, uint32_t et, uint64_t n, i
 				"%s: key '%s': array of %" PRIu64 " %s elements at offset %" PRIu64
 				" cannot fit in a file of %" PRIu64 " bytes", r->path, key, n,
 				gguf_vtype_name(et), r->pos, r->size);
+	if (capture && n > GGUF_MAX_CAPTURE)
+		return bake_err(-EINVAL, r->err, r->errlen, "%s: key '%s': %" PRIu64 " elements; at "
+				"most %u are accepted", r->path, key, n, GGUF_MAX_CAPTURE);
 	if (et == GGUF_ARRAY) {
 		if (depth >= MAX_NEST)
 			return bake_err(-EINVAL, r->err, r->errlen,

@@ -19,6 +19,7 @@ enum gguf_vtype {
 
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
+#define GGUF_MAX_CAPTURE (1u << 26)	/* elements of an array loaded into memory */
 
 struct gguf_kv {
 	char    *key;
