@@ -305,7 +305,7 @@ static float rndf(void)
 
 START_TEST(matmul_kernels_follow_contract)
 {
-	enum { COLS = 256, ROWS = 37, TOK = 3 };
+	enum { COLS = 320, ROWS = 37, TOK = 3 };	/* 10 blocks: groups of 8 + tail */
 	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
 	static float xt[8 * COLS];
 	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
@@ -329,7 +329,7 @@ START_TEST(matmul_kernels_follow_contract)
 		hc_quantize_row_q8_0(x + t * COLS, xq + t * nb, COLS);
 
 	for (int type = 0; type < 3; type++) {
-		/* F32 rows are 250 long (not a multiple of 8) in a 256-float stride */
+		/* F32 rows are 314 long (not a multiple of 8) in a 320-float stride */
 		const uint32_t cols = type == 0 ? COLS - 6 : COLS;
 		struct hc_mat m = { .cols = cols, .rows = ROWS };
 		struct hc_act a = { .x = x, .x_stride = COLS, .xq = xq, .n_tok = TOK };
