@@ -46,8 +46,10 @@ static uint32_t make_raw(const struct hc_tokenizer *t, uint32_t i, char *out)
 	}
 	if (t->kind == HC_TOK_SPM) {
 		if (t->type[i] == HC_TT_BYTE) {
-			out[0] = (char)hc_tok_parse_byte_piece(s, n);
-			return 1;
+			int b = hc_tok_parse_byte_piece(s, n);	/* bad text: refused later */
+
+			out[0] = (char)b;
+			return b >= 0;
 		}
 		for (uint32_t k = 0; k < n; k++) {
 			if (k + 2 < n && !memcmp(s + k, "\xe2\x96\x81", 3)) {
