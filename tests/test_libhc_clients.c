@@ -5,6 +5,7 @@
  * a client cannot use another client's context ids.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,86 @@ START_TEST(test_guessed_context_ids_fail)
 }
 END_TEST
 
+/* One card handle shared by 8 threads (more contexts than queue pairs: QPs are shared). */
+struct thr {
+	struct hc_card *card;
+	int job;
+	int32_t got[N_TOK];
+	uint32_t n;
+	int err;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thr *t = arg;
+	struct t_ref_params p;
+	struct hc_decode_params dp = { 0 };
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	int32_t prompt[5];
+	int r;
+
+	job_prompt(t->job, prompt);
+	job_params(t->job, &p);
+	dp.max_tokens = p.max_tokens;
+	dp.temperature = p.temperature;
+	dp.top_k = p.top_k;
+	dp.seed = p.seed;
+	dp.ring_entries = t->job % 2 ? 4 : 0;
+	if ((t->err = hc_ctx_create(t->card, &ctx)))
+		return NULL;
+	if ((t->err = hc_ctx_prefill_tokens(ctx, prompt, 5)) ||
+	    (t->err = hc_ctx_decode(ctx, &dp, &s))) {
+		hc_ctx_destroy(ctx);
+		return NULL;
+	}
+	while ((r = hc_stream_read(s, (uint32_t *)t->got + t->n, N_TOK - t->n)) > 0)
+		t->n += r;
+	t->err = r;
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	return NULL;
+}
+
+START_TEST(test_threads_share_a_card)
+{
+	struct thr t[8];
+	pthread_t th[8];
+	int32_t want[N_TOK], prompt[5];
+	struct hc_card_info info;
+	struct hc_card *card;
+	struct t_emud e;
+	char rom[256];
+	int i;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	ck_assert_int_eq(hc_card_info(card, &info), 0);
+	ck_assert_uint_lt(info.n_queue_pairs, 8);	/* some threads share a queue pair */
+	for (i = 0; i < 8; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].card = card;
+		t[i].job = i;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, thread_main, &t[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		struct t_ref_params p;
+		uint32_t nw;
+
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_msg(t[i].err == 0, "thread %d: %s", i, hc_strerror(t[i].err));
+		job_prompt(i, prompt);
+		job_params(i, &p);
+		nw = t_reference(rom, prompt, 5, &p, want);
+		ck_assert_uint_eq(t[i].n, nw);
+		ck_assert_int_eq(memcmp(t[i].got, want, nw * sizeof(*want)), 0);
+	}
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
 static Suite *clients_suite(void)
 {
 	Suite *s = suite_create("libhc_clients");
@@ -310,6 +391,7 @@ static Suite *clients_suite(void)
 	tcase_add_test(tc, test_4_clients_x_4_contexts);
 	tcase_add_test(tc, test_killed_client_frees_contexts);
 	tcase_add_test(tc, test_guessed_context_ids_fail);
+	tcase_add_test(tc, test_threads_share_a_card);
 	suite_add_tcase(s, tc);
 	return s;
 }
