@@ -33,7 +33,8 @@
 #define EMUD_MAX_SQ_ENTRIES	4096
 #define EMUD_MAX_CQ_ENTRIES	16384
 #define EMUD_MAX_STREAM_ENTRIES	(1u << 20)
-#define EMUD_QP_MAX_INFLIGHT	1024	/* jobs + unposted CQEs per queue pair */
+#define EMUD_QP_MAX_INFLIGHT	1024	/* queued jobs per queue pair; more: NO_MEMORY */
+#define EMUD_QP_MAX_OVF		1024	/* CQEs held for a full CQ before SQ fetching stops */
 #define EMUD_HEARTBEAT_MS	5
 #define EMUD_LOG_LIMIT		100	/* bad-SQE log lines per function before muting */
 
@@ -147,6 +148,7 @@ struct emud_fn {
 	struct emud_ctx **ctx;		/* [max_contexts], id = index + 1 */
 	uint32_t max_contexts;
 	uint32_t n_open;
+	uint64_t tok_bytes;		/* prompt copies held by queued PREFILLs (bounded) */
 
 	uint64_t seen_reset;
 	uint32_t seen_fault_seq;
@@ -237,7 +239,7 @@ uint32_t emud_ctx_cancel(struct emud_fn *fn, struct emud_ctx *c);
 void emud_ctx_free_all(struct emud_fn *fn);		/* no CQEs (reset, client gone) */
 struct emud_ctx *emud_ctx_get(struct emud_fn *fn, uint32_t id);
 void emud_job_enqueue(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j);
-void emud_job_free(struct emud_job *j);
+void emud_job_free(struct emud_fn *fn, struct emud_job *j);
 void emud_fn_unblock(struct emud_fn *fn);		/* retry jobs waiting for stream space */
 bool emud_fn_runnable(const struct emud_fn *fn);
 bool emud_sched_round(struct emud_card *card);		/* true if anything ran */

@@ -153,7 +153,7 @@ void emud_fn_qp_abandon(struct emud_fn *fn, uint32_t q)
 		while ((j = *pp)) {
 			if (j->qp == q) {
 				*pp = j->next;
-				emud_job_free(j);
+				emud_job_free(fn, j);
 				continue;
 			}
 			c->tail = j;
@@ -434,7 +434,8 @@ static void qp_fetch(struct emud_fn *fn, uint32_t q)
 	struct emud_qp *qp = &fn->qp[q];
 	bool consumed = false;
 
-	while (qp->enabled && qp->inflight + qp->n_ovf < EMUD_QP_MAX_INFLIGHT) {
+	/* stop taking SQEs only while completions pile up for a full CQ: the host must read */
+	while (qp->enabled && qp->n_ovf < EMUD_QP_MAX_OVF) {
 		struct hc_sqe sqe;
 		int n = hc_ring_cons_avail(&qp->sq);
 

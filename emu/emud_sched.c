@@ -67,14 +67,18 @@ int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *
 	return 0;
 }
 
-void emud_job_free(struct emud_job *j)
+void emud_job_free(struct emud_fn *fn, struct emud_job *j)
 {
+	if (j->tokens)
+		fn->tok_bytes -= ((uint64_t)j->n_tokens + 1) * sizeof(*j->tokens);
 	free(j->tokens);
 	free(j);
 }
 
 void emud_job_enqueue(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
 {
+	if (j->tokens)
+		fn->tok_bytes += ((uint64_t)j->n_tokens + 1) * sizeof(*j->tokens);
 	j->next = NULL;
 	if (c->tail)
 		c->tail->next = j;
@@ -113,7 +117,7 @@ static void job_complete(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	if (j->op == HC_OP_DECODE)
 		hc_ring_prod_wait_done(&j->stream);
 	emud_post_cqe(fn, j->qp, &cqe);
-	emud_job_free(j);
+	emud_job_free(fn, j);
 }
 
 uint32_t emud_ctx_cancel(struct emud_fn *fn, struct emud_ctx *c)
@@ -136,7 +140,7 @@ static void ctx_free(struct emud_fn *fn, uint32_t i)
 
 	while ((j = c->head)) {
 		job_pop(fn, c, j);
-		emud_job_free(j);
+		emud_job_free(fn, j);
 	}
 	hc_kv_free(c->kv);
 	free(c->logits);
@@ -308,6 +312,12 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 			memcpy(card->logits_scratch, c->logits, sizeof(float) * vocab);
 			j->tok = hc_sample(card->logits_scratch, vocab, &j->samp,
 					   j->step_base + j->count, card->prob);
+		}
+		if (j->tok < 0 || (uint32_t)j->tok >= vocab) {
+			emud_log("%s %u: context %u: sampler returned id %d", fn->ops->kind, fn->id,
+				 c->id, j->tok);
+			job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_DECODE);
+			return;
 		}
 		if (is_stop(j, j->tok)) {
 			c->state = CTX_PENDING;

@@ -214,7 +214,14 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 		return;
 	}
 
-	/* PREFILL, DECODE, RESET_CONTEXT: queued on the context, run in order */
+	/* PREFILL, DECODE, RESET_CONTEXT: queued on the context, run in order; bounded so that
+	 * a client cannot make the daemon hold unbounded memory (errors keep the SQ flowing) */
+	if (fn->qp[q].inflight >= EMUD_QP_MAX_INFLIGHT ||
+	    (tokens && fn->tok_bytes + ((uint64_t)sqe->prefill.n_tokens + 1) * 4 > fn->mem_size)) {
+		free(tokens);
+		post_error(fn, q, sqe, HC_REASON_NO_MEMORY, "too many queued jobs or prompt tokens");
+		return;
+	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		free(tokens);

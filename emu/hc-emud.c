@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -326,6 +327,11 @@ int main(int argc, char **argv)
 		return 2;
 	pthread_mutex_init(&card.lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Not dumpable: other processes of the same user cannot open /proc/<pid>/fd/N (or
+	 * ptrace us) to map another client's card memory. Costs core dumps.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* block before any thread exists (the model's workers too): only signalfd sees them */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

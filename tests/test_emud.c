@@ -6,6 +6,7 @@
  * clean shutdown. One daemon (build/hc-emud) serves the suite on a temporary socket; tests
  * that need other options start their own.
  */
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -554,6 +555,27 @@ START_TEST(test_garbage_sqes)
 			ck_assert_uint_eq(e.aux, cases[i].op);
 		}
 	}
+	/* valid but extreme sampling parameters: tokens stay in range, nothing breaks */
+	{
+		const float temps[] = { 1e-38f, 1e-30f, 1e30f, 3.4e38f, 0.0f };
+		const float tops[] = { 1e-38f, 0.5f, 1.0f, 3.4e38f, 0.0f };
+		uint32_t ctx = open_prefill(&a, 0, prompt, PROMPT_N), t;
+
+		for (t = 0; t < 5; t++) {
+			struct tc_decode dd = { .temperature = temps[t], .top_p = tops[t],
+						.top_k = t & 1 ? 0xffffffffu : t, .seed = ~0ull,
+						.step_base = ~0ull - 2, .max_tokens = 6 };
+			struct gen gg;
+
+			gen_start(&a, &gg, ctx, 4, &dd);
+			pump(&a, &gg, 1);
+			ck_assert_uint_eq(gg.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+			for (i = 0; i < gg.n; i++)
+				ck_assert_uint_lt(gg.out[i], a.regs->vocab_size);
+		}
+		e = tc_sync(&a, HC_OP_CONTEXT_CLOSE, ctx);
+		ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	}
 	/* the same client still works, and so does another one */
 	e = tc_sync(&a, HC_OP_NOP, 0);
 	ck_assert_uint_eq(e.status, HC_STATUS_OK);
@@ -1029,6 +1051,86 @@ START_TEST(test_limits_no_faults)
 }
 END_TEST
 
+/*
+ * Queue limits: a client cannot make the daemon hold unbounded prompt copies or jobs; the
+ * excess gets NO_MEMORY errors while the SQ keeps flowing, so a CANCEL still gets through.
+ */
+START_TEST(test_queue_limits)
+{
+	char sock[160], log[160];
+	const char *extra[] = { "--client-mem", "256K", NULL };
+	struct tc_decode d = { .max_tokens = 100 };
+	uint32_t i, ctx, n_ok = 0, n_nomem = 0, n_prefill = 150, n_reset = 1100;
+	int32_t big[512];
+	uint64_t t0, toks, cancel_ud;
+	struct hc_sqe s;
+	struct hc_cqe e;
+	struct gen g;
+	struct tc a;
+	pid_t pid;
+
+	REQUIRE_DAEMON();
+	snprintf(sock, sizeof(sock), "%s/queue.sock", tmpdir);
+	snprintf(log, sizeof(log), "%s/queue.log", tmpdir);
+	pid = tc_daemon_start(rom_path, sock, log, extra);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(&a, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&a, 0, 64, 64, 1), HC_QP_STATE_ENABLED);
+	ctx = open_prefill(&a, 0, prompt, 2);
+	/* a decode paused on a full ring holds the context: everything after it queues */
+	gen_start(&a, &g, ctx, 2, &d);
+	g.hold = true;
+	for (i = 0; i < 512; i++)
+		big[i] = (int32_t)(i % 100);
+	toks = tc_alloc(&a, sizeof(big));
+	memcpy(a.mem + toks, big, sizeof(big));
+	for (i = 0; i < n_prefill + n_reset; i++) {
+		memset(&s, 0, sizeof(s));
+		s.ctx_id = ctx;
+		s.user_data = 10000 + i;
+		if (i < n_prefill) {
+			s.opcode = HC_OP_PREFILL;
+			s.prefill.tokens_offset = toks;
+			s.prefill.n_tokens = 512;
+		} else {
+			s.opcode = HC_OP_RESET_CONTEXT;
+		}
+		tc_submit(&a, &s);
+		while (hc_ring_cons_avail(&a.cq) > 0) {	/* errors come back at once */
+			ck_assert_int_eq(tc_cqe(&a, &e, TC_HANG_MS), 0);
+			ck_assert_uint_eq(e.status, HC_STATUS_ERROR);
+			ck_assert_uint_eq(e.reason, HC_REASON_NO_MEMORY);
+			n_nomem++;
+		}
+	}
+	cancel_ud = tc_op(&a, HC_OP_CANCEL, ctx);
+	t0 = tc_ms();
+	for (;;) {
+		ck_assert_int_eq(tc_cqe(&a, &e, TC_HANG_MS), 0);
+		if (e.user_data == cancel_ud)
+			break;
+		if (e.status == HC_STATUS_ERROR) {
+			ck_assert_uint_eq(e.reason, HC_REASON_NO_MEMORY);
+			n_nomem++;
+		} else {
+			ck_assert_uint_eq(e.status, HC_STATUS_CANCELLED);
+			n_ok++;
+		}
+		ck_assert(tc_ms() - t0 < TC_HANG_MS);
+	}
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	ck_assert_uint_eq(e.count, n_ok);
+	/* the decode + what fit: prompt copies within 256K, jobs within the per-qp cap */
+	ck_assert_uint_eq(n_ok + n_nomem, 1 + n_prefill + n_reset);
+	ck_assert_uint_gt(n_nomem, 0);
+	ck_assert_uint_eq(n_ok, 1024);		/* hc-emud's per-queue-pair job cap */
+	e = tc_sync(&a, HC_OP_NOP, 0);
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	tc_close(&a);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+}
+END_TEST
+
 START_TEST(test_hello_and_shutdown)
 {
 	char sock[160], log[160];
@@ -1161,6 +1263,89 @@ START_TEST(test_pci_transport)
 }
 END_TEST
 
+/*
+ * Another process of the daemon's own user cannot map a client's card memory through
+ * /proc/<hc-emud>/fd either (the daemon is not dumpable). Needs root to switch users.
+ */
+START_TEST(test_proc_fd_isolation)
+{
+	char dir[160], sock[200], log[200], path[300];
+	const uid_t nobody = 65534;
+	struct stat sa;
+	struct tc a;
+	pid_t pid, child;
+	int st;
+
+	REQUIRE_DAEMON();
+	if (geteuid() != 0)
+		HC_SKIP("needs root to run the daemon and a client as another user");
+	snprintf(dir, sizeof(dir), "%s/nobody", tmpdir);
+	snprintf(sock, sizeof(sock), "%s/emud.sock", dir);
+	snprintf(log, sizeof(log), "%s/emud.log", dir);
+	ck_assert_int_eq(mkdir(dir, 0777), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(chmod(tmpdir, 0755), 0);
+	ck_assert_int_eq(chmod(rom_path, 0644), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0 || dup2(fd, 2) < 0 || setgid(nobody) || setuid(nobody))
+			_exit(126);
+		execl("build/hc-emud", "hc-emud", "--rom", rom_path, "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	{
+		uint64_t t0 = tc_ms();
+		int fd;
+
+		while ((fd = tc_sock_connect(sock)) < 0 && tc_ms() - t0 < TC_HANG_MS)
+			tc_nap();
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	ck_assert_int_eq(tc_connect(&a, sock, 0), 0);
+	ck_assert_int_eq(fstat(a.memfd, &sa), 0);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct tc b;
+		DIR *dp;
+		struct dirent *de;
+		int leaked = 0;
+
+		if (setgid(nobody) || setuid(nobody) || tc_connect(&b, sock, 0))
+			_exit(2);
+		dp = opendir(path);
+		if (!dp)
+			_exit(errno == EACCES ? 0 : 3);
+		while ((de = readdir(dp))) {
+			char p2[600];
+			struct stat sx;
+			int fd;
+
+			snprintf(p2, sizeof(p2), "%s/%s", path, de->d_name);
+			fd = open(p2, O_RDWR);
+			if (fd >= 0 && fstat(fd, &sx) == 0 && sx.st_ino == sa.st_ino &&
+			    sx.st_dev == sa.st_dev)
+				leaked = 1;
+			if (fd >= 0)
+				close(fd);
+		}
+		closedir(dp);
+		_exit(leaked ? 1 : 0);
+	}
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "another process of the daemon's user reached client memory (status %d)", st);
+	tc_close(&a);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+}
+END_TEST
+
 static Suite *emud_suite(void)
 {
 	Suite *s = suite_create("emud");
@@ -1180,8 +1365,10 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_heartbeat_telemetry);
 	tcase_add_test(tc, test_faults);
 	tcase_add_test(tc, test_limits_no_faults);
+	tcase_add_test(tc, test_queue_limits);
 	tcase_add_test(tc, test_hello_and_shutdown);
 	tcase_add_test(tc, test_pci_transport);
+	tcase_add_test(tc, test_proc_fd_isolation);
 	suite_add_tcase(s, tc);
 	return s;
 }
