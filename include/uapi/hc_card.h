@@ -343,8 +343,8 @@ struct hc_sqe_open {
 /**
  * struct hc_sqe_prefill - HC_OP_PREFILL arguments.
  * @tokens_offset: card-memory offset of n_tokens __u32 token ids (4-byte aligned, inside
- *	[data_offset, mem_size)). The card copies them when the job starts; the host may
- *	reuse the array once the CQE arrives.
+ *	[data_offset, mem_size)). The card copies them when it fetches the SQE; the host
+ *	may reuse the array once the SQ head has passed the SQE (or the CQE arrived).
  * @n_tokens: 1..max_prefill_tokens; every id < vocab_size.
  * @reserved0: must be zero.
  * @reserved: must be zero.
@@ -436,7 +436,7 @@ enum hc_reason {
 	HC_REASON_BAD_RING = 6,		/* entries not a power of two / too big; corrupt indices */
 	HC_REASON_NO_CONTEXTS = 7,	/* no free KV slot, or this function's limit reached */
 	HC_REASON_BAD_STATE = 8,	/* DECODE on a context with nothing to continue from */
-	HC_REASON_NO_MEMORY = 9,	/* card out of memory */
+	HC_REASON_NO_MEMORY = 9,	/* card out of memory, or a queue limit reached */
 	HC_REASON_INTERNAL = 10,	/* card failure */
 	HC_REASON_BAD_VECTOR = 11,	/* irq_vector >= n_irq_vectors */
 };
