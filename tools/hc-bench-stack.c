@@ -6,7 +6,9 @@
  *   card    hc-emud running the model, tokens read through libhc
  *   null    hc-emud --null-model (benchmark only: tokens made without computing), the
  *           stack's ceiling in tokens/s
- * and reports time to first token, time per token and the per-token stack overhead.
+ * and reports time to first token, wall time per generated token (whole job, prompt included,
+ * divided by the tokens) and the per-token stack overhead. Direct and card repetitions
+ * alternate so both see the same machine load.
  * Not a test: numbers depend on the machine and its load.
  */
 #include <errno.h>
@@ -30,6 +32,7 @@ struct opts {
 	const char *emud;
 	uint32_t n_tokens;
 	uint32_t n_prompt;
+	uint32_t null_tokens;	/* --null-model run: far more tokens than a ring holds */
 	int reps;
 	int spin;	/* consumer spins on peek instead of sleeping in hc_stream_wait */
 };
@@ -70,30 +73,53 @@ static void make_prompt(int32_t *p, uint32_t n, uint32_t vocab)
 		p[i] = (int32_t)((i * 7919u + 13) % vocab);
 }
 
-static int bench_direct(const struct opts *o, struct result *r)
-{
-	struct hc_sampling greedy = { 0 };
+struct direct {
 	struct hc_model *m;
 	struct hc_rom *rom;
 	struct hc_kv *kv;
-	char err[256];
 	float *logits;
-	int32_t *prompt, tok;
-	double t0, t1, t2, ttft[64], per[64];
-	uint32_t vocab, i;
-	int rep;
+	int32_t *prompt;
+	uint32_t vocab;
+};
 
-	if (hc_rom_open(o->rom, &rom, err, sizeof(err)) ||
-	    hc_model_new(rom, 1, HC_PATH_AUTO, &m, err, sizeof(err))) {
+static int direct_open(const struct opts *o, struct direct *d)
+{
+	char err[256];
+
+	if (hc_rom_open(o->rom, &d->rom, err, sizeof(err)) ||
+	    hc_model_new(d->rom, 1, HC_PATH_AUTO, &d->m, err, sizeof(err))) {
 		fprintf(stderr, "hc-bench-stack: %s\n", err);
 		return -1;
 	}
-	vocab = hc_model_arch(m)->vocab_size;
-	logits = malloc(vocab * sizeof(*logits));
-	prompt = malloc(o->n_prompt * sizeof(*prompt));
-	make_prompt(prompt, o->n_prompt, vocab);
-	kv = hc_kv_new(m, 0);
-	for (rep = 0; rep < o->reps; rep++) {
+	d->vocab = hc_model_arch(d->m)->vocab_size;
+	d->logits = malloc(d->vocab * sizeof(*d->logits));
+	d->prompt = malloc(o->n_prompt * sizeof(*d->prompt));
+	make_prompt(d->prompt, o->n_prompt, d->vocab);
+	d->kv = hc_kv_new(d->m, 0);
+	return d->logits && d->prompt && d->kv ? 0 : -1;
+}
+
+static void direct_close(struct direct *d)
+{
+	hc_kv_free(d->kv);
+	free(d->prompt);
+	free(d->logits);
+	hc_model_free(d->m);
+	hc_rom_close(d->rom);
+}
+
+/* One repetition in-process: TTFT and time per further token. */
+static void direct_rep(const struct opts *o, struct direct *d, double *ttft, double *per)
+{
+	struct hc_sampling greedy = { 0 };
+	struct hc_model *m = d->m;
+	struct hc_kv *kv = d->kv;
+	float *logits = d->logits;
+	int32_t *prompt = d->prompt, tok;
+	uint32_t vocab = d->vocab, i;
+	double t0, t1, t2;
+
+	{
 		hc_kv_reset(kv);
 		t0 = now();
 		hc_forward(m, kv, prompt, o->n_prompt, logits);
@@ -105,18 +131,9 @@ static int bench_direct(const struct opts *o, struct result *r)
 			tok = hc_sample(logits, vocab, &greedy, i, NULL);
 		}
 		t2 = now();
-		ttft[rep] = (t1 - t0) * 1e3;
-		per[rep] = (t2 - t1) / (i - 1) * 1e6;
+		*ttft = (t1 - t0) * 1e3;
+		*per = (t2 - t0) / i * 1e6;
 	}
-	r->ttft_ms = median(ttft, o->reps);
-	r->per_tok_us = median(per, o->reps);
-	r->tok_s = 1e6 / r->per_tok_us;
-	hc_kv_free(kv);
-	free(prompt);
-	free(logits);
-	hc_model_free(m);
-	hc_rom_close(rom);
-	return 0;
 }
 
 static pid_t start_emud(const struct opts *o, const char *sock, int null_model)
@@ -162,75 +179,96 @@ static void stop_emud(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-static int bench_card(const struct opts *o, const char *uri, struct result *r)
-{
-	struct hc_decode_params dp = { 0 };
-	struct hc_card_info info;
+struct card {
 	struct hc_card *card;
-	struct hc_stream *s;
 	struct hc_ctx *ctx;
-	const uint32_t *t;
-	double t0, t1 = 0, t2, ttft[64], per[64];
 	int32_t *prompt;
-	uint64_t got;
-	unsigned k;
-	int rep, rc;
+};
 
-	rc = hc_open(uri, &card);
+static int card_open(const struct opts *o, const char *uri, struct card *c)
+{
+	struct hc_card_info info;
+	int rc;
+
+	rc = hc_open(uri, &c->card);
 	if (rc) {
 		fprintf(stderr, "hc-bench-stack: %s: %s\n", uri, hc_strerror(rc));
 		return -1;
 	}
-	hc_card_info(card, &info);
-	prompt = malloc(o->n_prompt * sizeof(*prompt));
-	make_prompt(prompt, o->n_prompt, info.vocab_size);
-	dp.max_tokens = o->n_tokens;
-	rc = hc_ctx_create(card, &ctx);
-	for (rep = 0; !rc && rep < o->reps; rep++) {
-		rc = hc_ctx_reset(ctx);
-		if (rc)
-			break;
-		t0 = now();
-		rc = hc_ctx_prefill_tokens(ctx, prompt, o->n_prompt);
-		if (!rc)
-			rc = hc_ctx_decode(ctx, &dp, &s);
-		if (rc)
-			break;
-		got = 0;
-		for (;;) {
-			k = hc_stream_peek(s, &t);
-			if (k) {
-				if (!got)
-					t1 = now();
-				got += k;
-				hc_stream_advance(s, k);
-				continue;
-			}
-			if (hc_stream_status(s, NULL))
-				break;
-			if (!o->spin)
-				hc_stream_wait(&s, 1, -1);
-		}
-		t2 = now();
-		hc_stream_free(s);
-		if (got < 2) {
-			rc = -EIO;
-			break;
-		}
-		ttft[rep] = (t1 - t0) * 1e3;
-		per[rep] = (t2 - t1) / (got - 1) * 1e6;
-	}
+	hc_card_info(c->card, &info);
+	c->prompt = malloc(o->n_prompt * sizeof(*c->prompt));
+	make_prompt(c->prompt, o->n_prompt, info.vocab_size);
+	rc = hc_ctx_create(c->card, &c->ctx);
 	if (rc) {
-		fprintf(stderr, "hc-bench-stack: %s: %s\n", uri, hc_strerror(rc));
-	} else {
-		r->ttft_ms = median(ttft, o->reps);
-		r->per_tok_us = median(per, o->reps);
-		r->tok_s = 1e6 / r->per_tok_us;
+		fprintf(stderr, "hc-bench-stack: context: %s\n", hc_strerror(rc));
+		return -1;
 	}
-	hc_ctx_destroy(ctx);
-	free(prompt);
-	hc_close(card);
-	return rc ? -1 : 0;
+	return 0;
+}
+
+static void card_close(struct card *c)
+{
+	hc_ctx_destroy(c->ctx);
+	free(c->prompt);
+	hc_close(c->card);
+}
+
+/* One repetition through the card: prompt submitted -> first token readable, then the rest. */
+static int card_rep(const struct opts *o, struct card *c, uint32_t n_tokens, double *ttft,
+		    double *per)
+{
+	struct hc_decode_params dp = { .max_tokens = n_tokens };
+	struct hc_stream *s;
+	const uint32_t *t;
+	double t0, t1 = 0, t2;
+	uint64_t got = 0;
+	unsigned k;
+	int rc;
+
+	rc = hc_ctx_reset(c->ctx);
+	if (rc)
+		goto fail;
+	t0 = now();
+	rc = hc_ctx_prefill_tokens(c->ctx, c->prompt, o->n_prompt);
+	if (!rc)
+		rc = hc_ctx_decode(c->ctx, &dp, &s);
+	if (rc)
+		goto fail;
+	for (;;) {
+		k = hc_stream_peek(s, &t);
+		if (k) {
+			if (!got)
+				t1 = now();
+			got += k;
+			hc_stream_advance(s, k);
+			continue;
+		}
+		if (hc_stream_status(s, NULL))
+			break;
+		if (!o->spin)
+			hc_stream_wait(&s, 1, -1);
+	}
+	t2 = now();
+	hc_stream_free(s);
+	if (got < 2) {
+		rc = -EIO;
+		goto fail;
+	}
+	*ttft = (t1 - t0) * 1e3;
+	/* whole job / tokens: tokens arrive in bursts after a late wake-up, so the time
+	 * between first and last token alone would flatter the stack */
+	*per = (t2 - t0) / got * 1e6;
+	return 0;
+fail:
+	fprintf(stderr, "hc-bench-stack: card: %s\n", hc_strerror(rc));
+	return -1;
+}
+
+static void summarize(double *ttft, double *per, int n, struct result *r)
+{
+	r->ttft_ms = median(ttft, n);
+	r->per_tok_us = median(per, n);
+	r->tok_s = 1e6 / r->per_tok_us;
 }
 
 static int emud_has_null_model(const char *emud)
@@ -259,7 +297,8 @@ static void usage(FILE *f)
 		"  -n TOKENS      tokens per decode (default 256; at most max_ctx - prompt)\n"
 		"  --prompt N     prompt tokens (default 16)\n"
 		"  --reps R       repetitions, the median is reported (default 5, max 64)\n"
-		"  --spin         consumer spins on hc_stream_peek instead of sleeping\n");
+		"  --spin         consumer spins on hc_stream_peek instead of sleeping\n"
+		"  --null-tokens N  tokens per decode on hc-emud --null-model (default 200000)\n");
 }
 
 int main(int argc, char **argv)
@@ -270,11 +309,17 @@ int main(int argc, char **argv)
 		{ "prompt", required_argument, NULL, 'p' },
 		{ "reps", required_argument, NULL, 'R' },
 		{ "spin", no_argument, NULL, 's' },
+		{ "null-tokens", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct opts o = { .emud = "build/hc-emud", .n_tokens = 256, .n_prompt = 16, .reps = 5 };
+	struct opts o = { .emud = "build/hc-emud", .n_tokens = 256, .n_prompt = 16, .reps = 5,
+			  .null_tokens = 200000 };
 	struct result direct, card, null;
+	double dt[64], dp[64], ct[64], cp[64];
+	struct direct d = { 0 };
+	struct card c = { 0 };
+	int rep;
 	char dir[] = "/tmp/hc-bench-XXXXXX", sock[128], uri[160];
 	int ch, have_null;
 	pid_t pid;
@@ -287,15 +332,17 @@ int main(int argc, char **argv)
 		case 'p': o.n_prompt = (uint32_t)atoi(optarg); break;
 		case 'R': o.reps = atoi(optarg); break;
 		case 's': o.spin = 1; break;
+		case 'N': o.null_tokens = (uint32_t)atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!o.rom || o.n_tokens < 2 || !o.n_prompt || o.reps < 1 || o.reps > 64) {
+	if (!o.rom || o.n_tokens < 2 || !o.n_prompt || o.reps < 1 || o.reps > 64 ||
+	    o.null_tokens < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (bench_direct(&o, &direct))
+	if (direct_open(&o, &d))
 		return 1;
 	if (!mkdtemp(dir)) {
 		perror("hc-bench-stack: mkdtemp");
@@ -304,27 +351,44 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/emud.sock", dir);
 	snprintf(uri, sizeof(uri), "emu:%s", sock);
 	pid = start_emud(&o, sock, 0);
-	if (pid < 0 || bench_card(&o, uri, &card)) {
+	if (pid < 0 || card_open(&o, uri, &c)) {
 		fprintf(stderr, "hc-bench-stack: %s did not serve %s\n", o.emud, sock);
 		if (pid > 0)
 			stop_emud(pid);
 		rmdir(dir);
 		return 1;
 	}
+	/* alternate the two so both see the same machine load */
+	for (rep = 0; rep < o.reps; rep++) {
+		direct_rep(&o, &d, &dt[rep], &dp[rep]);
+		if (card_rep(&o, &c, o.n_tokens, &ct[rep], &cp[rep]))
+			break;
+	}
+	card_close(&c);
 	stop_emud(pid);
+	direct_close(&d);
+	if (rep < o.reps)
+		return 1;
+	summarize(dt, dp, o.reps, &direct);
+	summarize(ct, cp, o.reps, &card);
 	have_null = emud_has_null_model(o.emud);
 	if (have_null) {
 		pid = start_emud(&o, sock, 1);
-		if (pid < 0 || bench_card(&o, uri, &null))
-			have_null = 0;
-		if (pid > 0)
+		have_null = pid > 0 && !card_open(&o, uri, &c);
+		for (rep = 0; have_null && rep < o.reps; rep++)
+			have_null = !card_rep(&o, &c, o.null_tokens, &ct[rep], &cp[rep]);
+		if (pid > 0) {
+			card_close(&c);
 			stop_emud(pid);
+		}
+		if (have_null)
+			summarize(ct, cp, o.reps, &null);
 	}
 	unlink(sock);
 	rmdir(dir);
 
-	printf("hc-bench-stack: %s, prompt %u tokens, %u generated (greedy), median of %d, "
-	       "consumer %s\n", o.rom, o.n_prompt, o.n_tokens, o.reps,
+	printf("hc-bench-stack: %s, prompt %u tokens, %u generated (greedy; null model %u), "
+	       "median of %d, consumer %s\n", o.rom, o.n_prompt, o.n_tokens, o.null_tokens, o.reps,
 	       o.spin ? "spinning" : "sleeping in hc_stream_wait");
 	printf("%-34s %12s %14s %12s\n", "path", "TTFT ms", "us/token", "tokens/s");
 	printf("%-34s %12.3f %14.2f %12.0f\n", "in-process hc_forward+hc_sample", direct.ttft_ms,
