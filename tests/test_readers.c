@@ -199,6 +199,24 @@ START_TEST(test_gguf_hf_same_rom)
 	ck_assert_int_eq(hc_tok_bos(tg), 128000);
 	ck_assert_int_eq(hc_tok_bos(tg), hc_tok_bos(th));
 	ck_assert_int_eq(hc_tok_eos(tg), hc_tok_eos(th));
+	{
+		/* GGUF has no generation_config.json: its stops are llama.cpp's (eos and tokens
+		 * named like <|end_of_text|>), a subset of the HF list 128001, 128008, 128009 */
+		int32_t sg[16], sh[16];
+		uint32_t ng = hc_tok_stop_ids(tg, sg, 16), nh = hc_tok_stop_ids(th, sh, 16);
+		int has_eot = 0, has_eot_text = 0;
+
+		for (uint32_t k = 0; k < ng; k++) {
+			int found = 0;
+
+			for (uint32_t j = 0; j < nh; j++)
+				found |= sg[k] == sh[j];
+			ck_assert_msg(found, "GGUF stop id %d is not a HF stop id", sg[k]);
+			has_eot |= sg[k] == 128009;
+			has_eot_text |= sg[k] == 128001;
+		}
+		ck_assert(has_eot && has_eot_text);
+	}
 	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
 		for (unsigned fl = 0; fl < 4; fl++) {
 			int32_t ia[256], ib[256];

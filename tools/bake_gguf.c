@@ -367,6 +367,28 @@ static int32_t find_piece(const struct hc_tok_spec *s, const char *text)
 	return -1;
 }
 
+/*
+ * More end-of-generation ids, found by token text as llama.cpp's llama_vocab does
+ * (Llama 3.1: <|end_of_text|>, <|eom_id|>, <|eot_id|>; the same ids a Hugging Face
+ * generation_config.json lists).
+ */
+static void add_eog_tokens(struct hc_tok_spec *s)
+{
+	static const char *const eog[] = {
+		"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|im_end|>", "<|end|>",
+		"<end_of_turn>", "<|endoftext|>", "<EOT>",
+	};
+	const uint32_t cap = sizeof(s->extra_stop) / sizeof(s->extra_stop[0]);
+
+	for (uint32_t k = 0; k < s->n_vocab && s->n_extra_stop < cap; k++) {
+		if (s->pieces[k][0] != '<')
+			continue;
+		for (size_t e = 0; e < sizeof(eog) / sizeof(eog[0]); e++)
+			if (!strcmp(s->pieces[k], eog[e]))
+				s->extra_stop[s->n_extra_stop++] = (int32_t)k;
+	}
+}
+
 static int read_tokenizer(struct gguf_file *g, const char *path, uint32_t vocab_size,
 			  struct hc_tok_spec **out, char *err, size_t errlen)
 {
@@ -504,6 +526,8 @@ static int read_tokenizer(struct gguf_file *g, const char *path, uint32_t vocab_
 		rc = get_id(g, path, "tokenizer.ggml.eot_token_id", n, &s->eot_id, err, errlen);
 	if (!rc && s->eot_id < 0)	/* llama.cpp finds Llama 3's end of turn by its text */
 		s->eot_id = find_piece(s, "<|eot_id|>");
+	if (!rc)
+		add_eog_tokens(s);
 	if (!rc)
 		rc = get_id(g, path, "tokenizer.ggml.unknown_token_id", n, &s->unk_id, err, errlen);
 	if (!rc)
