@@ -41,6 +41,7 @@ struct emud_client {
 	size_t in_len;
 	pid_t pid;
 	uid_t uid;
+	uint32_t junk_logged;
 };
 
 struct emud_socket {
@@ -273,8 +274,9 @@ static void on_client(struct emud_ev *ev, uint32_t events)
 		} else {
 			n = read(cl->sock, junk, sizeof(junk));
 			if (n > 0) {
-				emud_log("client %u: ignoring %zd unexpected bytes on the socket",
-					 cl->fn.id, n);
+				if (!cl->junk_logged++)
+					emud_log("client %u: ignoring unexpected bytes on the socket",
+						 cl->fn.id);
 				return;
 			}
 		}

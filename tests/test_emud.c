@@ -335,6 +335,53 @@ START_TEST(test_parallel_contexts_exact)
 }
 END_TEST
 
+/*
+ * Fairness: decodes submitted together advance one token per context per round, so when the
+ * first of three equal jobs completes, the others are at most one token behind.
+ */
+START_TEST(test_round_robin)
+{
+	struct tc_decode d = { .temperature = 0.7f, .max_tokens = 150 };
+	uint32_t ctx[3], i;
+	struct hc_sqe s[3];
+	struct hc_ring r[3];
+	uint64_t stream[3];
+	struct hc_cqe e;
+	struct tc c;
+
+	REQUIRE_DAEMON();
+	connect_qp(&c);
+	for (i = 0; i < 3; i++) {
+		ctx[i] = open_prefill(&c, 0, prompt, PROMPT_N);
+		stream[i] = tc_stream(&c, 256);
+		hc_ring_init(&r[i], c.mem + stream[i], 256, 4);
+		memset(&s[i], 0, sizeof(s[i]));
+		s[i].opcode = HC_OP_DECODE;
+		s[i].ctx_id = ctx[i];
+		s[i].user_data = 900 + i;
+		s[i].decode.stream_offset = stream[i];
+		s[i].decode.stream_entries = 256;
+		s[i].decode.max_tokens = d.max_tokens;
+		s[i].decode.temperature = tc_f32bits(d.temperature);
+		s[i].decode.seed = i;
+	}
+	/* one publish: the card sees all three at once */
+	for (i = 0; i < 3; i++)
+		memcpy(hc_ring_prod_entry(&c.sq, i), &s[i], sizeof(s[i]));
+	hc_ring_prod_publish(&c.sq, 3);
+	tc_ring(&c, HC_DOORBELL_QP(0));
+	ck_assert_int_eq(tc_cqe(&c, &e, TC_HANG_MS), 0);
+	ck_assert_uint_eq(e.status, HC_STATUS_DONE_MAX_TOKENS);
+	for (i = 0; i < 3; i++)
+		ck_assert_uint_ge(hc_ring_load_acquire(&r[i].hdr->tail), 149);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(tc_cqe(&c, &e, TC_HANG_MS), 0);
+		ck_assert_uint_eq(e.count, 150);
+	}
+	tc_close(&c);
+}
+END_TEST
+
 START_TEST(test_stop_token)
 {
 	struct tc_decode d = { .temperature = 1.0f, .seed = 7, .max_tokens = 40 };
@@ -1355,6 +1402,7 @@ static Suite *emud_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_decode_exact);
 	tcase_add_test(tc, test_parallel_contexts_exact);
+	tcase_add_test(tc, test_round_robin);
 	tcase_add_test(tc, test_stop_token);
 	tcase_add_test(tc, test_context_full);
 	tcase_add_test(tc, test_backpressure_and_cancel);
