@@ -526,6 +526,90 @@ START_TEST(test_info_identity)
 }
 END_TEST
 
+/* hc-run's stdout (stderr dropped); the exit status must be 0. */
+static char *run_capture(const char *cmd)
+{
+	static char out[65536];
+	size_t n = 0, r;
+	FILE *f = popen(cmd, "r");
+
+	ck_assert_ptr_nonnull(f);
+	while ((r = fread(out + n, 1, sizeof(out) - 1 - n, f)) > 0)
+		n += r;
+	out[n] = 0;
+	ck_assert_msg(pclose(f) == 0, "'%s' failed", cmd);
+	return strdup(out);
+}
+
+/* Every hc-run option gives the same output over the card as in-process (--rom). */
+static void hc_run_same(const char *uri, const char *rom, const char *args)
+{
+	char cmd[1024];
+	char *card, *direct;
+
+	snprintf(cmd, sizeof(cmd), "build/hc-run -d %s %s 2>/dev/null", uri, args);
+	card = run_capture(cmd);
+	snprintf(cmd, sizeof(cmd), "build/hc-run --rom %s %s 2>/dev/null", rom, args);
+	direct = run_capture(cmd);
+	ck_assert_msg(strlen(card) > 1, "no output for %s", args);
+	ck_assert_msg(!strcmp(card, direct), "hc-run %s: card '%s', in-process '%s'", args, card,
+		      direct);
+	free(card);
+	free(direct);
+}
+
+START_TEST(test_hc_run_over_card)
+{
+	static const char *args[] = {
+		"--tokenize --bos 'hello world'",
+		"--prompt-ids 1,2,3 --print-ids -n 30",
+		"--prompt-ids 1,2,3 --print-ids -n 30 --temp 0.8 --top-p 0.9 --top-k 40 --seed 7",
+		"--bos -n 40 --temp 0.7 --seed 3 'hello there'",
+		"--print-ids -n 25 'no bos'",
+	};
+	char rom[256], cmd[512];
+	struct t_emud e;
+	char *out, *nl;
+	size_t i;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	for (i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+		hc_run_same(e.uri, rom, args[i]);
+	/* HC_DEVICE discovery: no -d at all */
+	snprintf(cmd, sizeof(cmd), "HC_DEVICE=%s build/hc-run --prompt-ids 1,2 --print-ids -n 5"
+		 " 2>/dev/null", e.uri);
+	out = run_capture(cmd);
+	ck_assert_uint_gt(strlen(out), 5);
+	free(out);
+	/* -i: two turns in one context, each answered on its own line */
+	snprintf(cmd, sizeof(cmd), "printf 'hello\\nagain\\n' | build/hc-run -d %s -i -n 6 "
+		 "--print-ids 2>/dev/null", e.uri);
+	out = run_capture(cmd);
+	nl = strchr(out, '\n');
+	ck_assert_ptr_nonnull(nl);
+	ck_assert_ptr_nonnull(strchr(nl + 1, '\n'));
+	ck_assert_int_gt(nl - out, 0);
+	free(out);
+	t_emud_stop(&e);
+}
+END_TEST
+
+START_TEST(test_hc_run_chat_llama3)
+{
+	char rom[256], model[512];
+	struct t_emud e;
+
+	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
+	llama3_rom(rom, sizeof(rom));
+	t_emud_start(&e, rom, NULL);
+	hc_run_same(e.uri, rom, "--chat --tokenize 'Write a haiku about silicon.'");
+	hc_run_same(e.uri, rom, "--chat -n 16 'hello'");
+	hc_run_same(e.uri, rom, "--bos -n 16 --temp 0.9 --seed 5 'Once upon a time'");
+	t_emud_stop(&e);
+}
+END_TEST
+
 static Suite *libhc_suite(void)
 {
 	Suite *s = suite_create("libhc");
@@ -542,6 +626,14 @@ static Suite *libhc_suite(void)
 	tcase_add_test(e2e, test_info_identity);
 	tcase_add_test(e2e, test_stories260k_goldens);
 	tcase_add_test(e2e, test_tiny_llama3_goldens);
+	{
+		TCase *run = tcase_create("hc_run");
+
+		tcase_set_timeout(run, 600);
+		tcase_add_test(run, test_hc_run_over_card);
+		tcase_add_test(run, test_hc_run_chat_llama3);
+		suite_add_tcase(s, run);
+	}
 	suite_add_tcase(s, h);
 	suite_add_tcase(s, e2e);
 	return s;
