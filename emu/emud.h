@@ -226,6 +226,7 @@ void emud_fn_service(struct emud_fn *fn, bool card_idle);
 bool emud_fn_sleep_prepare(struct emud_fn *fn);	/* false: new work appeared */
 void emud_post_cqe(struct emud_fn *fn, uint32_t q, const struct hc_cqe *cqe);
 void emud_fn_qp_abandon(struct emud_fn *fn, uint32_t q);
+bool emud_fn_log_ok(struct emud_fn *fn);	/* per-function log rate limit */
 void emud_fn_log_bad(struct emud_fn *fn, const struct hc_sqe *sqe, uint16_t reason,
 		     const char *why);
 

@@ -175,7 +175,8 @@ static void qp_fail(struct emud_fn *fn, uint32_t q, uint16_t reason, const char 
 	emud_fn_qp_abandon(fn, q);
 	hc_ring_store(&r->error, reason);
 	hc_ring_store(&r->state, HC_QP_STATE_ERROR);
-	emud_log("%s %u: qp %u: %s; queue pair stopped", fn->ops->kind, fn->id, q, what);
+	if (emud_fn_log_ok(fn))
+		emud_log("%s %u: qp %u: %s; queue pair stopped", fn->ops->kind, fn->id, q, what);
 	fn_raise(fn, HC_IRQ_CONTROL);
 }
 
@@ -227,7 +228,8 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 	if (reason) {
 		hc_ring_store(&r->error, reason);
 		hc_ring_store(&r->state, HC_QP_STATE_ERROR);
-		emud_log("%s %u: qp %u: rejected: %s", fn->ops->kind, fn->id, q, why);
+		if (emud_fn_log_ok(fn))
+			emud_log("%s %u: qp %u: rejected: %s", fn->ops->kind, fn->id, q, why);
 	} else if (ctrl & HC_QP_CTRL_ENABLE) {
 		hc_ring_init(&qp->sq, fn->mem + sq_off, sq_n, sizeof(struct hc_sqe));
 		hc_ring_cons_sync(&qp->sq);
@@ -274,7 +276,8 @@ static void fn_reset(struct emud_fn *fn, uint64_t req)
 	fn->seen_reset = req;
 	hc_ring_store_release64(&r->reset_done, req);
 	hc_ring_store_release(&r->status, HC_CARD_STATUS_READY);
-	emud_log("%s %u: reset %llu done", fn->ops->kind, fn->id, (unsigned long long)req);
+	if (emud_fn_log_ok(fn))
+		emud_log("%s %u: reset %llu done", fn->ops->kind, fn->id, (unsigned long long)req);
 	fn_raise(fn, HC_IRQ_CONTROL);
 }
 
@@ -295,9 +298,10 @@ static void fn_faults(struct emud_fn *fn)
 	fn->corrupt_cqes = hc_ring_load(&f->corrupt_cqes);
 	hc_ring_store(&fn->regs->fault_state.stalled, fn->stalled);
 	hc_ring_store_release(&fn->regs->fault_state.seq, seq);
-	emud_log("%s %u: TEST fault injection: stall %u, stall after %u tokens, drop %u irqs, "
-		 "corrupt %u cqes", fn->ops->kind, fn->id, fn->stalled, fn->stall_after,
-		 fn->drop_irqs, fn->corrupt_cqes);
+	if (emud_fn_log_ok(fn))
+		emud_log("%s %u: TEST fault injection: stall %u, stall after %u tokens, drop %u irqs, "
+			 "corrupt %u cqes", fn->ops->kind, fn->id, fn->stalled, fn->stall_after,
+			 fn->drop_irqs, fn->corrupt_cqes);
 }
 
 /* Register-page changes: reset first (it wins), then faults, then queue pairs. */
@@ -403,16 +407,23 @@ void emud_post_cqe(struct emud_fn *fn, uint32_t q, const struct hc_cqe *in)
 	qp->n_ovf++;
 }
 
+bool emud_fn_log_ok(struct emud_fn *fn)
+{
+	if (fn->logged > EMUD_LOG_LIMIT)
+		return false;
+	if (fn->logged++ == EMUD_LOG_LIMIT) {
+		emud_log("%s %u: too many events; not logging this function's any more",
+			 fn->ops->kind, fn->id);
+		return false;
+	}
+	return true;
+}
+
 void emud_fn_log_bad(struct emud_fn *fn, const struct hc_sqe *sqe, uint16_t reason,
 		     const char *why)
 {
-	if (fn->logged > EMUD_LOG_LIMIT)
+	if (!emud_fn_log_ok(fn))
 		return;
-	if (fn->logged++ == EMUD_LOG_LIMIT) {
-		emud_log("%s %u: more bad descriptors; not logging them any more", fn->ops->kind,
-			 fn->id);
-		return;
-	}
 	emud_log("%s %u: bad SQE (opcode %u, ctx %u, user_data 0x%llx): %s (reason %u)",
 		 fn->ops->kind, fn->id, sqe->opcode, sqe->ctx_id,
 		 (unsigned long long)sqe->user_data, why, reason);
