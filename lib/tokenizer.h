@@ -46,7 +46,7 @@ struct hc_tok_spec {
 	/* BPE: a pre-token that is already a vocab entry is not split (Llama 3 / HF
 	 * "ignore_merges"). Also implied when pretok_regex is NULL (Llama 3's). */
 	uint32_t ignore_merges;
-	/* More end-of-generation ids (e.g. config.json's eos_token_id list), -1 = unused. */
+	/* More end-of-generation ids (e.g. config.json's eos_token_id list): the first n. */
 	uint32_t n_extra_stop;
 	int32_t  extra_stop[8];
 };
@@ -98,7 +98,7 @@ uint32_t hc_tok_stop_ids(const struct hc_tokenizer *tok, int32_t *ids, uint32_t 
 
 /*
  * Encode @len bytes of UTF-8. Writes at most @cap ids; *n_out is the full count, so a
- * caller can retry with a bigger buffer on -ENOSPC.
+ * caller can retry with a bigger buffer on -ENOSPC. -EILSEQ if @text is not valid UTF-8.
  */
 int hc_tok_encode(const struct hc_tokenizer *tok, const char *text, size_t len,
 		  unsigned flags, int32_t *ids, size_t cap, size_t *n_out);
