@@ -33,7 +33,7 @@ struct hc_model {
 	uint32_t q_dim, kv_dim;
 	struct hc_pool *pool;
 	struct hc_mm_ctx mm;
-	pthread_mutex_t lock;		/* one forward at a time: the scratch below is shared */
+	pthread_mutex_t lock;		/* one forward at a time: shared scratch below */
 	struct layer *layers;
 	struct hc_mat tok_embd, output;
 	const float *output_norm;
@@ -102,7 +102,8 @@ static int bind_norm(const struct hc_rom *rom, const char *name, uint32_t n, con
 	}
 	if (t->type != HC_WTYPE_F32 || t->n_dims != 1 || t->shape[0] != n ||
 	    t->size < (uint64_t)n * sizeof(float)) {
-		snprintf(err, errlen, "%s: tensor %s: expected F32 [%u]", hc_rom_path(rom), name, n);
+		snprintf(err, errlen, "%s: tensor %s: expected F32 [%u]", hc_rom_path(rom), name,
+			 n);
 		return -EINVAL;
 	}
 	*out = hc_rom_data(rom, t);
@@ -214,7 +215,8 @@ static int bind_weights(struct hc_model *m, char *err, size_t errlen)
 			return rc;
 		for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++) {
 			snprintf(name, sizeof(name), "blk.%u.%s.weight", l, mats[i].n);
-			rc = bind_mat(rom, name, mats[i].cols, mats[i].rows, mats[i].m, err, errlen);
+			rc = bind_mat(rom, name, mats[i].cols, mats[i].rows, mats[i].m, err,
+				      errlen);
 			if (rc)
 				return rc;
 			if (mats[i].m->type != HC_WTYPE_F32)
@@ -244,7 +246,8 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	int rc;
 
 	*out = NULL;
-	if (n_threads < 1 || n_threads > 256 || (path != HC_PATH_AUTO && path != HC_PATH_REFERENCE)) {
+	if (n_threads < 1 || n_threads > 256 ||
+	    (path != HC_PATH_AUTO && path != HC_PATH_REFERENCE)) {
 		snprintf(err, errlen, "%s: invalid thread count %d or path %d", hc_rom_path(rom),
 			 n_threads, (int)path);
 		return -EINVAL;

@@ -121,7 +121,8 @@ START_TEST(threads_and_paths_identical)
 	int32_t g0[N_GEN], g1[N_GEN];
 	float *ref, *other;
 	const struct { int threads; enum hc_path path; } cfg[] = {
-		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 2, HC_PATH_REFERENCE }, { 3, HC_PATH_AUTO },
+		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 2, HC_PATH_REFERENCE },
+		{ 3, HC_PATH_AUTO },
 	};
 	struct fx f;
 	int finite = 1, varied = 0;
@@ -359,7 +360,7 @@ START_TEST(matmul_kernels_follow_contract)
 						}
 						s += wv * xb->qs[j];
 					}
-					d = type == 1 ? fp16[wq8[r * nb + b].d] : fp16[wq4[r * nb + b].d];
+					d = fp16[type == 1 ? wq8[r * nb + b].d : wq4[r * nb + b].d];
 					acc += (float)s * (d * fp16[xb->d]);
 				}
 				for (uint32_t j = 0; j < cols && !type; j++)
@@ -373,7 +374,8 @@ START_TEST(matmul_kernels_follow_contract)
 #endif
 		/* reference; fast without and with AVX2; F32 batches also transposed (xt) */
 		for (int k = 0; k < 5; k++) {
-			struct hc_mm_ctx c = { .fp16 = fp16, .fast = k > 0, .avx2 = (k & 1) && have_avx2 };
+			struct hc_mm_ctx c = { .fp16 = fp16, .fast = k > 0,
+					       .avx2 = (k & 1) && have_avx2 };
 
 			a.xt = NULL;
 			if (k >= 3) {

@@ -248,7 +248,8 @@ static void check_stories_rom(const char *rom, int threads, enum hc_path path)
 		       s_cases[ci], threads, path == HC_PATH_AUTO ? "auto" : "reference", k,
 		       c.n_gen, exact, c.n_logits * 512);
 		fflush(stdout);
-		ck_assert_uint_eq(hc_kv_pos(r.kv), k == n_gen ? c.n_prompt + n_gen - 1 : c.n_prompt + k);
+		ck_assert_uint_eq(hc_kv_pos(r.kv),
+				  k == n_gen ? c.n_prompt + n_gen - 1 : c.n_prompt + k);
 		run_close(&r);
 	}
 }
@@ -441,9 +442,10 @@ static void check_tiny_llama3_rom(const char *rom)
 
 		ck_assert_uint_le(n_m, 8);
 		for (size_t i = 0; i < n_m; i++) {
-			m[i].role = json_string_value(json_object_get(json_array_get(msgs, i), "role"));
-			m[i].content = json_string_value(json_object_get(json_array_get(msgs, i),
-									 "content"));
+			json_t *jm = json_array_get(msgs, i);
+
+			m[i].role = json_string_value(json_object_get(jm, "role"));
+			m[i].content = json_string_value(json_object_get(jm, "content"));
 		}
 		ck_assert_int_eq(hc_tok_chat(tok, m, n_m, 1, ids, 256, &n_ids), 0);
 		json_ids(json_object_get(chat, "prompt_ids"), &want, &n_want);
