@@ -1221,6 +1221,58 @@ START_TEST(test_crafted_hf_valid)
 }
 END_TEST
 
+/* Truncations and byte flips of a safetensors header: an error or a clean open. */
+START_TEST(test_crafted_hf_fuzz)
+{
+	static const uint8_t vals[] = { 0x00, '"', '9', 0xff };
+	char dir[64], err[ERRLEN];
+	struct buf good = make_st_values("BF16");
+	uint64_t hlen;
+	uint8_t *p = malloc(good.n);
+	float row[T_VOCAB * T_FFN];
+
+	memcpy(&hlen, good.p, 8);
+	tmp_make(dir, sizeof(dir));
+	write_text(dir, "config.json", hf_config);
+	write_hf_tokenizer(dir);
+	for (size_t n = 0; n < good.n; n += n < 8 + hlen ? 7 : 501) {
+		struct bake_source *s = NULL;
+
+		write_file(dir, "model.safetensors", good.p, n);
+		err[0] = 0;
+		ck_assert_msg(bake_open_hf(dir, &s, err, sizeof(err)) < 0,
+			      "truncated to %zu bytes yet opened", n);
+		ck_assert_msg(strstr(err, "model.safetensors"), "truncated to %zu: '%s'", n, err);
+	}
+	for (size_t at = 0; at < 8 + hlen; at++) {
+		for (size_t v = 0; v < sizeof(vals); v++) {
+			struct bake_source *s = NULL;
+
+			memcpy(p, good.p, good.n);
+			if (p[at] == vals[v])
+				continue;
+			p[at] = vals[v];
+			write_file(dir, "model.safetensors", p, good.n);
+			err[0] = 0;
+			if (bake_open_hf(dir, &s, err, sizeof(err)) == 0) {
+				char e2[ERRLEN];
+
+				for (uint32_t i = 0; i < s->n_tensors; i++)
+					s->read_rows_f32(s, i, 0, s->tensors[i].shape[1], row, e2,
+							 sizeof(e2));
+				s->close(s);
+			} else {
+				ck_assert_msg(err[0] && !strchr(err, '\n'), "byte %zu: bad message '%s'",
+					      at, err);
+			}
+		}
+	}
+	free(p);
+	free(good.p);
+	tmp_remove(dir);
+}
+END_TEST
+
 START_TEST(test_perm_row)
 {
 	/* head_dim 8: output rows 0..7 come from 0,4,1,5,2,6,3,7 (per head) */
@@ -1246,6 +1298,7 @@ static Suite *readers_suite(void)
 	tcase_add_test(tc, test_crafted_gguf_fuzz);
 	tcase_add_test(tc, test_crafted_hf_hostile);
 	tcase_add_test(tc, test_crafted_hf_valid);
+	tcase_add_test(tc, test_crafted_hf_fuzz);
 	tcase_add_test(tc, test_gguf_hf_rows_agree);
 	tcase_add_test(tc, test_gguf_hf_same_rom);
 	tcase_add_test(tc, test_q8_requant_matches_llama_quantize);
