@@ -131,7 +131,9 @@ static void rope_freqs(const struct hc_rom_arch *a, float *f)
 			const float high_wl = (float)((double)a->rope_orig_ctx / hi);
 			const float wavelen = (1.0f / inv) * (float)(2.0 * M_PI);
 			float scaled = wavelen > low_wl ? inv / factor : inv;
-			const float smooth = ((1.0f / wavelen) * old - lo) / (hi - lo);
+			/* (high - low) is a Python float there: rounded to float32 once */
+			const float span = (float)((double)hi - (double)lo);
+			const float smooth = ((1.0f / wavelen) * old - lo) / span;
 			const float smoothed = (1.0f - smooth) * scaled / factor + smooth * scaled;
 
 			if (!(wavelen < high_wl) && !(wavelen > low_wl))
