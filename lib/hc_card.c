@@ -29,8 +29,6 @@ int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off)
 	struct hc_extent **pp, *e;
 	int ret = -ENOSPC;
 
-	if (card->ops->alloc)
-		return card->ops->alloc(card, size, off);
 	size = ALIGN_UP(size, HC_CARD_RING_ALIGN);
 	pthread_mutex_lock(&card->alloc_lock);
 	for (pp = &card->free_list; (e = *pp); pp = &e->next) {
@@ -54,10 +52,6 @@ void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size)
 {
 	struct hc_extent **pp, *e, *n;
 
-	if (card->ops->free) {
-		card->ops->free(card, off, size);
-		return;
-	}
 	size = ALIGN_UP(size, HC_CARD_RING_ALIGN);
 	pthread_mutex_lock(&card->alloc_lock);
 	for (pp = &card->free_list; (e = *pp) && e->off < off; pp = &e->next)
@@ -207,27 +201,35 @@ void hc__qp_put(struct hc_card *card, struct hc_qp *qp)
 
 /* ---- submission and completion ---- */
 
-int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op)
+/* The socket transport's push: the SQE as is, then the doorbell if the card sleeps. */
+int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe)
 {
-	int space;
+	int space = hc_ring_prod_space(&qp->sq);
 
-	pthread_mutex_lock(&qp->lock);
-	space = hc_ring_prod_space(&qp->sq);
-	if (space <= 0) {
-		pthread_mutex_unlock(&qp->lock);
+	if (space <= 0)
 		return space < 0 ? -EIO : -EAGAIN;
-	}
-	op->done = 0;
-	op->user_data = ++qp->next_user_data;
-	sqe->user_data = op->user_data;
-	op->next = qp->ops;
-	qp->ops = op;
 	memcpy(hc_ring_prod_entry(&qp->sq, 0), sqe, sizeof(*sqe));
 	hc_ring_prod_publish(&qp->sq, 1);
 	if (hc_ring_prod_need_wakeup(&qp->sq))
 		card->ops->doorbell(card, HC_DOORBELL_QP(qp->index));
-	pthread_mutex_unlock(&qp->lock);
 	return 0;
+}
+
+int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op)
+{
+	int ret;
+
+	pthread_mutex_lock(&qp->lock);
+	op->done = 0;
+	op->user_data = ++qp->next_user_data;
+	sqe->user_data = op->user_data;
+	ret = card->ops->push(card, qp, sqe);
+	if (!ret) {
+		op->next = qp->ops;
+		qp->ops = op;
+	}
+	pthread_mutex_unlock(&qp->lock);
+	return ret;
 }
 
 static void reap_locked(struct hc_card *card, struct hc_qp *qp)
@@ -257,7 +259,7 @@ static void reap_locked(struct hc_card *card, struct hc_qp *qp)
 			__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
 	}
 	hc_ring_cons_release(&qp->cq, avail);
-	if (hc_ring_cons_producer_waiting(&qp->cq))
+	if (card->ops->doorbell && hc_ring_cons_producer_waiting(&qp->cq))
 		card->ops->doorbell(card, HC_DOORBELL_QP(qp->index));
 }
 
@@ -276,15 +278,15 @@ int hc__card_check(struct hc_card *card)
 
 	if (dead)
 		return dead;
-	if (card->sock >= 0) {
-		struct pollfd pfd = { .fd = card->sock, .events = POLLIN };
-
-		/* the daemon never sends after the welcome: readable means EOF or error */
-		if (poll(&pfd, 1, 0) > 0) {
-			__atomic_store_n(&card->dead, -ECONNRESET, __ATOMIC_RELAXED);
-			return -ECONNRESET;
+	if (card->ops->check) {
+		dead = card->ops->check(card);
+		if (dead) {
+			__atomic_store_n(&card->dead, dead, __ATOMIC_RELAXED);
+			return dead;
 		}
 	}
+	if (!card->regs)
+		return 0;	/* the backend watches the heartbeat itself (kernel driver) */
 	if (hc_ring_load(&card->regs->status) == HC_CARD_STATUS_ERROR)
 		return -EIO;
 	hb = hc_ring_load64(&card->regs->heartbeat);
@@ -325,6 +327,12 @@ int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int ti
 				return -ETIMEDOUT;
 			if (left < slice)
 				slice = (int)left;
+		}
+		if (qp->irq_fd < 0) {
+			ret = card->ops->wait ? card->ops->wait(card, qp, NULL, slice) : -ENOSYS;
+			if (ret < 0 && ret != -ETIME && ret != -ETIMEDOUT && ret != -EINTR)
+				return ret;
+			continue;
 		}
 		if (poll(pfd, card->sock >= 0 ? 2 : 1, slice) < 0 && errno != EINTR)
 			return -errno;
@@ -470,7 +478,7 @@ int hc__card_setup(struct hc_card *card)
 	card->max_prefill = r->max_prefill_tokens;
 	card->max_stream_entries = r->max_stream_entries;
 
-	if (!card->ops->alloc) {
+	{
 		card->free_list = calloc(1, sizeof(*card->free_list));
 		if (!card->free_list)
 			return -ENOMEM;
@@ -523,8 +531,6 @@ static int open_uri(const char *uri, struct hc_card **out)
 	for (i = 0; i < 1 + HC_CARD_MAX_QP; i++)
 		card->doorbell_fd[i] = card->irq_fd[i] = -1;
 	ret = be == HC_BACKEND_EMU ? hc_emu_open(card, path) : hc_kernel_open(card, path);
-	if (!ret)
-		ret = hc__card_setup(card);
 	if (ret) {
 		card_free(card);
 		return ret;
@@ -575,8 +581,10 @@ int hc_card_info(struct hc_card *card, struct hc_card_info *info)
 	if (!card || !info)
 		return -EINVAL;
 	*info = card->info;
-	info->status = hc_ring_load(&card->regs->status);
-	info->error_code = hc_ring_load(&card->regs->error);
+	if (card->regs) {
+		info->status = hc_ring_load(&card->regs->status);
+		info->error_code = hc_ring_load(&card->regs->error);
+	}
 	return 0;
 }
 
@@ -586,6 +594,8 @@ int hc_card_telemetry(struct hc_card *card, struct hc_telemetry *t)
 
 	if (!card || !t)
 		return -EINVAL;
+	if (!card->regs)
+		return card->ops->telemetry ? card->ops->telemetry(card, t) : -EOPNOTSUPP;
 	r = card->regs;
 	memset(t, 0, sizeof(*t));
 	t->heartbeat = hc_ring_load64(&r->heartbeat);

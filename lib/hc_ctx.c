@@ -13,8 +13,6 @@ static void ctx_track(struct hc_ctx *ctx, const struct hc_cqe *cqe)
 
 int hc_ctx_create(struct hc_card *card, struct hc_ctx **out)
 {
-	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_OPEN };
-	struct hc_cqe cqe;
 	struct hc_ctx *ctx;
 	int ret;
 
@@ -24,20 +22,11 @@ int hc_ctx_create(struct hc_card *card, struct hc_ctx **out)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->card = card;
-	ret = hc__qp_get(card, &ctx->qp);
+	ret = card->ops->ctx_open(card, ctx);
 	if (ret) {
 		free(ctx);
 		return ret;
 	}
-	ret = hc__exec(card, ctx->qp, &sqe, &cqe);
-	if (!ret)
-		ret = hc__status_errno(&cqe);
-	if (ret) {
-		hc__qp_put(card, ctx->qp);
-		free(ctx);
-		return ret;
-	}
-	ctx->id = cqe.ctx_id;
 	ctx->pos = 0;
 	pthread_mutex_lock(&card->lock);
 	ctx->next = card->ctxs;
@@ -55,17 +44,14 @@ static void streams_free_all(struct hc_ctx *ctx)
 
 void hc_ctx_destroy(struct hc_ctx *ctx)
 {
-	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_CLOSE };
 	struct hc_card *card;
 	struct hc_ctx **pp;
-	struct hc_cqe cqe;
 
 	if (!ctx)
 		return;
 	card = ctx->card;
-	sqe.ctx_id = ctx->id;
-	/* CLOSE cancels the running decode (its CQE arrives first) and frees the KV slot. */
-	hc__exec(card, ctx->qp, &sqe, &cqe);
+	/* closing cancels the running decode (its CQE arrives first) and frees the KV slot */
+	card->ops->ctx_close(card, ctx);
 	streams_free_all(ctx);
 	pthread_mutex_lock(&card->lock);
 	for (pp = &card->ctxs; *pp; pp = &(*pp)->next)
@@ -76,7 +62,6 @@ void hc_ctx_destroy(struct hc_ctx *ctx)
 	pthread_mutex_unlock(&card->lock);
 	if (ctx->uring)
 		hc__uring_free(ctx->uring);
-	hc__qp_put(ctx->card, ctx->qp);
 	free(ctx);
 }
 
@@ -106,7 +91,8 @@ int hc_ctx_prefill_tokens(struct hc_ctx *ctx, const int32_t *ids, size_t n)
 	struct hc_card *card;
 	struct hc_sqe sqe;
 	struct hc_cqe cqe;
-	uint64_t off, bytes;
+	uint64_t cookie, bytes;
+	uint32_t *dst;
 	size_t i, done = 0;
 	uint32_t chunk, max;
 	int ret = 0;
@@ -125,19 +111,18 @@ int hc_ctx_prefill_tokens(struct hc_ctx *ctx, const int32_t *ids, size_t n)
 	max = card->max_prefill ? card->max_prefill : 1;
 	chunk = n < max ? (uint32_t)n : max;
 	bytes = (uint64_t)chunk * sizeof(uint32_t);
-	ret = hc__mem_alloc(card, bytes, &off);
+	ret = card->ops->buf_alloc(card, HC_BUF_PROMPT, bytes, &cookie, (void **)&dst);
 	if (ret)
 		return ret;
 	while (done < n) {
 		uint32_t k = n - done < chunk ? (uint32_t)(n - done) : chunk;
-		uint32_t *dst = (uint32_t *)(card->mem + off);
 
 		for (i = 0; i < k; i++)
 			dst[i] = (uint32_t)ids[done + i];
 		memset(&sqe, 0, sizeof(sqe));
 		sqe.opcode = HC_OP_PREFILL;
 		sqe.ctx_id = ctx->id;
-		sqe.prefill.tokens_offset = off;
+		sqe.prefill.tokens_offset = cookie;
 		sqe.prefill.n_tokens = k;
 		ret = hc__exec(card, ctx->qp, &sqe, &cqe);
 		if (!ret)
@@ -149,8 +134,8 @@ int hc_ctx_prefill_tokens(struct hc_ctx *ctx, const int32_t *ids, size_t n)
 		ctx->has_logits = 1;
 		done += k;
 	}
-	hc__mem_free(card, off, bytes);
-	return ret == -ECANCELED ? -ECANCELED : ret;
+	card->ops->buf_free(card, HC_BUF_PROMPT, cookie, dst, bytes);
+	return ret;
 }
 
 int hc_ctx_prefill_text(struct hc_ctx *ctx, const char *text, size_t len, unsigned flags)
@@ -210,23 +195,11 @@ int hc_ctx_prefill_chat(struct hc_ctx *ctx, const struct hc_message *msgs, size_
 
 int hc_ctx_cancel(struct hc_ctx *ctx)
 {
-	struct hc_sqe sqe = { .opcode = HC_OP_CANCEL };
-	struct hc_op *op;
-	int ret;
-
 	if (!ctx)
 		return -EINVAL;
 	if (!ctx_busy(ctx))
 		return 0;
-	op = calloc(1, sizeof(*op));
-	if (!op)
-		return -ENOMEM;
-	op->autofree = 1;
-	sqe.ctx_id = ctx->id;
-	ret = hc__submit(ctx->card, ctx->qp, &sqe, op);
-	if (ret)
-		free(op);
-	return ret;
+	return ctx->card->ops->cancel(ctx->card, ctx);
 }
 
 int hc_ctx_reset(struct hc_ctx *ctx)
@@ -309,12 +282,12 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	si->ctx = ctx;
 	si->max_tokens = p->max_tokens;
 	si->ring_bytes = HC_RING_BYTES(entries, sizeof(uint32_t));
-	ret = hc__mem_alloc(card, si->ring_bytes, &si->ring_off);
+	ret = card->ops->buf_alloc(card, HC_BUF_STREAM, si->ring_bytes, &si->ring_cookie,
+				   (void **)&si->hdr);
 	if (ret) {
 		free(si);
 		return ret;
 	}
-	si->hdr = (struct hc_ring_hdr *)(card->mem + si->ring_off);
 	memset(si->hdr, 0, HC_RING_HDR_SIZE);
 	si->pub.ktail = &si->hdr->tail;
 	si->pub.khead = &si->hdr->head;
@@ -330,7 +303,7 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	memset(&sqe, 0, sizeof(sqe));
 	sqe.opcode = HC_OP_DECODE;
 	sqe.ctx_id = ctx->id;
-	sqe.decode.stream_offset = si->ring_off;
+	sqe.decode.stream_offset = si->ring_cookie;
 	sqe.decode.stream_entries = entries;
 	sqe.decode.max_tokens = p->max_tokens;
 	f32_bits(p->temperature, &sqe.decode.temperature);
@@ -343,7 +316,7 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 		sqe.decode.stop[i] = (uint32_t)p->stop_ids[i];
 	ret = hc__submit(card, ctx->qp, &sqe, &si->op);
 	if (ret) {
-		hc__mem_free(card, si->ring_off, si->ring_bytes);
+		card->ops->buf_free(card, HC_BUF_STREAM, si->ring_cookie, si->hdr, si->ring_bytes);
 		free(si);
 		return ret;
 	}

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -38,9 +40,98 @@ static void emu_release(struct hc_card *card)
 		close(card->sock);
 }
 
+/* Contexts are card-side objects opened with an SQE on a queue pair of ours. */
+static int emu_ctx_open(struct hc_card *card, struct hc_ctx *ctx)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_OPEN };
+	struct hc_cqe cqe;
+	int ret;
+
+	ret = hc__qp_get(card, &ctx->qp);
+	if (ret)
+		return ret;
+	ret = hc__exec(card, ctx->qp, &sqe, &cqe);
+	if (!ret)
+		ret = hc__status_errno(&cqe);
+	if (ret) {
+		hc__qp_put(card, ctx->qp);
+		return ret;
+	}
+	ctx->id = cqe.ctx_id;
+	return 0;
+}
+
+static void emu_ctx_close(struct hc_card *card, struct hc_ctx *ctx)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_CLOSE };
+	struct hc_cqe cqe;
+
+	sqe.ctx_id = ctx->id;
+	hc__exec(card, ctx->qp, &sqe, &cqe);
+	hc__qp_put(card, ctx->qp);
+}
+
+static int emu_cancel(struct hc_card *card, struct hc_ctx *ctx)
+{
+	struct hc_sqe sqe = { .opcode = HC_OP_CANCEL };
+	struct hc_op *op = calloc(1, sizeof(*op));
+	int ret;
+
+	if (!op)
+		return -ENOMEM;
+	op->autofree = 1;	/* nobody waits for the CANCEL's own completion */
+	sqe.ctx_id = ctx->id;
+	ret = hc__submit(card, ctx->qp, &sqe, op);
+	if (ret)
+		free(op);
+	return ret;
+}
+
+/* Our own card memory: the cookie is the card-memory offset the SQE carries. */
+static int emu_buf_alloc(struct hc_card *card, enum hc_buf_kind kind, uint64_t size,
+			 uint64_t *cookie, void **ptr)
+{
+	int ret = hc__mem_alloc(card, size, cookie);
+
+	(void)kind;
+	if (!ret)
+		*ptr = card->mem + *cookie;
+	return ret;
+}
+
+static void emu_buf_free(struct hc_card *card, enum hc_buf_kind kind, uint64_t cookie, void *ptr,
+			 uint64_t size)
+{
+	(void)kind;
+	(void)ptr;
+	hc__mem_free(card, cookie, size);
+}
+
+static void emu_stream_kick(struct hc_card *card, struct hc_stream_impl *si)
+{
+	emu_doorbell(card, HC_DOORBELL_QP(si->ctx->qp->index));
+}
+
+/* The daemon never sends after the welcome: a readable socket means EOF or an error. */
+static int emu_check(struct hc_card *card)
+{
+	struct pollfd pfd = { .fd = card->sock, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0 ? -ECONNRESET : 0;
+}
+
 static const struct hc_card_ops emu_ops = {
-	.doorbell = emu_doorbell,
+	.name = "emu",
 	.release = emu_release,
+	.ctx_open = emu_ctx_open,
+	.ctx_close = emu_ctx_close,
+	.push = hc__direct_push,
+	.cancel = emu_cancel,
+	.buf_alloc = emu_buf_alloc,
+	.buf_free = emu_buf_free,
+	.stream_kick = emu_stream_kick,
+	.check = emu_check,
+	.doorbell = emu_doorbell,
 };
 
 static void close_fds(const int *fds, int n)
@@ -147,5 +238,5 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	card->mem = mem;
 	card->mem_size = w.mem_size;
 	card->regs = mem;
-	return 0;
+	return hc__card_setup(card);
 }

@@ -26,22 +26,64 @@ struct hc_card;
 #define HC_HANG_MS         3000	/* heartbeat frozen this long while we wait: card hung */
 #define HC_WAIT_SLICE_MS   100	/* waits wake this often to check the card is alive */
 
+struct hc_stream_impl;
+struct hc_qp;
+struct hc_ctx;
+
+/* Kinds of buffers a backend hands out (hc_card_ops.buf_alloc). */
+enum hc_buf_kind {
+	HC_BUF_PROMPT = 1,	/* prompt ids for one PREFILL, released after its completion */
+	HC_BUF_STREAM = 2,	/* a stream ring: struct hc_ring_hdr then u32 token ids */
+};
+
 /*
- * Backend operations. The backend's open fills card->mem/mem_size, the doorbell and irq
- * fds and card->ops; everything else is transport-independent.
+ * Backend operations: everything that differs between the socket transport (hc_emu.c, which
+ * speaks the card interface directly: register page, queue-pair registers, doorbells) and
+ * the kernel driver (hc_kernel.c: ioctls of include/uapi/drm/hc_accel.h). Both give the
+ * library per-queue-pair rings with the <hc_ring.h> layout: a submission ring of 128-byte
+ * entries and a completion ring of struct hc_cqe, consumed here by user_data.
+ *
+ * The backend's open sets card->ops and card->info (and card->tok, card->regs when it has
+ * them; the socket backend calls hc__card_setup() for that).
  */
 struct hc_card_ops {
-	/* Ring doorbell @vector (HC_DOORBELL_*). Never blocks. */
-	void (*doorbell)(struct hc_card *card, uint32_t vector);
+	const char *name;
 	/* Undo the backend's open (unmap, close fds). */
 	void (*release)(struct hc_card *card);
 	/*
-	 * Optional (the kernel driver owns allocation on PCI): card-memory space of @size bytes,
-	 * HC_CARD_RING_ALIGN-aligned, for this process; NULL means the library's allocator over
-	 * [data_offset, mem_size).
+	 * Open a context on the card: set ctx->id and ctx->qp (rings ready; qp->irq_fd a
+	 * pollable fd or -1 with @wait below). 0 or negative errno (-EBUSY: no KV slot).
 	 */
-	int (*alloc)(struct hc_card *card, uint64_t size, uint64_t *offset);
-	void (*free)(struct hc_card *card, uint64_t offset, uint64_t size);
+	int (*ctx_open)(struct hc_card *card, struct hc_ctx *ctx);
+	/* Close it: its jobs complete (cancelled) into ctx->qp's CQ or are abandoned. */
+	void (*ctx_close)(struct hc_card *card, struct hc_ctx *ctx);
+	/*
+	 * With qp->lock held: put @sqe (card-interface format, user_data set; PREFILL
+	 * tokens_offset and DECODE stream_offset hold buf_alloc cookies) into the SQ in the
+	 * transport's format, publish it and notify the card. 0, -EAGAIN (full), -errno.
+	 */
+	int (*push)(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe);
+	/* Cancel every job of @ctx (their CQEs say CANCELLED); does not wait. */
+	int (*cancel)(struct hc_card *card, struct hc_ctx *ctx);
+	/* A buffer the card can read (PROMPT) or write (STREAM): CPU pointer + cookie. */
+	int (*buf_alloc)(struct hc_card *card, enum hc_buf_kind kind, uint64_t size,
+			 uint64_t *cookie, void **ptr);
+	void (*buf_free)(struct hc_card *card, enum hc_buf_kind kind, uint64_t cookie, void *ptr,
+			 uint64_t size);
+	/* The host freed stream space and the card flagged CARD_WAITING: wake it. */
+	void (*stream_kick)(struct hc_card *card, struct hc_stream_impl *si);
+	/*
+	 * Optional, for queue pairs without a pollable irq fd: sleep until @qp's CQ (or @si's
+	 * stream, if not NULL) may have moved, or @timeout_ms. 0 or negative errno.
+	 */
+	int (*wait)(struct hc_card *card, struct hc_qp *qp, struct hc_stream_impl *si,
+		    int timeout_ms);
+	/* Optional: 0 while the card is reachable, else negative errno (e.g. -ECONNRESET). */
+	int (*check)(struct hc_card *card);
+	/* Optional: telemetry when there is no register page mapped (card->regs NULL). */
+	int (*telemetry)(struct hc_card *card, struct hc_telemetry *t);
+	/* Direct card interface only (socket): ring doorbell @vector (HC_DOORBELL_*). */
+	void (*doorbell)(struct hc_card *card, uint32_t vector);
 };
 
 /* One outstanding SQE, matched to its CQE by user_data. */
@@ -120,7 +162,7 @@ struct hc_stream_impl {
 	struct hc_stream_impl *next;	/* in ctx->streams */
 	struct hc_ctx *ctx;
 	struct hc_ring_hdr *hdr;
-	uint64_t ring_off, ring_bytes;
+	uint64_t ring_cookie, ring_bytes;	/* from ops->buf_alloc(HC_BUF_STREAM) */
 	uint32_t max_tokens;
 	int ended;		/* CQE reaped (or the card is gone: dead) */
 	int dead;
@@ -133,12 +175,13 @@ static inline struct hc_stream_impl *hc__impl(struct hc_stream *s)
 	return (struct hc_stream_impl *)s->priv;
 }
 
-/* hc_card.c */
-int hc__card_setup(struct hc_card *card);	/* after the backend mapped memory */
+/* hc_card.c: the direct card interface (register page, QP registers), used by hc_emu.c */
+int hc__card_setup(struct hc_card *card);	/* after the backend mapped card memory */
 int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off);
 void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size);
 int hc__qp_get(struct hc_card *card, struct hc_qp **out);	/* least-used, enabled */
 void hc__qp_put(struct hc_card *card, struct hc_qp *qp);
+int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe);
 /* Submit @sqe on @qp for @op (user_data assigned). */
 int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op);
 /* Reap every CQE of @qp and drain its irq fd; caller holds no lock. */

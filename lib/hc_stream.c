@@ -137,7 +137,7 @@ void __hc_stream_kick(struct hc_stream *s)
 {
 	struct hc_stream_impl *si = hc__impl(s);
 
-	si->ctx->card->ops->doorbell(si->ctx->card, HC_DOORBELL_QP(si->ctx->qp->index));
+	si->ctx->card->ops->stream_kick(si->ctx->card, si);
 }
 
 static void set_need_wakeup(struct hc_stream_impl *si, int on)
@@ -229,7 +229,18 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 			set_need_wakeup(hc__impl(streams[i]), 1);
 		hc_ring_mb();
 		ready = count_ready(streams, n);
-		if (!ready) {
+		if (!ready && qps[0]->irq_fd < 0) {
+			/* a backend without pollable interrupts (kernel WAIT ioctl): first stream */
+			struct hc_card *card = qps[0]->card;
+			int64_t left = HC_WAIT_SLICE_MS;
+
+			if (deadline >= 0 && (deadline - now_ns()) / 1000000 < left)
+				left = (deadline - now_ns()) / 1000000;
+			ret = card->ops->wait ? card->ops->wait(card, qps[0], hc__impl(streams[0]),
+								 left > 0 ? (int)left : 0) : -ENOSYS;
+			if (ret == -ETIME || ret == -ETIMEDOUT || ret == -EINTR)
+				ret = 0;
+		} else if (!ready) {
 			struct __kernel_timespec ts;
 			struct io_uring_cqe *cqe;
 			unsigned armed = 0, seen = 0;
@@ -361,12 +372,8 @@ void hc_stream_free(struct hc_stream *s)
 	si = hc__impl(s);
 	ctx = si->ctx;
 	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
-		struct hc_sqe sqe = { .opcode = HC_OP_CANCEL };
-		struct hc_cqe cqe;
-
 		/* The card may still write the ring: cancel and wait for the CQE first. */
-		sqe.ctx_id = ctx->id;
-		hc__exec(ctx->card, ctx->qp, &sqe, &cqe);
+		ctx->card->ops->cancel(ctx->card, ctx);
 		hc__wait_op(ctx->card, ctx->qp, &si->op, HC_CTRL_TIMEOUT_MS);
 	}
 	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
@@ -383,7 +390,8 @@ void hc_stream_free(struct hc_stream *s)
 		}
 		pthread_mutex_unlock(&ctx->qp->lock);
 	} else {
-		hc__mem_free(ctx->card, si->ring_off, si->ring_bytes);
+		ctx->card->ops->buf_free(ctx->card, HC_BUF_STREAM, si->ring_cookie, si->hdr,
+					 si->ring_bytes);
 	}
 	for (pp = &ctx->streams; *pp; pp = &(*pp)->next)
 		if (*pp == si) {
