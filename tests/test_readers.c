@@ -511,6 +511,8 @@ struct gopt {
 	const char *bad_type_tensor;	/* this tensor claims type 12 (Q4_K) */
 	const char *bad_shape_tensor;	/* this tensor gets one row more */
 	int misalign;		/* first tensor offset + 4 */
+	const float *rope_freqs;	/* add rope_freqs.weight [8] and freq_base 500000 */
+	float low_freq_factor;	/* non-zero: write llama.rope.scaling.low_freq_factor */
 };
 
 struct goffs {
@@ -595,7 +597,7 @@ static struct buf make_gguf(const struct gopt *o, struct goffs *off)
 {
 	struct buf b = { 0 }, data = { 0 };
 	uint32_t align = o->alignment ? o->alignment : 32;
-	uint64_t n_kv = 0, n_t = 0, offsets[N_T];
+	uint64_t n_kv = 0, n_t = 0, offsets[N_T], rope_off;
 	size_t kvcount_at;
 	char tok[16];
 
@@ -617,7 +619,10 @@ static struct buf make_gguf(const struct gopt *o, struct goffs *off)
 	kv_u32(&b, "llama.feed_forward_length", T_FFN); n_kv++;
 	kv_u32(&b, "llama.attention.head_count", 2); n_kv++;
 	kv_u32(&b, "llama.attention.head_count_kv", 1); n_kv++;
-	kv_f32(&b, "llama.rope.freq_base", 10000.0f); n_kv++;
+	kv_f32(&b, "llama.rope.freq_base", o->rope_freqs ? 500000.0f : 10000.0f); n_kv++;
+	if (o->low_freq_factor) {
+		kv_f32(&b, "llama.rope.scaling.low_freq_factor", o->low_freq_factor); n_kv++;
+	}
 	kv_f32(&b, "llama.attention.layer_norm_rms_epsilon", 1e-5f); n_kv++;
 	/* every other scalar type, and nested arrays, which the reader must skip cleanly */
 	{
@@ -701,6 +706,17 @@ static struct buf make_gguf(const struct gopt *o, struct goffs *off)
 			put_row(&data, type, row, t_tensors[t].ne0);
 		}
 	}
+	if (o->rope_freqs) {
+		put_pad(&data, align);
+		rope_off = data.n;
+		put(&data, o->rope_freqs, 8 * sizeof(float));
+		put_str(&b, "rope_freqs.weight");
+		put_u32(&b, 1);
+		put_u64(&b, 8);
+		put_u32(&b, HC_WTYPE_F32);
+		put_u64(&b, rope_off);
+		n_t++;
+	}
 	for (size_t t = 0; t < N_T; t++) {
 		int bad_shape = o->bad_shape_tensor && !strcmp(o->bad_shape_tensor,
 							       t_tensors[t].name);
@@ -712,13 +728,13 @@ static struct buf make_gguf(const struct gopt *o, struct goffs *off)
 		put_u64(&b, t_tensors[t].ne0);
 		if (t_tensors[t].ne1 != 1)
 			put_u64(&b, t_tensors[t].ne1 - (bad_shape ? 1 : 0));
-		if (n_t == 0)
+		if (n_t == (o->rope_freqs ? 1 : 0))
 			off->first_tensor_type = b.n;
 		if (o->bad_type_tensor && !strcmp(o->bad_type_tensor, t_tensors[t].name))
 			put_u32(&b, 12);
 		else
 			put_u32(&b, t_type(o, t));
-		put_u64(&b, offsets[t] + (o->misalign && n_t == 0 ? 4 : 0));
+		put_u64(&b, offsets[t] + (o->misalign && t == 0 ? 4 : 0));
 		n_t++;
 	}
 	memcpy(b.p + off->n_tensors, &n_t, 8);
@@ -900,6 +916,59 @@ START_TEST(test_crafted_gguf_hostile)
 	}
 	tmp_remove(dir);
 #undef MUT
+}
+END_TEST
+
+/* Llama 3.1 scaling recovered from rope_freqs.weight, and refused when inconsistent. */
+START_TEST(test_crafted_gguf_rope_freqs)
+{
+	/* what convert_hf_to_gguf.py writes for head_dim 16, theta 500000, Llama 3.1 */
+	static const float good[8] = { 1, 1, 1, 1, 2.69453001f, 8, 8, 8 };
+	static const float ones[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	float bad[8];
+	char dir[64], err[ERRLEN];
+	struct bake_source *s;
+	struct goffs off;
+	struct gopt o = { .rope_freqs = good };
+	struct buf b = make_gguf(&o, &off);
+
+	tmp_make(dir, sizeof(dir));
+	ck_assert_msg(open_crafted(dir, "r.gguf", b.p, b.n, &s, err) == 0, "%s", err);
+	free(b.p);
+	ck_assert_uint_eq(s->arch.rope_scaling, HC_ROPE_LLAMA3);
+	ck_assert_float_eq(s->arch.rope_factor, 8.0f);
+	ck_assert_float_eq(s->arch.rope_low_freq_factor, 1.0f);
+	ck_assert_float_eq(s->arch.rope_high_freq_factor, 4.0f);
+	ck_assert_uint_eq(s->arch.rope_orig_ctx, 8192);
+	ck_assert_float_eq(s->arch.rope_theta, 500000.0f);
+	ck_assert_uint_eq(s->n_tensors, N_T);	/* rope_freqs is not a ROM tensor */
+	s->close(s);
+
+	o.rope_freqs = ones;
+	b = make_gguf(&o, &off);
+	ck_assert_msg(open_crafted(dir, "r.gguf", b.p, b.n, &s, err) == 0, "%s", err);
+	free(b.p);
+	ck_assert_uint_eq(s->arch.rope_scaling, HC_ROPE_NONE);
+	s->close(s);
+
+	memcpy(bad, good, sizeof(bad));
+	bad[4] = 2.5f;
+	o.rope_freqs = bad;
+	b = make_gguf(&o, &off);
+	expect_fail(dir, &b, "rope_freqs.weight[4] = 2.5 but Llama 3 scaling (factor 8, "
+		    "low_freq_factor 1, high_freq_factor 4, original context 8192) gives 2.69");
+	free(b.p);
+	bad[4] = 0.5f;
+	b = make_gguf(&o, &off);
+	expect_fail(dir, &b, "rope_freqs.weight[4] = 0.5 is not a Llama 3 scaling divisor");
+	free(b.p);
+	/* the keys, when present, take part in the check */
+	o.rope_freqs = good;
+	o.low_freq_factor = 2.0f;
+	b = make_gguf(&o, &off);
+	expect_fail(dir, &b, "low_freq_factor 2");
+	free(b.p);
+	tmp_remove(dir);
 }
 END_TEST
 
@@ -1295,6 +1364,7 @@ static Suite *readers_suite(void)
 	tcase_add_test(tc, test_perm_row);
 	tcase_add_test(tc, test_crafted_gguf_valid);
 	tcase_add_test(tc, test_crafted_gguf_hostile);
+	tcase_add_test(tc, test_crafted_gguf_rope_freqs);
 	tcase_add_test(tc, test_crafted_gguf_fuzz);
 	tcase_add_test(tc, test_crafted_hf_hostile);
 	tcase_add_test(tc, test_crafted_hf_valid);
