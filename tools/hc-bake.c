@@ -214,6 +214,7 @@ int main(int argc, char **argv)
 	uint32_t wtype = HC_WTYPE_F32;
 	struct bake_source *src = NULL;
 	unsigned long long seed = 1;
+	int seed_set = 0;
 	char err[1024] = "", *end;
 
 	while ((c = getopt_long(argc, argv, "q:t:s:o:i:h", opts, NULL)) != -1) {
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "hc-bake: --seed %s: not a number\n", optarg);
 				return 2;
 			}
+			seed_set = 1;
 			break;
 		case OPT_PROGRESS: progress = 1; break;
 		case OPT_NO_PROGRESS: progress = 0; break;
@@ -257,6 +259,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hc-bake: %s\n", !out ? "missing -o OUT.rom" :
 			preset ? "--synthetic takes no INPUT" : "expected one INPUT");
 		usage(stderr);
+		return 2;
+	}
+	if (seed_set && !preset) {
+		fprintf(stderr, "hc-bake: --seed applies to --synthetic only\n");
 		return 2;
 	}
 	if (preset)
