@@ -492,10 +492,27 @@ int hc__card_setup(struct hc_card *card)
 	return ret;
 }
 
+void hc__qp_drop_ops(struct hc_qp *qp)
+{
+	struct hc_op *op, *next;
+
+	pthread_mutex_lock(&qp->lock);
+	for (op = qp->ops; op; op = next) {
+		next = op->next;
+		if (op->autofree)
+			free(op);	/* its completion never came (card gone or hung) */
+	}
+	qp->ops = NULL;
+	pthread_mutex_unlock(&qp->lock);
+}
+
 static void card_free(struct hc_card *card)
 {
 	struct hc_extent *e, *n;
 	uint32_t i;
+
+	for (i = 0; i < card->n_qps; i++)
+		hc__qp_drop_ops(&card->qp[i]);
 
 	if (card->ops && card->ops->release)
 		card->ops->release(card);

@@ -188,6 +188,8 @@ int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struc
 void hc__reap(struct hc_card *card, struct hc_qp *qp);
 /* Wait for @op to complete (reaping @qp). */
 int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int timeout_ms);
+/* Forget every op still outstanding on @qp (freeing fire-and-forget ones): teardown. */
+void hc__qp_drop_ops(struct hc_qp *qp);
 /* Forget an op that will not complete (card gone). */
 void hc__op_unlink(struct hc_qp *qp, struct hc_op *op);
 /* Submit and wait; for tests: raw access to any opcode and context id. */
