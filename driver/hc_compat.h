@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <drm/drm_drv.h>
+#include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_ioctl.h>
 
@@ -21,12 +22,21 @@
 #define HC_DRIVER_FEATURES	(DRIVER_GEM | DRIVER_COMPUTE_ACCEL)
 #define HC_IOCTL_FLAGS		0
 #define HC_DEFINE_FOPS(name)	DEFINE_DRM_ACCEL_FOPS(name)
+/* The accel minor's debugfs directory; accel does not call drm_driver.debugfs_init. */
+static inline struct dentry *hc_debugfs_root(struct drm_device *drm)
+{
+	return drm->accel->debugfs_root;
+}
 #else
 /* No accel subsystem: the same UAPI on a render node; every ioctl must allow render clients. */
 #define HC_NODE_ACCEL		0
 #define HC_DRIVER_FEATURES	(DRIVER_GEM | DRIVER_RENDER)
 #define HC_IOCTL_FLAGS		DRM_RENDER_ALLOW
 #define HC_DEFINE_FOPS(name)	DEFINE_DRM_GEM_FOPS(name)
+static inline struct dentry *hc_debugfs_root(struct drm_device *drm)
+{
+	return drm->primary->debugfs_root;
+}
 #endif
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)

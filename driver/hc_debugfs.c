@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * hc_accel: debugfs, under the DRM minor's directory.
+ * hc_accel: debugfs, in the DRM minor's directory (debugfs accel/N or dri/N).
  *   ring_state      queue-pair indices, jobs in flight, heartbeat, card status
  *   force_recovery  write 1: run the recovery path now
  *   fault_*         TEST ONLY: the card's fault-injection controls (struct hc_card_fault),
@@ -96,11 +96,12 @@ HC_FAULT_ATTR(stall_after_tokens);
 HC_FAULT_ATTR(drop_irqs);
 HC_FAULT_ATTR(corrupt_cqes);
 
-void hc_debugfs_init(struct drm_minor *minor)
+void hc_debugfs_init(struct hc_device *hdev)
 {
-	struct hc_device *hdev = to_hc_device(minor->dev);
-	struct dentry *root = minor->debugfs_root;
+	struct dentry *root = hc_debugfs_root(&hdev->drm);
 
+	if (IS_ERR_OR_NULL(root))
+		return;
 	debugfs_create_file("ring_state", 0444, root, hdev, &hc_ring_state_fops);
 	debugfs_create_file("force_recovery", 0200, root, hdev, &hc_force_recovery_fops);
 	debugfs_create_file_unsafe("fault_stall", 0600, root, hdev, &hc_fault_stall_fops);

@@ -111,7 +111,6 @@ const struct drm_driver hc_drm_driver = {
 	.ioctls = hc_ioctls,
 	.num_ioctls = ARRAY_SIZE(hc_ioctls),
 	.fops = &hc_fops,
-	.debugfs_init = hc_debugfs_init,
 	.name = HC_DRIVER_NAME,
 	.desc = HC_DRIVER_DESC,
 	.date = HC_DRIVER_DATE,

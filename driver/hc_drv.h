@@ -63,6 +63,7 @@ struct hc_device {
 	/* Card-memory allocator for rings, streams and prompts. */
 	struct mutex mm_lock;
 	struct drm_mm mm;
+	u64 mem_used;			/* bytes allocated in @mm (mm_lock) */
 
 	/* The driver's queue pair on the card. */
 	spinlock_t sq_lock;
@@ -135,7 +136,7 @@ extern const struct drm_driver hc_drm_driver;
 int hc_sysfs_init(struct hc_device *hdev);
 void hc_sysfs_fini(struct hc_device *hdev);
 int hc_hwmon_init(struct hc_device *hdev);
-void hc_debugfs_init(struct drm_minor *minor);
+void hc_debugfs_init(struct hc_device *hdev);
 
 /* hc_ioctl handlers (hc_ctx.c, hc_gem.c, hc_job.c) */
 int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file);

@@ -53,6 +53,8 @@ int hc_mem_alloc(struct hc_device *hdev, struct drm_mm_node *node, u64 size, u64
 	mutex_lock(&hdev->mm_lock);
 	ret = drm_mm_insert_node_in_range(&hdev->mm, node, size, align, 0, hdev->data_offset,
 					  hdev->mem_size, DRM_MM_INSERT_BEST);
+	if (!ret)
+		hdev->mem_used += node->size;
 	mutex_unlock(&hdev->mm_lock);
 	return ret;
 }
@@ -60,8 +62,10 @@ int hc_mem_alloc(struct hc_device *hdev, struct drm_mm_node *node, u64 size, u64
 void hc_mem_free(struct hc_device *hdev, struct drm_mm_node *node)
 {
 	mutex_lock(&hdev->mm_lock);
-	if (drm_mm_node_allocated(node))
+	if (drm_mm_node_allocated(node)) {
+		hdev->mem_used -= node->size;
 		drm_mm_remove_node(node);
+	}
 	mutex_unlock(&hdev->mm_lock);
 }
 
@@ -107,6 +111,8 @@ int hc_hw_qp_enable(struct hc_device *hdev)
 	hc_ring_init(&hdev->cq, hc_mem_ptr(hdev, hdev->cq_node.start), hdev->cq_entries,
 		     sizeof(struct hc_cqe));
 
+	/* Continue the card's sequence: a previous driver instance may have used it. */
+	hdev->ctrl_seq = READ_ONCE(qp->ctrl_seq);
 	WRITE_ONCE(qp->sq_offset, hdev->sq_node.start);
 	WRITE_ONCE(qp->cq_offset, hdev->cq_node.start);
 	WRITE_ONCE(qp->sq_entries, hdev->sq_entries);

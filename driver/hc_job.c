@@ -50,7 +50,6 @@ int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
 	memcpy(hc_ring_prod_entry(&hdev->sq, 0), sqe, sizeof(*sqe));
 	hc_ring_prod_publish(&hdev->sq, 1);
 	spin_unlock(&hdev->sq_lock);
-	atomic64_inc(&hdev->jobs_submitted);
 	return 0;
 }
 
@@ -384,6 +383,7 @@ int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 			break;
 		}
 		hc_ring_cons_release(&ctx->usq, 1);
+		atomic64_inc(&hdev->jobs_submitted);
 		submitted++;
 	}
 	if (submitted)

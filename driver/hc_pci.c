@@ -104,6 +104,7 @@ static int hc_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = drm_dev_register(&hdev->drm, 0);
 	if (ret)
 		goto err_reset;
+	hc_debugfs_init(hdev);
 	ret = hc_sysfs_init(hdev);
 	if (ret)
 		goto err_unregister;

@@ -153,8 +153,10 @@ int hc_recover(struct hc_device *hdev, const char *why)
 	hc_irq_disable(hdev);
 	mutex_lock(&hdev->cq_lock);
 	ret = hc_hw_reset(hdev);
-	hc_fail_all_jobs(hdev, timeout);
+	/* Counters and context state first: a process may act on its error completion at once. */
+	atomic64_inc(&hdev->resets);
 	hc_ctx_mark_all_lost(hdev);
+	hc_fail_all_jobs(hdev, timeout);
 	if (!ret)
 		ret = hc_hw_qp_enable(hdev);
 	if (ret) {
@@ -162,7 +164,6 @@ int hc_recover(struct hc_device *hdev, const char *why)
 			ret);
 		WRITE_ONCE(hdev->dead, true);
 	}
-	atomic64_inc(&hdev->resets);
 	hdev->idle_checks = 0;
 	mutex_unlock(&hdev->cq_lock);
 	hc_irq_enable(hdev);

@@ -138,7 +138,7 @@ static inline int kt_open(char *sysdir, size_t syslen)
 /* A sysfs counter of the card: /sys/class/.../device/hc/NAME. */
 static inline long long kt_counter(const char *sysdir, const char *name)
 {
-	char path[512], buf[64];
+	char path[1024], buf[64];
 
 	snprintf(path, sizeof(path), "%s/device/hc/%s", sysdir, name);
 	if (kt_read_file(path, buf, sizeof(buf)))
@@ -298,6 +298,65 @@ static inline int kt_stream_read(struct kt_ctx *c, struct kt_stream *s, uint32_t
 		hc_ring_cons_sleep_done(&s->r);
 	}
 	return got;
+}
+
+/* Submit a prefill of the decode case's kind. */
+static inline int kt_prefill(struct kt_ctx *c, const int32_t *ids, uint32_t n, uint64_t ud)
+{
+	struct drm_hc_job j;
+
+	memset(&j, 0, sizeof(j));
+	j.opcode = DRM_HC_OP_PREFILL;
+	j.user_data = ud;
+	j.prefill.tokens_ptr = (uintptr_t)ids;
+	j.prefill.n_tokens = n;
+	return kt_submit(c, &j);
+}
+
+static inline int kt_decode(struct kt_ctx *c, struct kt_stream *s, uint32_t max, uint64_t ud)
+{
+	struct drm_hc_job j;
+
+	memset(&j, 0, sizeof(j));
+	j.opcode = DRM_HC_OP_DECODE;
+	j.user_data = ud;
+	j.decode.stream_handle = s->handle;
+	j.decode.max_tokens = max;
+	return kt_submit(c, &j);
+}
+
+/* The driver's debugfs directory (accel or dri). */
+static inline int kt_debugfs(char *out, size_t len)
+{
+	static const char *const pats[] = { "/sys/kernel/debug/accel/*/ring_state",
+					    "/sys/kernel/debug/dri/*/ring_state" };
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		glob_t g;
+
+		if (glob(pats[i], 0, NULL, &g))
+			continue;
+		snprintf(out, len, "%s", g.gl_pathv[0]);
+		*strrchr(out, '/') = 0;
+		globfree(&g);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Poll a sysfs counter until it equals @want (or @ms pass); returns the last value. */
+static inline long long kt_counter_wait(const char *sysdir, const char *name, long long want,
+					int ms)
+{
+	long long v = kt_counter(sysdir, name);
+
+	while (v != want && ms > 0) {
+		usleep(20000);
+		ms -= 20;
+		v = kt_counter(sysdir, name);
+	}
+	return v;
 }
 
 #endif /* HC_KTEST_H */
