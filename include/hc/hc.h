@@ -8,6 +8,9 @@
  *
  * Conventions for every function below:
  *  - Errors are negative errno values (hc_strerror() names them); 0 or a count on success.
+ *    Any call that talks to the card may also return -ECONNRESET (the card or its daemon
+ *    went away) or -ETIMEDOUT (the card hung: its heartbeat stopped for 3 s); no call blocks
+ *    forever on a dead card.
  *  - The library never aborts, exits or prints; it keeps no global mutable state.
  *  - Threading: a card handle may be used from several threads at once (hc_ctx_create,
  *    hc_card_info, hc_card_telemetry, ... lock internally). A context, and the streams it
@@ -101,7 +104,7 @@ int hc_list_devices(struct hc_device_desc *out, size_t cap, size_t *n_out);
  * Return: 0; -EINVAL bad URI; -ENOENT no such socket/node (or nothing discovered);
  * -ECONNREFUSED the socket exists but no daemon listens; -EPROTO the card speaks another
  * interface version or sent malformed setup data; -ENODEV backend not available (e.g. the
- * kernel driver is not loaded); -ENOMEM.
+ * kernel driver is not loaded); -ETIMEDOUT the card never became ready; -ENOMEM.
  * Thread-safe. The handle owns file descriptors (close-on-exec) and a mapping of card memory.
  */
 int hc_open(const char *uri, struct hc_card **out);
