@@ -384,9 +384,12 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms);
 
 /*
  * hc_stream_fd - a file descriptor that becomes readable (POLLIN) when @s may be ready, for
- * the application's own epoll/io_uring loop. Wake-ups may be spurious and may be shared with
- * other streams of the same context; after it fires call hc_stream_rearm() (which reaps
- * completions, drains the fd and re-enables wake-ups), then peek. Do not read the fd yourself.
+ * the application's own epoll/io_uring loop. Wake-ups may be spurious. Call hc_stream_rearm()
+ * before sleeping on it (it reaps completions, drains the fd and re-enables wake-ups), then
+ * peek after it fires. Do not read the fd yourself. The fd is the interrupt of the context's
+ * queue pair: a context has one of its own while the handle has no more contexts than
+ * n_queue_pairs; beyond that contexts share one, and another thread's hc_stream_wait() may
+ * consume a wake-up meant for this fd, so poll it with a timeout in that case.
  * Return: the fd (owned by the library) or a negative errno.
  */
 int hc_stream_fd(struct hc_stream *s);
