@@ -651,6 +651,77 @@ START_TEST(test_garbage_sqes)
 }
 END_TEST
 
+/*
+ * Chaos: while its decodes run, a client scribbles random bytes all over its own card memory
+ * (register page, rings, streams, SQEs in flight) and rings random doorbells. The daemon
+ * must neither crash nor disturb another client.
+ */
+START_TEST(test_memory_chaos)
+{
+	struct tc_decode d = { .temperature = 0.9f, .seed = 3, .max_tokens = 40 };
+	uint32_t want[40], ctx, i, k;
+	unsigned seed = 4242;
+	uint64_t toks;
+	struct ref r;
+	struct tc a, b;
+	struct gen g;
+	int32_t stop;
+
+	REQUIRE_DAEMON();
+	ref_open(&r);
+	ck_assert_uint_eq(ref_generate(&r, 0, prompt, PROMPT_N, &d, 40, want, &stop), 40);
+	connect_qp(&b);
+	ctx = open_prefill(&b, 0, prompt, PROMPT_N);
+	connect_qp(&a);
+	toks = tc_alloc(&a, sizeof(prompt));
+	memcpy(a.mem + toks, prompt, sizeof(prompt));
+	for (k = 0; k < 20; k++) {
+		/* never wait on A: its rings may be wrecked; open, prefill, decode blindly */
+		struct hc_sqe s[3];
+		uint64_t st = tc_stream(&a, 16);
+
+		memset(s, 0, sizeof(s));
+		s[0].opcode = HC_OP_CONTEXT_OPEN;
+		s[1].opcode = HC_OP_PREFILL;
+		s[1].ctx_id = k / 2 + 1;
+		s[1].prefill.tokens_offset = toks;
+		s[1].prefill.n_tokens = PROMPT_N;
+		s[2].opcode = HC_OP_DECODE;
+		s[2].ctx_id = k / 2 + 1;
+		s[2].decode.stream_offset = st;
+		s[2].decode.stream_entries = 16;
+		s[2].decode.max_tokens = 300;
+		s[2].decode.seed = k;
+		for (i = 0; i < 3 && st; i++) {
+			if (hc_ring_prod_space(&a.sq) <= 0)
+				break;
+			memcpy(hc_ring_prod_entry(&a.sq, 0), &s[i], sizeof(s[i]));
+			hc_ring_prod_publish(&a.sq, 1);
+		}
+		tc_ring(&a, HC_DOORBELL_QP(0));
+		for (i = 0; i < 300; i++) {
+			uint64_t off = (uint64_t)rand_r(&seed) % (a.brk + 64);
+			uint32_t n = 1 + (uint32_t)rand_r(&seed) % 16, j;
+
+			if (k < 10 && off < a.regs->data_offset)
+				continue;	/* first rings and streams, later everything */
+			for (j = 0; j < n && off + j < a.mem_size; j++)
+				a.mem[off + j] = (unsigned char)rand_r(&seed);
+			if (i % 7 == 0)
+				tc_ring(&a, (uint32_t)rand_r(&seed) % a.n_db);
+		}
+	}
+	/* B is served as if nothing happened */
+	gen_start(&b, &g, ctx, 8, &d);
+	pump(&b, &g, 1);
+	ck_assert_uint_eq(g.n, 40);
+	ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
+	tc_close(&a);
+	tc_close(&b);
+	ref_close(&r);
+}
+END_TEST
+
 /* Garbage in the register page's queue-pair registers and bad configurations. */
 START_TEST(test_bad_qp_config)
 {
@@ -1408,6 +1479,7 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_backpressure_and_cancel);
 	tcase_add_test(tc, test_garbage_sqes);
 	tcase_add_test(tc, test_bad_qp_config);
+	tcase_add_test(tc, test_memory_chaos);
 	tcase_add_test(tc, test_client_killed);
 	tcase_add_test(tc, test_isolation);
 	tcase_add_test(tc, test_heartbeat_telemetry);
