@@ -50,6 +50,7 @@ struct emud_opts {
 	uint32_t n_qp;			/* queue pairs per function */
 	uint32_t prefill_chunk;		/* prompt tokens per scheduling turn */
 	uint32_t max_ctx;		/* cap on context length (0: ROM max_ctx) */
+	uint64_t kv_mem;		/* KV cache budget of the card, bytes (0: half of RAM) */
 	bool allow_faults;		/* TEST ONLY fault injection registers */
 	bool null_model;		/* BENCHMARK ONLY: tokens without computing (emud_null.c) */
 	int verbose;
@@ -104,6 +105,7 @@ struct emud_job {
 
 struct emud_ctx {
 	uint32_t id;
+	uint64_t kv_bytes;		/* reserved from card->kv_reserved */
 	struct hc_kv *kv;
 	float *logits;
 	enum emud_ctx_state state;
@@ -171,6 +173,8 @@ struct emud_card {
 	const struct hc_rom_arch *arch;
 	uint32_t max_ctx;		/* effective context length cap */
 	uint32_t kv_in_use;		/* main thread */
+	uint64_t kv_pos_bytes;		/* KV cache bytes per position (K and V, all layers) */
+	uint64_t kv_reserved;		/* reserved by open contexts, <= opt.kv_mem */
 	struct emud_counters cnt;	/* atomics */
 	uint64_t start_ns;
 

@@ -31,10 +31,13 @@ static void update_ctx_counts(struct emud_fn *fn)
 int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *reason)
 {
 	struct emud_card *card = fn->card;
+	uint32_t cap = max_ctx ? max_ctx : card->max_ctx;
+	uint64_t bytes = (uint64_t)cap * card->kv_pos_bytes;
 	struct emud_ctx *c;
 	uint32_t i;
 
-	if (card->kv_in_use >= card->opt.n_contexts || fn->n_open >= fn->max_contexts) {
+	if (card->kv_in_use >= card->opt.n_contexts || fn->n_open >= fn->max_contexts ||
+	    bytes > card->opt.kv_mem - card->kv_reserved) {
 		*reason = HC_REASON_NO_CONTEXTS;
 		return -EBUSY;
 	}
@@ -42,7 +45,7 @@ int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *
 		;
 	c = calloc(1, sizeof(*c));
 	if (c) {
-		c->kv = hc_kv_new(card->model, max_ctx ? max_ctx : card->max_ctx);
+		c->kv = hc_kv_new(card->model, cap);
 		c->logits = malloc(sizeof(float) * card->arch->vocab_size);
 	}
 	if (!c || !c->kv || !c->logits) {
@@ -56,9 +59,11 @@ int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *
 		return -ENOMEM;
 	}
 	c->id = i + 1;
+	c->kv_bytes = bytes;
 	fn->ctx[i] = c;
 	fn->n_open++;
 	card->kv_in_use++;
+	card->kv_reserved += bytes;
 	update_ctx_counts(fn);
 	*id = c->id;
 	if (card->opt.verbose)
@@ -142,6 +147,7 @@ static void ctx_free(struct emud_fn *fn, uint32_t i)
 		job_pop(fn, c, j);
 		emud_job_free(fn, j);
 	}
+	fn->card->kv_reserved -= c->kv_bytes;
 	hc_kv_free(c->kv);
 	free(c->logits);
 	free(c);

@@ -73,6 +73,8 @@ static void usage(FILE *f)
 "  --queue-pairs N          queue pairs per client (1..%u, default %u)\n"
 "  --prefill-chunk N        prompt tokens per scheduling turn (default %u)\n"
 "  --max-ctx N              cap on context length (default: the ROM's max_ctx)\n"
+"  --kv-mem BYTES           KV cache budget of the card (default: half of RAM); contexts\n"
+"                           reserve capacity x bytes-per-position from it when opened\n"
 "  --ivshmem PATH           also be the card of a QEMU guest: serve the ivshmem protocol on\n"
 "                           PATH as card peer 0 (-device ivshmem-doorbell,chardev=..,\n"
 "                           vectors=1+queue-pairs); one guest at a time\n"
@@ -120,7 +122,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
-	OPT_CHUNK, OPT_MAX_CTX, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
+	OPT_CHUNK, OPT_MAX_CTX, OPT_KV_MEM, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -135,6 +137,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "queue-pairs", required_argument, NULL, OPT_QPS },
 		{ "prefill-chunk", required_argument, NULL, OPT_CHUNK },
 		{ "max-ctx", required_argument, NULL, OPT_MAX_CTX },
+		{ "kv-mem", required_argument, NULL, OPT_KV_MEM },
 		{ "allow-faults", no_argument, NULL, OPT_FAULTS },
 		{ "null-model", no_argument, NULL, OPT_NULL_MODEL },
 		{ "ivshmem", required_argument, NULL, OPT_IVSHMEM },
@@ -192,6 +195,11 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 				return -EINVAL;
 			o->max_ctx = (uint32_t)v;
 			break;
+		case OPT_KV_MEM:
+			if (parse_u64("--kv-mem", optarg, 4096, UINT64_MAX / 2, true, &v))
+				return -EINVAL;
+			o->kv_mem = v;
+			break;
 		case OPT_FAULTS: o->allow_faults = true; break;
 		case OPT_NULL_MODEL: o->null_model = true; break;
 		case OPT_IVSHMEM: o->ivshmem_path = optarg; break;
@@ -239,6 +247,24 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 	card->max_ctx = card->arch->max_ctx;
 	if (card->opt.max_ctx && card->opt.max_ctx < card->max_ctx)
 		card->max_ctx = card->opt.max_ctx;
+	/* KV memory is reserved per context (capacity x per-position bytes): a card's KV slots
+	 * are real memory; calloc'ing them lazily must not let the daemon be OOM-killed later */
+	card->kv_pos_bytes = 2ull * card->arch->n_layers * card->arch->n_kv_heads *
+			     card->arch->head_dim * sizeof(float);
+	if (!card->opt.kv_mem) {
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		card->opt.kv_mem = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 :
+						       1ull << 30;
+	}
+	if (card->opt.kv_mem / card->kv_pos_bytes < card->max_ctx)
+		card->max_ctx = (uint32_t)(card->opt.kv_mem / card->kv_pos_bytes);
+	if (card->max_ctx == 0) {
+		snprintf(err, errlen, "--kv-mem %llu bytes: not even one position (%llu bytes) fits",
+			 (unsigned long long)card->opt.kv_mem,
+			 (unsigned long long)card->kv_pos_bytes);
+		return -EINVAL;
+	}
 	card->logits_scratch = malloc(sizeof(float) * card->arch->vocab_size);
 	card->prob = malloc(sizeof(*card->prob) * card->arch->vocab_size);
 	if (!card->logits_scratch || !card->prob) {
@@ -346,8 +372,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	emud_log("card: model '%.64s' (vocab %u, dim %u, %u layers, max_ctx %u), %u KV slots, "
-		 "%d threads%s", card.rom_hdr->name, card.arch->vocab_size, card.arch->dim,
-		 card.arch->n_layers, card.max_ctx, card.opt.n_contexts, card.opt.threads,
+		 "%llu MiB KV budget, %d threads%s", card.rom_hdr->name, card.arch->vocab_size,
+		 card.arch->dim, card.arch->n_layers, card.max_ctx, card.opt.n_contexts,
+		 (unsigned long long)(card.opt.kv_mem >> 20), card.opt.threads,
 		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
 
 	card.epfd = epoll_create1(EPOLL_CLOEXEC);

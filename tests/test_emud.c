@@ -1173,6 +1173,46 @@ END_TEST
  * Queue limits: a client cannot make the daemon hold unbounded prompt copies or jobs; the
  * excess gets NO_MEMORY errors while the SQ keeps flowing, so a CANCEL still gets through.
  */
+/* The KV budget: contexts reserve capacity x bytes-per-position; max_ctx_len follows it. */
+START_TEST(test_kv_budget)
+{
+	char sock[160], log[160], mem[32];
+	const char *extra[] = { "--kv-mem", mem, NULL };
+	struct hc_cqe e;
+	struct tc a;
+	uint64_t pos_bytes;
+	uint32_t c1, c2;
+	pid_t pid;
+
+	REQUIRE_DAEMON();
+	ck_assert_int_eq(tc_connect(&a, sock_path, 0), 0);
+	pos_bytes = 2ull * a.regs->n_layers * a.regs->n_kv_heads * a.regs->head_dim * 4;
+	ck_assert_uint_eq(a.regs->max_ctx_len, a.regs->max_ctx);	/* default: RAM / 2 */
+	tc_close(&a);
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)(300 * pos_bytes + 7));
+	snprintf(sock, sizeof(sock), "%s/kv.sock", tmpdir);
+	snprintf(log, sizeof(log), "%s/kv.log", tmpdir);
+	pid = tc_daemon_start(rom_path, sock, log, extra);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(&a, sock, 0), 0);
+	ck_assert_uint_eq(a.regs->max_ctx_len, 300);
+	ck_assert_uint_eq(a.regs->max_prefill_tokens, 300);
+	ck_assert_uint_eq(tc_qp_setup(&a, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	c1 = tc_open(&a, 200);
+	ck_assert_uint_ne(c1, 0);
+	e = tc_sync(&a, HC_OP_CONTEXT_OPEN, 0);		/* 300 more do not fit */
+	ck_assert_uint_eq(e.status, HC_STATUS_ERROR);
+	ck_assert_uint_eq(e.reason, HC_REASON_NO_CONTEXTS);
+	c2 = tc_open(&a, 100);				/* exactly what is left */
+	ck_assert_uint_ne(c2, 0);
+	e = tc_sync(&a, HC_OP_CONTEXT_CLOSE, c1);
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	ck_assert_uint_ne(tc_open(&a, 200), 0);		/* returned on close */
+	tc_close(&a);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+}
+END_TEST
+
 START_TEST(test_queue_limits)
 {
 	char sock[160], log[160];
@@ -1485,6 +1525,7 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_heartbeat_telemetry);
 	tcase_add_test(tc, test_faults);
 	tcase_add_test(tc, test_limits_no_faults);
+	tcase_add_test(tc, test_kv_budget);
 	tcase_add_test(tc, test_queue_limits);
 	tcase_add_test(tc, test_hello_and_shutdown);
 	tcase_add_test(tc, test_pci_transport);
