@@ -56,9 +56,12 @@ struct emud_socket {
 
 const char *emud_default_socket_path(char *buf, size_t len)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *dev = getenv("HC_DEVICE");
 
-	if (getuid() != 0 && xdg && xdg[0])
+	/* the variable clients use to find the card places the card too */
+	if (dev && !strncmp(dev, "emu:", 4) && dev[4])
+		snprintf(buf, len, "%s", dev + 4);
+	else if (getuid() != 0 && xdg && xdg[0])
 		snprintf(buf, len, "%s/%s", xdg, HC_EMU_SOCKET_NAME);
 	else
 		snprintf(buf, len, "%s", HC_EMU_SOCKET_ROOT);

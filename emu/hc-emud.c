@@ -64,6 +64,7 @@ static void usage(FILE *f)
 "\n"
 "  --rom FILE               ROM image to run (required)\n"
 "  --socket PATH            listen here (default: %s;\n"
+"                           the PATH of HC_DEVICE=emu:PATH if set, else\n"
 "                           $XDG_RUNTIME_DIR/" HC_EMU_SOCKET_NAME " for non-root users,\n"
 "                           " HC_EMU_SOCKET_ROOT " for root); mode 0660\n"
 "  -t, --threads N          forward-pass worker threads (default 1)\n"
