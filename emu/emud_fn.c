@@ -530,7 +530,8 @@ bool emud_fn_sleep_prepare(struct emud_fn *fn)
 		struct emud_qp *qp = &fn->qp[q];
 		int n;
 
-		if (!qp->enabled)
+		/* a queue pair whose host does not read its CQ waits for its doorbell, not us */
+		if (!qp->enabled || qp->n_ovf >= EMUD_QP_MAX_OVF)
 			continue;
 		n = hc_ring_cons_sleep_prepare(&qp->sq);
 		qp->sq_need_wakeup = true;
