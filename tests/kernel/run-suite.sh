@@ -3,7 +3,8 @@
 # unpacked headers (warnings are failures), build an initramfs with the DRM modules, hc_accel.ko
 # and the static guest tests, start hc-emud as the ivshmem-doorbell card peer and boot under TCG.
 # Environment: CACHE, OUT, TOP (set by the Makefile); HC_KT_ROM (card ROM; default: bake the
-# synthetic "tiny" ROM); HC_KT_EMUD_BIN (hc-emud binary, default build/hc-emud).
+# synthetic "tiny" ROM); HC_KT_EMUD_BIN (hc-emud binary, default build/hc-emud);
+# HC_KT_DKMS=0 skips the `dkms build` check.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 TOP=${TOP:-$(cd "$here/../.." && pwd)}
@@ -64,6 +65,9 @@ for s in $series; do
 	if ! build_module "$s"; then
 		fails=$((fails + 1))
 		continue
+	fi
+	if [ "${HC_KT_DKMS:-1}" != 0 ] && ! "$here/dkms-build.sh" "$CACHE/$s.env" "$OUT/$s/dkms" "$TOP"; then
+		fails=$((fails + 1))
 	fi
 	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
 		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* "$OUT/expected-decode.txt" || { fails=$((fails + 1)); continue; }
