@@ -534,15 +534,17 @@ static void att_worker(void *arg, int ti, int nt)
 		const size_t koff = loff + (size_t)(h / kv_mul) * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
 
-		for (uint32_t p = 0; p <= pos; p++) {
-			const float *k = j->kv->k + koff + (size_t)p * m->kv_dim;
-			float score = 0.0f;
+		/* scores: the cached keys are a matrix of pos + 1 rows (stride kv_dim), so the
+		 * matmul kernels apply: score_p = sequential dot(q, k_p), then / scale */
+		const struct hc_mat km = {
+			.data = (const uint8_t *)(j->kv->k + koff), .type = HC_WTYPE_F32,
+			.cols = hd, .rows = pos + 1, .row_bytes = m->kv_dim * sizeof(float),
+		};
+		const struct hc_act qa = { .x = q, .x_stride = hd, .n_tok = 1 };
 
-			for (uint32_t i = 0; i < hd; i++)
-				score += q[i] * k[i];
-			score /= scale;
-			att[p] = score;
-		}
+		hc_matmul_rows(&m->mm, &km, &qa, att, pos + 1, 0, pos + 1);
+		for (uint32_t p = 0; p <= pos; p++)
+			att[p] /= scale;
 		softmax(att, pos + 1);
 		memset(xb, 0, hd * sizeof(float));
 		for (uint32_t p = 0; p <= pos; p++) {
