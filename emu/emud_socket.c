@@ -52,6 +52,8 @@ struct emud_socket {
 	struct emud_client *clients;
 	uint32_t n_clients;
 	uint32_t next_id;
+	int spare_fd;			/* given up to accept-and-close when out of fds */
+	uint32_t n_refused;
 };
 
 const char *emud_default_socket_path(char *buf, size_t len)
@@ -337,6 +339,19 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		uint32_t i;
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
+			/* out of fds: turn the caller away instead of spinning on a ready socket */
+			close(s->spare_fd);
+			fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return;	/* nothing was pending (EMFILE comes before EAGAIN) */
+			close(fd);
+			if (s->n_refused++ % 1000 == 0)
+				emud_log("refusing clients: out of file descriptors (%u so far)",
+					 s->n_refused);
+			continue;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				emud_log("accept: %s", strerror(errno));
@@ -445,6 +460,7 @@ int emud_socket_open(struct emud_card *card, const char *path, struct emud_socke
 		return -ENOMEM;
 	s->card = card;
 	s->next_id = 1;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -471,6 +487,8 @@ fail:
 	emud_log("%s: %s", path, strerror(errno));
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
 	free(s);
 	return rc;
 }
@@ -486,6 +504,8 @@ void emud_socket_close(struct emud_socket *s)
 	emud_socket_reap(s);
 	emud_ev_del(s->card, s->fd);
 	close(s->fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
 	unlink(s->path);
 	free(s);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -359,6 +360,15 @@ int main(int argc, char **argv)
 	 * ptrace us) to map another client's card memory. Costs core dumps.
 	 */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* each client holds about 2 + 2 * (1 + queue pairs) descriptors here: allow many */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	/* block before any thread exists (the model's workers too): only signalfd sees them */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
