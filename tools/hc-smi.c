@@ -526,8 +526,16 @@ int main(int argc, char **argv)
 		bad = report_errors(cards, snap.n, last_err) || bad;
 		if (!o.loop)
 			break;
-		for (i = 0; i < snap.n; i++)
+		for (i = 0; i < snap.n; i++) {
 			keep_prev(&cards[i]);
+			/* a card whose heartbeat stopped may come back (a restarted hc-emud, a
+			   driver reset): open it afresh next time */
+			if (cards[i].alive == 0) {
+				hc_close(cards[i].h);
+				cards[i].h = NULL;
+				cards[i].have_prev = 0;
+			}
+		}
 		smi_sleep(llround(o.loop_s * 1e9));
 		if (!stop_requested)
 			bad = 0;	/* the status reflects the last snapshot */

@@ -49,7 +49,8 @@ struct smi_snapshot {
 };
 
 /* Field registry (smi_fields.c). */
-enum smi_vkind { SMI_V_NA = 0, SMI_V_STR, SMI_V_U64, SMI_V_DBL, SMI_V_BOOL, SMI_V_CAPS };
+/* SMI_V_HEX: an integer in JSON, 0x... in text */
+enum smi_vkind { SMI_V_NA = 0, SMI_V_STR, SMI_V_U64, SMI_V_HEX, SMI_V_DBL, SMI_V_BOOL, SMI_V_CAPS };
 
 struct smi_val {
 	enum smi_vkind kind;

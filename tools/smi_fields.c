@@ -57,7 +57,8 @@ const struct smi_field smi_fields[] = {
 	  Q | J | D | C, F_ERROR_CODE },
 	{ "capabilities", NULL, "card", "Capabilities",
 	  "capability names, space separated (JSON: array)", Q | J | D | C, F_CAPS },
-	{ "capabilities_mask", NULL, "card", "Capability bits", "capability bits (HC_CAP_*)",
+	{ "capabilities_mask", NULL, "card", "Capability bits",
+	  "capability bits (HC_CAP_*), hex (JSON: integer)",
 	  Q | J | D | C, F_CAPS_MASK },
 
 	{ "vocab_size", "tokens", "shape", "Vocabulary", "vocabulary size", Q | J | D | C,
@@ -82,7 +83,8 @@ const struct smi_field smi_fields[] = {
 	{ "max_queue_entries", NULL, "limits", "Max queue entries",
 	  "largest submission queue", Q | J | D | C, F_MAX_QE },
 	{ "stream_mem_bytes", "B", "limits", "Stream memory",
-	  "card memory for stream rings, per client", Q | J | D | C, F_STREAM_MEM },
+	  "card memory for rings and streams of this handle (per client on hc-emud)",
+	  Q | J | D | C, F_STREAM_MEM },
 
 	{ "contexts_in_use", NULL, "activity", "Contexts in use",
 	  "KV slots in use, card-wide (all clients)", Q | J | D | C, F_CTX_IN_USE },
@@ -263,7 +265,8 @@ void smi_field_value(const struct smi_field *f, const struct smi_snapshot *s,
 		v->u = in->capabilities;
 		return;
 	case F_CAPS_MASK:
-		v_u64(v, in->capabilities);
+		v->kind = SMI_V_HEX;
+		v->u = in->capabilities;
 		return;
 	case F_VOCAB: v_u64(v, in->vocab_size); return;
 	case F_DIM: v_u64(v, in->dim); return;
@@ -322,6 +325,9 @@ const char *smi_val_text(struct smi_val *v, char *buf, size_t len)
 		break;
 	case SMI_V_U64:
 		snprintf(buf, len, "%llu", (unsigned long long)v->u);
+		break;
+	case SMI_V_HEX:
+		snprintf(buf, len, "0x%llx", (unsigned long long)v->u);
 		break;
 	case SMI_V_DBL:
 		snprintf(buf, len, "%.*f", v->prec, v->d);

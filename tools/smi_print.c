@@ -177,6 +177,7 @@ static json_t *json_value(struct smi_val *v)
 	case SMI_V_STR:
 		return json_string(v->s);
 	case SMI_V_U64:
+	case SMI_V_HEX:
 		return json_integer((json_int_t)v->u);
 	case SMI_V_DBL:
 		return json_real(v->d);
