@@ -36,6 +36,7 @@
 #define EMUD_QP_MAX_INFLIGHT	1024	/* queued jobs per queue pair; more: NO_MEMORY */
 #define EMUD_QP_MAX_OVF		1024	/* CQEs held for a full CQ before SQ fetching stops */
 #define EMUD_HEARTBEAT_MS	5
+#define EMUD_WEDGED_MS		2000	/* main loop stuck this long: the heartbeat stops */
 #define EMUD_LOG_LIMIT		100	/* bad-SQE log lines per function before muting */
 
 struct emud_opts {
@@ -188,6 +189,10 @@ struct emud_card {
 	pthread_t hb_thread;
 	int hb_stop;			/* atomic */
 	bool hb_running;
+	/* main-thread liveness, read by the heartbeat thread (atomics) */
+	uint64_t loop_iter;		/* event-loop iterations */
+	int loop_waiting;		/* sleeping in epoll_wait */
+	int in_forward;			/* inside hc_forward (the worker pool is busy) */
 
 	int epfd;
 	bool stop;

@@ -211,7 +211,11 @@ static int forward(struct emud_card *card, struct emud_ctx *c, const int32_t *to
 		   float *logits)
 {
 	uint64_t t0 = emud_now_ns();
-	int rc = card->opt.null_model ? 0 : hc_forward(card->model, c->kv, tok, n, logits);
+	int rc;
+
+	__atomic_store_n(&card->in_forward, 1, __ATOMIC_RELAXED);
+	rc = card->opt.null_model ? 0 : hc_forward(card->model, c->kv, tok, n, logits);
+	__atomic_store_n(&card->in_forward, 0, __ATOMIC_RELAXED);
 
 	emud_count(&card->cnt.busy_ns, emud_now_ns() - t0);
 	return rc;

@@ -3,7 +3,9 @@
  * The heartbeat thread: every EMUD_HEARTBEAT_MS it bumps each live function's heartbeat
  * (not a stalled one: that is how a hang looks to the driver) and mirrors the card-wide
  * telemetry, with a simulated temperature and power that follow the load, into every
- * register page. It runs beside the scheduler so a long forward pass never looks like a hang.
+ * register page. It runs beside the scheduler so a long forward pass never looks like a hang;
+ * but if the main loop itself is wedged (not iterating, not waiting, not in a forward pass)
+ * for EMUD_WEDGED_MS, the heartbeat stops, as real firmware's would.
  */
 #include <errno.h>
 #include <string.h>
@@ -66,7 +68,7 @@ static void sim_update(struct emud_card *card, struct emud_sim *s, uint64_t now)
 	s->last_busy = busy;
 }
 
-static void mirror(struct emud_card *card, const struct emud_sim *s, uint64_t now)
+static void mirror(struct emud_card *card, const struct emud_sim *s, uint64_t now, bool alive)
 {
 	struct hc_card_telemetry t;
 	struct emud_fn *fn;
@@ -92,7 +94,7 @@ static void mirror(struct emud_card *card, const struct emud_sim *s, uint64_t no
 
 		for (i = 0; i < sizeof(t) / 8; i++)
 			hc_ring_store64(&dst[i], src[i]);
-		if (!__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
+		if (alive && !__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
 			hc_ring_store64(&fn->regs->heartbeat, ++fn->heartbeat);
 	}
 	pthread_mutex_unlock(&card->lock);
@@ -104,13 +106,29 @@ static void *hb_main(void *arg)
 	struct emud_sim s = { .power_uw = IDLE_POWER_UW, .temp_mc = AMBIENT_MC };
 	struct timespec ts = { 0, EMUD_HEARTBEAT_MS * 1000000L };
 
-	s.last_ns = emud_now_ns();
+	uint64_t last_iter = 0, last_alive;
+	bool wedged = false;
+
+	s.last_ns = last_alive = emud_now_ns();
 	s.last_busy = __atomic_load_n(&card->cnt.busy_ns, __ATOMIC_RELAXED);
 	while (!__atomic_load_n(&card->hb_stop, __ATOMIC_RELAXED)) {
 		uint64_t now = emud_now_ns();
+		uint64_t iter = __atomic_load_n(&card->loop_iter, __ATOMIC_RELAXED);
 
+		if (iter != last_iter || __atomic_load_n(&card->loop_waiting, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&card->in_forward, __ATOMIC_RELAXED))
+			last_alive = now;
+		last_iter = iter;
+		if ((now - last_alive) / 1000000 >= EMUD_WEDGED_MS) {
+			if (!wedged)
+				emud_log("main loop stuck for %d ms: heartbeat stopped", EMUD_WEDGED_MS);
+			wedged = true;
+		} else if (wedged) {
+			emud_log("main loop running again: heartbeat resumed");
+			wedged = false;
+		}
 		sim_update(card, &s, now);
-		mirror(card, &s, now);
+		mirror(card, &s, now, !wedged);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;

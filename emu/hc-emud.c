@@ -306,8 +306,13 @@ static void run(struct emud_card *card, struct emud_socket *sock)
 	while (!card->stop) {
 		struct emud_fn *fn;
 		bool runnable = false, sleep;
-		int i, n = epoll_wait(card->epfd, evs, 64, timeout);
+		int i, n;
 
+		__atomic_fetch_add(&card->loop_iter, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&card->loop_waiting, timeout != 0, __ATOMIC_RELAXED);
+		n = epoll_wait(card->epfd, evs, 64, timeout);
+		__atomic_store_n(&card->loop_waiting, 0, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&card->loop_iter, 1, __ATOMIC_RELAXED);
 		if (n < 0 && errno != EINTR) {
 			emud_log("epoll_wait: %s", strerror(errno));
 			break;
