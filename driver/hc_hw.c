@@ -81,7 +81,7 @@ static int hc_hw_check_ident(struct hc_device *hdev)
 		return -ENODEV;
 	}
 	if (id->mem_size > hdev->mem_size || id->data_offset < HC_CARD_REGS_SIZE ||
-	    id->data_offset >= id->mem_size || !IS_ALIGNED(id->data_offset, PAGE_SIZE)) {
+	    id->data_offset >= id->mem_size) {
 		hc_err(hdev, "card memory layout invalid (mem %llu, data at %llu, BAR %llu)\n",
 		       id->mem_size, id->data_offset, hdev->mem_size);
 		return -ENODEV;
