@@ -36,10 +36,33 @@ static struct run *r_new(void)
 }
 
 /* Read both pipes until EOF (poll: never block on one while the other fills). */
-static void drain(int fo, int fe, struct run *r, int stop_after_line, pid_t pid)
+/* Called after each read with the output so far: lets a test act on what hc-smi printed. */
+typedef void (*smi_hook)(const struct run *r, pid_t pid, void *arg);
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* --loop: once @arg lines are out, ask it to stop like a user would */
+static void sigint_after_lines(const struct run *r, pid_t pid, void *arg)
+{
+	int *lines = arg;
+
+	if (*lines && count_lines(r->out) >= *lines) {
+		kill(pid, SIGINT);
+		*lines = 0;
+	}
+}
+
+static void drain(int fo, int fe, struct run *r, smi_hook hook, void *arg, pid_t pid)
 {
 	size_t no = 0, ne = 0;
-	int open_o = 1, open_e = 1, signalled = 0;
+	int open_o = 1, open_e = 1;
 
 	while (open_o || open_e) {
 		struct pollfd p[2] = { { open_o ? fo : -1, POLLIN, 0 },
@@ -64,38 +87,25 @@ static void drain(int fo, int fe, struct run *r, int stop_after_line, pid_t pid)
 			ck_assert_uint_lt(ne, sizeof(r->err) - 1);
 		}
 		r->out[no] = r->err[ne] = 0;
-		/* --loop: once @stop_after_line lines are out, ask it to stop like a user would */
-		if (stop_after_line && !signalled) {
-			int lines = 0;
-			size_t i;
-
-			for (i = 0; i < no; i++)
-				lines += r->out[i] == '\n';
-			if (lines >= stop_after_line) {
-				kill(pid, SIGINT);
-				signalled = 1;
-			}
-		}
+		if (hook)
+			hook(r, pid, arg);
 	}
 }
 
 /*
- * Run build/hc-smi with the NULL-terminated arguments. @env_xdg non-NULL: run with no
- * HC_DEVICE and XDG_RUNTIME_DIR=@env_xdg. @sigint_after: send SIGINT after that many lines.
+ * Run build/hc-smi with the NULL-terminated arguments @ap. @env_xdg non-NULL: run with no
+ * HC_DEVICE and XDG_RUNTIME_DIR=@env_xdg. @hook: see smi_hook.
  */
-static void smi_run(struct run *r, const char *env_xdg, int sigint_after, ...)
+static void smi_runv(struct run *r, const char *env_xdg, smi_hook hook, void *arg, va_list ap)
 {
 	char *argv[40];
 	const char *a;
 	int po[2], pe[2], st, n = 0;
-	va_list ap;
 	pid_t pid;
 
 	argv[n++] = "build/hc-smi";
-	va_start(ap, sigint_after);
 	while ((a = va_arg(ap, const char *)) && n < 39)
 		argv[n++] = (char *)a;
-	va_end(ap);
 	argv[n] = NULL;
 	ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
@@ -113,12 +123,31 @@ static void smi_run(struct run *r, const char *env_xdg, int sigint_after, ...)
 	}
 	close(po[1]);
 	close(pe[1]);
-	drain(po[0], pe[0], r, sigint_after, pid);
+	drain(po[0], pe[0], r, hook, arg, pid);
 	close(po[0]);
 	close(pe[0]);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 	ck_assert_msg(r->status != 127, "cannot run build/hc-smi");
+}
+
+/* smi_runv; @sigint_after > 0: send SIGINT once that many lines are out (for --loop). */
+static void smi_run(struct run *r, const char *env_xdg, int sigint_after, ...)
+{
+	va_list ap;
+
+	va_start(ap, sigint_after);
+	smi_runv(r, env_xdg, sigint_after ? sigint_after_lines : NULL, &sigint_after, ap);
+	va_end(ap);
+}
+
+static void smi_run_hook(struct run *r, smi_hook hook, void *arg, ...)
+{
+	va_list ap;
+
+	va_start(ap, arg);
+	smi_runv(r, NULL, hook, arg, ap);
+	va_end(ap);
 }
 
 static void start(struct t_emud *e, struct hc_card **card, struct hc_card_info *info)
@@ -502,6 +531,143 @@ START_TEST(test_loop_stops_on_sigint)
 }
 END_TEST
 
+START_TEST(test_several_cards)
+{
+	struct hc_card_info info1, info2;
+	struct hc_card *card1, *card2;
+	struct t_emud e1, e2;
+	struct run *r = r_new();
+	json_t *root, *cards;
+	char rom2[256], hex[65], *row;
+
+	start(&e1, &card1, &info1);
+	t_bake("tiny", 2, rom2, sizeof(rom2));
+	t_emud_start(&e2, rom2, "--contexts", "8", NULL);
+	ck_assert_int_eq(hc_open(e2.uri, &card2), 0);
+	ck_assert_int_eq(hc_card_info(card2, &info2), 0);
+	ck_assert(memcmp(info1.identity, info2.identity, 32));	/* another ROM */
+
+	/* in -d order; the unreachable one in the middle is reported and makes the status 1 */
+	smi_run(r, NULL, 0, "-d", e1.uri, "-d", "emu:/nonexistent/hc.sock", "-d", e2.uri,
+		"--json", NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_msg(strstr(r->err, "card 1 (emu:/nonexistent/hc.sock): cannot open: "),
+		      "%s", r->err);
+	ck_assert_ptr_null(strstr(r->err, "card 0"));
+	root = json_loads(r->out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	cards = json_object_get(root, "cards");
+	ck_assert_uint_eq(json_array_size(cards), 3);
+	ck_assert_str_eq(json_str(json_array_get(cards, 0), NULL, "identity"),
+			 hc_identity_hex(info1.identity, hex));
+	ck_assert_str_eq(json_str(json_array_get(cards, 2), NULL, "identity"),
+			 hc_identity_hex(info2.identity, hex));
+	ck_assert_int_eq(json_int(json_array_get(cards, 2), NULL, "index"), 2);
+	ck_assert_str_eq(json_str(json_array_get(cards, 2), NULL, "device"), e2.uri);
+	ck_assert_int_eq(json_int(json_array_get(cards, 1), NULL, "errno"), ENOENT);
+	json_decref(root);
+
+	smi_run(r, NULL, 0, "-d", e1.uri, "-d", e2.uri, NULL);
+	ck_assert_int_eq(r->status, 0);
+	row = strstr(r->out, "\n1  ");
+	ck_assert_msg(row && strstr(row, e2.uri) && strstr(row, " 0/8 "), "%s", r->out);
+	hex[12] = 0;	/* the table shows 12 digits; hex still holds card 2's identity */
+	ck_assert_ptr_nonnull(strstr(row, hex));
+	row = strstr(r->out, "\n0  ");
+	ck_assert_msg(row && strstr(row, e1.uri) && row < strstr(r->out, "\n1  "), "%s", r->out);
+
+	/* HC_DEVICE is the first card discovery finds */
+	setenv("HC_DEVICE", e2.uri, 1);
+	smi_run(r, NULL, 0, "--query", "index,device", "--format=csv,noheader", NULL);
+	unsetenv("HC_DEVICE");
+	ck_assert_msg(!strncmp(r->out, "0, ", 3) && !strncmp(r->out + 3, e2.uri, strlen(e2.uri)),
+		      "%s", r->out);
+
+	hc_close(card1);
+	hc_close(card2);
+	t_emud_stop(&e1);
+	t_emud_stop(&e2);
+	free(r);
+}
+END_TEST
+
+/* Stop the daemon once the loop shows it alive; resume it when hc-smi notices; stop the loop
+   once the card is back. Never leaves the daemon stopped past a bounded number of lines. */
+struct stall {
+	pid_t daemon;
+	int state, mark;
+	int saw_no, saw_back;
+};
+
+static void stall_hook(const struct run *r, pid_t pid, void *arg)
+{
+	struct stall *st = arg;
+	int lines = count_lines(r->out);
+	const char *p;
+	int i;
+
+	switch (st->state) {
+	case 0:		/* two live snapshots */
+		if (lines >= 2 && strstr(r->out, "yes, ready")) {
+			kill(st->daemon, SIGSTOP);
+			st->state = 1;
+			st->mark = lines;
+		}
+		break;
+	case 1:		/* a later line must say the heartbeat stopped */
+		for (p = r->out, i = 0; *p && i < st->mark; p++)
+			i += *p == '\n';
+		if (strstr(p, "no, ")) {
+			st->saw_no = 1;
+		} else if (lines < st->mark + 40) {
+			break;
+		}
+		kill(st->daemon, SIGCONT);
+		st->state = 2;
+		st->mark = lines;
+		if (!st->saw_no) {
+			kill(pid, SIGINT);
+			st->state = 3;
+		}
+		break;
+	case 2:		/* reopened, alive again */
+		for (p = r->out, i = 0; *p && i < st->mark; p++)
+			i += *p == '\n';
+		if (strstr(p, "yes, ready")) {
+			st->saw_back = 1;
+			kill(pid, SIGINT);
+			st->state = 3;
+		} else if (lines >= st->mark + 40) {
+			kill(pid, SIGINT);
+			st->state = 3;
+		}
+		break;
+	}
+}
+
+START_TEST(test_loop_sees_stalled_card)
+{
+	struct hc_card_info info;
+	struct hc_card *card;
+	struct t_emud e;
+	struct run *r = r_new();
+	struct stall st = { 0 };
+
+	start(&e, &card, &info);
+	hc_close(card);
+	st.daemon = e.pid;
+	smi_run_hook(r, stall_hook, &st, "-d", e.uri, "--query", "heartbeat_alive,status",
+		     "--format=csv,noheader", "-l", "0.25", NULL);
+	kill(e.pid, SIGCONT);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	ck_assert_msg(st.saw_no, "heartbeat_alive never said no with the daemon stopped:\n%s",
+		      r->out);
+	ck_assert_msg(st.saw_back, "the card never came back after SIGCONT:\n%s", r->out);
+	t_emud_stop(&e);
+	free(r);
+}
+END_TEST
+
 START_TEST(test_usage_errors)
 {
 	struct run *r = r_new();
@@ -608,6 +774,8 @@ static Suite *smi_suite(void)
 	tcase_add_test(tc, test_table_and_details);
 	tcase_add_test(tc, test_counters_move);
 	tcase_add_test(tc, test_loop_stops_on_sigint);
+	tcase_add_test(tc, test_several_cards);
+	tcase_add_test(tc, test_loop_sees_stalled_card);
 	suite_add_tcase(s, tc);
 	return s;
 }
