@@ -103,6 +103,16 @@ START_TEST(test_cancel_paused_exact)
 	ck_assert_uint_eq(hc_stream_available(s), 8);
 	ck_assert_uint_eq(hc_stream_peek(s, &t), 3);	/* contiguous part: the ring wrapped */
 	ck_assert_int_eq(hc_ctx_cancel(ctx), 0);
+	/* free no space until the card has answered: the paused job must end right there
+	 * (reading first could let the token it holds in; that is still within one step) */
+	for (i = 0; i < 3000; i++) {
+		ck_assert_int_ge(hc_stream_status(s, &st), 0);
+		if (st.state != HC_STREAM_RUNNING)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_eq(st.state, HC_STREAM_CANCELLED);
+	ck_assert_uint_eq(st.count, 5 + 8);
 	while ((r = hc_stream_read(s, got + n, 300 - n)) > 0)
 		n += r;
 	ck_assert_int_eq(r, 0);
@@ -337,6 +347,7 @@ START_TEST(test_hung_card_times_out)
 	struct hc_ctx *ctx;
 	struct t_emud e;
 	uint32_t got[8];
+	const uint32_t *tp;
 	char rom[256];
 	int r;
 
@@ -351,7 +362,15 @@ START_TEST(test_hung_card_times_out)
 	card->regs->fault.stall = 1;
 	hc_ring_store_release(&card->regs->fault.seq, card->regs->fault.seq + 1);
 	card->ops->doorbell(card, HC_DOORBELL_CONTROL);
-	/* drain what was made before the stall, then the wait must give up, not hang */
+	/* drain what was made before the stall */
+	while (hc_stream_available(s) || hc_stream_wait(&s, 1, 200) > 0)
+		hc_stream_advance(s, hc_stream_peek(s, (const uint32_t **)&tp));
+	/* nothing comes: a timed wait times out (0), a poll returns at once (0) */
+	ck_assert_int_eq(hc_stream_wait(&s, 1, 50), 0);
+	ck_assert_int_eq(hc_stream_wait(&s, 1, 0), 0);
+	ck_assert_int_eq(hc_stream_wait(NULL, 1, 0), -EINVAL);
+	ck_assert_int_eq(hc_stream_wait(&s, 0, 0), -EINVAL);
+	/* then the blocking read must give up once the heartbeat is frozen, not hang */
 	while ((r = hc_stream_read(s, got, 8)) > 0)
 		;
 	ck_assert_int_eq(r, -ETIMEDOUT);
