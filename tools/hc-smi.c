@@ -126,7 +126,7 @@ static int parse_format(struct opts *o)
 	}
 	o->csv.header = 1;
 	o->csv.units = 1;
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 		if (!strcmp(tok, "csv"))
 			csv = 1;
 		else if (!strcmp(tok, "noheader"))
