@@ -736,6 +736,12 @@ START_TEST(test_no_card)
 		json_decref(root);
 	}
 
+	/* CSV quoting of free text (RFC 4180); values of a card that cannot be read are [N/A] */
+	smi_run(r, NULL, 0, "-d", "emu:/nonexistent/a,\"b", "--query", "index,device,model_name",
+		"--format=csv,noheader", NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->out, "0, \"emu:/nonexistent/a,\"\"b\", [N/A]\n");
+
 	/* nothing discovered: exit 1 and say where it looked */
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	old = getenv("XDG_RUNTIME_DIR");
