@@ -181,6 +181,7 @@ struct emud_card {
 
 	pthread_mutex_t lock;		/* protects fns list against the heartbeat thread */
 	struct emud_fn *fns;
+	struct hc_card_telemetry snap;	/* last mirrored telemetry, under lock */
 	uint32_t next_fn_id;
 
 	float *logits_scratch;		/* sampling works on a copy of a context's logits */

@@ -24,9 +24,20 @@ struct emud_sim {
 	double power_uw, temp_mc, energy_uj;
 };
 
+static void copy_telemetry(struct emud_fn *fn, const struct hc_card_telemetry *t)
+{
+	__u64 *dst = (__u64 *)&fn->regs->telemetry;
+	const __u64 *src = (const __u64 *)t;
+	size_t i;
+
+	for (i = 0; i < sizeof(*t) / 8; i++)
+		hc_ring_store64(&dst[i], src[i]);
+}
+
 void emud_card_add_fn(struct emud_card *card, struct emud_fn *fn)
 {
 	pthread_mutex_lock(&card->lock);
+	copy_telemetry(fn, &card->snap);	/* valid from the first read, not the first tick */
 	fn->next = card->fns;
 	card->fns = fn;
 	pthread_mutex_unlock(&card->lock);
@@ -72,7 +83,6 @@ static void mirror(struct emud_card *card, const struct emud_sim *s, uint64_t no
 {
 	struct hc_card_telemetry t;
 	struct emud_fn *fn;
-	size_t i;
 
 	memset(&t, 0, sizeof(t));
 	t.tokens_generated = __atomic_load_n(&card->cnt.tokens_generated, __ATOMIC_RELAXED);
@@ -88,12 +98,9 @@ static void mirror(struct emud_card *card, const struct emud_sim *s, uint64_t no
 	t.functions_active = __atomic_load_n(&card->cnt.functions_active, __ATOMIC_RELAXED);
 
 	pthread_mutex_lock(&card->lock);
+	card->snap = t;
 	for (fn = card->fns; fn; fn = fn->next) {
-		__u64 *dst = (__u64 *)&fn->regs->telemetry;
-		const __u64 *src = (const __u64 *)&t;
-
-		for (i = 0; i < sizeof(t) / 8; i++)
-			hc_ring_store64(&dst[i], src[i]);
+		copy_telemetry(fn, &t);
 		if (alive && !__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
 			hc_ring_store64(&fn->regs->heartbeat, ++fn->heartbeat);
 	}
@@ -136,7 +143,11 @@ static void *hb_main(void *arg)
 
 int emud_heartbeat_start(struct emud_card *card)
 {
-	int rc = pthread_create(&card->hb_thread, NULL, hb_main, card);
+	int rc;
+
+	card->snap.temperature_mc = (uint64_t)AMBIENT_MC;	/* a cold, idle card */
+	card->snap.power_uw = (uint64_t)IDLE_POWER_UW;
+	rc = pthread_create(&card->hb_thread, NULL, hb_main, card);
 
 	if (rc)
 		return -rc;

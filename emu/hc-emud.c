@@ -405,6 +405,11 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 
+	rc = emud_heartbeat_start(&card);
+	if (rc < 0) {
+		emud_log("cannot start the heartbeat thread: %s", strerror(-rc));
+		goto out;
+	}
 	if (!card.opt.socket_path)
 		card.opt.socket_path = emud_default_socket_path(path, sizeof(path));
 	/* ivshmem first: once the client socket answers, everything is up */
@@ -416,11 +421,6 @@ int main(int argc, char **argv)
 	rc = emud_socket_open(&card, card.opt.socket_path, &sock);
 	if (rc < 0)
 		goto out;
-	rc = emud_heartbeat_start(&card);
-	if (rc < 0) {
-		emud_log("cannot start the heartbeat thread: %s", strerror(-rc));
-		goto out;
-	}
 	emud_log("listening on %s", card.opt.socket_path);
 	run(&card, sock);
 	rc = 0;

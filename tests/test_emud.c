@@ -973,6 +973,9 @@ START_TEST(test_heartbeat_telemetry)
 	REQUIRE_DAEMON();
 	connect_qp(&c);
 	rg = c.regs;
+	/* telemetry is there from the first read, not only after the first heartbeat tick */
+	ck_assert_uint_ge(TELE(&c, temperature_mc), 35000);
+	ck_assert_uint_ge(TELE(&c, power_uw), 20000000);
 	ck_assert_uint_eq(rg->version, HC_CARD_VERSION);
 	ck_assert_uint_eq(rg->regs_size, HC_CARD_REGS_SIZE);
 	ck_assert(rg->caps & HC_CAP_TRANSPORT_SOCKET);
