@@ -1507,6 +1507,64 @@ START_TEST(test_proc_fd_isolation)
 }
 END_TEST
 
+/* Run hc-emud with @argv to completion; its exit status, its stderr in @out. */
+static int run_emud(const char *const *argv, char *out, size_t len)
+{
+	char log[200];
+	pid_t pid;
+	int st, fd;
+	ssize_t n;
+
+	snprintf(log, sizeof(log), "%s/args.log", tmpdir);
+	pid = fork();
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		execv("build/hc-emud", (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	fd = open(log, O_RDONLY);
+	n = fd >= 0 ? read(fd, out, len - 1) : -1;
+	out[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return WEXITSTATUS(st);
+}
+
+/* Bad command lines and bad ROMs: one clear line, a non-zero exit, no socket left behind. */
+START_TEST(test_bad_startup)
+{
+	char out[1024], bad[160], sock[160];
+	const char *no_rom[] = { "hc-emud", NULL };
+	const char *missing[] = { "hc-emud", "--rom", "/nonexistent/x.rom", "--socket", sock, NULL };
+	const char *garbage[] = { "hc-emud", "--rom", bad, "--socket", sock, NULL };
+	const char *zero[] = { "hc-emud", "--rom", rom_path, "--contexts", "0", NULL };
+	const char *pow2[] = { "hc-emud", "--rom", rom_path, "--ivshmem-mem", "3M", NULL };
+	FILE *f;
+
+	REQUIRE_DAEMON();
+	snprintf(bad, sizeof(bad), "%s/garbage.rom", tmpdir);
+	snprintf(sock, sizeof(sock), "%s/bad.sock", tmpdir);
+	f = fopen(bad, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("not a rom at all, but long enough to be read as a header? no.\n", f);
+	fclose(f);
+	ck_assert_int_eq(run_emud(no_rom, out, sizeof(out)), 2);
+	ck_assert_ptr_nonnull(strstr(out, "--rom"));
+	ck_assert_int_eq(run_emud(missing, out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "/nonexistent/x.rom"));
+	ck_assert_int_eq(run_emud(garbage, out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, bad));
+	ck_assert_int_eq(run_emud(zero, out, sizeof(out)), 2);
+	ck_assert_ptr_nonnull(strstr(out, "--contexts"));
+	ck_assert_int_eq(run_emud(pow2, out, sizeof(out)), 2);
+	ck_assert_ptr_nonnull(strstr(out, "power of two"));
+	ck_assert_int_ne(access(sock, F_OK), 0);
+}
+END_TEST
+
 static Suite *emud_suite(void)
 {
 	Suite *s = suite_create("emud");
@@ -1531,6 +1589,7 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_kv_budget);
 	tcase_add_test(tc, test_queue_limits);
 	tcase_add_test(tc, test_hello_and_shutdown);
+	tcase_add_test(tc, test_bad_startup);
 	tcase_add_test(tc, test_pci_transport);
 	tcase_add_test(tc, test_proc_fd_isolation);
 	suite_add_tcase(s, tc);
