@@ -1507,6 +1507,66 @@ START_TEST(test_proc_fd_isolation)
 }
 END_TEST
 
+/*
+ * End to end on a real model: stories260K baked from the shared llama2.c checkpoint, decoded
+ * greedily through the card, gives llama2.c's golden ids (generation runs through BOS).
+ */
+START_TEST(test_golden_stories260k)
+{
+	char ckpt[512], gold[512], rom[200], log[200], sock[200], line[8192], *s, *end;
+	char *bake_argv[] = { "hc-bake", "--quant", "F32", "--no-progress", "--tokenizer",
+			      "builtin", ckpt, "-o", rom, NULL };
+	struct tc_decode d = { .max_tokens = 255 };
+	uint32_t want[300], n_want = 0, ctx;
+	const int32_t p[2] = { 1, 300 };
+	struct gen g;
+	struct tc c;
+	pid_t pid;
+	FILE *f;
+	int i;
+
+	REQUIRE_DAEMON();
+	HC_REQUIRE_SHARED("models/stories260K.bin", ckpt);
+	HC_REQUIRE_SHARED("golden/stories260K/prompt_1_300.txt", gold);
+	f = fopen(gold, "r");
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < 4 && fgets(line, sizeof(line), f); i++)
+		;	/* "# prompt_ids", ids, "# generated_ids", ids */
+	fclose(f);
+	ck_assert_int_eq(i, 4);
+	for (s = line;; s = end) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s || n_want == 300)
+			break;
+		want[n_want++] = (uint32_t)v;
+	}
+	ck_assert_uint_eq(n_want, 255);
+	snprintf(rom, sizeof(rom), "%s/stories260K.rom", tmpdir);
+	snprintf(log, sizeof(log), "%s/stories-bake.log", tmpdir);
+	if (ft_bake(bake_argv, log) != 0) {
+		ft_show_log(log);
+		ck_abort_msg("hc-bake failed on %s", ckpt);
+	}
+	snprintf(sock, sizeof(sock), "%s/stories.sock", tmpdir);
+	snprintf(log, sizeof(log), "%s/stories-emud.log", tmpdir);
+	pid = tc_daemon_start(rom, sock, log, NULL);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	ctx = open_prefill(&c, 0, p, 2);
+	gen_start(&c, &g, ctx, 32, &d);
+	pump(&c, &g, 1);
+	ck_assert_uint_eq(g.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+	ck_assert_uint_eq(g.n, 255);
+	for (i = 0; i < 255; i++)
+		ck_assert_msg(g.out[i] == want[i], "id %d: card %u, llama2.c %u", i, g.out[i],
+			      want[i]);
+	tc_close(&c);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+}
+END_TEST
+
 /* Run hc-emud with @argv to completion; its exit status, its stderr in @out. */
 static int run_emud(const char *const *argv, char *out, size_t len)
 {
@@ -1590,6 +1650,7 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_queue_limits);
 	tcase_add_test(tc, test_hello_and_shutdown);
 	tcase_add_test(tc, test_bad_startup);
+	tcase_add_test(tc, test_golden_stories260k);
 	tcase_add_test(tc, test_pci_transport);
 	tcase_add_test(tc, test_proc_fd_isolation);
 	suite_add_tcase(s, tc);
