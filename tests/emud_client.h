@@ -435,6 +435,14 @@ static inline uint32_t tc_stream_take(struct tc *c, struct hc_ring *r, uint32_t 
 	return k;
 }
 
+/* The daemon under test: build/hc-emud, or $HC_TEST_EMUD_BIN (a sanitizer or clang build). */
+static inline const char *emud_bin(void)
+{
+	const char *b = getenv("HC_TEST_EMUD_BIN");
+
+	return b && b[0] ? b : "build/hc-emud";
+}
+
 /* Start hc-emud with @extra args (NULL-terminated) on @sock, stderr to @log. Its pid or -1. */
 static inline pid_t tc_daemon_start(const char *rom, const char *sock, const char *log,
 				    const char *const *extra)
@@ -452,7 +460,7 @@ static inline pid_t tc_daemon_start(const char *rom, const char *sock, const cha
 		argv[i++] = "--leak-check=full";
 		argv[i++] = "--errors-for-leak-kinds=definite,indirect";
 	}
-	argv[i++] = "build/hc-emud";
+	argv[i++] = emud_bin();
 	argv[i++] = "--rom";
 	argv[i++] = rom;
 	argv[i++] = "--socket";

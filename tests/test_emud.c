@@ -1321,7 +1321,7 @@ START_TEST(test_hello_and_shutdown)
 		if (p2 == 0) {
 			fd = open(log2, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 			dup2(fd, 2);
-			execl("build/hc-emud", "hc-emud", "--rom", rom_path, "--socket", sock,
+			execl(emud_bin(), "hc-emud", "--rom", rom_path, "--socket", sock,
 			      (char *)NULL);
 			_exit(127);
 		}
@@ -1454,7 +1454,7 @@ START_TEST(test_proc_fd_isolation)
 
 		if (fd < 0 || dup2(fd, 2) < 0 || setgid(nobody) || setuid(nobody))
 			_exit(126);
-		execl("build/hc-emud", "hc-emud", "--rom", rom_path, "--socket", sock, (char *)NULL);
+		execl(emud_bin(), "hc-emud", "--rom", rom_path, "--socket", sock, (char *)NULL);
 		_exit(127);
 	}
 	{
@@ -1580,7 +1580,7 @@ static int run_emud(const char *const *argv, char *out, size_t len)
 	if (pid == 0) {
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 2);
-		execv("build/hc-emud", (char *const *)argv);
+		execv(emud_bin(), (char *const *)argv);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
