@@ -6,6 +6,7 @@
  */
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
@@ -92,6 +93,26 @@ int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file)
 	return 0;
 }
 
+int hc_ioctl_get_tokenizer(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct hc_device *hdev = to_hc_device(drm);
+	struct drm_hc_get_tokenizer *args = data;
+	u64 have = args->size;
+
+	if (args->flags || args->pad)
+		return -EINVAL;
+	if (!hdev->tok_blob)
+		return -EOPNOTSUPP;
+	args->size = hdev->tok_size;
+	if (!args->ptr)
+		return 0;
+	if (have < hdev->tok_size)
+		return -ENOSPC;
+	if (copy_to_user(u64_to_user_ptr(args->ptr), hdev->tok_blob, hdev->tok_size))
+		return -EFAULT;
+	return 0;
+}
+
 static const struct drm_ioctl_desc hc_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(HC_GET_INFO, hc_ioctl_get_info, HC_IOCTL_FLAGS),
 	DRM_IOCTL_DEF_DRV(HC_CTX_CREATE, hc_ioctl_ctx_create, HC_IOCTL_FLAGS),
@@ -100,6 +121,7 @@ static const struct drm_ioctl_desc hc_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(HC_SUBMIT, hc_ioctl_submit, HC_IOCTL_FLAGS),
 	DRM_IOCTL_DEF_DRV(HC_WAIT, hc_ioctl_wait, HC_IOCTL_FLAGS),
 	DRM_IOCTL_DEF_DRV(HC_CANCEL, hc_ioctl_cancel, HC_IOCTL_FLAGS),
+	DRM_IOCTL_DEF_DRV(HC_GET_TOKENIZER, hc_ioctl_get_tokenizer, HC_IOCTL_FLAGS),
 };
 
 HC_DEFINE_FOPS(hc_fops);

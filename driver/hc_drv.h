@@ -59,6 +59,8 @@ struct hc_device {
 	u64 mem_size;
 	u64 data_offset;		/* first host-managed byte of card memory */
 	struct hc_card_regs ident;	/* identity and limits, copied once at probe */
+	void *tok_blob;			/* the ROM tokenizer (HC_CAP_TOKENIZER), copied at probe */
+	u64 tok_size;
 
 	/* Card-memory allocator for rings, streams and prompts. */
 	struct mutex mm_lock;
@@ -146,5 +148,6 @@ int hc_ioctl_stream_create(struct drm_device *drm, void *data, struct drm_file *
 int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
 int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file);
 int hc_ioctl_cancel(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_get_tokenizer(struct drm_device *drm, void *data, struct drm_file *file);
 
 #endif /* HC_DRV_H */

@@ -9,6 +9,7 @@
 #include <linux/io.h>
 #include <linux/jiffies.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <drm/drm_managed.h>
 
 #include "hc_hw.h"
@@ -162,6 +163,34 @@ int hc_hw_reset(struct hc_device *hdev)
 	return 0;
 }
 
+#define HC_TOKENIZER_MAX	(64u << 20)
+
+static void hc_hw_tok_release(struct drm_device *drm, void *arg)
+{
+	kvfree(arg);
+}
+
+/* Keep a copy of the ROM tokenizer: processes fetch it with GET_TOKENIZER. */
+static int hc_hw_copy_tokenizer(struct hc_device *hdev)
+{
+	const struct hc_card_regs *id = &hdev->ident;
+	u64 off = id->tokenizer_offset, len = id->tokenizer_size;
+
+	if (!(id->caps & HC_CAP_TOKENIZER) || !len)
+		return 0;
+	if (off < HC_CARD_REGS_SIZE || off > id->data_offset || len > id->data_offset - off ||
+	    len > HC_TOKENIZER_MAX) {
+		hc_err(hdev, "card tokenizer at %llu (+%llu) outside its area\n", off, len);
+		return -ENODEV;
+	}
+	hdev->tok_blob = kvmalloc(len, GFP_KERNEL);
+	if (!hdev->tok_blob)
+		return -ENOMEM;
+	memcpy(hdev->tok_blob, hc_mem_ptr(hdev, off), len);
+	hdev->tok_size = len;
+	return drmm_add_action_or_reset(&hdev->drm, hc_hw_tok_release, hdev->tok_blob);
+}
+
 /* Buffer objects may outlive the PCI device; the allocator lives as long as the drm_device. */
 static void hc_hw_mm_release(struct drm_device *drm, void *arg)
 {
@@ -180,6 +209,9 @@ int hc_hw_init(struct hc_device *hdev)
 		return ret;
 	drm_mm_init(&hdev->mm, hdev->data_offset, hdev->mem_size - hdev->data_offset);
 	ret = drmm_add_action_or_reset(&hdev->drm, hc_hw_mm_release, hdev);
+	if (ret)
+		return ret;
+	ret = hc_hw_copy_tokenizer(hdev);
 	if (ret)
 		return ret;
 

@@ -35,6 +35,7 @@ extern "C" {
 #define DRM_HC_SUBMIT		0x04
 #define DRM_HC_WAIT		0x05
 #define DRM_HC_CANCEL		0x06
+#define DRM_HC_GET_TOKENIZER	0x07
 
 #define DRM_HC_MAX_STOP		8	/* stop token ids per DECODE job */
 #define DRM_HC_MAX_RING_ENTRIES	4096	/* largest context submission ring */
@@ -301,6 +302,24 @@ struct drm_hc_cancel {
 	__u32 flags;
 };
 
+/**
+ * struct drm_hc_get_tokenizer - DRM_IOCTL_HC_GET_TOKENIZER: copy the tokenizer blob baked
+ * into the card's ROM (lib/tokenizer.h format; the card advertises HC_CAP_TOKENIZER).
+ * @ptr: (in) user buffer, or 0 to only ask for the size.
+ * @size: (in) bytes at @ptr; (out) bytes of the blob.
+ * @flags: (in) must be zero.
+ * @pad: must be zero.
+ *
+ * Returns 0 (blob copied, or only its size when @ptr is 0), -ENOSPC when @size is too small
+ * (@size then holds the blob's size), -EOPNOTSUPP when the card has no tokenizer.
+ */
+struct drm_hc_get_tokenizer {
+	__u64 ptr;
+	__u64 size;
+	__u32 flags;
+	__u32 pad;
+};
+
 #define DRM_IOCTL_HC_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_GET_INFO, struct drm_hc_info)
 #define DRM_IOCTL_HC_CTX_CREATE \
@@ -315,6 +334,8 @@ struct drm_hc_cancel {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_WAIT, struct drm_hc_wait)
 #define DRM_IOCTL_HC_CANCEL \
 	DRM_IOW(DRM_COMMAND_BASE + DRM_HC_CANCEL, struct drm_hc_cancel)
+#define DRM_IOCTL_HC_GET_TOKENIZER \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_GET_TOKENIZER, struct drm_hc_get_tokenizer)
 
 #if defined(__cplusplus)
 }
