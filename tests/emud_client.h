@@ -38,6 +38,7 @@ struct tc {
 	struct hc_ring sq, cq;
 	uint32_t qp;
 	uint64_t next_user_data;
+	uint32_t coalesce_count, coalesce_usec;	/* used by the next tc_qp_setup() */
 };
 
 static inline uint64_t tc_ms(void)
@@ -269,8 +270,8 @@ static inline uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint
 	r->cq_entries = cq_n;
 	r->irq_vector = 1 + q;
 	r->ctrl = enable ? HC_QP_CTRL_ENABLE : 0;
-	r->coalesce_count = 0;
-	r->coalesce_usec = 0;
+	r->coalesce_count = c->coalesce_count;
+	r->coalesce_usec = c->coalesce_usec;
 	hc_ring_store_release(&r->ctrl_seq, seq);
 	tc_ring(c, HC_DOORBELL_CONTROL);
 	while (hc_ring_load_acquire(&r->ack_seq) != seq && tc_ms() - t0 < TC_HANG_MS)
