@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Streams: completion bookkeeping, and waiting. hc_stream_wait() sleeps with io_uring: one
- * IORING_OP_POLL_ADD per distinct interrupt eventfd, armed BEFORE the final readiness check
- * so a wake-up can never fall between the check and the sleep (see the irq_seq comments).
+ * Streams: completion bookkeeping, and waiting. hc_stream_wait() sleeps with io_uring: a
+ * poll per distinct interrupt eventfd (and per card connection), armed BEFORE the final
+ * readiness check so a wake-up can never fall between the check and the sleep (see the
+ * irq_seq comments). When every stream belongs to the card of the context that owns the
+ * ring, the polls are multishot and stay armed across waits: a wait is then one
+ * io_uring_enter. Otherwise (streams of several cards) they are one-shot and removed after.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -13,11 +16,55 @@
 #include "hc_internal.h"
 
 #define WAIT_MAX_FDS 64
+#define UD_PERSIST   (1ULL << 40)	/* user_data of a multishot poll: | index in polls[] */
 
 struct hc_uring {
 	struct io_uring ring;
 	int ok;
+	unsigned n_polls;
+	struct {
+		int fd;
+		int armed;
+	} polls[WAIT_MAX_FDS + 1];	/* multishot polls on the owner card's fds */
 };
+
+/* Consume one CQE; a multishot poll that ended must be re-armed. 1 if it was one-shot. */
+static int uring_cqe(struct hc_uring *u, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	int oneshot = !(ud & UD_PERSIST);
+
+	if (!oneshot && (ud & 0xffff) < u->n_polls && !(cqe->flags & IORING_CQE_F_MORE))
+		u->polls[ud & 0xffff].armed = 0;
+	io_uring_cqe_seen(&u->ring, cqe);
+	return oneshot;
+}
+
+/* Make sure a multishot poll watches @fd: 1 if an SQE was queued, 0 if armed, -1 if full. */
+static int persist_arm(struct hc_uring *u, int fd)
+{
+	struct io_uring_sqe *sqe;
+	unsigned i;
+
+	for (i = 0; i < u->n_polls && u->polls[i].fd != fd; i++)
+		;
+	if (i == u->n_polls) {
+		if (i == sizeof(u->polls) / sizeof(u->polls[0]))
+			return -1;
+		u->polls[i].fd = fd;
+		u->polls[i].armed = 0;
+		u->n_polls++;
+	}
+	if (u->polls[i].armed)
+		return 0;
+	sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe)
+		return -1;
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD_PERSIST | i);
+	u->polls[i].armed = 1;
+	return 1;
+}
 
 void hc__uring_free(struct hc_uring *u)
 {
@@ -180,10 +227,11 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 {
 	struct hc_qp *qps[WAIT_MAX_FDS];
 	uint32_t seqs[WAIT_MAX_FDS];
+	struct hc_card *owner;
 	struct hc_uring *u;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
 	unsigned i, j, nq;
-	int ready, ret = 0, err = 0, changed;
+	int ready, ret = 0, err = 0, changed, persist;
 
 	if (!streams || !n)
 		return -EINVAL;
@@ -193,6 +241,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 	u = ctx_uring(hc__impl(streams[0])->ctx, &err);
 	if (!u)
 		return err;
+	owner = hc__impl(streams[0])->ctx->card;	/* outlives the ring's context */
 	for (;;) {
 		ready = count_ready(streams, n);
 		if (ready || timeout_ms == 0)
@@ -229,7 +278,46 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 			set_need_wakeup(hc__impl(streams[i]), 1);
 		hc_ring_mb();
 		ready = count_ready(streams, n);
-		if (!ready && qps[0]->irq_fd < 0) {
+		persist = 1;
+		for (i = 0; i < nq; i++)
+			persist &= qps[i]->card == owner;
+		if (!ready && qps[0]->irq_fd >= 0 && persist) {
+			struct __kernel_timespec ts;
+			struct io_uring_cqe *cqe;
+			int64_t left = HC_WAIT_SLICE_MS * 1000000LL;
+			int queued = 0, r = 0;
+
+			for (i = 0; i < nq && r >= 0; i++) {
+				r = persist_arm(u, qps[i]->irq_fd);
+				queued |= r > 0;
+			}
+			if (r >= 0 && owner->sock >= 0) {
+				r = persist_arm(u, owner->sock);
+				queued |= r > 0;
+			}
+			ret = queued ? io_uring_submit(&u->ring) : 0;
+			changed = 0;
+			for (i = 0; i < nq; i++) {
+				pthread_mutex_lock(&qps[i]->lock);
+				changed |= qps[i]->irq_seq != seqs[i];
+				pthread_mutex_unlock(&qps[i]->lock);
+			}
+			if (r >= 0 && ret >= 0 && !changed && !count_ready(streams, n)) {
+				if (deadline >= 0 && deadline - now_ns() < left)
+					left = deadline - now_ns();
+				if (left < 0)
+					left = 0;
+				ts.tv_sec = left / 1000000000;
+				ts.tv_nsec = left % 1000000000;
+				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
+				if (ret == -ETIME || ret == -EINTR)
+					ret = 0;
+			}
+			while (io_uring_peek_cqe(&u->ring, &cqe) == 0)
+				uring_cqe(u, cqe);
+			if (r < 0 && ret >= 0)
+				ret = -ENOSPC;	/* more fds than WAIT_MAX_FDS: cannot happen per card */
+		} else if (!ready && qps[0]->irq_fd < 0) {
 			/* a backend without pollable interrupts (kernel WAIT ioctl): first stream */
 			struct hc_card *card = qps[0]->card;
 			int64_t left = HC_WAIT_SLICE_MS;
@@ -300,8 +388,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 			while (seen < 2 * armed) {
 				if (io_uring_wait_cqe(&u->ring, &cqe) < 0)
 					break;
-				io_uring_cqe_seen(&u->ring, cqe);
-				seen++;
+				seen += uring_cqe(u, cqe);
 			}
 		}
 		for (i = 0; i < n; i++)

@@ -382,6 +382,68 @@ START_TEST(test_threads_share_a_card)
 }
 END_TEST
 
+/* One hc_stream_wait over streams of two cards (two daemons): one-shot polls path. */
+START_TEST(test_wait_across_cards)
+{
+	struct t_emud e1, e2;
+	struct hc_card *c[2];
+	struct hc_ctx *ctx[2];
+	struct hc_stream *s[2];
+	int32_t want[2][N_TOK], got[2][N_TOK], prompt[5];
+	uint32_t n[2] = { 0, 0 }, nw[2];
+	char rom[256];
+	int i, done = 0;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	t_emud_start(&e1, rom, NULL);
+	t_emud_start(&e2, rom, NULL);
+	ck_assert_int_eq(hc_open(e1.uri, &c[0]), 0);
+	ck_assert_int_eq(hc_open(e2.uri, &c[1]), 0);
+	for (i = 0; i < 2; i++) {
+		struct t_ref_params p;
+		struct hc_decode_params dp = { 0 };
+
+		job_prompt(7 + i, prompt);
+		job_params(7 + i, &p);
+		nw[i] = t_reference(rom, prompt, 5, &p, want[i]);
+		dp.max_tokens = p.max_tokens;
+		dp.temperature = p.temperature;
+		dp.top_k = p.top_k;
+		dp.seed = p.seed;
+		dp.ring_entries = 4;
+		ck_assert_int_eq(hc_ctx_create(c[i], &ctx[i]), 0);
+		ck_assert_int_eq(hc_ctx_prefill_tokens(ctx[i], prompt, 5), 0);
+		ck_assert_int_eq(hc_ctx_decode(ctx[i], &dp, &s[i]), 0);
+	}
+	while (done < 2) {
+		done = 0;
+		for (i = 0; i < 2; i++) {
+			const uint32_t *t;
+			unsigned k;
+
+			while ((k = hc_stream_peek(s[i], &t))) {
+				ck_assert_uint_le(n[i] + k, N_TOK);
+				memcpy(got[i] + n[i], t, k * sizeof(*t));
+				n[i] += k;
+				hc_stream_advance(s[i], k);
+			}
+			done += hc_stream_status(s[i], NULL) == 1;
+		}
+		if (done < 2)
+			ck_assert_int_ge(hc_stream_wait(s, 2, -1), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert_uint_eq(n[i], nw[i]);
+		ck_assert_int_eq(memcmp(got[i], want[i], n[i] * sizeof(int32_t)), 0);
+		hc_stream_free(s[i]);
+		hc_ctx_destroy(ctx[i]);
+		hc_close(c[i]);
+	}
+	t_emud_stop(&e1);
+	t_emud_stop(&e2);
+}
+END_TEST
+
 static Suite *clients_suite(void)
 {
 	Suite *s = suite_create("libhc_clients");
@@ -392,6 +454,7 @@ static Suite *clients_suite(void)
 	tcase_add_test(tc, test_killed_client_frees_contexts);
 	tcase_add_test(tc, test_guessed_context_ids_fail);
 	tcase_add_test(tc, test_threads_share_a_card);
+	tcase_add_test(tc, test_wait_across_cards);
 	suite_add_tcase(s, tc);
 	return s;
 }
