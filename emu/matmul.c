@@ -93,67 +93,12 @@ __attribute__((target("avx2"))) static inline int32_t isum_i8x32_avx2(__m256i w,
 	return hsum_i32x8(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
-/* The 8 int32 lanes of a maddubs/madd result for 32 products (sum of lanes = the sum). */
-__attribute__((target("avx2"))) static inline __m256i lanes_i8x32(__m256i w, __m256i x)
-{
-	const __m256i aw = _mm256_sign_epi8(w, w);
-	const __m256i sx = _mm256_sign_epi8(x, w);
-
-	return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
-}
-
-/* Q4_0 block as 32 int8 in element order: low nibbles are 0..15, high nibbles 16..31. */
-__attribute__((target("avx2"))) static inline __m256i unpack_q4(const uint8_t *qs)
-{
-	const __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-	const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
-						  _mm_srli_epi16(raw, 4), 1);
-
-	return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
-}
-
-/*
- * Eight blocks at once: the eight isum_b (exact integers) land in one vector, then
- * (float)isum_b * (d_w * d_x) per lane -- the same two IEEE operations as the scalar
- * code -- and the eight terms are added to acc one by one, in block order.
- */
-__attribute__((target("avx2"))) static inline float add8(const struct hc_mm_ctx *c, float acc,
-							 const __m256i s[8], const uint16_t *dw,
-							 size_t dws, const struct hc_block_q8_0 *x)
-{
-	const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]), h23 = _mm256_hadd_epi32(s[2], s[3]);
-	const __m256i h45 = _mm256_hadd_epi32(s[4], s[5]), h67 = _mm256_hadd_epi32(s[6], s[7]);
-	const __m256i q0 = _mm256_hadd_epi32(h01, h23), q1 = _mm256_hadd_epi32(h45, h67);
-	const __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
-					      _mm256_permute2x128_si256(q0, q1, 0x31));
-	float fw[8], fx[8], t[8];
-
-	for (int k = 0; k < 8; k++) {
-		fw[k] = c->fp16[*(const uint16_t *)((const uint8_t *)dw + k * dws)];
-		fx[k] = c->fp16[x[k].d];
-	}
-	_mm256_storeu_ps(t, _mm256_mul_ps(_mm256_cvtepi32_ps(sums),
-					  _mm256_mul_ps(_mm256_loadu_ps(fw), _mm256_loadu_ps(fx))));
-	for (int k = 0; k < 8; k++)
-		acc += t[k];
-	return acc;
-}
-
 __attribute__((target("avx2"))) static float dot_q8_avx2(const struct hc_mm_ctx *c,
 		const struct hc_block_q8_0 *w, const struct hc_block_q8_0 *x, uint32_t nb)
 {
 	float acc = 0.0f;
-	uint32_t b = 0;
 
-	for (; b + 8 <= nb; b += 8) {
-		__m256i s[8];
-
-		for (int k = 0; k < 8; k++)
-			s[k] = lanes_i8x32(_mm256_loadu_si256((const __m256i *)w[b + k].qs),
-					   _mm256_loadu_si256((const __m256i *)x[b + k].qs));
-		acc = add8(c, acc, s, &w[b].d, sizeof(*w), x + b);
-	}
-	for (; b < nb; b++) {
+	for (uint32_t b = 0; b < nb; b++) {
 		const __m256i vw = _mm256_loadu_si256((const __m256i *)w[b].qs);
 		const __m256i vx = _mm256_loadu_si256((const __m256i *)x[b].qs);
 
@@ -165,22 +110,19 @@ __attribute__((target("avx2"))) static float dot_q8_avx2(const struct hc_mm_ctx 
 __attribute__((target("avx2"))) static float dot_q4_avx2(const struct hc_mm_ctx *c,
 		const struct hc_block_q4_0 *w, const struct hc_block_q8_0 *x, uint32_t nb)
 {
+	const __m256i lo4 = _mm256_set1_epi8(0x0F);
+	const __m256i eight = _mm256_set1_epi8(8);
 	float acc = 0.0f;
-	uint32_t b = 0;
 
-	for (; b + 8 <= nb; b += 8) {
-		__m256i s[8];
-
-		for (int k = 0; k < 8; k++)
-			s[k] = lanes_i8x32(unpack_q4(w[b + k].qs),
-					   _mm256_loadu_si256((const __m256i *)x[b + k].qs));
-		acc = add8(c, acc, s, &w[b].d, sizeof(*w), x + b);
-	}
-	for (; b < nb; b++) {
+	for (uint32_t b = 0; b < nb; b++) {
+		const __m128i raw = _mm_loadu_si128((const __m128i *)w[b].qs);
+		/* elements 0..15 are the low nibbles, 16..31 the high ones */
+		__m256i vw = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+						     _mm_srli_epi16(raw, 4), 1);
 		const __m256i vx = _mm256_loadu_si256((const __m256i *)x[b].qs);
 
-		acc += (float)isum_i8x32_avx2(unpack_q4(w[b].qs), vx) *
-		       (c->fp16[w[b].d] * c->fp16[x[b].d]);
+		vw = _mm256_sub_epi8(_mm256_and_si256(vw, lo4), eight);
+		acc += (float)isum_i8x32_avx2(vw, vx) * (c->fp16[w[b].d] * c->fp16[x[b].d]);
 	}
 	return acc;
 }
