@@ -147,9 +147,27 @@ void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt)
 }
 
 /*
- * One weight row against 8 tokens: lane l is token l's accumulator, updated in j order,
- * so each lane performs exactly dot_f32_ref's operations. Built twice (baseline, AVX2).
+ * Four weight rows against 8 tokens: lane l of acc_k is token l's accumulator for row k,
+ * updated in j order, so each lane performs exactly dot_f32_ref's operations; four
+ * independent chains hide the add latency. Built twice (baseline, AVX2).
  */
+#define TOK8X4_BODY                                                          \
+	v8f a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };                 \
+	const float *w0 = w, *w1 = w + ld, *w2 = w + 2 * ld, *w3 = w + 3 * ld; \
+	for (uint32_t j = 0; j < n; j++) {                                   \
+		v8f xv;                                                      \
+		memcpy(&xv, xt + (size_t)j * 8, sizeof(xv));                 \
+		a0 = a0 + xv * w0[j];                                        \
+		a1 = a1 + xv * w1[j];                                        \
+		a2 = a2 + xv * w2[j];                                        \
+		a3 = a3 + xv * w3[j];                                        \
+	}                                                                    \
+	memcpy(out, &a0, sizeof(a0));                                        \
+	memcpy(out + 8, &a1, sizeof(a1));                                    \
+	memcpy(out + 16, &a2, sizeof(a2));                                   \
+	memcpy(out + 24, &a3, sizeof(a3));
+
+/* One row: the same with a single chain, for the rows left over. */
 #define TOK8_BODY                                                        \
 	v8f acc = { 0 };                                                 \
 	for (uint32_t j = 0; j < n; j++) {                               \
@@ -164,11 +182,23 @@ static void f32_tok8(const float *w, const float *xt, uint32_t n, float *out)
 	TOK8_BODY
 }
 
+static void f32_tok8x4(const float *w, size_t ld, const float *xt, uint32_t n, float *out)
+{
+	TOK8X4_BODY
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) static void f32_tok8_avx2(const float *w, const float *xt,
 							   uint32_t n, float *out)
 {
 	TOK8_BODY
+}
+
+__attribute__((target("avx2"))) static void f32_tok8x4_avx2(const float *w, size_t ld,
+							     const float *xt, uint32_t n,
+							     float *out)
+{
+	TOK8X4_BODY
 }
 
 /*
@@ -258,8 +288,24 @@ static void matmul_f32(const struct hc_mm_ctx *c, const struct hc_mat *w,
 
 	if (c->fast && a->xt) {
 		const uint32_t ng = (a->n_tok + 7) / 8;
-		float res[8];
+		float res[32];
 
+		for (; r + 4 <= r1; r += 4) {
+			const float *wr = (const float *)(w->data + (size_t)r * w->row_bytes);
+
+			for (uint32_t g = 0; g < ng; g++) {
+				const float *xt = a->xt + (size_t)g * w->cols * 8;
+#if defined(__x86_64__)
+				if (c->avx2)
+					f32_tok8x4_avx2(wr, ld, xt, w->cols, res);
+				else
+#endif
+					f32_tok8x4(wr, ld, xt, w->cols, res);
+				for (uint32_t k = 0; k < 4; k++)
+					for (uint32_t l = 0; l < 8 && g * 8 + l < a->n_tok; l++)
+						out[(g * 8 + l) * os + r + k] = res[k * 8 + l];
+			}
+		}
 		for (; r < r1; r++) {
 			const float *wr = (const float *)(w->data + (size_t)r * w->row_bytes);
 
