@@ -232,13 +232,14 @@ int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struc
 	return ret;
 }
 
-static void reap_locked(struct hc_card *card, struct hc_qp *qp)
+static void reap_locked(struct hc_card *card, struct hc_qp *qp, int drain)
 {
 	struct hc_op **pp, *op;
 	struct hc_cqe cqe;
 	int avail, i;
 
-	drain_irq_locked(qp);
+	if (drain)
+		drain_irq_locked(qp);
 	avail = hc_ring_cons_avail(&qp->cq);
 	if (avail <= 0)
 		return;
@@ -266,7 +267,14 @@ static void reap_locked(struct hc_card *card, struct hc_qp *qp)
 void hc__reap(struct hc_card *card, struct hc_qp *qp)
 {
 	pthread_mutex_lock(&qp->lock);
-	reap_locked(card, qp);
+	reap_locked(card, qp, 1);
+	pthread_mutex_unlock(&qp->lock);
+}
+
+void hc__reap_nodrain(struct hc_card *card, struct hc_qp *qp)
+{
+	pthread_mutex_lock(&qp->lock);
+	reap_locked(card, qp, 0);
 	pthread_mutex_unlock(&qp->lock);
 }
 
@@ -310,7 +318,7 @@ int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int ti
 
 	for (;;) {
 		pthread_mutex_lock(&qp->lock);
-		reap_locked(card, qp);
+		reap_locked(card, qp, 1);
 		done = op->done;
 		/* A shared QP's fd may be drained by another thread: wake up now and then. */
 		slice = qp->users > 1 ? 5 : HC_WAIT_SLICE_MS;

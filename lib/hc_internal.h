@@ -186,6 +186,11 @@ int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe 
 int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op);
 /* Reap every CQE of @qp and drain its irq fd; caller holds no lock. */
 void hc__reap(struct hc_card *card, struct hc_qp *qp);
+/*
+ * Reap without draining the irq eventfd (no system call): for paths whose sleeps use
+ * multishot io_uring polls, which fire on every interrupt whatever the fd's level.
+ */
+void hc__reap_nodrain(struct hc_card *card, struct hc_qp *qp);
 /* Wait for @op to complete (reaping @qp). */
 int hc__wait_op(struct hc_card *card, struct hc_qp *qp, struct hc_op *op, int timeout_ms);
 /* Forget every op still outstanding on @qp (freeing fire-and-forget ones): teardown. */

@@ -143,6 +143,25 @@ static int stream_ready(struct hc_stream_impl *si)
 	return tail != si->pub.head || __atomic_load_n(&si->ended, __ATOMIC_ACQUIRE);
 }
 
+/* The card is gone: no completion will ever come, so end the stream with the reason. */
+static void stream_mark_dead(struct hc_stream_impl *si)
+{
+	int dead = __atomic_load_n(&si->ctx->card->dead, __ATOMIC_RELAXED);
+
+	if (!dead || __atomic_load_n(&si->ended, __ATOMIC_ACQUIRE))
+		return;
+	hc__op_unlink(si->ctx->qp, &si->op);
+	pthread_mutex_lock(&si->ctx->qp->lock);
+	if (!si->ended) {
+		si->st.state = HC_STREAM_ERROR;
+		si->st.error = dead;
+		si->st.count = (uint32_t)(hc_stream_available(&si->pub) + si->pub.consumed);
+		si->dead = 1;
+		__atomic_store_n(&si->ended, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&si->ctx->qp->lock);
+}
+
 int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st)
 {
 	struct hc_stream_impl *si;
@@ -153,21 +172,10 @@ int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st)
 		return -EINVAL;
 	si = hc__impl(s);
 	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
-		int dead;
-
-		hc__reap(si->ctx->card, si->ctx->qp);
-		dead = hc__card_check(si->ctx->card);
-		/* no completion will ever come: end the stream with the reason */
-		if (dead == -ECONNRESET && !__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
-			hc__op_unlink(si->ctx->qp, &si->op);
-			pthread_mutex_lock(&si->ctx->qp->lock);
-			si->st.state = HC_STREAM_ERROR;
-			si->st.error = dead;
-			si->st.count = (uint32_t)(hc_stream_available(s) + s->consumed);
-			si->dead = 1;
-			__atomic_store_n(&si->ended, 1, __ATOMIC_RELEASE);
-			pthread_mutex_unlock(&si->ctx->qp->lock);
-		}
+		/* no drain: level-triggered sleepers (poll, hc_stream_rearm) drain themselves */
+		hc__reap_nodrain(si->ctx->card, si->ctx->qp);
+		/* liveness is probed by the waits; here only its verdict is read (no syscall) */
+		stream_mark_dead(si);
 	}
 	pthread_mutex_lock(&si->ctx->qp->lock);
 	ended = si->ended;
@@ -195,8 +203,44 @@ static void set_need_wakeup(struct hc_stream_impl *si, int on)
 	hc_ring_store(&si->hdr->consumer_flags, f);
 }
 
-/* Reap every distinct QP of @streams and count the ready ones. */
-static int count_ready(struct hc_stream **streams, unsigned n)
+/* Count the ready streams from the rings alone (no reaping, no system call). */
+static int count_ready_now(struct hc_stream **streams, unsigned n)
+{
+	unsigned i;
+	int ready = 0;
+
+	for (i = 0; i < n; i++)
+		ready += stream_ready(hc__impl(streams[i]));
+	return ready;
+}
+
+/* Probe every distinct card of @streams (socket EOF, heartbeat); end streams of dead ones. */
+static int check_cards(struct hc_stream **streams, unsigned n)
+{
+	unsigned i, j;
+	int ret = 0, r;
+
+	for (i = 0; i < n; i++) {
+		struct hc_card *card = hc__impl(streams[i])->ctx->card;
+
+		for (j = 0; j < i && hc__impl(streams[j])->ctx->card != card; j++)
+			;
+		if (j < i)
+			continue;
+		r = hc__card_check(card);
+		if (r && !ret)
+			ret = r;
+	}
+	for (i = 0; i < n; i++)
+		stream_mark_dead(hc__impl(streams[i]));
+	return ret;
+}
+
+/*
+ * Reap every distinct QP of @streams and count the ready ones. @drain: also reset the irq
+ * eventfds, needed before arming one-shot polls (they complete at once on a readable fd).
+ */
+static int count_ready(struct hc_stream **streams, unsigned n, int drain)
 {
 	unsigned i, j;
 	int ready = 0;
@@ -207,8 +251,12 @@ static int count_ready(struct hc_stream **streams, unsigned n)
 		for (j = 0; j < i; j++)
 			if (hc__impl(streams[j])->ctx->qp == si->ctx->qp)
 				break;
-		if (j == i && !__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE))
-			hc__reap(si->ctx->card, si->ctx->qp);
+		if (j == i && !__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
+			if (drain)
+				hc__reap(si->ctx->card, si->ctx->qp);
+			else
+				hc__reap_nodrain(si->ctx->card, si->ctx->qp);
+		}
 	}
 	for (i = 0; i < n; i++)
 		ready += stream_ready(hc__impl(streams[i]));
@@ -231,7 +279,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 	struct hc_uring *u;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
 	unsigned i, j, nq;
-	int ready, ret = 0, err = 0, changed, persist;
+	int ready, ret = 0, err = 0, changed, persist, need_check = 0;
 
 	if (!streams || !n)
 		return -EINVAL;
@@ -242,20 +290,23 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 	if (!u)
 		return err;
 	owner = hc__impl(streams[0])->ctx->card;	/* outlives the ring's context */
+	persist = 1;	/* multishot polls if every stream is on the owner card */
+	for (i = 0; i < n; i++)
+		persist &= hc__impl(streams[i])->ctx->card == owner;
 	for (;;) {
-		ready = count_ready(streams, n);
+		ready = count_ready(streams, n, !persist);
 		if (ready || timeout_ms == 0)
 			return ready;
-		for (i = 0; i < n; i++) {
-			ret = hc_stream_status(streams[i], NULL);	/* marks streams of a dead card */
-			if (ret < 0)
-				return ret;
-			if (ret || hc__impl(streams[i])->ended)
-				return count_ready(streams, n);
-			ret = hc__card_check(hc__impl(streams[i])->ctx->card);
+		if (need_check) {
+			/* woken by no interrupt (timeout, connection event): is the card alive? */
+			ret = check_cards(streams, n);
+			ready = count_ready_now(streams, n);
+			if (ready)
+				return ready;	/* streams of a vanished card have ended */
 			if (ret)
 				return ret;
 		}
+		need_check = 1;
 		/* distinct QPs (one irq fd each); snapshot who drained them so far */
 		nq = 0;
 		for (i = 0; i < n; i++) {
@@ -277,10 +328,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 		for (i = 0; i < n; i++)
 			set_need_wakeup(hc__impl(streams[i]), 1);
 		hc_ring_mb();
-		ready = count_ready(streams, n);
-		persist = 1;
-		for (i = 0; i < nq; i++)
-			persist &= qps[i]->card == owner;
+		ready = count_ready_now(streams, n);
 		if (!ready && qps[0]->irq_fd >= 0 && persist) {
 			struct __kernel_timespec ts;
 			struct io_uring_cqe *cqe;
@@ -302,7 +350,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				changed |= qps[i]->irq_seq != seqs[i];
 				pthread_mutex_unlock(&qps[i]->lock);
 			}
-			if (r >= 0 && ret >= 0 && !changed && !count_ready(streams, n)) {
+			if (r >= 0 && ret >= 0 && !changed && !count_ready_now(streams, n)) {
 				if (deadline >= 0 && deadline - now_ns() < left)
 					left = deadline - now_ns();
 				if (left < 0)
@@ -312,9 +360,18 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 				if (ret == -ETIME || ret == -EINTR)
 					ret = 0;
+			} else {
+				need_check = 0;	/* something is there already */
 			}
-			while (io_uring_peek_cqe(&u->ring, &cqe) == 0)
+			while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+				uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+				/* an interrupt woke us: no liveness probe needed next round */
+				if ((ud & UD_PERSIST) && (ud & 0xffff) < u->n_polls &&
+				    u->polls[ud & 0xffff].fd != owner->sock)
+					need_check = 0;
 				uring_cqe(u, cqe);
+			}
 			if (r < 0 && ret >= 0)
 				ret = -ENOSPC;	/* more fds than WAIT_MAX_FDS: cannot happen per card */
 		} else if (!ready && qps[0]->irq_fd < 0) {
@@ -360,7 +417,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				changed |= qps[i]->irq_seq != seqs[i];
 				pthread_mutex_unlock(&qps[i]->lock);
 			}
-			if (ret >= 0 && !changed && !count_ready(streams, n)) {
+			if (ret >= 0 && !changed && !count_ready_now(streams, n)) {
 				/* wake now and then to notice a hung card (heartbeat) */
 				if (deadline >= 0 && deadline - now_ns() < left)
 					left = deadline - now_ns();
@@ -396,7 +453,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 		if (ret < 0)
 			return ret;
 		if (deadline >= 0 && now_ns() >= deadline)
-			return count_ready(streams, n);
+			return count_ready(streams, n, 1);
 	}
 }
 
