@@ -306,7 +306,7 @@ static float rndf(void)
 
 START_TEST(matmul_kernels_follow_contract)
 {
-	enum { COLS = 320, ROWS = 37, TOK = 3 };	/* 10 blocks: groups of 8 + tail */
+	enum { COLS = 320, ROWS = 37, TOK = 6 };	/* 10 blocks: groups of 8 + tail */
 	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
 	static float xt[8 * COLS];
 	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
