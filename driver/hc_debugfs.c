@@ -9,6 +9,7 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 
 #include "hc_hw.h"
@@ -66,14 +67,18 @@ static const struct file_operations hc_force_recovery_fops = {
 static int hc_fault_set(struct hc_device *hdev, size_t off, u64 val)
 {
 	struct hc_card_fault *f = &hdev->regs->fault;
+	int idx;
 
 	if (!(hdev->ident.caps & HC_CAP_FAULT_INJECTION))
 		return -EOPNOTSUPP;
 	if (val > U32_MAX)
 		return -EINVAL;
+	if (!drm_dev_enter(&hdev->drm, &idx))
+		return -ENODEV;
 	WRITE_ONCE(*(u32 *)((u8 *)f + off), (u32)val);
 	smp_store_release(&f->seq, READ_ONCE(f->seq) + 1);
 	hc_hw_doorbell(hdev, HC_DOORBELL_CONTROL);
+	drm_dev_exit(idx);
 	return 0;
 }
 

@@ -56,8 +56,14 @@ int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
 /* Tell the card about newly queued jobs and watch them for hangs. */
 void hc_job_kick(struct hc_device *hdev)
 {
+	int idx;
+
+	/* Also called outside ioctls (file release): never touch a device being removed. */
+	if (!drm_dev_enter(&hdev->drm, &idx))
+		return;
 	hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
 	hc_recovery_arm(hdev);
+	drm_dev_exit(idx);
 }
 
 static void hc_job_release(struct hc_device *hdev, struct hc_job *job)
@@ -433,9 +439,10 @@ int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 		drm_dev_exit(idx);
 	}
 
-#define HC_WAIT_DONE (READ_ONCE(ctx->ucq.hdr->tail) != args->cq_tail ||		\
-		      (stream && hc_stream_tail(stream) != args->stream_tail) ||	\
-		      READ_ONCE(hdev->dead))
+/* dead first: once the device is gone its card memory (the stream) may be unmapped. */
+#define HC_WAIT_DONE (READ_ONCE(hdev->dead) ||						\
+		      READ_ONCE(ctx->ucq.hdr->tail) != args->cq_tail ||		\
+		      (stream && hc_stream_tail(stream) != args->stream_tail))
 	left = ktime_sub(ns_to_ktime(args->timeout_ns), ktime_get());
 	if (HC_WAIT_DONE)
 		ret = 0;
@@ -449,7 +456,8 @@ int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 
 	args->cq_tail = READ_ONCE(ctx->ucq.hdr->tail);
 	if (stream) {
-		args->stream_tail = hc_stream_tail(stream);
+		if (!READ_ONCE(hdev->dead))
+			args->stream_tail = hc_stream_tail(stream);
 		hc_bo_put(stream);
 	}
 	hc_ctx_put(ctx);
