@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		"                        Required for llama2.c checkpoints, which carry none.\n"
 		"  -s, --synthetic NAME  deterministic random weights: tiny, 15M, 110M, llama3.1-8b\n"
 		"      --seed N          seed of the synthetic weights (default 1)\n"
+		"      --max-ctx N       longest context the card accepts (default: the input's)\n"
 		"  -o, --output FILE     ROM to write (created atomically: all or nothing)\n"
 		"  -i, --info ROM        verify a ROM and print its header, tensors and tokenizer\n"
 		"      --progress        progress bar even when stderr is not a terminal\n"
@@ -196,12 +197,13 @@ static int open_input(const char *in, const char *tok_path, struct bake_source *
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SEED = 256, OPT_PROGRESS, OPT_NO_PROGRESS };
+	enum { OPT_SEED = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_MAX_CTX };
 	static const struct option opts[] = {
 		{ "quant", required_argument, NULL, 'q' },
 		{ "tokenizer", required_argument, NULL, 't' },
 		{ "synthetic", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "max-ctx", required_argument, NULL, OPT_MAX_CTX },
 		{ "output", required_argument, NULL, 'o' },
 		{ "info", required_argument, NULL, 'i' },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
@@ -213,7 +215,7 @@ int main(int argc, char **argv)
 	int progress = isatty(2), c, ret;
 	uint32_t wtype = HC_WTYPE_F32;
 	struct bake_source *src = NULL;
-	unsigned long long seed = 1;
+	unsigned long long seed = 1, max_ctx = 0;
 	int seed_set = 0;
 	char err[1024] = "", *end;
 
@@ -237,6 +239,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			seed_set = 1;
+			break;
+		case OPT_MAX_CTX:
+			errno = 0;
+			max_ctx = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || !max_ctx || max_ctx > (1u << 24)) {
+				fprintf(stderr, "hc-bake: --max-ctx %s: expected 1 to %u\n", optarg,
+					1u << 24);
+				return 2;
+			}
 			break;
 		case OPT_PROGRESS: progress = 1; break;
 		case OPT_NO_PROGRESS: progress = 0; break;
@@ -273,6 +284,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hc-bake: %s\n", err[0] ? err : strerror(-ret));
 		return 1;
 	}
+	if (max_ctx)
+		src->arch.max_ctx = (uint32_t)max_ctx;	/* RoPE has no learned positions */
 	ret = bake_write_rom(src, wtype, out, progress, err, sizeof(err));
 	src->close(src);
 	if (ret) {
