@@ -47,6 +47,11 @@ extract_vmlinux() {
 fetch_one() {
 	s=$1
 	abi=$(pick_abi "$s")
+	if [ -z "$abi" ] && [ "$(id -u)" = 0 ]; then
+		# A fresh machine may have no package lists yet.
+		apt-get update -qq >/dev/null 2>&1 || true
+		abi=$(pick_abi "$s")
+	fi
 	[ -n "$abi" ] || die "no linux-image for $s in apt-cache (run apt-get update?)"
 	kver=$abi-amd64
 	case $s in

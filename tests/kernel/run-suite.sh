@@ -32,6 +32,8 @@ build_module() {
 	return 0
 }
 
+"$here/check-uapi.sh" "$TOP" "$OUT/uapi" || exit 1
+
 # The card's ROM: stories260K when ../shared has it (the guest then also checks llama2.c's
 # goldens), else the synthetic "tiny" model.
 shared=${HC_SHARED_DIR:-$TOP/../shared}

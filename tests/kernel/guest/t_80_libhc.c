@@ -128,6 +128,49 @@ int main(void)
 			 "stream ended cancelled (state %u, %u tokens)", st.state, st.count);
 		hc_stream_free(s[0]);
 	}
+	/* stories260K golden through libhc, when the card runs that ROM. */
+	if ((f = fopen("/etc/bos_only.txt", "r"))) {
+		static uint32_t gold[256], out[256];
+		struct hc_decode_params p = { 0 };
+		char *line = NULL, *q, *e;
+		size_t cap = 0;
+		unsigned ng = 0, got_g = 0;
+		int sect = 0;
+		int32_t bos = 1;
+
+		while (getline(&line, &cap, f) > 0 && sect < 3) {
+			if (line[0] == '#') {
+				sect = !strncmp(line, "# generated_ids", 15) ? 2 : sect + 1;
+				continue;
+			}
+			for (q = line; sect == 2 && ng < 256; q = e) {
+				long v = strtol(q, &e, 10);
+
+				if (e == q)
+					break;
+				gold[ng++] = (uint32_t)v;
+			}
+		}
+		free(line);
+		fclose(f);
+		hc_ctx_reset(ctx[1]);
+		p.max_tokens = ng;
+		p.ring_entries = 32;
+		rc = hc_ctx_prefill_tokens(ctx[1], &bos, 1);
+		if (!rc)
+			rc = hc_ctx_decode(ctx[1], &p, &s[1]);
+		while (!rc && got_g < ng) {
+			int n = hc_stream_read(s[1], out + got_g, ng - got_g);
+
+			if (n <= 0)
+				break;
+			got_g += (unsigned)n;
+		}
+		KT_CHECK(rc == 0 && ng == 256 && got_g == ng && !memcmp(out, gold, ng * 4),
+			 "libhc: stories260K bos_only golden, %u of %u ids identical", got_g, ng);
+		if (!rc)
+			hc_stream_free(s[1]);
+	}
 	for (i = 0; i < 3; i++)
 		hc_ctx_destroy(ctx[i]);
 	hc_close(card);
