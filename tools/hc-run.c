@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  --top-p P         nucleus sampling (0 or 1: off)\n"
 		"  --seed S          sampling seed (default 1)\n"
 		"  --bos             put BOS before a text prompt\n"
+		"  --no-parse-special  take \"<|eot_id|>\"-like text in a prompt literally\n"
+		"                    (default: it is the special token, as in llama.cpp)\n"
 		"  --chat            wrap the prompt as a user message in the model's chat format\n"
 		"  --prompt-ids L    comma-separated prompt ids, used as given\n"
 		"  --tokenize        print the prompt's ids and exit\n"
@@ -39,7 +41,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_ROM = 256, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_SEED, OPT_BOS, OPT_CHAT, OPT_IDS,
-	OPT_TOKENIZE, OPT_PRINT_IDS, OPT_IGNORE_EOS, OPT_REFERENCE,
+	OPT_TOKENIZE, OPT_PRINT_IDS, OPT_IGNORE_EOS, OPT_REFERENCE, OPT_NO_SPECIAL,
 };
 
 struct cli {
@@ -47,7 +49,7 @@ struct cli {
 	struct run_gen g;
 	const char *prompt;
 	const char *prompt_ids;
-	int bos, chat, tokenize, print_ids, ignore_eos, interactive;
+	int bos, chat, tokenize, print_ids, ignore_eos, interactive, no_special;
 };
 
 static int parse_num(const char *s, const char *what, double lo, double hi, double *out)
@@ -92,6 +94,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		{ "top-p", required_argument, NULL, OPT_TOPP },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "bos", no_argument, NULL, OPT_BOS },
+		{ "no-parse-special", no_argument, NULL, OPT_NO_SPECIAL },
 		{ "chat", no_argument, NULL, OPT_CHAT },
 		{ "prompt-ids", required_argument, NULL, OPT_IDS },
 		{ "tokenize", no_argument, NULL, OPT_TOKENIZE },
@@ -144,6 +147,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			c->g.sampling.seed = u;
 			break;
 		case OPT_BOS: c->bos = 1; break;
+		case OPT_NO_SPECIAL: c->no_special = 1; break;
 		case OPT_CHAT: c->chat = 1; break;
 		case OPT_IDS: c->prompt_ids = optarg; break;
 		case OPT_TOKENIZE: c->tokenize = 1; break;
@@ -235,8 +239,9 @@ static int make_prompt(const struct cli *c, const struct run_engine *e, int32_t 
 
 			rc = hc_tok_chat(e->tok, &msg, 1, 1, *ids, cap, &need);
 		} else {
-			rc = hc_tok_encode(e->tok, text, strlen(text), c->bos ? HC_ENC_BOS : 0, *ids,
-					   cap, &need);
+			rc = hc_tok_encode(e->tok, text, strlen(text),
+					   (c->bos ? HC_ENC_BOS : 0) |
+					   (c->no_special ? 0 : HC_ENC_PARSE_SPECIAL), *ids, cap, &need);
 		}
 		if (rc != -ENOSPC)
 			break;
