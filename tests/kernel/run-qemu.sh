@@ -54,7 +54,7 @@ timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -M pc -accel tcg -cpu max
 	-device ivshmem-plain,memdev=plainmem \
 	$card \
 	-kernel "$VMLINUX" -initrd "$initrd" \
-	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 hung_task_timeout_secs=20 ${HC_KT_APPEND:-}" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 sysctl.kernel.hung_task_timeout_secs=20 ${HC_KT_APPEND:-}" \
 	</dev/null >"$log" 2>&1
 rc=$?
 end=$(date +%s.%N)
@@ -64,7 +64,7 @@ fail=
 [ $rc = 124 ] || [ $rc = 137 ] && fail="timed out after ${timeout_s}s"
 [ -z "$fail" ] && [ $rc != 33 ] && fail="QEMU exit status $rc (33 = pass)"
 grep -q '^HC-KTEST-RESULT: PASS' "$log" || fail="${fail:+$fail; }no PASS marker"
-bad=$(grep -nE 'Oops|BUG:|WARNING:|Call Trace|blocked for more than|general protection|kernel panic|Kernel panic|UBSAN|KASAN|refcount_t:|list_(add|del) corruption' "$log" | head -n 5)
+bad=$(grep -nE 'Oops|BUG:|WARNING:|Call Trace|RIP:|blocked for more than|general protection|Unable to handle|kernel panic|Kernel panic|UBSAN|KASAN|refcount_t:|list_(add|del) corruption|possible circular locking' "$log" | head -n 5)
 [ -n "$bad" ] && fail="${fail:+$fail; }kernel trouble in console:
 $bad"
 if [ -n "$fail" ]; then
