@@ -11,6 +11,7 @@
 #include <string.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include "tok_heap.h"
 #include "tok_internal.h"
 
 int hc_bpe_compile(struct hc_tokenizer *t, char *err, size_t errlen)
@@ -49,56 +50,13 @@ struct bpe_merge {
 	int32_t new_id;
 };
 
-struct bpe_heap {
-	struct bpe_merge *v;
-	size_t n, cap;
-};
-
-static bool before(const struct bpe_merge *a, const struct bpe_merge *b)
+/* Lowest merge rank first, then the leftmost. */
+static inline bool bpe_before(const struct bpe_merge *a, const struct bpe_merge *b)
 {
 	return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
 }
 
-static int heap_push(struct bpe_heap *h, struct bpe_merge x)
-{
-	size_t i;
-
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 64;
-		struct bpe_merge *v = realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		h->v = v;
-		h->cap = cap;
-	}
-	for (i = h->n++; i && before(&x, &h->v[(i - 1) / 2]); i = (i - 1) / 2)
-		h->v[i] = h->v[(i - 1) / 2];
-	h->v[i] = x;
-	return 0;
-}
-
-static struct bpe_merge heap_pop(struct bpe_heap *h)
-{
-	struct bpe_merge top = h->v[0], x = h->v[--h->n];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-			c++;
-		if (!before(&h->v[c], &x))
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->n)
-		h->v[i] = x;
-	return top;
-}
+HC_TOK_HEAP(bpe_heap, struct bpe_merge, bpe_before)
 
 struct bpe_scratch {
 	struct bpe_sym *sym;
@@ -116,7 +74,7 @@ static int try_pair(const struct hc_tokenizer *t, struct bpe_scratch *s, int32_t
 		return 0;
 	if (!hc_pairmap_get(&t->merges, (uint32_t)a->id, (uint32_t)s->sym[a->next].id, &rank, &res))
 		return 0;
-	return heap_push(&s->heap, (struct bpe_merge){ rank, (uint32_t)pos, res });
+	return bpe_heap_push(&s->heap, (struct bpe_merge){ rank, (uint32_t)pos, res });
 }
 
 /* One pre-token (raw bytes). */
@@ -145,7 +103,7 @@ static int bpe_word(const struct hc_tokenizer *t, struct bpe_scratch *s, const u
 	for (size_t i = 0; i + 1 < n && !ret; i++)
 		ret = try_pair(t, s, (int32_t)i);
 	while (s->heap.n && !ret) {
-		struct bpe_merge m = heap_pop(&s->heap);
+		struct bpe_merge m = bpe_heap_pop(&s->heap);
 		struct bpe_sym *a = &s->sym[m.pos], *b;
 		uint32_t rank;
 		int32_t res;

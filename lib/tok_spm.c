@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tok_heap.h"
 #include "tok_internal.h"
 
 struct spm_sym {
@@ -22,57 +23,13 @@ struct spm_bigram {
 	uint32_t size;
 };
 
-struct spm_heap {
-	struct spm_bigram *v;
-	size_t n, cap;
-};
-
 /* a comes out before b: higher score, then the leftmost. */
-static bool before(const struct spm_bigram *a, const struct spm_bigram *b)
+static inline bool spm_before(const struct spm_bigram *a, const struct spm_bigram *b)
 {
 	return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static int heap_push(struct spm_heap *h, struct spm_bigram x)
-{
-	size_t i;
-
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 64;
-		struct spm_bigram *v = realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		h->v = v;
-		h->cap = cap;
-	}
-	for (i = h->n++; i && before(&x, &h->v[(i - 1) / 2]); i = (i - 1) / 2)
-		h->v[i] = h->v[(i - 1) / 2];
-	h->v[i] = x;
-	return 0;
-}
-
-static struct spm_bigram heap_pop(struct spm_heap *h)
-{
-	struct spm_bigram top = h->v[0], x = h->v[--h->n];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-			c++;
-		if (!before(&h->v[c], &x))
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->n)
-		h->v[i] = x;
-	return top;
-}
+HC_TOK_HEAP(spm_heap, struct spm_bigram, spm_before)
 
 static bool mergeable(const struct hc_tokenizer *t, int32_t id)
 {
@@ -91,7 +48,7 @@ static int try_bigram(const struct hc_tokenizer *t, const struct spm_sym *sym,
 	id = hc_strmap_get(&t->vocab, sym[left].text, size);
 	if (!mergeable(t, id))
 		return 0;
-	return heap_push(h, (struct spm_bigram){ t->score[id], left, right, size });
+	return spm_heap_push(h, (struct spm_bigram){ t->score[id], left, right, size });
 }
 
 static size_t lead_len(uint8_t c)
@@ -171,7 +128,7 @@ int hc_spm_encode(const struct hc_tokenizer *t, const char *text, size_t len, bo
 	for (size_t i = 1; i < nsym && !ret; i++)
 		ret = try_bigram(t, sym, &heap, (int32_t)i - 1, (int32_t)i);
 	while (heap.n && !ret) {
-		struct spm_bigram b = heap_pop(&heap);
+		struct spm_bigram b = spm_heap_pop(&heap);
 		struct spm_sym *l = &sym[b.left], *r = &sym[b.right];
 
 		/* Stale: one side was merged away or grew since this pair was queued. */
