@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Bounded, pread-based row reading and the Llama tensor set, shared by the readers. */
+/* Bounded, pread-based row reading and the Llama tensor set, shared by the bake sources. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

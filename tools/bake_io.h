@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared pieces of hc-bake's checkpoint readers (GGUF, Hugging Face): bounded pread-based
- * row reading, type names, and the tensor set a Llama model must have.
+ * Shared pieces of hc-bake's checkpoint readers (GGUF, Hugging Face, llama2.c) and ROM
+ * writer: bounded pread-based row reading, type names, and the tensor set a Llama model
+ * must have.
  */
 #ifndef HC_BAKE_IO_H
 #define HC_BAKE_IO_H

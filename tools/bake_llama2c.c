@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "bake.h"
+#include "bake_io.h"
 #include "bake_tokfile.h"
 #include "rom.h"
 
@@ -45,27 +46,6 @@ struct l2c_hdr {
 	int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
 };
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int l2c_read(struct bake_source *src, uint32_t i, uint64_t row0, uint64_t n,
 		    float *dst, char *err, size_t errlen)
 {
@@ -75,7 +55,7 @@ static int l2c_read(struct bake_source *src, uint32_t i, uint64_t row0, uint64_t
 	int ret;
 
 	/* the file is little-endian float32, as is every host we build for */
-	ret = pread_all(l->fd, dst, (size_t)(n * row), l->off[i] + row0 * row);
+	ret = bake_pread(l->fd, dst, (size_t)(n * row), l->off[i] + row0 * row);
 	if (ret)
 		snprintf(err, errlen, "%s: cannot read tensor '%s': %s", l->path, t->name,
 			 ret == -EIO ? "unexpected end of file" : strerror(-ret));
@@ -206,7 +186,7 @@ int bake_open_llama2c(const char *path, const char *tokenizer_path, struct bake_
 		return -EINVAL;
 	}
 	memset(raw, 0, sizeof(raw));
-	if (st.st_size < 28 || pread_all(fd, raw, st.st_size < V1_HEADER ? 28 : V1_HEADER, 0)) {
+	if (st.st_size < 28 || bake_pread(fd, raw, st.st_size < V1_HEADER ? 28 : V1_HEADER, 0)) {
 		close(fd);
 		snprintf(err, errlen, "%s: truncated: %lld bytes is too short for a llama2.c header",
 			 path, (long long)st.st_size);

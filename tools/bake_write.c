@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "bake.h"
+#include "bake_io.h"
 #include "quant.h"
 #include "rom.h"
 
@@ -100,27 +101,6 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 				continue;
 			return -errno;
 		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
 		p += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
@@ -321,7 +301,7 @@ static int hash_back(int fd, uint64_t size, uint8_t digest[32], struct progress 
 	for (uint64_t off = 0; off < size; off += HASH_CHUNK) {
 		size_t n = size - off < HASH_CHUNK ? (size_t)(size - off) : HASH_CHUNK;
 
-		ret = pread_all(fd, buf, n, off);
+		ret = bake_pread(fd, buf, n, off);
 		if (ret)
 			goto out;
 		if (!EVP_DigestUpdate(ctx, buf, n)) {
