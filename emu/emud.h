@@ -239,6 +239,11 @@ void emud_fn_qp_abandon(struct emud_fn *fn, uint32_t q);
 bool emud_fn_log_ok(struct emud_fn *fn);	/* per-function log rate limit */
 void emud_fn_log_bad(struct emud_fn *fn, const struct hc_sqe *sqe, uint16_t reason,
 		     const char *why);
+/*
+ * Is [off, off + len) inside host-managed memory (not the register page or tokenizer),
+ * @align-aligned (a power of two), without overflow? Rings and SQE buffers alike.
+ */
+bool emud_fn_range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align);
 
 /* emud_sqe.c: validate a copied SQE and act on it */
 void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe);

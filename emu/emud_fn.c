@@ -22,8 +22,7 @@ static void fn_raise(struct emud_fn *fn, uint32_t vector)
 	fn->ops->raise_irq(fn, vector);
 }
 
-/* Is [off, off + len) inside host-managed memory (not the register page or tokenizer)? */
-static bool range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align)
+bool emud_fn_range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align)
 {
 	if (off & (align - 1))
 		return false;
@@ -216,8 +215,8 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 		if (!hc_is_pow2_u32(sq_n) || sq_n > EMUD_MAX_SQ_ENTRIES ||
 		    !hc_is_pow2_u32(cq_n) || cq_n > EMUD_MAX_CQ_ENTRIES)
 			reason = HC_REASON_BAD_RING, why = "ring entries not a power of two or too many";
-		else if (!range_ok(fn, sq_off, sq_len, HC_CARD_RING_ALIGN) ||
-			 !range_ok(fn, cq_off, cq_len, HC_CARD_RING_ALIGN))
+		else if (!emud_fn_range_ok(fn, sq_off, sq_len, HC_CARD_RING_ALIGN) ||
+			 !emud_fn_range_ok(fn, cq_off, cq_len, HC_CARD_RING_ALIGN))
 			reason = HC_REASON_BAD_OFFSET, why = "ring outside card memory or misaligned";
 		else if (sq_off < cq_off + cq_len && cq_off < sq_off + sq_len)
 			reason = HC_REASON_BAD_OFFSET, why = "SQ and CQ overlap";

@@ -50,16 +50,6 @@ static bool all_zero(const void *p, size_t n)
 	return true;
 }
 
-/* Same rule as the queue-pair check: inside [data_offset, mem_size), aligned, no overflow. */
-static bool range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align)
-{
-	if (off & (align - 1))
-		return false;
-	if (off < fn->data_offset || off > fn->mem_size)
-		return false;
-	return len <= fn->mem_size - off;
-}
-
 static float bits_to_float(uint32_t u)
 {
 	float f;
@@ -81,7 +71,7 @@ static uint16_t check_prefill(struct emud_fn *fn, const struct hc_sqe *sqe, int3
 		return *why = "reserved field not zero", HC_REASON_BAD_DESCRIPTOR;
 	if (n == 0 || n > fn->card->max_ctx)
 		return *why = "n_tokens is 0 or above max_prefill_tokens", HC_REASON_BAD_DESCRIPTOR;
-	if (!range_ok(fn, p->tokens_offset, (uint64_t)n * 4, 4))
+	if (!emud_fn_range_ok(fn, p->tokens_offset, (uint64_t)n * 4, 4))
 		return *why = "token array outside card memory or misaligned", HC_REASON_BAD_OFFSET;
 	tok = malloc(((size_t)n + 1) * sizeof(*tok));
 	if (!tok)
@@ -110,7 +100,7 @@ static uint16_t check_decode(struct emud_fn *fn, const struct hc_sqe *sqe, const
 		return *why = "reserved field not zero", HC_REASON_BAD_DESCRIPTOR;
 	if (!hc_is_pow2_u32(d->stream_entries) || d->stream_entries > EMUD_MAX_STREAM_ENTRIES)
 		return *why = "stream_entries not a power of two or too many", HC_REASON_BAD_RING;
-	if (!range_ok(fn, d->stream_offset, HC_RING_BYTES(d->stream_entries, 4),
+	if (!emud_fn_range_ok(fn, d->stream_offset, HC_RING_BYTES(d->stream_entries, 4),
 		      HC_CARD_RING_ALIGN))
 		return *why = "stream ring outside card memory or misaligned", HC_REASON_BAD_OFFSET;
 	if (d->max_tokens == 0)
