@@ -70,6 +70,18 @@ float hc_bf16_to_f32(uint16_t b)
 	return bits_to_f32((uint32_t)b << 16);
 }
 
+const char *hc_wtype_name(uint32_t type)
+{
+	switch (type) {
+	case HC_WTYPE_F32: return "F32";
+	case HC_WTYPE_F16: return "F16";
+	case HC_WTYPE_Q4_0: return "Q4_0";
+	case HC_WTYPE_Q8_0: return "Q8_0";
+	case HC_WTYPE_BF16: return "BF16";
+	default: return "unknown";
+	}
+}
+
 size_t hc_row_size(uint32_t type, uint64_t n)
 {
 	/* Rows longer than 2^40 elements are nonsense for any model; refusing them keeps

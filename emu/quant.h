@@ -23,6 +23,9 @@ float hc_fp16_to_f32(uint16_t h);
 uint16_t hc_f32_to_fp16(float f);	/* round to nearest even, as ggml's reference */
 float hc_bf16_to_f32(uint16_t b);
 
+/* "F32", "F16", "BF16", "Q8_0", "Q4_0", or "unknown" for any other @type. */
+const char *hc_wtype_name(uint32_t type);
+
 /* Bytes taken by one row of @n elements of @type; 0 if @n does not fit the type's blocks. */
 size_t hc_row_size(uint32_t type, uint64_t n);
 

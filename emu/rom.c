@@ -237,18 +237,6 @@ static int span_cmp(const void *x, const void *y)
 	return a->off < b->off ? -1 : a->off > b->off ? 1 : 0;
 }
 
-static const char *wtype_name(uint32_t t)
-{
-	switch (t) {
-	case HC_WTYPE_F32: return "F32";
-	case HC_WTYPE_F16: return "F16";
-	case HC_WTYPE_Q4_0: return "Q4_0";
-	case HC_WTYPE_Q8_0: return "Q8_0";
-	case HC_WTYPE_BF16: return "BF16";
-	default: return "unknown";
-	}
-}
-
 static int check_tensor(const struct hc_rom_header *h, const struct hc_rom_tensor *t,
 			uint32_t i, uint8_t *seen, char *why, size_t whylen)
 {
@@ -271,21 +259,21 @@ static int check_tensor(const struct hc_rom_header *h, const struct hc_rom_tenso
 	seen[slot] = 1;
 	if (t->type != HC_WTYPE_F32 && t->type != HC_WTYPE_Q8_0 && t->type != HC_WTYPE_Q4_0)
 		FAIL("tensor '%s' has unsupported type %u (%s); a ROM holds F32, Q8_0 or Q4_0",
-		     t->name, t->type, wtype_name(t->type));
+		     t->name, t->type, hc_wtype_name(t->type));
 	if (t->n_dims != nd || t->shape[0] != shape[0] || t->shape[1] != shape[1])
 		FAIL("tensor '%s' has shape %u:[%llu, %llu], expected %u:[%llu, %llu]", t->name,
 		     t->n_dims, (unsigned long long)t->shape[0], (unsigned long long)t->shape[1],
 		     nd, (unsigned long long)shape[0], (unsigned long long)shape[1]);
 	if (nd == 1 && t->type != HC_WTYPE_F32)
-		FAIL("tensor '%s' is %s, norms must be F32", t->name, wtype_name(t->type));
+		FAIL("tensor '%s' is %s, norms must be F32", t->name, hc_wtype_name(t->type));
 	if (nd == 2 && t->type != h->wtype)
 		FAIL("tensor '%s' is %s but the ROM's matrix type is %s", t->name,
-		     wtype_name(t->type), wtype_name(h->wtype));
+		     hc_wtype_name(t->type), hc_wtype_name(h->wtype));
 	rs = hc_row_size(t->type, shape[0]);
 	rows = shape[1];
 	if (rs == 0)
 		FAIL("tensor '%s': row length %llu does not fit %s blocks", t->name,
-		     (unsigned long long)shape[0], wtype_name(t->type));
+		     (unsigned long long)shape[0], hc_wtype_name(t->type));
 	/* shapes are bounded by the arch limits: rs * rows < 2^63 */
 	if (t->size != rs * rows)
 		FAIL("tensor '%s' size %llu != %llu (rows %llu x %llu bytes)", t->name,
@@ -332,7 +320,7 @@ int hc_rom_check_layout(const struct hc_rom_header *h, const struct hc_rom_tenso
 		return ret;
 	if (h->wtype != HC_WTYPE_F32 && h->wtype != HC_WTYPE_Q8_0 && h->wtype != HC_WTYPE_Q4_0)
 		FAIL("matrix type %u (%s) is not supported; a ROM holds F32, Q8_0 or Q4_0",
-		     h->wtype, wtype_name(h->wtype));
+		     h->wtype, hc_wtype_name(h->wtype));
 	n = hc_rom_n_expected(&h->arch);
 	if (h->n_tensors != n)
 		FAIL("n_tensors %u, but this architecture has %u tensors", h->n_tensors, n);

@@ -33,18 +33,6 @@ static void setmsg(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *type_name(uint32_t t)
-{
-	switch (t) {
-	case HC_WTYPE_F32: return "F32";
-	case HC_WTYPE_F16: return "F16";
-	case HC_WTYPE_Q4_0: return "Q4_0";
-	case HC_WTYPE_Q8_0: return "Q8_0";
-	case HC_WTYPE_BF16: return "BF16";
-	default: return "unknown";
-	}
-}
-
 static uint64_t align_up(uint64_t x)
 {
 	return (x + HC_ROM_ALIGN - 1) & ~(uint64_t)(HC_ROM_ALIGN - 1);
@@ -206,7 +194,7 @@ static int build_table(struct bake_source *src, uint32_t wtype, struct hc_rom_he
 			setmsg(err, errlen,
 			       "%s: tensor '%s' row length %llu is not a multiple of %d, cannot store it as %s",
 			       src->name, st->name, (unsigned long long)shape[0], HC_QK,
-			       type_name(t->type));
+			       hc_wtype_name(t->type));
 			return -EINVAL;
 		}
 		t->size = hc_row_size(t->type, shape[0]) * shape[1];
@@ -387,7 +375,7 @@ int bake_write_rom(struct bake_source *src, uint32_t wtype, const char *out_path
 
 	if (wtype != HC_WTYPE_F32 && wtype != HC_WTYPE_Q8_0 && wtype != HC_WTYPE_Q4_0) {
 		setmsg(err, errlen, "%s: ROM matrix type %s is not supported (F32, Q8_0, Q4_0)",
-		       out_path, type_name(wtype));
+		       out_path, hc_wtype_name(wtype));
 		return -EINVAL;
 	}
 	if (!src->tok) {

@@ -42,18 +42,6 @@ static void usage(FILE *f)
 		"  -h, --help            this text\n");
 }
 
-static const char *type_name(uint32_t t)
-{
-	switch (t) {
-	case HC_WTYPE_F32: return "F32";
-	case HC_WTYPE_F16: return "F16";
-	case HC_WTYPE_Q4_0: return "Q4_0";
-	case HC_WTYPE_Q8_0: return "Q8_0";
-	case HC_WTYPE_BF16: return "BF16";
-	default: return "?";
-	}
-}
-
 static int parse_quant(const char *s, uint32_t *t)
 {
 	if (!strcasecmp(s, "F32"))
@@ -92,7 +80,7 @@ static int info(const char *path)
 	for (int i = 0; i < 32; i++)
 		printf("%02x", h->identity[i]);
 	printf("\nname:        %s\n", h->name);
-	printf("weights:     %s\n", type_name(h->wtype));
+	printf("weights:     %s\n", hc_wtype_name(h->wtype));
 	printf("arch:        vocab %u, dim %u, layers %u, heads %u, kv heads %u, head dim %u, ffn %u\n",
 	       a->vocab_size, a->dim, a->n_layers, a->n_heads, a->n_kv_heads, a->head_dim,
 	       a->ffn_dim);
@@ -128,8 +116,8 @@ static int info(const char *path)
 		else
 			snprintf(shape, sizeof(shape), "[%llu, %llu]",
 				 (unsigned long long)t->shape[0], (unsigned long long)t->shape[1]);
-		printf("  %-28s %-5s %-16s %#12llx %12llu\n", t->name, type_name(t->type), shape,
-		       (unsigned long long)t->offset, (unsigned long long)t->size);
+		printf("  %-28s %-5s %-16s %#12llx %12llu\n", t->name, hc_wtype_name(t->type),
+		       shape, (unsigned long long)t->offset, (unsigned long long)t->size);
 	}
 	hc_rom_close(rom);
 	return 0;

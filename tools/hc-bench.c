@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "model.h"
+#include "quant.h"
 #include "rom.h"
 
 static double now(void)
@@ -20,16 +21,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static const char *type_name(uint32_t t)
-{
-	switch (t) {
-	case HC_WTYPE_F32: return "F32";
-	case HC_WTYPE_Q8_0: return "Q8_0";
-	case HC_WTYPE_Q4_0: return "Q4_0";
-	default: return "?";
-	}
 }
 
 struct result {
@@ -166,7 +157,7 @@ int main(int argc, char **argv)
 				if (!base)
 					base = r.decode_tps;
 				printf("%-28s %-5s %-9s %3d %12.1f %12.2f %8.2fx\n", name,
-				       type_name(hc_rom_header(rom)->wtype),
+				       hc_wtype_name(hc_rom_header(rom)->wtype),
 				       p ? "reference" : "auto", threads[t], r.prefill_tps,
 				       r.decode_tps, r.decode_tps / base);
 				fflush(stdout);
