@@ -271,6 +271,43 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * Has any of @qps taken an interrupt since @seqs was sampled? Another thread drained its
+ * fd after our snapshot, so our wake-up may be gone: look again instead of sleeping.
+ */
+static int irq_seq_moved(struct hc_qp *const *qps, const uint32_t *seqs, unsigned nq)
+{
+	int changed = 0;
+
+	for (unsigned i = 0; i < nq; i++) {
+		pthread_mutex_lock(&qps[i]->lock);
+		changed |= qps[i]->irq_seq != seqs[i];
+		pthread_mutex_unlock(&qps[i]->lock);
+	}
+	return changed;
+}
+
+/*
+ * Sleep until a CQE arrives on @u, for one slice at most (wake now and then to notice a
+ * hung card by its heartbeat) and not past @deadline (-1: none). 0 also on timeout.
+ */
+static int uring_wait_slice(struct hc_uring *u, int64_t deadline)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	int64_t left = HC_WAIT_SLICE_MS * 1000000LL;
+	int ret;
+
+	if (deadline >= 0 && deadline - now_ns() < left)
+		left = deadline - now_ns();
+	if (left < 0)
+		left = 0;
+	ts.tv_sec = left / 1000000000;
+	ts.tv_nsec = left % 1000000000;
+	ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
+	return ret == -ETIME || ret == -EINTR ? 0 : ret;
+}
+
 int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 {
 	struct hc_qp *qps[WAIT_MAX_FDS];
@@ -330,9 +367,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 		hc_ring_mb();
 		ready = count_ready_now(streams, n);
 		if (!ready && qps[0]->irq_fd >= 0 && persist) {
-			struct __kernel_timespec ts;
 			struct io_uring_cqe *cqe;
-			int64_t left = HC_WAIT_SLICE_MS * 1000000LL;
 			int queued = 0, r = 0;
 
 			for (i = 0; i < nq && r >= 0; i++) {
@@ -344,25 +379,11 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				queued |= r > 0;
 			}
 			ret = queued ? io_uring_submit(&u->ring) : 0;
-			changed = 0;
-			for (i = 0; i < nq; i++) {
-				pthread_mutex_lock(&qps[i]->lock);
-				changed |= qps[i]->irq_seq != seqs[i];
-				pthread_mutex_unlock(&qps[i]->lock);
-			}
-			if (r >= 0 && ret >= 0 && !changed && !count_ready_now(streams, n)) {
-				if (deadline >= 0 && deadline - now_ns() < left)
-					left = deadline - now_ns();
-				if (left < 0)
-					left = 0;
-				ts.tv_sec = left / 1000000000;
-				ts.tv_nsec = left % 1000000000;
-				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
-				if (ret == -ETIME || ret == -EINTR)
-					ret = 0;
-			} else {
+			changed = irq_seq_moved(qps, seqs, nq);
+			if (r >= 0 && ret >= 0 && !changed && !count_ready_now(streams, n))
+				ret = uring_wait_slice(u, deadline);
+			else
 				need_check = 0;	/* something is there already */
-			}
 			while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
 				uint64_t ud = io_uring_cqe_get_data64(cqe);
 
@@ -386,10 +407,8 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 			if (ret == -ETIME || ret == -ETIMEDOUT || ret == -EINTR)
 				ret = 0;
 		} else if (!ready) {
-			struct __kernel_timespec ts;
 			struct io_uring_cqe *cqe;
 			unsigned armed = 0, seen = 0;
-			int64_t left = HC_WAIT_SLICE_MS * 1000000LL;
 
 			/* each distinct irq fd, plus each card's socket (EOF: the card is gone) */
 			for (i = 0; i < nq; i++) {
@@ -407,28 +426,10 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 				}
 			}
 			ret = io_uring_submit(&u->ring);
-			/*
-			 * Polls are armed now. If another thread drained an fd after our snapshot,
-			 * its irq_seq moved: our wake-up may be gone, so look again instead.
-			 */
-			changed = 0;
-			for (i = 0; i < nq; i++) {
-				pthread_mutex_lock(&qps[i]->lock);
-				changed |= qps[i]->irq_seq != seqs[i];
-				pthread_mutex_unlock(&qps[i]->lock);
-			}
-			if (ret >= 0 && !changed && !count_ready_now(streams, n)) {
-				/* wake now and then to notice a hung card (heartbeat) */
-				if (deadline >= 0 && deadline - now_ns() < left)
-					left = deadline - now_ns();
-				if (left < 0)
-					left = 0;
-				ts.tv_sec = left / 1000000000;
-				ts.tv_nsec = left % 1000000000;
-				ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
-				if (ret == -ETIME || ret == -EINTR)
-					ret = 0;
-			}
+			/* polls are armed now: sleep only if no interrupt was taken meanwhile */
+			changed = irq_seq_moved(qps, seqs, nq);
+			if (ret >= 0 && !changed && !count_ready_now(streams, n))
+				ret = uring_wait_slice(u, deadline);
 			/* cancel what did not fire and collect every CQE we caused */
 			for (i = 0; i < nq; i++) {
 				struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
