@@ -242,6 +242,8 @@ static uint64_t tele(struct tc *c, size_t off)
 #define TELE(c, f) tele((c), offsetof(struct hc_card_telemetry, f))
 
 /* Wait (bounded) until telemetry field @f of @c equals @want. */
+#define WAIT_TELE_EQ(c, f, want) wait_tele_eq((c), offsetof(struct hc_card_telemetry, f), (want))
+
 static void wait_tele_eq(struct tc *c, size_t off, uint64_t want)
 {
 	uint64_t t0 = tc_ms();
@@ -866,10 +868,10 @@ START_TEST(test_client_killed)
 	close(pfd[1]);
 	ck_assert_int_eq(read(pfd[0], &ch, 1), 1);
 	close(pfd[0]);
-	wait_tele_eq(&b, offsetof(struct hc_card_telemetry, contexts_in_use), base + 3);
+	WAIT_TELE_EQ(&b, contexts_in_use, base + 3);
 	kill(child, SIGKILL);
 	ck_assert_int_eq(waitpid(child, NULL, 0), child);
-	wait_tele_eq(&b, offsetof(struct hc_card_telemetry, contexts_in_use), base);
+	WAIT_TELE_EQ(&b, contexts_in_use, base);
 	/* B was not disturbed */
 	gen_start(&b, &g, ctx, 8, &d);
 	pump(&b, &g, 1);
@@ -1442,22 +1444,10 @@ START_TEST(test_pci_transport)
 
 		/* a socket client shares the card: it sees the guest's two KV slots */
 		ck_assert_int_eq(tc_connect(&cl, sock, 0), 0);
-		{
-			uint64_t t0 = tc_ms();
-
-			while (TELE(&cl, contexts_in_use) != 2 && tc_ms() - t0 < TC_HANG_MS)
-				tc_nap();
-		}
-		ck_assert_uint_eq(TELE(&cl, contexts_in_use), 2);
+		WAIT_TELE_EQ(&cl, contexts_in_use, 2);
 		/* the guest goes away (QEMU quits): its contexts are freed */
 		tc_close(&g1);
-		{
-			uint64_t t0 = tc_ms();
-
-			while (TELE(&cl, contexts_in_use) != 0 && tc_ms() - t0 < TC_HANG_MS)
-				tc_nap();
-		}
-		ck_assert_uint_eq(TELE(&cl, contexts_in_use), 0);
+		WAIT_TELE_EQ(&cl, contexts_in_use, 0);
 		tc_close(&cl);
 	}
 	(void)g2;
