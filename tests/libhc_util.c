@@ -38,26 +38,41 @@ static void run(char *const argv[])
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", argv[0]);
 }
 
-const char *t_bake(const char *preset, unsigned seed, char *path, size_t len)
+const char *t_bake_rom(char *path, size_t len, const char *name, ...)
 {
-	char seed_s[16], tmp[256];
+	char *argv[16], tmp[300];
 	struct stat st;
+	unsigned n = 0;
+	va_list ap;
 
 	mkdir("build/tests/roms", 0755);
-	snprintf(path, len, "build/tests/roms/%s-%u.rom", preset, seed);
+	snprintf(path, len, "build/tests/roms/%s", name);
 	if (stat(path, &st) == 0 && st.st_size > 0)
 		return path;
 	/* bake to a private name, then rename: concurrent test programs may race here */
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	snprintf(seed_s, sizeof(seed_s), "%u", seed);
-	{
-		char *argv[] = { "build/hc-bake", "--synthetic", (char *)preset, "--seed", seed_s,
-				 "-o", tmp, NULL };
-
-		run(argv);
+	argv[n++] = "build/hc-bake";
+	va_start(ap, name);
+	for (char *a; (a = va_arg(ap, char *));) {
+		ck_assert_uint_lt(n, 13);
+		argv[n++] = a;
 	}
+	va_end(ap);
+	argv[n++] = "-o";
+	argv[n++] = tmp;
+	argv[n] = NULL;
+	run(argv);
 	ck_assert_int_eq(rename(tmp, path), 0);
 	return path;
+}
+
+const char *t_bake(const char *preset, unsigned seed, char *path, size_t len)
+{
+	char name[96], seed_s[16];
+
+	snprintf(name, sizeof(name), "%s-%u.rom", preset, seed);
+	snprintf(seed_s, sizeof(seed_s), "%u", seed);
+	return t_bake_rom(path, len, name, "--synthetic", preset, "--seed", seed_s, NULL);
 }
 
 const char *t_bake_long(unsigned seed, uint32_t max_ctx, char *path, size_t len)

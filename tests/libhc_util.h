@@ -19,7 +19,15 @@ struct t_emud {
 	char uri[160];		/* "emu:" + sock */
 };
 
-/* Bake "--synthetic @preset --seed @seed" into @dir/@name (cached per test run). */
+/*
+ * Bake build/tests/roms/@name with build/hc-bake ARGS... -o ROM (NULL-terminated
+ * arguments), unless it is already there; @path gets its name. Safe against concurrent
+ * test programs baking the same ROM.
+ */
+const char *t_bake_rom(char *path, size_t len, const char *name, ...)
+	__attribute__((sentinel));
+
+/* Bake "--synthetic @preset --seed @seed" into build/tests/roms (cached per test run). */
 const char *t_bake(const char *preset, unsigned seed, char *path, size_t len);
 
 /* The "tiny" synthetic model with a longer context (in-process bake; needs BAKE_SRCS). */

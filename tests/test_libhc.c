@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <sys/un.h>
 #include "hc_test.h"
 #include "libhc_util.h"
@@ -249,22 +247,8 @@ START_TEST(test_stories260k_goldens)
 
 	HC_REQUIRE_SHARED("models/stories260K.bin", model);
 	HC_REQUIRE_SHARED("golden/stories260K/bos_only.txt", gpath);
-	snprintf(rom, sizeof(rom), "build/tests/roms/stories260K.rom");
-	if (access(rom, R_OK)) {
-		char *argv[] = { "build/hc-bake", "--no-progress", "--tokenizer", "builtin", model,
-				 "-o", rom, NULL };
-		pid_t pid;
-		int stt;
-
-		mkdir("build/tests/roms", 0755);
-		pid = fork();
-		if (pid == 0) {
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		waitpid(pid, &stt, 0);
-		ck_assert_msg(WIFEXITED(stt) && !WEXITSTATUS(stt), "baking stories260K failed");
-	}
+	t_bake_rom(rom, sizeof(rom), "stories260K.rom", "--no-progress", "--tokenizer", "builtin",
+		   model, NULL);
 	t_emud_start(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -368,25 +352,7 @@ static const char *llama3_rom(char *rom, size_t len)
 	char model[512];
 
 	hc_test_shared("models/tiny-llama3-hf", model, sizeof(model));
-	snprintf(rom, len, "build/tests/roms/tiny-llama3.rom");
-	if (access(rom, R_OK)) {
-		char tmp[300];
-		char *argv[] = { "build/hc-bake", "--no-progress", model, "-o", tmp, NULL };
-		pid_t pid;
-		int stt;
-
-		snprintf(tmp, sizeof(tmp), "%s.%d.tmp", rom, (int)getpid());
-		mkdir("build/tests/roms", 0755);
-		pid = fork();
-		if (pid == 0) {
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		waitpid(pid, &stt, 0);
-		ck_assert_msg(WIFEXITED(stt) && !WEXITSTATUS(stt), "baking tiny-llama3 failed");
-		ck_assert_int_eq(rename(tmp, rom), 0);
-	}
-	return rom;
+	return t_bake_rom(rom, len, "tiny-llama3.rom", "--no-progress", model, NULL);
 }
 
 /* Every chunk the text stream emits is complete UTF-8 on its own. */
