@@ -59,6 +59,18 @@ static void sigint_after_lines(const struct run *r, pid_t pid, void *arg)
 	}
 }
 
+/* One read from @fd into @buf (@cap bytes, room kept for a NUL) at *@n; EOF clears *@open. */
+static void read_some(int fd, char *buf, size_t cap, size_t *n, int *open)
+{
+	ssize_t k = read(fd, buf + *n, cap - 1 - *n);
+
+	ck_assert_int_ge(k, 0);
+	if (k == 0)
+		*open = 0;
+	*n += k;
+	ck_assert_uint_lt(*n, cap - 1);
+}
+
 static void drain(int fo, int fe, struct run *r, smi_hook hook, void *arg, pid_t pid)
 {
 	size_t no = 0, ne = 0;
@@ -67,25 +79,12 @@ static void drain(int fo, int fe, struct run *r, smi_hook hook, void *arg, pid_t
 	while (open_o || open_e) {
 		struct pollfd p[2] = { { open_o ? fo : -1, POLLIN, 0 },
 				       { open_e ? fe : -1, POLLIN, 0 } };
-		ssize_t k;
 
 		ck_assert_int_ge(poll(p, 2, -1), 0);
-		if (open_o && (p[0].revents & (POLLIN | POLLHUP))) {
-			k = read(fo, r->out + no, sizeof(r->out) - 1 - no);
-			ck_assert_int_ge(k, 0);
-			if (k == 0)
-				open_o = 0;
-			no += k;
-			ck_assert_uint_lt(no, sizeof(r->out) - 1);
-		}
-		if (open_e && (p[1].revents & (POLLIN | POLLHUP))) {
-			k = read(fe, r->err + ne, sizeof(r->err) - 1 - ne);
-			ck_assert_int_ge(k, 0);
-			if (k == 0)
-				open_e = 0;
-			ne += k;
-			ck_assert_uint_lt(ne, sizeof(r->err) - 1);
-		}
+		if (open_o && (p[0].revents & (POLLIN | POLLHUP)))
+			read_some(fo, r->out, sizeof(r->out), &no, &open_o);
+		if (open_e && (p[1].revents & (POLLIN | POLLHUP)))
+			read_some(fe, r->err, sizeof(r->err), &ne, &open_e);
 		r->out[no] = r->err[ne] = 0;
 		if (hook)
 			hook(r, pid, arg);
