@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Bounded, pread-based row reading and the Llama tensor set, shared by the bake sources. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "bake_io.h"
 #include "quant.h"
@@ -20,6 +22,24 @@ int bake_err(int rc, char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
+}
+
+int bake_open_file(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int rc = -errno;
+
+		return bake_err(rc, err, errlen, "%s: %s", path, strerror(-rc));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return bake_err(-EINVAL, err, errlen, "%s: not a regular file", path);
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
 }
 
 int bake_pread(int fd, void *buf, size_t n, uint64_t off)

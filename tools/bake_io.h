@@ -14,6 +14,9 @@
 /* Largest single read buffer a reader allocates (bounded RSS for any model size). */
 #define BAKE_IO_CHUNK (4u << 20)
 
+/* Open @path read-only; it must be a regular file. An fd and its *@size, or negative errno. */
+int bake_open_file(const char *path, uint64_t *size, char *err, size_t errlen);
+
 /* Read exactly @n bytes at @off. 0, or -EIO on a short read / negative errno from pread. */
 int bake_pread(int fd, void *buf, size_t n, uint64_t off);
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "bake_io.h"
 #include "gguf.h"
@@ -509,7 +508,6 @@ int gguf_open(const char *path, const char *const *capture, struct gguf_file **o
 {
 	struct gguf_file *g;
 	struct rd *r;
-	struct stat st;
 	int rc;
 
 	*out = NULL;
@@ -520,17 +518,11 @@ int gguf_open(const char *path, const char *const *capture, struct gguf_file **o
 		free(r);
 		return bake_err(-ENOMEM, err, errlen, "%s: out of memory", path);
 	}
-	g->fd = open(path, O_RDONLY | O_CLOEXEC);
+	g->fd = bake_open_file(path, &g->file_size, err, errlen);
 	if (g->fd < 0) {
-		rc = -errno;
-		bake_err(rc, err, errlen, "%s: %s", path, strerror(-rc));
+		rc = g->fd;
 		goto fail;
 	}
-	if (fstat(g->fd, &st) || !S_ISREG(st.st_mode)) {
-		rc = bake_err(-EINVAL, err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	g->file_size = (uint64_t)st.st_size;
 	r->fd = g->fd;
 	r->size = g->file_size;
 	r->path = path;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "bake_io.h"
 #include "hc/rom.h"
@@ -177,7 +176,6 @@ static int parse_header(struct st_file *f, char *err, size_t errlen)
 int st_open(const char *path, struct st_file **out, char *err, size_t errlen)
 {
 	struct st_file *f = calloc(1, sizeof(*f));
-	struct stat st;
 	int rc;
 
 	*out = NULL;
@@ -185,17 +183,11 @@ int st_open(const char *path, struct st_file **out, char *err, size_t errlen)
 		free(f);
 		return bake_err(-ENOMEM, err, errlen, "%s: out of memory", path);
 	}
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->fd = bake_open_file(path, &f->file_size, err, errlen);
 	if (f->fd < 0) {
-		rc = -errno;
-		bake_err(rc, err, errlen, "%s: %s", path, strerror(-rc));
+		rc = f->fd;
 		goto fail;
 	}
-	if (fstat(f->fd, &st) || !S_ISREG(st.st_mode)) {
-		rc = bake_err(-EINVAL, err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	f->file_size = (uint64_t)st.st_size;
 	rc = parse_header(f, err, errlen);
 	if (rc)
 		goto fail;
