@@ -81,6 +81,8 @@ struct hc_device {
 	/* Interrupts (hc_irq.c). */
 	int nvec;
 	bool msix;
+	bool polling;			/* no interrupts at all: poll_work consumes the CQ */
+	struct delayed_work poll_work;
 	u32 qp_vector;
 
 	/* Jobs in flight on the card, by card user_data (hc_job.c). */

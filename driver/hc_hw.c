@@ -111,6 +111,9 @@ int hc_hw_qp_enable(struct hc_device *hdev)
 		     sizeof(struct hc_sqe));
 	hc_ring_init(&hdev->cq, hc_mem_ptr(hdev, hdev->cq_node.start), hdev->cq_entries,
 		     sizeof(struct hc_cqe));
+	/* We always sleep on the CQ: ask the card to interrupt after every completion batch. */
+	if (!hdev->polling)
+		hc_ring_store(&hdev->cq.hdr->consumer_flags, HC_RING_CONSUMER_NEED_WAKEUP);
 
 	/* Continue the card's sequence: a previous driver instance may have used it. */
 	hdev->ctrl_seq = READ_ONCE(qp->ctrl_seq);

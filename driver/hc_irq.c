@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * hc_accel: interrupts. MSI-X with one vector for control acks and one for the queue pair
- * when the card has them; otherwise a single vector (MSI-X or shared INTx) for everything.
+ * when the card has them; otherwise a single vector (MSI-X or shared INTx) for everything;
+ * with no interrupt at all (no MSI-X, no INTx pin, or pci=nomsi) the driver polls: a work
+ * item consumes completions and wakes waiters every jiffy while anything is in flight.
  * The hard handler only acknowledges; the thread consumes completions and wakes waiters
  * (stream waiters re-check their rings themselves).
  */
@@ -28,17 +30,39 @@ static irqreturn_t hc_irq_thread(int irq, void *arg)
 	return IRQ_HANDLED;
 }
 
+static void hc_poll_work(struct work_struct *work)
+{
+	struct hc_device *hdev = container_of(to_delayed_work(work), struct hc_device, poll_work);
+
+	hc_cq_process(hdev);
+	wake_up_all(&hdev->wq);
+	if (atomic_read(&hdev->inflight) > 0 && !READ_ONCE(hdev->dead))
+		queue_delayed_work(system_wq, &hdev->poll_work, 1);
+}
+
+/* Polling mode: make sure the poll work runs while jobs are in flight. */
+void hc_irq_poll_kick(struct hc_device *hdev)
+{
+	if (hdev->polling)
+		mod_delayed_work(system_wq, &hdev->poll_work, 1);
+}
+
 int hc_irq_init(struct hc_device *hdev)
 {
 	struct pci_dev *pdev = hdev->pdev;
 	int want = min_t(int, hdev->ident.n_irq_vectors, HC_MAX_VECTORS);
 	int i, ret;
 
+	INIT_DELAYED_WORK(&hdev->poll_work, hc_poll_work);
 	ret = pci_alloc_irq_vectors(pdev, 1, want, PCI_IRQ_MSIX);
 	if (ret < 0) {
 		ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_INTX);
-		if (ret < 0)
-			return ret;
+		if (ret < 0) {
+			dev_warn(&pdev->dev, "no usable interrupt (%d): polling the card\n", ret);
+			hdev->polling = true;
+			hdev->nvec = 0;
+			return 0;
+		}
 		hdev->msix = false;
 		writel(0xffffffff, hdev->mmio + IVSHMEM_INTR_MASK);
 	} else {
@@ -68,6 +92,10 @@ void hc_irq_fini(struct hc_device *hdev)
 {
 	int i;
 
+	if (hdev->polling) {
+		cancel_delayed_work_sync(&hdev->poll_work);
+		hdev->polling = false;
+	}
 	if (!hdev->nvec)
 		return;
 	if (!hdev->msix)

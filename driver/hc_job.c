@@ -63,6 +63,7 @@ void hc_job_kick(struct hc_device *hdev)
 		return;
 	hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
 	hc_recovery_arm(hdev);
+	hc_irq_poll_kick(hdev);
 	drm_dev_exit(idx);
 }
 

@@ -66,5 +66,6 @@ int hc_irq_init(struct hc_device *hdev);
 void hc_irq_fini(struct hc_device *hdev);
 void hc_irq_disable(struct hc_device *hdev);
 void hc_irq_enable(struct hc_device *hdev);
+void hc_irq_poll_kick(struct hc_device *hdev);
 
 #endif /* HC_JOB_H */

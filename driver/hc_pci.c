@@ -113,7 +113,8 @@ static int hc_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_sysfs;
 	hc_info(hdev, "%s card, model \"%s\", %llu MiB card memory, %d %s vector(s)\n",
 		id->vendor == IVSHMEM_VENDOR ? "ivshmem" : "HC", hdev->ident.model_name,
-		hdev->mem_size >> 20, hdev->nvec, hdev->msix ? "MSI-X" : "INTx");
+		hdev->mem_size >> 20, hdev->nvec,
+		hdev->polling ? "polled" : hdev->msix ? "MSI-X" : "INTx");
 	return 0;
 
 err_sysfs:

@@ -29,7 +29,7 @@ for m in $(cat /etc/hc-modules); do
 done
 fails=0
 for t in $(cat /etc/hc-tests); do
-	echo "hc-ktest: RUN $t"
+	echo "hc-ktest: RUN $t (uptime $(cut -d" " -f1 /proc/uptime))"
 	/tests/$t
 	rc=$?
 	if [ $rc = 0 ]; then

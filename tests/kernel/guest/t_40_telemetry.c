@@ -35,6 +35,31 @@ static long long hw(const char *dir, const char *f)
 	return kt_read_file(path, buf, sizeof(buf)) ? -1 : strtoll(buf, NULL, 0);
 }
 
+/* Interrupts delivered to hc_accel so far (all vectors, all CPUs). */
+static long long hc_irqs(void)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[1024];
+	long long sum = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':'), *end;
+
+		if (!p || !strstr(line, "hc_accel"))
+			continue;
+		for (p++;; p = end) {
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += v;
+		}
+	}
+	if (f)
+		fclose(f);
+	return sum;
+}
+
 int main(void)
 {
 	char sysdir[512], hwdir[512], path[600], buf[64];
@@ -89,6 +114,15 @@ int main(void)
 	KT_CHECK(!kt_read_file(path, buf, sizeof(buf)) && !strcmp(buf, "board"),
 		 "power1_label board");
 
+	{
+		char cmdline[512] = "";
+
+		kt_read_file("/proc/cmdline", cmdline, sizeof(cmdline));
+		if (strstr(cmdline, "pci=nomsi"))
+			KT_CHECK(hc_irqs() == 0, "no MSI: the driver polls (no hc_accel interrupts)");
+		else
+			KT_CHECK(hc_irqs() > 0, "MSI-X: %lld hc_accel interrupts", hc_irqs());
+	}
 	kt_stream_destroy(&s);
 	kt_ctx_destroy(&c);
 	KT_CHECK(kt_counter(sysdir, "contexts_open") == 0, "contexts_open back to 0");

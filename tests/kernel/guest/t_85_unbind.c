@@ -52,6 +52,12 @@ int main(void)
 	kt_decode(&c, &s, 100000, 2);	/* fills the ring, then waits for space forever */
 	while (hc_ring_load_acquire(&s.r.hdr->tail) < 16)
 		usleep(1000);
+	{
+		struct hc_cqe cqe;
+
+		KT_CHECK(kt_wait_cqe(&c, &cqe, 5000) == 0 && cqe.user_data == 1,
+			 "prefill completed; the decode is stuck on a full ring");
+	}
 	/* A WAIT on a stream that will not move (ring full, nobody reads). */
 	s.r.local = hc_ring_load(&s.r.hdr->tail);
 	pthread_create(&th, NULL, waiter, NULL);
