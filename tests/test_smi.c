@@ -414,6 +414,19 @@ static void wait_tokens(struct hc_card *card, uint64_t tokens, struct hc_telemet
 	}
 }
 
+/* One sample of hc-smi's job counters for @uri, as plain numbers. */
+static void smi_counters(struct run *r, const char *uri, unsigned long long *tok,
+			 unsigned long long *pr, unsigned long long *ok, unsigned long long *failed,
+			 unsigned long long *inuse, unsigned long long *busy)
+{
+	smi_run(r, NULL, 0, "-d", uri, "--query",
+		"tokens_generated,prompt_tokens,jobs_completed,jobs_failed,contexts_in_use,busy_ns",
+		"--format=csv,noheader,nounits", "--sample", "0", NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_int_eq(sscanf(r->out, "%llu, %llu, %llu, %llu, %llu, %llu", tok, pr, ok,
+				failed, inuse, busy), 6);
+}
+
 START_TEST(test_counters_move)
 {
 	static const int32_t prompt[] = { 1, 17, 42, 99, 7 };
@@ -432,12 +445,7 @@ START_TEST(test_counters_move)
 
 	start(&e, &card, &info);
 	wait_tokens(card, 0, &before);
-	smi_run(r, NULL, 0, "-d", e.uri, "--query",
-		"tokens_generated,prompt_tokens,jobs_completed,jobs_failed,contexts_in_use,busy_ns",
-		"--format=csv,noheader,nounits", "--sample", "0", NULL);
-	ck_assert_int_eq(r->status, 0);
-	ck_assert_int_eq(sscanf(r->out, "%llu, %llu, %llu, %llu, %llu, %llu", &tok, &pr, &ok,
-				&failed, &inuse, &busy), 6);
+	smi_counters(r, e.uri, &tok, &pr, &ok, &failed, &inuse, &busy);
 	ck_assert_uint_eq(tok, before.tokens_generated);
 	ck_assert_uint_eq(pr, before.prompt_tokens);
 	ck_assert_uint_eq(inuse, 0);
@@ -455,12 +463,7 @@ START_TEST(test_counters_move)
 	ck_assert_uint_ge(after.prompt_tokens, before.prompt_tokens + n_prompt);
 	ck_assert_uint_gt(after.busy_ns, before.busy_ns);
 
-	smi_run(r, NULL, 0, "-d", e.uri, "--query",
-		"tokens_generated,prompt_tokens,jobs_completed,jobs_failed,contexts_in_use,busy_ns",
-		"--format=csv,noheader,nounits", "--sample", "0", NULL);
-	ck_assert_int_eq(r->status, 0);
-	ck_assert_int_eq(sscanf(r->out, "%llu, %llu, %llu, %llu, %llu, %llu", &tok, &pr, &ok,
-				&failed, &inuse, &busy), 6);
+	smi_counters(r, e.uri, &tok, &pr, &ok, &failed, &inuse, &busy);
 	/* the card is idle: hc-smi reports exactly what libhc reads */
 	ck_assert_uint_eq(tok, before.tokens_generated + got);
 	ck_assert_uint_eq(pr, after.prompt_tokens);
