@@ -21,7 +21,14 @@
 #define HC_NODE_ACCEL		1
 #define HC_DRIVER_FEATURES	(DRIVER_GEM | DRIVER_COMPUTE_ACCEL)
 #define HC_IOCTL_FLAGS		0
-#define HC_DEFINE_FOPS(name)	DEFINE_DRM_ACCEL_FOPS(name)
+/* DRM_ACCEL_FOPS has no fdinfo hook yet: add drm_show_fdinfo (per-process usage). */
+#define HC_DEFINE_FOPS(name)						\
+	static const struct file_operations name = {			\
+		.owner = THIS_MODULE,					\
+		DRM_ACCEL_FOPS,						\
+		.show_fdinfo = drm_show_fdinfo,				\
+	}
+#define HC_DRIVER_FDINFO(fn)	.show_fdinfo = (fn),
 /* The accel minor's debugfs directory; accel does not call drm_driver.debugfs_init. */
 static inline struct dentry *hc_debugfs_root(struct drm_device *drm)
 {
@@ -33,6 +40,8 @@ static inline struct dentry *hc_debugfs_root(struct drm_device *drm)
 #define HC_DRIVER_FEATURES	(DRIVER_GEM | DRIVER_RENDER)
 #define HC_IOCTL_FLAGS		DRM_RENDER_ALLOW
 #define HC_DEFINE_FOPS(name)	DEFINE_DRM_GEM_FOPS(name)
+/* drm_driver.show_fdinfo arrived in 6.5. */
+#define HC_DRIVER_FDINFO(fn)
 static inline struct dentry *hc_debugfs_root(struct drm_device *drm)
 {
 	return drm->primary->debugfs_root;

@@ -103,9 +103,14 @@ static void hc_ctx_close(struct hc_ctx *ctx, struct drm_file *file)
 			drm_dbg_driver(&hdev->drm, "closing card context %u failed\n",
 				       ctx->card_id);
 	}
-	/* Anything left had its completion lost (or the card is gone). */
+	/*
+	 * Anything left had its completion lost (or the card is gone). Under cq_lock: once it
+	 * is ours no completion of this context is in progress (they use ctx->hfile).
+	 */
 	hc_cq_process(hdev);
+	mutex_lock(&hdev->cq_lock);
 	hc_job_abort_all(hdev, ctx, DRM_HC_REASON_LOST);
+	mutex_unlock(&hdev->cq_lock);
 	mutex_unlock(&ctx->submit_lock);
 
 	drm_vma_node_revoke(&ctx->ring_bo->base.vma_node, file);
@@ -149,6 +154,7 @@ int hc_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *fil
 		return -ENOMEM;
 	kref_init(&ctx->ref);
 	ctx->hdev = hdev;
+	ctx->hfile = hfile;
 	INIT_LIST_HEAD(&ctx->node);
 	mutex_init(&ctx->submit_lock);
 	spin_lock_init(&ctx->cq_lock);

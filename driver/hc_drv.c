@@ -11,6 +11,7 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_ioctl.h>
+#include <drm/drm_print.h>
 
 #include "hc_hw.h"
 #include "hc_job.h"
@@ -113,6 +114,25 @@ int hc_ioctl_get_tokenizer(struct drm_device *drm, void *data, struct drm_file *
 	return 0;
 }
 
+/* Per-process usage in /proc/PID/fdinfo (kernels with drm_driver.show_fdinfo). */
+static void __maybe_unused hc_show_fdinfo(struct drm_printer *p, struct drm_file *file)
+{
+	struct hc_file *hfile = file->driver_priv;
+	unsigned long n = 0, i;
+	void *ctx;
+
+	mutex_lock(&hfile->lock);
+	xa_for_each(&hfile->ctxs, i, ctx)
+		n++;
+	mutex_unlock(&hfile->lock);
+	drm_printf(p, "hc-contexts:\t%lu\n", n);
+	drm_printf(p, "hc-jobs-completed:\t%lld\n",
+		   (long long)atomic64_read(&hfile->jobs_completed));
+	drm_printf(p, "hc-tokens:\t%lld\n", (long long)atomic64_read(&hfile->tokens));
+	drm_printf(p, "hc-prompt-tokens:\t%lld\n",
+		   (long long)atomic64_read(&hfile->prompt_tokens));
+}
+
 static const struct drm_ioctl_desc hc_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(HC_GET_INFO, hc_ioctl_get_info, HC_IOCTL_FLAGS),
 	DRM_IOCTL_DEF_DRV(HC_CTX_CREATE, hc_ioctl_ctx_create, HC_IOCTL_FLAGS),
@@ -130,6 +150,7 @@ const struct drm_driver hc_drm_driver = {
 	.driver_features = HC_DRIVER_FEATURES,
 	.open = hc_open,
 	.postclose = hc_postclose,
+	HC_DRIVER_FDINFO(hc_show_fdinfo)
 	.ioctls = hc_ioctls,
 	.num_ioctls = ARRAY_SIZE(hc_ioctls),
 	.fops = &hc_fops,

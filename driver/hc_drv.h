@@ -125,6 +125,10 @@ struct hc_file {
 	struct hc_device *hdev;
 	struct mutex lock;
 	struct xarray ctxs;		/* handle -> struct hc_ctx */
+	/* Usage for fdinfo (Documentation/gpu/drm-usage-stats.rst). */
+	atomic64_t jobs_completed;
+	atomic64_t tokens;
+	atomic64_t prompt_tokens;
 };
 
 #define hc_dbg(hdev, fmt, ...)	drm_dbg_driver(&(hdev)->drm, fmt, ##__VA_ARGS__)

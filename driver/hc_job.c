@@ -86,8 +86,16 @@ void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc
 		complete(&job->done);	/* the waiter frees it */
 		return;
 	}
-	if (job->ctx)
+	if (job->ctx) {
+		struct hc_file *hfile = job->ctx->hfile;
+
 		hc_ctx_post_cqe(job->ctx, job->user_data, cqe);
+		atomic64_inc(&hfile->jobs_completed);
+		if (job->opcode == HC_OP_DECODE)
+			atomic64_add(cqe->count, &hfile->tokens);
+		else if (job->opcode == HC_OP_PREFILL)
+			atomic64_add(cqe->count, &hfile->prompt_tokens);
+	}
 	hc_job_release(hdev, job);
 }
 

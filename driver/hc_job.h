@@ -14,6 +14,7 @@
 struct hc_ctx {
 	struct kref ref;
 	struct hc_device *hdev;
+	struct hc_file *hfile;		/* valid while jobs of the context exist */
 	struct list_head node;		/* hc_device.ctx_list */
 	u32 handle;			/* per file */
 	u32 card_id;			/* the card's context id */

@@ -115,6 +115,30 @@ int main(void)
 		 "power1_label board");
 
 	{
+		/* Per-process usage in fdinfo (kernels whose DRM core calls show_fdinfo). */
+		char path2[64], line[256];
+		long long tokens = -1, prompt = -1, ctxs = -1;
+		int drm = 0;
+		FILE *f;
+
+		snprintf(path2, sizeof(path2), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path2, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			drm |= !strncmp(line, "drm-driver:", 11);
+			sscanf(line, "hc-tokens: %lld", &tokens);
+			sscanf(line, "hc-prompt-tokens: %lld", &prompt);
+			sscanf(line, "hc-contexts: %lld", &ctxs);
+		}
+		if (f)
+			fclose(f);
+		if (drm)
+			KT_CHECK(tokens == 20 && prompt == DECODE_CASE_PROMPT_LEN && ctxs == 1,
+				 "fdinfo: hc-tokens %lld, hc-prompt-tokens %lld, hc-contexts %lld",
+				 tokens, prompt, ctxs);
+		else
+			printf("  skip fdinfo: this kernel's DRM core has no show_fdinfo\n");
+	}
+	{
 		char cmdline[512] = "";
 
 		kt_read_file("/proc/cmdline", cmdline, sizeof(cmdline));
