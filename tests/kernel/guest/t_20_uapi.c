@@ -253,6 +253,31 @@ static void t_other_process(int fd)
 	KT_CHECK(kt_ctx_destroy(&c) == 0, "our context still works and is destroyed");
 }
 
+/* Contexts are bounded per file (EMFILE) and by the card's KV slots (ENOSPC). */
+static void t_too_many_contexts(void)
+{
+	char sysdir[512];
+	int fd = kt_open(sysdir, sizeof(sysdir)), n = 0, err = 0;
+
+	if (fd < 0)
+		return;
+	for (n = 0; n < 1000; n++) {
+		struct drm_hc_ctx_create a = { .sq_entries = 1 };
+
+		if (ioctl(fd, DRM_IOCTL_HC_CTX_CREATE, &a)) {
+			err = errno;
+			break;
+		}
+	}
+	KT_CHECK((err == EMFILE && n == (int)info.max_contexts) ||
+		 (err == ENOSPC && n > 0 && n <= (int)info.max_contexts),
+		 "context %d refused with %s (limit %u per file)", n, strerror(err),
+		 info.max_contexts);
+	close(fd);
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_open", 0, 5000) == 0,
+		 "closing the file closed all %d", n);
+}
+
 int main(void)
 {
 	char sysdir[512];
@@ -265,6 +290,7 @@ int main(void)
 	t_jobs(fd);
 	t_mmap(fd);
 	t_other_process(fd);
+	t_too_many_contexts();
 	KT_CHECK(kt_counter(sysdir, "contexts_open") == 0, "no contexts left open");
 	KT_CHECK(kt_counter(sysdir, "jobs_inflight") == 0, "no jobs left in flight");
 	close(fd);
