@@ -97,11 +97,20 @@ static void hc_ctx_close(struct hc_ctx *ctx, struct drm_file *file)
 	mutex_lock(&ctx->submit_lock);
 	ctx->closing = true;
 	if (!READ_ONCE(ctx->lost)) {
+		int ret;
+
 		sqe.ctx_id = ctx->card_id;
 		/* The card cancels the context's jobs, which complete before the close does. */
-		if (hc_job_run_internal(hdev, &sqe, &cqe) || cqe.status != HC_STATUS_OK)
-			drm_dbg_driver(&hdev->drm, "closing card context %u failed\n",
-				       ctx->card_id);
+		ret = hc_job_run_internal(hdev, &sqe, &cqe);
+		if (ret || cqe.status != HC_STATUS_OK)
+			drm_dbg_driver(&hdev->drm, "closing card context %u: %d, status %u\n",
+				       ctx->card_id, ret, ret ? 0 : cqe.status);
+		/*
+		 * No answer: the card may still write into this context's streams, which are
+		 * about to be freed and reused. Only a reset proves it stopped.
+		 */
+		if (ret == -ETIMEDOUT && !READ_ONCE(ctx->lost))
+			hc_recover(hdev, "context close timed out");
 	}
 	/*
 	 * Anything left had its completion lost (or the card is gone). Under cq_lock: once it
