@@ -131,6 +131,7 @@ int main(void)
 
 	KT_CHECK(decode_case_ok(fd), "new context after the reset decodes exactly as before");
 	KT_CHECK(kt_counter(sysdir, "jobs_inflight") == 0, "nothing left in flight");
+	kt_write_file("/sys/module/hc_accel/parameters/hang_timeout_ms", "2000");
 	close(fd);
 	return kt_exit();
 }
