@@ -48,11 +48,13 @@ done
 for t in "$@"; do
 	case $t in
 	*.txt) cp "$t" "$stage/etc/" ;;	# data for the tests (e.g. expected tokens)
+	*/hc-*) install -m 755 "$t" "$stage/bin/" ;;	# the project's tools
 	*)
 		install -m 755 "$t" "$stage/tests/"
 		basename "$t" >>"$stage/etc/hc-tests"
 		;;
 	esac
 done
+LC_ALL=C sort -o "$stage/etc/hc-tests" "$stage/etc/hc-tests"	# run in name order
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 >"$out.tmp"
 mv "$out.tmp" "$out"

@@ -85,7 +85,8 @@ for s in $series; do
 		fails=$((fails + 1))
 	fi
 	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
-		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* "$OUT/expected-decode.txt" $golden || { fails=$((fails + 1)); continue; }
+		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* "$here"/guest/t_*.sh "$OUT"/tools/hc-* "$OUT/expected-decode.txt" \
+		$golden || { fails=$((fails + 1)); continue; }
 	sock=$OUT/$s/card.sock
 	# The card: hc-emud serving ivshmem-doorbell (card peer 0) plus its own socket, which the
 	# host-side reference runs use. 1 + queue pairs vectors each way.
