@@ -66,7 +66,11 @@ $(foreach t,$(TOOLS),$(eval $(call program_rule,$(t),,)))
 $(foreach t,$(TESTS),$(eval $(call program_rule,$(t),tests/,$(CHECK_LIBS))))
 $(foreach t,$(BENCHES),$(eval $(call program_rule,$(t),,)))
 
+# Everything: host Check tests, then the driver suite in QEMU (HC_CHECK_KERNEL=0 to leave it out).
 check: all
+	tests/check-all.sh $(B) $(TESTS)
+
+check-unit: all
 	tests/run-tests.sh $(B) $(TESTS)
 
 bench: all $(BENCHES:%=$(B)/%)

@@ -1,0 +1,32 @@
+#!/bin/sh
+# `make check`: the Check programs on the host, then the driver suite inside QEMU on Debian's
+# kernels; one closing line counts both. HC_CHECK_KERNEL=0 leaves the QEMU suite out (then the
+# closing line says so).
+# Usage: tests/check-all.sh BUILD_DIR TEST...
+B=$1
+mkdir -p "$B/tests/logs"
+tests/run-tests.sh "$@" | tee "$B/tests/logs/unit.txt"
+unit=$(tail -n 1 "$B/tests/logs/unit.txt")
+passed=$(echo "$unit" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+failed=$(echo "$unit" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+skipped=$(echo "$unit" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+[ -n "$passed" ] || { passed=0; failed=1; skipped=0; }
+
+if [ "${HC_CHECK_KERNEL:-1}" = 0 ]; then
+	echo "SKIP  kernel suite (HC_CHECK_KERNEL=0)"
+	skipped=$((skipped + 1))
+else
+	out=tests/kernel/out
+	rm -f "$out"/*/console*.log
+	${MAKE:-make} -C tests/kernel check 2>&1 | tee "$B/tests/logs/kernel.txt"
+	krc=$(grep -c '^run-suite: 0 kernel(s) failed' "$B/tests/logs/kernel.txt")
+	kp=$(cat "$out"/*/console*.log 2>/dev/null | grep -c '^hc-ktest: PASS')
+	kf=$(cat "$out"/*/console*.log 2>/dev/null | grep -c '^hc-ktest: FAIL')
+	ks=$(cat "$out"/*/console*.log 2>/dev/null | grep -c '^hc-ktest: SKIP')
+	# a boot that died, a module that did not build, an oops: the suite failed as a whole
+	[ "$krc" = 1 ] || [ "$kf" -gt 0 ] || kf=1
+	echo "kernel suite: $kp passed, $kf failed, $ks skipped (guest test runs over all boots)"
+	passed=$((passed + kp)); failed=$((failed + kf)); skipped=$((skipped + ks))
+fi
+echo "check: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
