@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Device URIs and discovery: $HC_DEVICE, then hc kernel-driver accel nodes, then hc-emud. */
+/*
+ * Device URIs and discovery: $HC_DEVICE, then hc kernel-driver accel nodes, then its DRM render
+ * nodes (kernels without the accel subsystem, e.g. 6.1, get the same UAPI there), then hc-emud.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +18,15 @@
 
 #define EMU_SCHEME "emu:"
 #define ACCEL_DIR  "/dev/accel/accel"
+#define RENDER_DIR "/dev/dri/renderD"
+
+/* Kernel nodes: device path prefix, sysfs class and node name prefix, discovery order. */
+static const struct node_kind {
+	const char *dev, *class, *name;
+} node_kinds[] = {
+	{ ACCEL_DIR, "accel", "accel" },
+	{ RENDER_DIR, "drm", "renderD" },
+};
 
 static int copy_path(const char *src, char *dst, size_t len, size_t max)
 {
@@ -45,9 +57,13 @@ int hc_parse_uri(const char *uri, enum hc_backend *backend, char *path, size_t l
 			*backend = HC_BACKEND_EMU;
 		return copy_path(p, path, len, sizeof(sun.sun_path));
 	}
-	if (!strncmp(uri, ACCEL_DIR, strlen(ACCEL_DIR))) {
-		p = uri + strlen(ACCEL_DIR);
-		/* accelN: decimal minor, nothing after it */
+	for (size_t i = 0; i < sizeof(node_kinds) / sizeof(node_kinds[0]); i++) {
+		size_t plen = strlen(node_kinds[i].dev);
+
+		if (strncmp(uri, node_kinds[i].dev, plen))
+			continue;
+		p = uri + plen;
+		/* accelN / renderDN: decimal minor, nothing after it */
 		if (*p < '0' || *p > '9')
 			return -EINVAL;
 		while (*p >= '0' && *p <= '9')
@@ -61,8 +77,8 @@ int hc_parse_uri(const char *uri, enum hc_backend *backend, char *path, size_t l
 	return -EINVAL;
 }
 
-/* Is /sys/class/accel/@name bound to the hc driver? Checks the device's driver link. */
-static int accel_is_ours(const char *name)
+/* Is /sys/class/@class/@name bound to the hc driver? Checks the device's driver link. */
+static int node_is_ours(const char *class, const char *name)
 {
 	static const char *const drivers[] = { HC_KERNEL_DRIVER_NAMES };
 	char link[PATH_MAX], target[PATH_MAX];
@@ -70,7 +86,7 @@ static int accel_is_ours(const char *name)
 	ssize_t n;
 	size_t i;
 
-	snprintf(link, sizeof(link), "/sys/class/accel/%s/device/driver", name);
+	snprintf(link, sizeof(link), "/sys/class/%s/%s/device/driver", class, name);
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n <= 0)
 		return 0;
@@ -83,12 +99,17 @@ static int accel_is_ours(const char *name)
 	return 0;
 }
 
-static int cmp_accel(const void *a, const void *b)
-{
-	const char *x = a, *y = b;
-	long nx = strtol(x + 5, NULL, 10), ny = strtol(y + 5, NULL, 10);
+/* Node names sorted by their minor number (after the kind's name prefix). */
+struct node_name {
+	char name[16];
+	long minor;
+};
 
-	return nx < ny ? -1 : nx > ny;
+static int cmp_node(const void *a, const void *b)
+{
+	const struct node_name *x = a, *y = b;
+
+	return x->minor < y->minor ? -1 : x->minor > y->minor;
 }
 
 static void add(struct hc_device_desc *out, size_t cap, size_t *n, const char *uri,
@@ -109,10 +130,9 @@ static void add(struct hc_device_desc *out, size_t cap, size_t *n, const char *u
 
 int hc_list_devices(struct hc_device_desc *out, size_t cap, size_t *n_out)
 {
-	char names[64][16];
 	const char *env = getenv(HC_DEVICE_ENV);
 	enum hc_backend be;
-	size_t n = 0, n_accel = 0, i;
+	size_t n = 0, i, k;
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
@@ -122,21 +142,31 @@ int hc_list_devices(struct hc_device_desc *out, size_t cap, size_t *n_out)
 	if (env && hc_parse_uri(env, &be, NULL, 0) == 0)
 		add(out, cap, &n, env, be);
 
-	d = opendir("/sys/class/accel");
-	if (d) {
-		while ((de = readdir(d)) && n_accel < 64) {
-			if (strncmp(de->d_name, "accel", 5) || strlen(de->d_name) >= 16)
+	for (k = 0; k < sizeof(node_kinds) / sizeof(node_kinds[0]); k++) {
+		const struct node_kind *nk = &node_kinds[k];
+		size_t plen = strlen(nk->name), n_nodes = 0;
+		struct node_name names[64];
+		char dir[64];
+
+		snprintf(dir, sizeof(dir), "/sys/class/%s", nk->class);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((de = readdir(d)) && n_nodes < 64) {
+			if (strncmp(de->d_name, nk->name, plen) || strlen(de->d_name) >= 16)
 				continue;
-			if (de->d_name[5] < '0' || de->d_name[5] > '9' || !accel_is_ours(de->d_name))
+			if (de->d_name[plen] < '0' || de->d_name[plen] > '9' ||
+			    !node_is_ours(nk->class, de->d_name))
 				continue;
-			strcpy(names[n_accel++], de->d_name);
+			strcpy(names[n_nodes].name, de->d_name);
+			names[n_nodes++].minor = strtol(de->d_name + plen, NULL, 10);
 		}
 		closedir(d);
-		qsort(names, n_accel, sizeof(names[0]), cmp_accel);
-		for (i = 0; i < n_accel; i++) {
+		qsort(names, n_nodes, sizeof(names[0]), cmp_node);
+		for (i = 0; i < n_nodes; i++) {
 			char uri[HC_URI_MAX];
 
-			snprintf(uri, sizeof(uri), "/dev/accel/%.15s", names[i]);
+			snprintf(uri, sizeof(uri), "%.20s%s", nk->dev, names[i].name + plen);
 			add(out, cap, &n, uri, HC_BACKEND_KERNEL);
 		}
 	}

@@ -62,7 +62,7 @@ const char *hc_strerror(int err);
 /* Backends a URI can name. */
 enum hc_backend {
 	HC_BACKEND_EMU = 1,	/* "emu:/path/to/socket": hc-emud over a UNIX socket */
-	HC_BACKEND_KERNEL = 2,	/* "/dev/accel/accelN": the hc kernel driver */
+	HC_BACKEND_KERNEL = 2,	/* "/dev/accel/accelN" or "/dev/dri/renderDN": the hc kernel driver */
 };
 
 struct hc_device_desc {
@@ -73,7 +73,8 @@ struct hc_device_desc {
 
 /*
  * hc_parse_uri - classify a device URI without opening it.
- * @uri: "emu:PATH" (PATH non-empty, shorter than a UNIX socket path) or "/dev/accel/accelN".
+ * @uri: "emu:PATH" (PATH non-empty, shorter than a UNIX socket path), "/dev/accel/accelN", or
+ *   "/dev/dri/renderDN" (the hc driver's node on kernels without the accel subsystem, e.g. 6.1).
  * @backend: set to the enum hc_backend on success (may be NULL).
  * @path: receives the socket or device-node path (NUL-terminated; may be NULL).
  * @len: size of @path.
@@ -86,8 +87,8 @@ int hc_parse_uri(const char *uri, enum hc_backend *backend, char *path, size_t l
 /*
  * hc_list_devices - list the cards that hc_open(NULL) could use, in discovery order:
  * $HC_DEVICE (if set and well-formed), then /dev/accel/accel* nodes bound to the hc kernel
- * driver, then hc-emud's default sockets ($XDG_RUNTIME_DIR/hc-emud.sock, /run/hc/emud.sock)
- * if they exist.
+ * driver, then /dev/dri/renderD* nodes bound to it (checked through sysfs), then hc-emud's
+ * default sockets ($XDG_RUNTIME_DIR/hc-emud.sock, /run/hc/emud.sock) if they exist.
  * @out: array of @cap entries (may be NULL when @cap is 0).
  * @cap: capacity of @out.
  * @n_out: set to the number of devices found (may exceed @cap).

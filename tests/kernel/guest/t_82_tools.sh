@@ -1,11 +1,23 @@
 #!/bin/sh
 # The project's applications on the guest's card through the driver: hc-run reproduces
 # llama2.c's stories260K golden (prompt 1,300) and hc-smi shows the card (libhc kernel
-# backend; accel nodes only, so 6.1 skips).
-dev=$(ls /dev/accel/accel* 2>/dev/null | head -n 1)
+# backend: the accel node on 6.12, the render node bound to hc_accel on 6.1).
+dev= sys=
+for n in /sys/class/accel/accel* /sys/class/drm/renderD*; do
+	case $(readlink "$n/device/driver" 2>/dev/null) in
+	*/hc_accel) ;;
+	*) continue ;;
+	esac
+	sys=$n
+	case $n in
+	*/accel/*) dev=/dev/accel/${n##*/} ;;
+	*) dev=/dev/dri/${n##*/} ;;
+	esac
+	break
+done
 if [ -z "$dev" ]; then
-	echo "  skip: no accel node (libhc names accel nodes only)"
-	exit 77
+	echo "  FAIL: no hc_accel device node"
+	exit 1
 fi
 fail=0
 check() {
@@ -26,9 +38,11 @@ else
 fi
 smi=$(hc-smi -d "$dev" 2>&1)
 echo "$smi" | sed 's/^/    /'
-model=$(cat /sys/class/accel/accel*/device/hc/model_name | head -n 1)
+model=$(cat "$sys/device/hc/model_name")
 echo "$smi" | grep -q "$model"
 check $? "hc-smi shows the card's model ($model)"
+hc-smi | grep -q "$model"
+check $? "hc-smi without -d discovers the card"
 hc-smi -d "$dev" --json >/tmp/smi.json 2>&1
 grep -q '"tokens_generated"\|tokens' /tmp/smi.json
 check $? "hc-smi --json has token counters"
