@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers for the libhc tests: bake synthetic ROMs with build/hc-bake, run build/hc-emud on a
- * temporary socket as a subprocess, and compute reference generations in-process with the
+ * temporary socket as a subprocess (or use an external card, see t_emud_start), and compute reference generations in-process with the
  * emulator's forward pass (hc_forward + hc_sample) to compare against the card's streams.
  */
 #ifndef HC_TESTS_LIBHC_UTIL_H
@@ -11,12 +11,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "hc/hc.h"
+#include "hc_test.h"
 
 struct t_emud {
-	pid_t pid;
+	pid_t pid;		/* 0 for an external card */
 	char dir[64];		/* private temp dir holding the socket */
 	char sock[128];
-	char uri[160];		/* "emu:" + sock */
+	char uri[160];		/* "emu:" + sock, or the external card's URI */
 };
 
 /*
@@ -33,9 +34,34 @@ const char *t_bake(const char *preset, unsigned seed, char *path, size_t len);
 /* The "tiny" synthetic model with a longer context (in-process bake; needs BAKE_SRCS). */
 const char *t_bake_long(unsigned seed, uint32_t max_ctx, char *path, size_t len);
 
-/* Start build/hc-emud --rom @rom on a fresh socket (extra args NULL-terminated). */
-void t_emud_start(struct t_emud *e, const char *rom, ...);
+/*
+ * Start build/hc-emud --rom @rom on a fresh socket (extra args NULL-terminated); returns NULL.
+ * External-card mode: when $HC_TEST_DEVICE is set (a device URI, or several separated by
+ * commas: e.g. the kernel driver's nodes inside the QEMU guest), no daemon is started and
+ * e->uri names the card whose model identity is @rom's. Returns why the test cannot run
+ * there instead (no such card, or extra daemon options): use T_EMUD_START, which skips.
+ */
+const char *t_emud_start(struct t_emud *e, const char *rom, ...) __attribute__((sentinel));
 void t_emud_stop(struct t_emud *e);
+
+/* $HC_TEST_DEVICE is set: the tests drive an external card, not their own hc-emud. */
+int t_external(void);
+
+/* t_emud_start, skipping the test (SKIP: line) when it cannot run on the external card. */
+#define T_EMUD_START(e, rom, ...)                                        \
+	do {                                                             \
+		const char *why_ = t_emud_start((e), (rom), __VA_ARGS__); \
+		if (why_)                                                \
+			HC_SKIP("%s", why_);                             \
+	} while (0)
+
+/* Skip a test that controls its own hc-emud (kills it, reads its internals) on a card. */
+#define T_NEED_OWN_DAEMON(what)                                                          \
+	do {                                                                             \
+		if (t_external())                                                        \
+			HC_SKIP("external card ($HC_TEST_DEVICE): needs its own hc-emud: %s", \
+				what);                                                   \
+	} while (0)
 
 /* Reference generation in-process: prompt then n tokens with the card's sampling rule. */
 struct t_ref_params {

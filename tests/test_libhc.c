@@ -40,7 +40,8 @@ START_TEST(test_bad_uris)
 {
 	static const char *bad[] = { "", "emu:", "emu", "tcp://host:1", "/dev/accel/accel",
 				     "/dev/accel/accelX", "/dev/accel/accel0x", "dev/accel/accel0",
-				     "/tmp/emud.sock", "EMU:/tmp/x" };
+				     "/tmp/emud.sock", "EMU:/tmp/x", "/dev/dri/renderD",
+				     "/dev/dri/renderD12x", "/dev/dri/card0" };
 	char longp[300], path[HC_URI_MAX];
 	enum hc_backend be;
 	struct hc_card *card = (void *)1;
@@ -65,6 +66,9 @@ START_TEST(test_bad_uris)
 	ck_assert_int_eq(hc_parse_uri("/dev/accel/accel12", &be, path, sizeof(path)), 0);
 	ck_assert_int_eq(be, HC_BACKEND_KERNEL);
 	ck_assert_str_eq(path, "/dev/accel/accel12");
+	ck_assert_int_eq(hc_parse_uri("/dev/dri/renderD128", &be, path, sizeof(path)), 0);
+	ck_assert_int_eq(be, HC_BACKEND_KERNEL);
+	ck_assert_str_eq(path, "/dev/dri/renderD128");
 }
 END_TEST
 
@@ -152,7 +156,7 @@ START_TEST(test_tiny_matches_forward)
 	uint32_t nw, ng;
 
 	t_bake("tiny", 1, rom, sizeof(rom));
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	ck_assert_int_eq(hc_card_info(card, &info), 0);
 	ck_assert_uint_gt(info.vocab_size, 250);
@@ -188,7 +192,7 @@ START_TEST(test_stop_ids_and_continuation)
 	t_bake("tiny", 1, rom, sizeof(rom));
 	nw = t_reference(rom, prompt, 4, &p, want);
 	ck_assert_uint_eq(nw, 30);
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	/* stop at the 11th reference token: tokens before it stream, the stop id does not */
 	dp.n_stop = 1;
@@ -249,7 +253,7 @@ START_TEST(test_stories260k_goldens)
 	HC_REQUIRE_SHARED("golden/stories260K/bos_only.txt", gpath);
 	t_bake_rom(rom, sizeof(rom), "stories260K.rom", "--no-progress", "--tokenizer", "builtin",
 		   model, NULL);
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char rel[128];
@@ -296,7 +300,7 @@ START_TEST(test_tiny_llama3_goldens)
 	root = json_load_file(gpath, 0, &jerr);
 	ck_assert_msg(root, "%s: %s", gpath, jerr.text);
 	cases = json_object_get(root, "cases");
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	json_array_foreach(cases, i, c) {
 		const char *text = json_string_value(json_object_get(c, "text"));
@@ -391,7 +395,7 @@ START_TEST(test_text_stream_utf8)
 
 	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
 	llama3_rom(rom, sizeof(rom));
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	ck_assert_int_eq(hc_tokenize(card, text, strlen(text), 0, ids, 256, &n), 0);
 	ck_assert_uint_gt(n, 1);
@@ -446,7 +450,7 @@ START_TEST(test_info_identity)
 	ck_assert_str_eq(hc_identity_hex(id, hex),
 			 "01abff0000000000000000000000000000000000000000000000000000000000");
 	t_bake("tiny", 1, rom, sizeof(rom));
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	ck_assert_int_eq(hc_card_info(card, &info), 0);
 	ck_assert_str_eq(info.model_name, "synthetic-tiny");
@@ -539,7 +543,7 @@ START_TEST(test_hc_run_over_card)
 	size_t i;
 
 	t_bake("tiny", 1, rom, sizeof(rom));
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	for (i = 0; i < sizeof(args) / sizeof(args[0]); i++)
 		hc_run_same(e.uri, rom, args[i]);
 	/* HC_DEVICE discovery: no -d at all */
@@ -568,7 +572,7 @@ START_TEST(test_hc_run_chat_llama3)
 
 	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
 	llama3_rom(rom, sizeof(rom));
-	t_emud_start(&e, rom, NULL);
+	T_EMUD_START(&e, rom, NULL);
 	hc_run_same(e.uri, rom, "--chat --tokenize 'Write a haiku about silicon.'");
 	hc_run_same(e.uri, rom, "--chat -n 16 'hello'");
 	hc_run_same(e.uri, rom, "--bos -n 16 --temp 0.9 --seed 5 'Once upon a time'");
