@@ -462,7 +462,8 @@ int hc_stream_fd(struct hc_stream *s)
 {
 	if (!s)
 		return -EINVAL;
-	return hc__impl(s)->ctx->qp->irq_fd;
+	/* the kernel backend has no pollable interrupt fd (its waits are an ioctl) */
+	return hc__impl(s)->ctx->qp->irq_fd >= 0 ? hc__impl(s)->ctx->qp->irq_fd : -EOPNOTSUPP;
 }
 
 int hc_stream_rearm(struct hc_stream *s)

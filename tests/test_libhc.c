@@ -110,11 +110,18 @@ START_TEST(test_discovery_env)
 	ck_assert_str_eq(d[0].uri, "emu:/tmp/hc-test-discovery.sock");
 	ck_assert_int_eq(d[0].backend, HC_BACKEND_EMU);
 	ck_assert_int_eq(hc_list_devices(NULL, 0, &n), n ? -ENOSPC : 0);
-	/* discovery opens $HC_DEVICE first: nothing there */
+	/* discovery opens $HC_DEVICE first: nothing there, so it fails unless another card
+	 * is discovered after it (e.g. the driver's nodes), which it then opens */
 	{
 		struct hc_card *card;
+		int r = hc_open(NULL, &card);
 
-		ck_assert_int_lt(hc_open(NULL, &card), 0);
+		if (n == 1) {
+			ck_assert_int_lt(r, 0);
+		} else {
+			ck_assert_int_eq(r, 0);
+			hc_close(card);
+		}
 	}
 	setenv("HC_DEVICE", "garbage", 1);
 	ck_assert_int_eq(hc_list_devices(d, 4, &n), 0);

@@ -391,7 +391,8 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms);
  * queue pair: a context has one of its own while the handle has no more contexts than
  * n_queue_pairs; beyond that contexts share one, and another thread's hc_stream_wait() may
  * consume a wake-up meant for this fd, so poll it with a timeout in that case.
- * Return: the fd (owned by the library) or a negative errno.
+ * Return: the fd (owned by the library) or a negative errno: -EOPNOTSUPP on the kernel
+ * backend, whose driver offers no pollable fd yet (use hc_stream_wait()).
  */
 int hc_stream_fd(struct hc_stream *s);
 
