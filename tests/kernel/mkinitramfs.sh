@@ -2,7 +2,8 @@
 # Build the guest initramfs: static busybox, our /init, the kernel modules a test needs (resolved
 # with their dependencies through the unpacked kernel's modules.dep, decompressed so busybox's
 # insmod can load them), our own modules, and the static guest test binaries.
-# Usage: mkinitramfs.sh ENVFILE OUT.cpio.gz "KMOD..." "OUR.ko..." TESTBIN|DATA.txt...
+# Usage: mkinitramfs.sh ENVFILE OUT.cpio.gz "KMOD..." "OUR.ko..." TESTBIN|DATA.txt|SRC=DEST...
+#   SRC=DEST copies SRC to DEST inside the guest (e.g. ROMs and Check programs under /hc).
 set -eu
 envfile=$1 out=$2 kmods=$3 ours=$4
 shift 4
@@ -47,6 +48,10 @@ done
 : >"$stage/etc/hc-tests"
 for t in "$@"; do
 	case $t in
+	*=/*)
+		mkdir -p "$stage$(dirname "${t#*=}")"
+		cp "${t%%=*}" "$stage${t#*=}"
+		;;
 	*.txt) cp "$t" "$stage/etc/" ;;	# data for the tests (e.g. expected tokens)
 	*/hc-*) install -m 755 "$t" "$stage/bin/" ;;	# the project's tools
 	*)

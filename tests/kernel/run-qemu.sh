@@ -5,7 +5,8 @@
 #   guest gets an ivshmem-doorbell device on that socket. The guest always also gets a plain
 #   ivshmem device without the HC signature, which the driver must leave alone.
 # Environment: HC_KT_TIMEOUT (seconds, default 120), HC_KT_SOCK, HC_KT_VECTORS (default 4),
-#   HC_KT_APPEND (extra kernel command line), HC_KT_SHM_MB (card memory, default 16).
+#   HC_KT_APPEND (extra kernel command line), HC_KT_SHM_MB (card memory, default 16),
+#   HC_KT_QEMU_EXTRA (more QEMU arguments, e.g. further cards whose peers the caller runs).
 # Exit status 0 only when QEMU exited through isa-debug-exit with the PASS code, the console has
 # the PASS marker, and no oops/WARNING/BUG/hung task appears in it. The console is kept in LOG.
 set -u
@@ -52,7 +53,7 @@ timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -M pc -accel tcg -cpu max
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-object memory-backend-file,id=plainmem,size=1M,share=on,mem-path="$plain" \
 	-device ivshmem-plain,memdev=plainmem \
-	$card \
+	$card ${HC_KT_QEMU_EXTRA:-} \
 	-kernel "$VMLINUX" -initrd "$initrd" \
 	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 sysctl.kernel.hung_task_timeout_secs=20 ${HC_KT_APPEND:-}" \
 	</dev/null >"$log" 2>&1

@@ -55,6 +55,62 @@ else
 fi
 emud=${HC_KT_EMUD_BIN:-$TOP/build/hc-emud}
 
+# libhc's Check programs (out/checks, tests/test_libhc*.c) run in a third boot against one card
+# per ROM they use, each ROM baked exactly as the tests bake it and copied to the path the tests
+# look for (build/tests/roms under /hc), with the shared data they read under /hc/shared.
+mkdir -p "$OUT/roms"
+bake_check_rom() {
+	r=$OUT/roms/$1
+	shift
+	[ -f "$r" ] || "$TOP/build/hc-bake" "$@" -o "$r" >"$OUT/bake.log" 2>&1 ||
+		{ echo "run-suite: cannot bake $r:" >&2; cat "$OUT/bake.log" >&2; exit 1; }
+	check_roms="${check_roms:+$check_roms }$r"
+	check_files="$check_files $r=/hc/build/tests/roms/${r##*/}"
+}
+check_roms= check_files=
+bake_check_rom tiny-1.rom --synthetic tiny --seed 1
+bake_check_rom tiny-ctx1100-2.rom --synthetic tiny --seed 2 --max-ctx 1100
+if [ -n "$golden" ]; then
+	bake_check_rom stories260K.rom --no-progress --tokenizer builtin "$shared/models/stories260K.bin"
+	check_files="$check_files $shared/models/stories260K.bin=/hc/shared/models/stories260K.bin"
+	for g in "$shared"/golden/stories260K/*.txt; do
+		check_files="$check_files $g=/hc/shared/golden/stories260K/${g##*/}"
+	done
+fi
+for c in "$OUT"/checks/test_*; do
+	check_files="$check_files $c=/hc/checks/${c##*/}"
+done
+check_files="$check_files $here/guest/libhc-checks.sh=/tests/libhc-checks.sh"
+
+# Boot with one card per ROM of $check_roms (the first through run-qemu.sh's card peer, the
+# others' hc-emud started here) and run only libhc-checks.sh.
+libhc_boot() {
+	extra= pids= i=0
+	set -- $check_roms
+	first=$1
+	shift
+	for r in "$@"; do
+		i=$((i + 1))
+		csock=$OUT/$s/card$i.sock
+		rm -f "$csock"
+		"$emud" --rom "$r" --socket "$OUT/$s/emu$i.sock" --ivshmem "$csock" \
+			>"$OUT/$s/console-libhc.log.emud$i" 2>&1 &
+		pids="$pids $!"
+		j=0
+		while [ ! -S "$csock" ] && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
+		extra="$extra -chardev socket,path=$csock,id=hccard$i"
+		extra="$extra -device ivshmem-doorbell,chardev=hccard$i,vectors=5"
+	done
+	set -- "$emud" --rom "$first" --socket "$OUT/$s/emu0.sock" --ivshmem "$OUT/$s/card0.sock"
+	HC_KT_SOCK=$OUT/$s/card0.sock HC_KT_VECTORS=5 HC_KT_QEMU_EXTRA=$extra \
+		HC_KT_APPEND="hc.tests=libhc-checks.sh ${HC_KT_APPEND:-}" \
+		"$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
+		"$OUT/$s/console-libhc.log" "$@"
+	rc=$?
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	return $rc
+}
+
 # The reference: the guest's decode case through hc-emud's socket transport on the host.
 ref_sock=$OUT/ref.sock
 rm -f "$ref_sock"
@@ -86,7 +142,7 @@ for s in $series; do
 	fi
 	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
 		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* "$here"/guest/t_*.sh "$OUT"/tools/hc-* "$OUT/expected-decode.txt" \
-		$golden || { fails=$((fails + 1)); continue; }
+		$golden $check_files || { fails=$((fails + 1)); continue; }
 	sock=$OUT/$s/card.sock
 	# The card: hc-emud serving ivshmem-doorbell (card peer 0) plus its own socket, which the
 	# host-side reference runs use. 1 + queue pairs vectors each way.
@@ -97,6 +153,8 @@ for s in $series; do
 	HC_KT_SOCK=$sock HC_KT_VECTORS=5 HC_KT_APPEND="pci=nomsi ${HC_KT_APPEND:-}" \
 		"$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
 		"$OUT/$s/console-nomsi.log" "$@" || fails=$((fails + 1))
+	# libhc's Check programs through the driver, one card per ROM they use.
+	libhc_boot || fails=$((fails + 1))
 	echo "run-suite: $KVER: $(($(date +%s) - t0))s including the module build"
 done
 echo "run-suite: $fails kernel(s) failed, $(($(date +%s) - suite_start))s total"
