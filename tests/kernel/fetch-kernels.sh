@@ -44,6 +44,15 @@ extract_vmlinux() {
 	return 1
 }
 
+# apt-get download writes into the current directory. Stale package lists (the mirror moved
+# on to a newer build) fail it: as root, update them once and retry.
+download() {
+	(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$1") && return 0
+	[ "$(id -u)" = 0 ] || return 1
+	apt-get update -qq >/dev/null 2>&1 || true
+	(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$1")
+}
+
 fetch_one() {
 	s=$1
 	abi=$(pick_abi "$s")
@@ -67,9 +76,8 @@ fetch_one() {
 	rm -rf "$root"
 	mkdir -p "$root"
 	for p in linux-image-$kver-unsigned linux-headers-$kver linux-headers-$abi-common $kbuild; do
-		# apt-get download writes into the current directory; skip what we already have.
-		ls "$cache/debs/${p}_"*.deb >/dev/null 2>&1 ||
-			(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$p") || die "apt-get download $p failed"
+		# skip what we already have
+		ls "$cache/debs/${p}_"*.deb >/dev/null 2>&1 || download "$p" || die "apt-get download $p failed"
 		for d in "$cache/debs/${p}_"*.deb; do
 			dpkg-deb -x "$d" "$root"
 		done
