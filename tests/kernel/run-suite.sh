@@ -71,7 +71,7 @@ bake_check_rom() {
 	check_roms="${check_roms:+$check_roms }$r"
 	check_files="$check_files $r=/hc/build/tests/roms/${r##*/}"
 }
-check_roms= check_files=
+check_roms='' check_files=''
 bake_check_rom tiny-1.rom --synthetic tiny --seed 1
 bake_check_rom tiny-ctx1100-2.rom --synthetic tiny --seed 2 --max-ctx 1100
 if [ -n "$golden" ]; then
@@ -89,7 +89,7 @@ check_files="$check_files $here/guest/libhc-checks.sh=/tests/libhc-checks.sh"
 # Boot with one card per ROM of $check_roms (the first through run-qemu.sh's card peer, the
 # others' hc-emud started here) and run only libhc-checks.sh.
 libhc_boot() {
-	extra= pids= i=0
+	extra='' pids='' i=0
 	set -- $check_roms
 	first=$1
 	shift

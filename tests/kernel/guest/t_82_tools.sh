@@ -2,7 +2,7 @@
 # The project's applications on the guest's card through the driver: hc-run reproduces
 # llama2.c's stories260K golden (prompt 1,300) and hc-smi shows the card (libhc kernel
 # backend: the accel node on 6.12, the render node bound to hc_accel on 6.1).
-dev= sys=
+dev='' sys=''
 for n in /sys/class/accel/accel* /sys/class/drm/renderD*; do
 	case $(readlink "$n/device/driver" 2>/dev/null) in
 	*/hc_accel) ;;
