@@ -23,9 +23,15 @@ else
 	kp=$(cat "$out"/*/console*.log 2>/dev/null | grep -c '^hc-ktest: PASS')
 	kf=$(cat "$out"/*/console*.log 2>/dev/null | grep -c '^hc-ktest: FAIL')
 	ks=$(cat "$out"/*/console*.log 2>/dev/null | grep -c '^hc-ktest: SKIP')
+	# libhc's own Check programs, run in the guest against the kernel backend
+	lp=$(cat "$out"/*/console*.log 2>/dev/null | sed -n 's/^ *libhc checks: \([0-9]*\) passed.*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	ls=$(cat "$out"/*/console*.log 2>/dev/null | sed -n 's/^ *libhc checks: .* \([0-9]*\) skipped.*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	kp=$((kp + lp)); ks=$((ks + ls))
 	# a boot that died, a module that did not build, an oops: the suite failed as a whole
 	[ "$krc" = 1 ] || [ "$kf" -gt 0 ] || kf=1
-	echo "kernel suite: $kp passed, $kf failed, $ks skipped (guest test runs over all boots)"
+	echo "kernel suite: $kp passed, $kf failed, $ks skipped (guest tests and guest libhc checks over all boots)"
 	passed=$((passed + kp)); failed=$((failed + kf)); skipped=$((skipped + ks))
 fi
 echo "check: $passed passed, $failed failed, $skipped skipped"
