@@ -6,6 +6,7 @@
  */
 #include <linux/hwmon.h>
 #include <linux/pci.h>
+#include <drm/drm_drv.h>
 
 #include "hc_hw.h"
 
@@ -29,20 +30,26 @@ static int hc_hwmon_read(struct device *dev, enum hwmon_sensor_types type, u32 a
 {
 	struct hc_device *hdev = dev_get_drvdata(dev);
 	const struct hc_card_telemetry *t = &hdev->regs->telemetry;
+	int idx, ret = 0;
 
+	/* card memory only while the device is there */
+	if (!drm_dev_enter(&hdev->drm, &idx))
+		return -ENODEV;
 	switch (type) {
 	case hwmon_temp:
 		*val = (long)READ_ONCE(t->temperature_mc);
-		return 0;
+		break;
 	case hwmon_power:
 		*val = (long)READ_ONCE(t->power_uw);
-		return 0;
+		break;
 	case hwmon_energy:
 		*val = (long)READ_ONCE(t->energy_uj);
-		return 0;
+		break;
 	default:
-		return -EOPNOTSUPP;
+		ret = -EOPNOTSUPP;
 	}
+	drm_dev_exit(idx);
+	return ret;
 }
 
 static int hc_hwmon_read_string(struct device *dev, enum hwmon_sensor_types type, u32 attr,

@@ -7,6 +7,7 @@
 #include <linux/device.h>
 #include <linux/pci.h>
 #include <linux/sysfs.h>
+#include <drm/drm_drv.h>
 
 #include "hc_hw.h"
 
@@ -23,8 +24,24 @@ static ssize_t name##_show(struct device *dev, struct device_attribute *attr, ch
 }										\
 static DEVICE_ATTR_RO(name)
 
+/* Values read from card memory: only while the device is still there. */
+#define HC_ATTR_LIVE(name, fmt, type, expr)					\
+static ssize_t name##_show(struct device *dev, struct device_attribute *attr, char *buf) \
+{										\
+	struct hc_device *hdev = hc_dev(dev);					\
+	type v;									\
+	int idx;								\
+										\
+	if (!drm_dev_enter(&hdev->drm, &idx))					\
+		return -ENODEV;							\
+	v = (expr);								\
+	drm_dev_exit(idx);							\
+	return sysfs_emit(buf, fmt "\n", v);					\
+}										\
+static DEVICE_ATTR_RO(name)
+
 #define HC_ATTR_TELEMETRY(name, field)						\
-	HC_ATTR_IDENT(name, "%llu", READ_ONCE(hdev->regs->telemetry.field))
+	HC_ATTR_LIVE(name, "%llu", u64, READ_ONCE(hdev->regs->telemetry.field))
 
 #define HC_ATTR_COUNTER(name)							\
 	HC_ATTR_IDENT(name, "%lld", (long long)atomic64_read(&hdev->name))
@@ -39,8 +56,8 @@ HC_ATTR_IDENT(max_ctx_len, "%u", hdev->ident.max_ctx_len);
 HC_ATTR_IDENT(max_stream_entries, "%u", hdev->ident.max_stream_entries);
 HC_ATTR_IDENT(max_prefill_tokens, "%u", hdev->ident.max_prefill_tokens);
 HC_ATTR_IDENT(stream_mem_bytes, "%llu", hdev->ident.data_size);
-HC_ATTR_IDENT(card_status, "%u", hc_hw_status(hdev));
-HC_ATTR_IDENT(heartbeat, "%llu", hc_hw_heartbeat(hdev));
+HC_ATTR_LIVE(card_status, "%u", u32, hc_hw_status(hdev));
+HC_ATTR_LIVE(heartbeat, "%llu", u64, hc_hw_heartbeat(hdev));
 HC_ATTR_IDENT(contexts_open, "%d", atomic_read(&hdev->n_ctx));
 HC_ATTR_IDENT(jobs_inflight, "%d", atomic_read(&hdev->inflight));
 HC_ATTR_IDENT(mem_used_bytes, "%llu", READ_ONCE(hdev->mem_used));
