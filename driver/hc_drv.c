@@ -142,6 +142,7 @@ static const struct drm_ioctl_desc hc_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(HC_WAIT, hc_ioctl_wait, HC_IOCTL_FLAGS),
 	DRM_IOCTL_DEF_DRV(HC_CANCEL, hc_ioctl_cancel, HC_IOCTL_FLAGS),
 	DRM_IOCTL_DEF_DRV(HC_GET_TOKENIZER, hc_ioctl_get_tokenizer, HC_IOCTL_FLAGS),
+	DRM_IOCTL_DEF_DRV(HC_STREAM_POLLFD, hc_ioctl_stream_pollfd, HC_IOCTL_FLAGS),
 };
 
 HC_DEFINE_FOPS(hc_fops);

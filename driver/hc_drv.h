@@ -155,5 +155,6 @@ int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file);
 int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file);
 int hc_ioctl_cancel(struct drm_device *drm, void *data, struct drm_file *file);
 int hc_ioctl_get_tokenizer(struct drm_device *drm, void *data, struct drm_file *file);
+int hc_ioctl_stream_pollfd(struct drm_device *drm, void *data, struct drm_file *file);
 
 #endif /* HC_DRV_H */

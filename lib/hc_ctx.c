@@ -280,6 +280,7 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	if (!si)
 		return -ENOMEM;
 	si->ctx = ctx;
+	si->poll_fd = -1;
 	si->max_tokens = p->max_tokens;
 	si->ring_bytes = HC_RING_BYTES(entries, sizeof(uint32_t));
 	ret = card->ops->buf_alloc(card, HC_BUF_STREAM, si->ring_bytes, &si->ring_cookie,

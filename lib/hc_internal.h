@@ -78,6 +78,12 @@ struct hc_card_ops {
 	 */
 	int (*wait)(struct hc_card *card, struct hc_qp *qp, struct hc_stream_impl *si,
 		    int timeout_ms);
+	/*
+	 * Optional, for queue pairs without a pollable irq fd: a new fd that polls readable
+	 * while @si has unread tokens or @si's queue pair has unreaped completions (level-
+	 * triggered, never read). The library closes it. fd or negative errno.
+	 */
+	int (*stream_fd)(struct hc_card *card, struct hc_stream_impl *si);
 	/* Optional: 0 while the card is reachable, else negative errno (e.g. -ECONNRESET). */
 	int (*check)(struct hc_card *card);
 	/* Optional: telemetry when there is no register page mapped (card->regs NULL). */
@@ -166,6 +172,7 @@ struct hc_stream_impl {
 	uint32_t max_tokens;
 	int ended;		/* CQE reaped (or the card is gone: dead) */
 	int dead;
+	int poll_fd;		/* ops->stream_fd's, made by hc_stream_fd(); -1 before */
 	struct hc_stream_status st;
 	struct hc_op op;
 };

@@ -6,7 +6,8 @@
  * struct drm_hc_job (we produce, the driver copies and validates each entry on SUBMIT) and a
  * completion ring of struct hc_cqe (the driver produces). The library's queue pair of a
  * context is that pair of rings, so the generic reaping code works unchanged; there is no
- * pollable interrupt fd (irq_fd -1): waits go through DRM_IOCTL_HC_WAIT. Stream rings live
+ * pollable interrupt fd (irq_fd -1): waits go through DRM_IOCTL_HC_WAIT, and hc_stream_fd()
+ * is a per-stream fd from DRM_IOCTL_HC_STREAM_POLLFD. Stream rings live
  * in card memory, mapped from the driver: tokens are read in place, as with hc-emud.
  * libdrm does what it does on any DRM fd (version query, restartable ioctls).
  */
@@ -282,6 +283,18 @@ static int hk_wait(struct hc_card *card, struct hc_qp *qp, struct hc_stream_impl
 	return ret == -ETIME ? -ETIMEDOUT : ret;
 }
 
+/* A per-stream fd of the driver that polls readable while hk_wait would return at once. */
+static int hk_stream_fd(struct hc_card *card, struct hc_stream_impl *si)
+{
+	struct drm_hc_stream_pollfd p = {
+		.ctx_handle = hk_qp(si->ctx->qp)->handle,
+		.stream_handle = (uint32_t)si->ring_cookie,
+	};
+	int ret = hk_ioctl(card, DRM_IOCTL_HC_STREAM_POLLFD, &p);
+
+	return ret ? ret : p.fd;
+}
+
 static uint64_t read_u64(const char *dir, const char *name)
 {
 	char path[512], buf[64];
@@ -336,6 +349,7 @@ static const struct hc_card_ops kernel_ops = {
 	.buf_free = hk_buf_free,
 	.stream_kick = hk_stream_kick,
 	.wait = hk_wait,
+	.stream_fd = hk_stream_fd,
 	.telemetry = hk_telemetry,
 };
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "hc_internal.h"
 
 #define WAIT_MAX_FDS 64
@@ -460,10 +461,21 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 
 int hc_stream_fd(struct hc_stream *s)
 {
+	struct hc_stream_impl *si;
+	struct hc_card *card;
+
 	if (!s)
 		return -EINVAL;
-	/* the kernel backend has no pollable interrupt fd (its waits are an ioctl) */
-	return hc__impl(s)->ctx->qp->irq_fd >= 0 ? hc__impl(s)->ctx->qp->irq_fd : -EOPNOTSUPP;
+	si = hc__impl(s);
+	if (si->ctx->qp->irq_fd >= 0)
+		return si->ctx->qp->irq_fd;
+	/* the kernel backend: a per-stream fd from the driver, made on first use */
+	card = si->ctx->card;
+	if (si->poll_fd < 0 && card->ops->stream_fd)
+		si->poll_fd = card->ops->stream_fd(card, si);
+	if (si->poll_fd < 0 && !card->ops->stream_fd)
+		return -EOPNOTSUPP;
+	return si->poll_fd;
 }
 
 int hc_stream_rearm(struct hc_stream *s)
@@ -517,6 +529,8 @@ void hc_stream_free(struct hc_stream *s)
 		return;
 	si = hc__impl(s);
 	ctx = si->ctx;
+	if (si->poll_fd >= 0)
+		close(si->poll_fd);	/* it holds the driver's stream: close before freeing */
 	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
 		/* The card may still write the ring: cancel and wait for the CQE first. */
 		ctx->card->ops->cancel(ctx->card, ctx);

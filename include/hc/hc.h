@@ -387,12 +387,13 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms);
  * hc_stream_fd - a file descriptor that becomes readable (POLLIN) when @s may be ready, for
  * the application's own epoll/io_uring loop. Wake-ups may be spurious. Call hc_stream_rearm()
  * before sleeping on it (it reaps completions, drains the fd and re-enables wake-ups), then
- * peek after it fires. Do not read the fd yourself. The fd is the interrupt of the context's
- * queue pair: a context has one of its own while the handle has no more contexts than
- * n_queue_pairs; beyond that contexts share one, and another thread's hc_stream_wait() may
- * consume a wake-up meant for this fd, so poll it with a timeout in that case.
- * Return: the fd (owned by the library) or a negative errno: -EOPNOTSUPP on the kernel
- * backend, whose driver offers no pollable fd yet (use hc_stream_wait()).
+ * peek after it fires. Do not read the fd yourself. With hc-emud the fd is the interrupt of
+ * the context's queue pair: a context has one of its own while the handle has no more
+ * contexts than n_queue_pairs; beyond that contexts share one, and another thread's
+ * hc_stream_wait() may consume a wake-up meant for this fd, so poll it with a timeout in that
+ * case. On the kernel backend it is the stream's own fd from the driver (level-triggered,
+ * made on the first call, closed by hc_stream_free()).
+ * Return: the fd (owned by the library) or a negative errno.
  */
 int hc_stream_fd(struct hc_stream *s);
 

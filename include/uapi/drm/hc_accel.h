@@ -36,6 +36,7 @@ extern "C" {
 #define DRM_HC_WAIT		0x05
 #define DRM_HC_CANCEL		0x06
 #define DRM_HC_GET_TOKENIZER	0x07
+#define DRM_HC_STREAM_POLLFD	0x08
 
 #define DRM_HC_MAX_STOP		8	/* stop token ids per DECODE job */
 #define DRM_HC_MAX_RING_ENTRIES	4096	/* largest context submission ring */
@@ -320,6 +321,31 @@ struct drm_hc_get_tokenizer {
 	__u32 pad;
 };
 
+/**
+ * struct drm_hc_stream_pollfd - DRM_IOCTL_HC_STREAM_POLLFD: a file descriptor for the
+ * process's own poll/epoll/io_uring loop that is readable (EPOLLIN, level-triggered) while
+ * the stream ring holds tokens beyond the head the process published (tail != head), or the
+ * context's completion ring holds completions beyond its head (e.g. the DECODE job ended),
+ * or the context was lost in a card reset or destroyed. EPOLLERR|EPOLLHUP once the card is
+ * gone. As for WAIT, set HC_STREAM_HOST_NEED_WAKEUP (then re-check the tail) before sleeping
+ * for tokens: the card interrupts only when asked to. The fd cannot be read or written; it
+ * keeps the context and stream alive until it is closed (also after their handles are).
+ * @ctx_handle: (in) context on this file whose completion ring is watched.
+ * @stream_handle: (in) stream GEM handle on this file (DRM_IOCTL_HC_STREAM_CREATE).
+ * @flags: (in) must be zero.
+ * @fd: (out) the new file descriptor, close-on-exec.
+ * @reserved: must be zero.
+ *
+ * Returns -ENOENT for a handle unknown on this file, -ENODEV when the card is gone.
+ */
+struct drm_hc_stream_pollfd {
+	__u32 ctx_handle;
+	__u32 stream_handle;
+	__u32 flags;
+	__s32 fd;
+	__u64 reserved[2];
+};
+
 #define DRM_IOCTL_HC_GET_INFO \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_GET_INFO, struct drm_hc_info)
 #define DRM_IOCTL_HC_CTX_CREATE \
@@ -336,6 +362,8 @@ struct drm_hc_get_tokenizer {
 	DRM_IOW(DRM_COMMAND_BASE + DRM_HC_CANCEL, struct drm_hc_cancel)
 #define DRM_IOCTL_HC_GET_TOKENIZER \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_GET_TOKENIZER, struct drm_hc_get_tokenizer)
+#define DRM_IOCTL_HC_STREAM_POLLFD \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_HC_STREAM_POLLFD, struct drm_hc_stream_pollfd)
 
 #if defined(__cplusplus)
 }

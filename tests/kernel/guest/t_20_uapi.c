@@ -3,8 +3,10 @@
  * Hostile use of the UAPI is rejected with the right errno and leaves no trace: non-zero
  * reserved/flag fields, bad handles, another process's handles and mappings, out-of-range
  * sizes and counts, bad pointers, mmap beyond a buffer, a runaway ring tail, a full
- * completion ring. (The console is checked for oopses and warnings by the host.)
+ * completion ring, a poll fd of foreign or closed handles. (The console is checked for
+ * oopses and warnings by the host.)
  */
+#include <poll.h>
 #include <sys/wait.h>
 #include "ktest.h"
 
@@ -229,6 +231,8 @@ static void t_other_process(int fd)
 		struct drm_hc_wait w = { .ctx_handle = c.handle };
 		struct drm_hc_cancel cn = { .ctx_handle = c.handle };
 		struct drm_gem_close gc = { .handle = st.handle };
+		struct drm_hc_stream_pollfd pf = { .ctx_handle = c.handle,
+						   .stream_handle = st.handle };
 		void *p;
 
 		kt_failures = 0;
@@ -237,6 +241,8 @@ static void t_other_process(int fd)
 		KT_ERRNO(fd2, DRM_IOCTL_HC_CANCEL, &cn, ENOENT, "other file: CANCEL our context");
 		KT_ERRNO(fd2, DRM_IOCTL_HC_CTX_DESTROY, &d, ENOENT, "other file: destroy our context");
 		KT_ERRNO(fd2, DRM_IOCTL_GEM_CLOSE, &gc, EINVAL, "other file: close our stream");
+		KT_ERRNO(fd2, DRM_IOCTL_HC_STREAM_POLLFD, &pf, ENOENT,
+			 "other file: poll fd of our context and stream");
 		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd2, (off_t)cc.ring_mmap_offset);
 		KT_CHECK(p == MAP_FAILED && errno == EACCES, "other file: map our context ring -> %s",
 			 p == MAP_FAILED ? strerror(errno) : "mapped");
@@ -251,6 +257,58 @@ static void t_other_process(int fd)
 	}
 	kt_stream_destroy(&st);
 	KT_CHECK(kt_ctx_destroy(&c) == 0, "our context still works and is destroyed");
+}
+
+/*
+ * STREAM_POLLFD: reserved fields and foreign handles refused; the fd polls readable exactly
+ * while a completion is unconsumed, cannot be read, and outlives the handles it watches.
+ */
+static void t_pollfd(int fd)
+{
+	struct drm_hc_stream_pollfd p;
+	struct drm_hc_job nop = { .opcode = DRM_HC_OP_NOP };
+	struct kt_ctx c;
+	struct kt_stream st;
+	struct hc_cqe cqe;
+	struct pollfd pfd = { .events = POLLIN };
+	char b;
+
+	KT_CHECK(kt_ctx_create(fd, &c, 4) == 0 && kt_stream_create(fd, &st, 16) == 0,
+		 "context and stream to poll");
+#define PF(field, val, err, what) do {						\
+	memset(&p, 0, sizeof(p)); p.ctx_handle = c.handle; p.stream_handle = st.handle;	\
+	p.field = val;								\
+	KT_ERRNO(fd, DRM_IOCTL_HC_STREAM_POLLFD, &p, err, what);		\
+} while (0)
+	PF(flags, 1, EINVAL, "STREAM_POLLFD flags=1");
+	PF(reserved[0], 1, EINVAL, "STREAM_POLLFD reserved[0]=1");
+	PF(reserved[1], 1u << 31, EINVAL, "STREAM_POLLFD reserved[1]!=0");
+	PF(ctx_handle, 4242, ENOENT, "STREAM_POLLFD unknown context");
+	PF(ctx_handle, 0, ENOENT, "STREAM_POLLFD context 0");
+	PF(stream_handle, 4242, ENOENT, "STREAM_POLLFD unknown stream");
+	PF(stream_handle, 0, ENOENT, "STREAM_POLLFD stream 0");
+#undef PF
+	memset(&p, 0, sizeof(p));
+	p.ctx_handle = c.handle;
+	p.stream_handle = st.handle;
+	KT_CHECK(ioctl(fd, DRM_IOCTL_HC_STREAM_POLLFD, &p) == 0 && p.fd >= 0,
+		 "STREAM_POLLFD -> fd %d", p.fd);
+	pfd.fd = p.fd;
+	KT_CHECK((fcntl(p.fd, F_GETFD) & FD_CLOEXEC) != 0, "poll fd is close-on-exec");
+	KT_CHECK(poll(&pfd, 1, 0) == 0, "idle stream and context: not readable");
+	KT_CHECK(read(p.fd, &b, 1) < 0, "poll fd cannot be read (%s)", strerror(errno));
+	KT_CHECK(kt_submit(&c, &nop) == 1, "NOP submitted");
+	KT_CHECK(poll(&pfd, 1, 10000) == 1 && (pfd.revents & POLLIN) &&
+		 !(pfd.revents & (POLLERR | POLLHUP)), "its completion wakes the poll (revents %#x)",
+		 pfd.revents);
+	KT_CHECK(kt_wait_cqe(&c, &cqe, 5000) == 0, "completion consumed");
+	KT_CHECK(poll(&pfd, 1, 0) == 0, "consumed: not readable any more");
+	/* The fd keeps the context and stream alive after their handles are gone. */
+	kt_stream_destroy(&st);
+	KT_CHECK(kt_ctx_destroy(&c) == 0, "context destroyed while its poll fd is open");
+	KT_CHECK(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP),
+		 "destroyed context: poll fd hangs up (revents %#x)", pfd.revents);
+	close(p.fd);
 }
 
 /* Contexts are bounded per file (EMFILE) and by the card's KV slots (ENOSPC). */
@@ -290,6 +348,7 @@ int main(void)
 	t_jobs(fd);
 	t_mmap(fd);
 	t_other_process(fd);
+	t_pollfd(fd);
 	t_too_many_contexts();
 	KT_CHECK(kt_counter(sysdir, "contexts_open") == 0, "no contexts left open");
 	KT_CHECK(kt_counter(sysdir, "jobs_inflight") == 0, "no jobs left in flight");
