@@ -5,7 +5,10 @@
 # Usage: tests/check-all.sh BUILD_DIR TEST...
 B=$1
 mkdir -p "$B/tests/logs"
+t0=$(date +%s)
 tests/run-tests.sh "$@" | tee "$B/tests/logs/unit.txt"
+t1=$(date +%s)
+times="host Check programs $((t1 - t0)) s"
 unit=$(tail -n 1 "$B/tests/logs/unit.txt")
 passed=$(echo "$unit" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
 failed=$(echo "$unit" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
@@ -32,7 +35,9 @@ else
 	# a boot that died, a module that did not build, an oops: the suite failed as a whole
 	[ "$krc" = 1 ] || [ "$kf" -gt 0 ] || kf=1
 	echo "kernel suite: $kp passed, $kf failed, $ks skipped (guest tests and guest libhc checks over all boots)"
+	times="$times, QEMU driver suite $(($(date +%s) - t1)) s"
 	passed=$((passed + kp)); failed=$((failed + kf)); skipped=$((skipped + ks))
 fi
+echo "make check: $times, $(($(date +%s) - t0)) s in all"
 echo "check: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -473,6 +474,8 @@ static inline pid_t tc_daemon_start(const char *rom, const char *sock, const cha
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		/* never outlive the test, even when its bound kills it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0)
 			dup2(fd, 2);

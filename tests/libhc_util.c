@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "libhc_util.h"
 #include "bake.h"
 #include "model.h"
@@ -255,8 +256,116 @@ void t_emud_stop(struct t_emud *e)
 	rmdir(e->dir);
 }
 
+/*
+ * Recorded references. A reference is a pure function of the ROM's identity, the prompt and
+ * the sampling parameters; the host's run computes it and, with $HC_TEST_REF_RECORD=DIR,
+ * writes it to DIR. The QEMU guest reads it from $HC_TEST_REF_DIR instead of running the
+ * forward pass again under TCG, where it costs seconds per test (the host's forward pass is
+ * the same code, and its exactness across paths and threads is test_forward's subject).
+ * File: "HCREF1\0\0", the 32-byte key, u32 count, count x i32.
+ */
+#define REF_MAGIC "HCREF1\0\0"
+
+static void ref_key(const char *rom, const int32_t *prompt, uint32_t n_prompt,
+		    const struct t_ref_params *p, uint8_t key[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint32_t u[5] = { n_prompt, p->max_tokens, p->top_k, p->n_stop, 0 };
+	uint8_t id[32];
+
+	rom_identity(rom, id);
+	ck_assert_ptr_nonnull(md);
+	ck_assert_int_eq(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	EVP_DigestUpdate(md, id, sizeof(id));
+	EVP_DigestUpdate(md, u, sizeof(u));
+	EVP_DigestUpdate(md, &p->temperature, sizeof(p->temperature));
+	EVP_DigestUpdate(md, &p->top_p, sizeof(p->top_p));
+	EVP_DigestUpdate(md, &p->seed, sizeof(p->seed));
+	EVP_DigestUpdate(md, prompt, n_prompt * sizeof(*prompt));
+	if (p->n_stop)
+		EVP_DigestUpdate(md, p->stop_ids, p->n_stop * sizeof(*p->stop_ids));
+	ck_assert_int_eq(EVP_DigestFinal_ex(md, key, NULL), 1);
+	EVP_MD_CTX_free(md);
+}
+
+static void ref_path(const char *dir, const uint8_t key[32], char *path, size_t len)
+{
+	int n = snprintf(path, len, "%s/", dir);
+
+	for (int i = 0; i < 16 && n > 0 && (size_t)n + 3 < len; i++)
+		n += snprintf(path + n, len - n, "%02x", key[i]);
+	ck_assert_msg(n > 0 && (size_t)n + 5 < len, "reference path too long: %s", dir);
+	strcat(path, ".ref");
+}
+
+/* A recorded reference for @key in $HC_TEST_REF_DIR: its count, or -1 when there is none. */
+static int ref_load(const uint8_t key[32], const struct t_ref_params *p, int32_t *out)
+{
+	const char *dir = getenv("HC_TEST_REF_DIR");
+	uint8_t head[8 + 32];
+	char path[512];
+	uint32_t n;
+	FILE *f;
+
+	if (!dir || !*dir)
+		return -1;
+	ref_path(dir, key, path, sizeof(path));
+	f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	ck_assert_msg(fread(head, sizeof(head), 1, f) == 1 && fread(&n, sizeof(n), 1, f) == 1,
+		      "%s: short reference file", path);
+	ck_assert_msg(!memcmp(head, REF_MAGIC, 8) && !memcmp(head + 8, key, 32),
+		      "%s: not the reference for this key", path);
+	ck_assert_msg(n <= p->max_tokens, "%s: %u tokens, asked for %u", path, n, p->max_tokens);
+	ck_assert_msg(fread(out, sizeof(*out), n, f) == n, "%s: short reference file", path);
+	fclose(f);
+	return (int)n;
+}
+
+/* Write the reference to $HC_TEST_REF_RECORD (private name, then rename). */
+static void ref_record(const uint8_t key[32], const int32_t *out, uint32_t n)
+{
+	const char *dir = getenv("HC_TEST_REF_RECORD");
+	char path[512], tmp[540];
+	FILE *f;
+
+	if (!dir || !*dir)
+		return;
+	mkdir(dir, 0755);
+	ref_path(dir, key, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	f = fopen(tmp, "wb");
+	ck_assert_msg(f, "%s: %s", tmp, strerror(errno));
+	ck_assert(fwrite(REF_MAGIC, 8, 1, f) == 1 && fwrite(key, 32, 1, f) == 1 &&
+		  fwrite(&n, sizeof(n), 1, f) == 1 && fwrite(out, sizeof(*out), n, f) == n);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+static uint32_t compute_reference(const char *rom_path, const int32_t *prompt,
+				  uint32_t n_prompt, const struct t_ref_params *p, int32_t *out);
+
 uint32_t t_reference(const char *rom_path, const int32_t *prompt, uint32_t n_prompt,
 		     const struct t_ref_params *p, int32_t *out)
+{
+	uint8_t key[32];
+	uint32_t n;
+	int r;
+
+	ref_key(rom_path, prompt, n_prompt, p, key);
+	r = ref_load(key, p, out);
+	if (r >= 0)
+		return (uint32_t)r;
+	if (getenv("HC_TEST_REF_DIR"))
+		fprintf(stderr, "note: no recorded reference, computing it here\n");
+	n = compute_reference(rom_path, prompt, n_prompt, p, out);
+	ref_record(key, out, n);
+	return n;
+}
+
+static uint32_t compute_reference(const char *rom_path, const int32_t *prompt,
+				  uint32_t n_prompt, const struct t_ref_params *p, int32_t *out)
 {
 	struct hc_sampling s = { .temperature = p->temperature, .top_p = p->top_p,
 				 .top_k = p->top_k, .seed = p->seed };

@@ -72,7 +72,11 @@ struct t_ref_params {
 	uint32_t n_stop;
 	const int32_t *stop_ids;
 };
-/* Returns the number of tokens generated into @out (stops after a stop id, included). */
+/*
+ * Returns the number of tokens generated into @out (stops after a stop id, included).
+ * $HC_TEST_REF_RECORD=DIR: also write it to DIR; $HC_TEST_REF_DIR=DIR: read it from there
+ * when recorded (the QEMU guest: the host's run recorded it), else compute it.
+ */
 uint32_t t_reference(const char *rom, const int32_t *prompt, uint32_t n_prompt,
 		     const struct t_ref_params *p, int32_t *out);
 

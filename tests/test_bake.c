@@ -539,9 +539,8 @@ END_TEST
 static Suite *bake_suite(void)
 {
 	Suite *s = suite_create("bake");
-	TCase *tc = tcase_create("bake");
+	TCase *tc = hc_tcase(s, "bake", 300);
 
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_cli_usage);
 	tcase_add_test(tc, test_synthetic_quant_and_determinism);
 	tcase_add_test(tc, test_presets);
@@ -550,7 +549,6 @@ static Suite *bake_suite(void)
 	tcase_add_test(tc, test_writer_rejects);
 	tcase_add_test(tc, test_q8_rom_matches_llama_quantize);
 	tcase_add_test(tc, test_tokenizer_option);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

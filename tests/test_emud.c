@@ -1661,10 +1661,9 @@ END_TEST
 static Suite *emud_suite(void)
 {
 	Suite *s = suite_create("emud");
-	TCase *tc = tcase_create("card");
+	TCase *tc = hc_tcase(s, "card", 300);
 
 	tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_decode_exact);
 	tcase_add_test(tc, test_parallel_contexts_exact);
 	tcase_add_test(tc, test_round_robin);
@@ -1687,7 +1686,6 @@ static Suite *emud_suite(void)
 	tcase_add_test(tc, test_golden_stories260k);
 	tcase_add_test(tc, test_pci_transport);
 	tcase_add_test(tc, test_proc_fd_isolation);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

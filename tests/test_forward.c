@@ -556,25 +556,21 @@ END_TEST
 static Suite *forward_suite(void)
 {
 	Suite *s = suite_create("forward");
-	TCase *tc = tcase_create("model");
-	TCase *ts = tcase_create("sample");
+	TCase *tc = hc_tcase(s, "model", 300);
+	TCase *ts = hc_tcase(s, "sample", 60);
 
 	tcase_add_unchecked_fixture(tc, bake_all, remove_all);
-	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, threads_and_paths_identical, 0, N_TYPES);
 	tcase_add_loop_test(tc, prefill_equals_steps, 0, N_TYPES);
 	tcase_add_loop_test(tc, contexts_isolated, 0, N_TYPES);
 	tcase_add_test(tc, errors_leave_state_unchanged);
 	tcase_add_loop_test(tc, quantized_close_to_f32, 1, N_TYPES);
 	tcase_add_test(tc, matmul_kernels_follow_contract);
-	suite_add_tcase(s, tc);
-	tcase_set_timeout(ts, 60);
 	tcase_add_test(ts, sample_greedy_ties_lowest_id);
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);
 	tcase_add_test(ts, sample_topk_topp_sets_and_frequencies);
 	tcase_add_test(ts, sample_topk_exact_set);
-	suite_add_tcase(s, ts);
 	return s;
 }
 

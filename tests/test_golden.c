@@ -484,16 +484,14 @@ END_TEST
 static Suite *golden_suite(void)
 {
 	Suite *s = suite_create("golden");
-	TCase *tc = tcase_create("golden");
+	TCase *tc = hc_tcase(s, "golden", 600);
 
 	tcase_add_unchecked_fixture(tc, mk_tmp, rm_tmp);
-	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, stories260k_llama2c);
 	tcase_add_test(tc, stories260k_hc_run);
 	tcase_add_test(tc, stories260k_gguf);
 	tcase_add_test(tc, tiny_llama3_hf);
 	tcase_add_test(tc, tiny_llama3_bf16_gguf);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -590,29 +590,22 @@ END_TEST
 static Suite *libhc_suite(void)
 {
 	Suite *s = suite_create("libhc");
-	TCase *h = tcase_create("hygiene"), *e2e = tcase_create("end_to_end");
+	TCase *run = hc_tcase(s, "hc_run", 600);
+	TCase *h = hc_tcase(s, "hygiene", 60);
+	TCase *e2e = hc_tcase(s, "end_to_end", 600);
 
+	tcase_add_test(run, test_hc_run_over_card);
+	tcase_add_test(run, test_hc_run_chat_llama3);
 	tcase_add_test(h, test_strerror_every_error);
 	tcase_add_test(h, test_bad_uris);
 	tcase_add_test(h, test_no_daemon);
 	tcase_add_test(h, test_discovery_env);
-	tcase_set_timeout(e2e, 600);
 	tcase_add_test(e2e, test_tiny_matches_forward);
 	tcase_add_test(e2e, test_stop_ids_and_continuation);
 	tcase_add_test(e2e, test_text_stream_utf8);
 	tcase_add_test(e2e, test_info_identity);
 	tcase_add_test(e2e, test_stories260k_goldens);
 	tcase_add_test(e2e, test_tiny_llama3_goldens);
-	{
-		TCase *run = tcase_create("hc_run");
-
-		tcase_set_timeout(run, 600);
-		tcase_add_test(run, test_hc_run_over_card);
-		tcase_add_test(run, test_hc_run_chat_llama3);
-		suite_add_tcase(s, run);
-	}
-	suite_add_tcase(s, h);
-	suite_add_tcase(s, e2e);
 	return s;
 }
 

@@ -455,15 +455,13 @@ END_TEST
 static Suite *clients_suite(void)
 {
 	Suite *s = suite_create("libhc_clients");
-	TCase *tc = tcase_create("clients");
+	TCase *tc = hc_tcase(s, "clients", 600);
 
-	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_4_clients_x_4_contexts);
 	tcase_add_test(tc, test_killed_client_frees_contexts);
 	tcase_add_test(tc, test_guessed_context_ids_fail);
 	tcase_add_test(tc, test_threads_share_a_card);
 	tcase_add_test(tc, test_wait_across_cards);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -391,9 +391,8 @@ END_TEST
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("libhc_stream");
-	TCase *tc = tcase_create("stream");
+	TCase *tc = hc_tcase(s, "stream", 600);
 
-	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_tiny_ring_slow_consumer);
 	tcase_add_test(tc, test_cancel_paused_exact);
 	tcase_add_test(tc, test_cancel_running);
@@ -401,7 +400,6 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_context_limits);
 	tcase_add_test(tc, test_daemon_dies);
 	tcase_add_test(tc, test_hung_card_times_out);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

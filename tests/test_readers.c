@@ -1358,9 +1358,8 @@ END_TEST
 static Suite *readers_suite(void)
 {
 	Suite *s = suite_create("readers");
-	TCase *tc = tcase_create("readers");
+	TCase *tc = hc_tcase(s, "readers", 600);
 
-	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_perm_row);
 	tcase_add_test(tc, test_crafted_gguf_valid);
 	tcase_add_test(tc, test_crafted_gguf_hostile);
@@ -1374,7 +1373,6 @@ static Suite *readers_suite(void)
 	tcase_add_test(tc, test_q8_requant_matches_llama_quantize);
 	tcase_add_test(tc, test_q8_gguf_rows);
 	tcase_add_test(tc, test_stories_gguf_equals_llama2c);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -690,9 +690,8 @@ END_TEST
 static Suite *rom_suite(void)
 {
 	Suite *s = suite_create("rom");
-	TCase *tc = tcase_create("rom");
+	TCase *tc = hc_tcase(s, "rom", 300);
 
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_load_ok);
 	tcase_add_test(tc, test_flipped_bytes);
 	tcase_add_test(tc, test_truncated_and_extended);
@@ -703,7 +702,6 @@ static Suite *rom_suite(void)
 	tcase_add_test(tc, test_q4_0_rules);
 	tcase_add_test(tc, test_q8_0_rules);
 	tcase_add_test(tc, test_q8_0_matches_llama_cpp);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -774,9 +774,8 @@ END_TEST
 static Suite *smi_suite(void)
 {
 	Suite *s = suite_create("hc-smi");
-	TCase *tc = tcase_create("smi");
+	TCase *tc = hc_tcase(s, "smi", 300);
 
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_usage_errors);
 	tcase_add_test(tc, test_no_card);
 	tcase_add_test(tc, test_json_matches_card_info);
@@ -786,7 +785,6 @@ static Suite *smi_suite(void)
 	tcase_add_test(tc, test_loop_stops_on_sigint);
 	tcase_add_test(tc, test_several_cards);
 	tcase_add_test(tc, test_loop_sees_stalled_card);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

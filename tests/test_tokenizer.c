@@ -1003,9 +1003,8 @@ END_TEST
 static Suite *tokenizer_suite(void)
 {
 	Suite *s = suite_create("tokenizer");
-	TCase *tc = tcase_create("core");
+	TCase *tc = hc_tcase(s, "core", 300);
 
-	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, llama2_spm_golden);
 	tcase_add_test(tc, llama2_pieces);
 	tcase_add_test(tc, llama3_bpe_golden);
@@ -1020,7 +1019,6 @@ static Suite *tokenizer_suite(void)
 	tcase_add_test(tc, llama2c_files);
 	tcase_add_test(tc, hf_json_forms);
 	tcase_add_test(tc, llama2_hf_json);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -4,7 +4,7 @@
 #   EMUD_CMD: the card peer (hc-emud serving ivshmem-doorbell on $HC_KT_SOCK); when given, the
 #   guest gets an ivshmem-doorbell device on that socket. The guest always also gets a plain
 #   ivshmem device without the HC signature, which the driver must leave alone.
-# Environment: HC_KT_TIMEOUT (seconds, default 120), HC_KT_SOCK, HC_KT_VECTORS (default 4),
+# Environment: HC_KT_TIMEOUT (seconds, default 180), HC_KT_SOCK, HC_KT_VECTORS (default 4),
 #   HC_KT_APPEND (extra kernel command line), HC_KT_SHM_MB (card memory, default 16),
 #   HC_KT_QEMU_EXTRA (more QEMU arguments, e.g. further cards whose peers the caller runs).
 # Exit status 0 only when QEMU exited through isa-debug-exit with the PASS code, the console has
@@ -13,7 +13,7 @@ set -u
 envfile=$1 initrd=$2 log=$3
 shift 3
 . "$envfile"
-timeout_s=${HC_KT_TIMEOUT:-120}
+timeout_s=${HC_KT_TIMEOUT:-180}
 sock=${HC_KT_SOCK:-$(dirname "$log")/ivshmem.sock}
 vectors=${HC_KT_VECTORS:-4}
 plain=$(dirname "$log")/plain.shm
@@ -68,10 +68,19 @@ grep -q '^HC-KTEST-RESULT: PASS' "$log" || fail="${fail:+$fail; }no PASS marker"
 bad=$(grep -nE 'Oops|BUG:|WARNING:|Call Trace|RIP:|blocked for more than|general protection|Unable to handle|kernel panic|Kernel panic|UBSAN|KASAN|refcount_t:|list_(add|del) corruption|possible circular locking' "$log" | head -n 5)
 [ -n "$bad" ] && fail="${fail:+$fail; }kernel trouble in console:
 $bad"
+# What ran and how long: each guest test's time (init.sh), each libhc Check test's (hc_test.h).
+name=$(basename "$log" .log)
+times=$(tr -d '\r' <"$log" | sed -n 's/^hc-ktest: \(PASS\|SKIP\|FAIL\) \([^ ]*\) (\(exit [0-9]*, \)\{0,1\}\([0-9.]*\) s)$/\4 s \2/p; s/^TIME \([^ ]*\) \([0-9.]*\) s of \([0-9]*\) s$/\2 s \1 (Check bound \3 s)/p' |
+	sort -g -r | head -n 3 | tr '\n' ';' | sed 's/;$//; s/;/; /g')
 if [ -n "$fail" ]; then
-	echo "run-qemu: $KVER: FAIL: $fail (log: $log, ${secs}s)" >&2
+	echo "run-qemu: $KVER: $name: FAIL: $fail (log: $log, ${secs%.*} s of ${timeout_s} s)" >&2
+	if [ $rc = 124 ] || [ $rc = 137 ]; then
+		# name what was running when the bound expired
+		echo "run-qemu: running then: $(grep -E '^hc-ktest: RUN' "$log" | tail -n 1)" \
+			"$(grep -aE '^RUN  ' "$log" | tail -n 1)" >&2
+	fi
 	grep -E '^hc-ktest: FAIL' "$log" >&2
 	exit 1
 fi
-echo "run-qemu: $KVER: PASS (${secs}s, log: $log)"
+echo "run-qemu: $KVER: $name: PASS (${secs%.*} s of its ${timeout_s} s bound; slowest: $times)"
 exit 0

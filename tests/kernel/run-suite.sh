@@ -17,6 +17,13 @@ series=${*:-6.1 6.12}
 fails=0
 libhc_jobs=
 suite_start=$(date +%s)
+# Interrupted or not, leave no QEMU or hc-emud behind: every helper descends from this shell.
+kill_tree() {
+	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	kill -TERM "$1" 2>/dev/null
+}
+trap 'for c in $(pgrep -P $$); do kill_tree "$c"; done' EXIT
+trap 'exit 130' INT TERM
 
 build_module() {
 	src=$OUT/$1/src
@@ -84,7 +91,26 @@ fi
 for c in "$OUT"/checks/test_*; do
 	check_files="$check_files $c=/hc/checks/${c##*/}"
 done
+# The references those programs compare against, recorded by their run on the host (the
+# Makefile's refs target): the guest reads them instead of running the forward pass under TCG.
+for r in "$TOP"/build/tests/refs/*.ref; do
+	[ -f "$r" ] && check_files="$check_files $r=/hc/refs/${r##*/}"
+done
 check_files="$check_files $here/guest/libhc-checks.sh=/tests/libhc-checks.sh"
+
+# Wait (30 s at most: it takes milliseconds) until the card peer @2 listens on socket @1.
+wait_socket() {
+	j=0
+	while [ ! -S "$1" ]; do
+		if [ $j -ge 300 ] || ! kill -0 "$2" 2>/dev/null; then
+			echo "run-suite: hc-emud did not create $1; its output:" >&2
+			cat "$3" >&2
+			return 1
+		fi
+		sleep 0.1
+		j=$((j + 1))
+	done
+}
 
 # Boot with one card per ROM of $check_roms (the first through run-qemu.sh's card peer, the
 # others' hc-emud started here) and run only libhc-checks.sh.
@@ -100,8 +126,8 @@ libhc_boot() {
 		"$emud" --rom "$r" --socket "$OUT/$s/emu$i.sock" --ivshmem "$csock" \
 			>"$OUT/$s/console-libhc.log.emud$i" 2>&1 &
 		pids="$pids $!"
-		j=0
-		while [ ! -S "$csock" ] && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
+		wait_socket "$csock" $! "$OUT/$s/console-libhc.log.emud$i" ||
+			{ for p in $pids; do kill "$p"; done; return 1; }
 		extra="$extra -chardev socket,path=$csock,id=hccard$i"
 		extra="$extra -device ivshmem-doorbell,chardev=hccard$i,vectors=5"
 	done
@@ -121,9 +147,8 @@ ref_sock=$OUT/ref.sock
 rm -f "$ref_sock"
 "$emud" --rom "$rom" --socket "$ref_sock" >"$OUT/ref-emud.log" 2>&1 &
 ref_pid=$!
-i=0
-while [ ! -S "$ref_sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-"$OUT/host_ref" "emu:$ref_sock" >"$OUT/expected-decode.txt"
+wait_socket "$ref_sock" $ref_pid "$OUT/ref-emud.log" || exit 1
+timeout 120 "$OUT/host_ref" "emu:$ref_sock" >"$OUT/expected-decode.txt"
 ref_rc=$?
 kill "$ref_pid" 2>/dev/null
 wait "$ref_pid" 2>/dev/null

@@ -34,15 +34,17 @@ for a in $(cat /proc/cmdline); do
 	case $a in hc.tests=*) tests=$(echo "${a#hc.tests=}" | tr ',' ' ') ;; esac
 done
 for t in $tests; do
-	echo "hc-ktest: RUN $t (uptime $(cut -d" " -f1 /proc/uptime))"
+	start=$(cut -d" " -f1 /proc/uptime)
+	echo "hc-ktest: RUN $t (uptime $start)"
 	/tests/$t
 	rc=$?
+	secs=$(awk -v s="$start" '{ printf "%.1f s", $1 - s }' /proc/uptime)
 	if [ $rc = 0 ]; then
-		echo "hc-ktest: PASS $t"
+		echo "hc-ktest: PASS $t ($secs)"
 	elif [ $rc = 77 ]; then
-		echo "hc-ktest: SKIP $t"
+		echo "hc-ktest: SKIP $t ($secs)"
 	else
-		echo "hc-ktest: FAIL $t (exit $rc)"
+		echo "hc-ktest: FAIL $t (exit $rc, $secs)"
 		fails=$((fails + 1))
 	fi
 done

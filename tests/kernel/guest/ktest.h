@@ -146,6 +146,13 @@ static inline long long kt_counter(const char *sysdir, const char *name)
 	return strtoll(buf, NULL, 0);
 }
 
+/*
+ * The bound on waiting for an event that comes within milliseconds when the driver works (a
+ * completion, a token, a counter settling). Under TCG on a 2-core host with the other core
+ * busy, a guest can stall for seconds; a bound is a liveness check, never a speed test.
+ */
+#define KT_EVENT_MS 60000
+
 static inline int64_t kt_now_ns(void)
 {
 	struct timespec ts;

@@ -153,7 +153,7 @@ static void t_jobs(int fd)
 	s = (struct drm_hc_submit){ .ctx_handle = c.handle };
 	rc = ioctl(fd, DRM_IOCTL_HC_SUBMIT, &s);
 	KT_CHECK(rc == 0 && s.submitted == 1, "fixed entry accepted (submitted %u)", s.submitted);
-	rc = kt_wait_cqe(&c, &cqe, 10000);
+	rc = kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	KT_CHECK(rc == 0 && cqe.status == HC_STATUS_OK && cqe.count == 4, "its prefill completed");
 
 	/* A full completion ring: jobs in flight + unconsumed completions <= cq entries. */
@@ -173,12 +173,12 @@ static void t_jobs(int fd)
 		KT_CHECK(r < 0 && errno == EBUSY && n == 8,
 			 "full completion ring -> EBUSY after %d NOPs (want 8)", n);
 		for (i = 0; i < n; i++)
-			kt_wait_cqe(&c, &cqe, 1000);
+			kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 		/* The refused entry is still at the head: submit it now. */
 		s = (struct drm_hc_submit){ .ctx_handle = c.handle };
 		rc = ioctl(fd, DRM_IOCTL_HC_SUBMIT, &s);
 		KT_CHECK(rc == 0 && s.submitted == 1, "accepted once completions were consumed");
-		kt_wait_cqe(&c, &cqe, 1000);
+		kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	}
 	kt_stream_destroy(&st);
 	KT_CHECK(kt_ctx_destroy(&c) == 0, "context destroyed");
@@ -298,10 +298,10 @@ static void t_pollfd(int fd)
 	KT_CHECK(poll(&pfd, 1, 0) == 0, "idle stream and context: not readable");
 	KT_CHECK(read(p.fd, &b, 1) < 0, "poll fd cannot be read (%s)", strerror(errno));
 	KT_CHECK(kt_submit(&c, &nop) == 1, "NOP submitted");
-	KT_CHECK(poll(&pfd, 1, 10000) == 1 && (pfd.revents & POLLIN) &&
+	KT_CHECK(poll(&pfd, 1, KT_EVENT_MS) == 1 && (pfd.revents & POLLIN) &&
 		 !(pfd.revents & (POLLERR | POLLHUP)), "its completion wakes the poll (revents %#x)",
 		 pfd.revents);
-	KT_CHECK(kt_wait_cqe(&c, &cqe, 5000) == 0, "completion consumed");
+	KT_CHECK(kt_wait_cqe(&c, &cqe, KT_EVENT_MS) == 0, "completion consumed");
 	KT_CHECK(poll(&pfd, 1, 0) == 0, "consumed: not readable any more");
 	/* The fd keeps the context and stream alive after their handles are gone. */
 	kt_stream_destroy(&st);
@@ -332,7 +332,7 @@ static void t_too_many_contexts(void)
 		 "context %d refused with %s (limit %u per file)", n, strerror(err),
 		 info.max_contexts);
 	close(fd);
-	KT_CHECK(kt_counter_wait(sysdir, "contexts_open", 0, 5000) == 0,
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_open", 0, KT_EVENT_MS) == 0,
 		 "closing the file closed all %d", n);
 }
 

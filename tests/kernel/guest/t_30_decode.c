@@ -50,15 +50,15 @@ static int run_case(int fd, uint32_t *out)
 	j.decode.max_tokens = DECODE_CASE_TOKENS;
 	KT_CHECK(kt_submit(&c, &j) == 1, "decode submitted");
 
-	got = kt_stream_read(&c, &s, out, DECODE_CASE_TOKENS, 20000);
+	got = kt_stream_read(&c, &s, out, DECODE_CASE_TOKENS, KT_EVENT_MS);
 	KT_CHECK(got == DECODE_CASE_TOKENS, "read %d of %d tokens", got, DECODE_CASE_TOKENS);
 
-	rc = kt_wait_cqe(&c, &cqe, 10000);
+	rc = kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	KT_CHECK(rc == 0 && cqe.user_data == 0x1111 && cqe.status == HC_STATUS_OK &&
 		 cqe.count == DECODE_CASE_PROMPT_LEN && cqe.ctx_id == c.handle,
 		 "prefill completion: user_data %#llx status %u count %u",
 		 (unsigned long long)cqe.user_data, cqe.status, cqe.count);
-	rc = kt_wait_cqe(&c, &cqe, 10000);
+	rc = kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	KT_CHECK(rc == 0 && cqe.user_data == 0x2222 && cqe.status == HC_STATUS_DONE_MAX_TOKENS &&
 		 cqe.count == DECODE_CASE_TOKENS,
 		 "decode completion: user_data %#llx status %u count %u",

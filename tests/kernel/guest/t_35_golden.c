@@ -71,14 +71,14 @@ static void run(int fd, const char *name)
 		 "%s: context and 64-entry stream", name);
 	kt_prefill(&x, c.prompt, c.n_prompt, 1);
 	kt_decode(&x, &s, c.n_gen, 2);
-	got = kt_stream_read(&x, &s, ids, (int)c.n_gen, 60000);
+	got = kt_stream_read(&x, &s, ids, (int)c.n_gen, KT_EVENT_MS);
 	for (i = 0; i < (uint32_t)got && ids[i] == c.gen[i]; i++)
 		;
 	KT_CHECK(got == (int)c.n_gen && i == c.n_gen,
 		 "%s: %d of %u ids, identical to llama2.c up to %u", name, got, c.n_gen, i);
-	KT_CHECK(!kt_wait_cqe(&x, &cqe, 10000) && cqe.status == HC_STATUS_OK &&
+	KT_CHECK(!kt_wait_cqe(&x, &cqe, KT_EVENT_MS) && cqe.status == HC_STATUS_OK &&
 		 cqe.count == c.n_prompt, "%s: prefill of %u", name, c.n_prompt);
-	KT_CHECK(!kt_wait_cqe(&x, &cqe, 10000) && cqe.status == HC_STATUS_DONE_MAX_TOKENS &&
+	KT_CHECK(!kt_wait_cqe(&x, &cqe, KT_EVENT_MS) && cqe.status == HC_STATUS_DONE_MAX_TOKENS &&
 		 cqe.count == c.n_gen, "%s: decode done, %u tokens", name, cqe.count);
 	kt_stream_destroy(&s);
 	kt_ctx_destroy(&x);

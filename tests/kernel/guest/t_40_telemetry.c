@@ -85,18 +85,18 @@ int main(void)
 	KT_CHECK(kt_ctx_create(fd, &c, 4) == 0 && kt_stream_create(fd, &s, 64) == 0,
 		 "context and stream");
 	KT_CHECK(kt_counter(sysdir, "contexts_open") == 1, "contexts_open is 1");
-	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 1, 2000) == 1, "card contexts_in_use is 1");
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 1, KT_EVENT_MS) == 1, "card contexts_in_use is 1");
 	kt_prefill(&c, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
 	kt_decode(&c, &s, 20, 2);
-	KT_CHECK(kt_stream_read(&c, &s, ids, 20, 20000) == 20, "20 tokens generated");
-	kt_wait_cqe(&c, &cqe, 5000);
-	kt_wait_cqe(&c, &cqe, 5000);
+	KT_CHECK(kt_stream_read(&c, &s, ids, 20, KT_EVENT_MS) == 20, "20 tokens generated");
+	kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
+	kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	KT_CHECK(cqe.status == HC_STATUS_DONE_MAX_TOKENS, "decode done");
 
 	/* The card mirrors its telemetry into the register page every few ms: poll. */
-	KT_CHECK(kt_counter_wait(sysdir, "tokens_generated", tok0 + 20, 2000) == tok0 + 20,
+	KT_CHECK(kt_counter_wait(sysdir, "tokens_generated", tok0 + 20, KT_EVENT_MS) == tok0 + 20,
 		 "tokens_generated +20");
-	KT_CHECK(kt_counter_wait(sysdir, "prompt_tokens", pr0 + DECODE_CASE_PROMPT_LEN, 2000) ==
+	KT_CHECK(kt_counter_wait(sysdir, "prompt_tokens", pr0 + DECODE_CASE_PROMPT_LEN, KT_EVENT_MS) ==
 		 pr0 + DECODE_CASE_PROMPT_LEN, "prompt_tokens +%d", DECODE_CASE_PROMPT_LEN);
 	KT_CHECK(kt_counter(sysdir, "jobs_submitted") - sub0 == 2, "jobs_submitted +2");
 	KT_CHECK(kt_counter(sysdir, "jobs_completed") - done0 >= 2, "jobs_completed moved");
@@ -150,7 +150,7 @@ int main(void)
 	kt_stream_destroy(&s);
 	kt_ctx_destroy(&c);
 	KT_CHECK(kt_counter(sysdir, "contexts_open") == 0, "contexts_open back to 0");
-	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 0, 2000) == 0,
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 0, KT_EVENT_MS) == 0,
 		 "card contexts_in_use back to 0");
 	close(fd);
 	return kt_exit();

@@ -57,11 +57,11 @@ int main(void)
 	waitpid(pid, &status, 0);
 	KT_CHECK(WIFSIGNALED(status), "child killed");
 
-	KT_CHECK(kt_counter_wait(sysdir, "contexts_open", 0, 5000) == 0, "contexts_open back to 0");
-	KT_CHECK(kt_counter_wait(sysdir, "jobs_inflight", 0, 5000) == 0, "no jobs in flight");
-	KT_CHECK(kt_counter_wait(sysdir, "mem_used_bytes", mem0, 5000) == mem0,
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_open", 0, KT_EVENT_MS) == 0, "contexts_open back to 0");
+	KT_CHECK(kt_counter_wait(sysdir, "jobs_inflight", 0, KT_EVENT_MS) == 0, "no jobs in flight");
+	KT_CHECK(kt_counter_wait(sysdir, "mem_used_bytes", mem0, KT_EVENT_MS) == mem0,
 		 "card memory back to %lld bytes", mem0);
-	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", card0, 5000) == card0,
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", card0, KT_EVENT_MS) == card0,
 		 "card contexts_in_use back to %lld", card0);
 
 	/* The card still works. */
@@ -76,9 +76,9 @@ int main(void)
 			 "new context afterwards");
 		kt_prefill(&c, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
 		kt_decode(&c, &s, 8, 2);
-		KT_CHECK(kt_stream_read(&c, &s, ids, 8, 20000) == 8, "and it decodes");
-		kt_wait_cqe(&c, &cqe, 5000);
-		kt_wait_cqe(&c, &cqe, 5000);
+		KT_CHECK(kt_stream_read(&c, &s, ids, 8, KT_EVENT_MS) == 8, "and it decodes");
+		kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
+		kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 		kt_stream_destroy(&s);
 		kt_ctx_destroy(&c);
 		close(fd);

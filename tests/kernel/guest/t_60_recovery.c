@@ -41,10 +41,10 @@ static int decode_case_ok(int fd)
 		return 0;
 	kt_prefill(&c, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
 	kt_decode(&c, &s, DECODE_CASE_TOKENS, 2);
-	ok = kt_stream_read(&c, &s, ids, DECODE_CASE_TOKENS, 20000) == DECODE_CASE_TOKENS &&
+	ok = kt_stream_read(&c, &s, ids, DECODE_CASE_TOKENS, KT_EVENT_MS) == DECODE_CASE_TOKENS &&
 	     !memcmp(ids, expect, sizeof(ids));
-	ok = ok && !kt_wait_cqe(&c, &cqe, 5000) && cqe.status == HC_STATUS_OK;
-	ok = ok && !kt_wait_cqe(&c, &cqe, 5000) && cqe.status == HC_STATUS_DONE_MAX_TOKENS;
+	ok = ok && !kt_wait_cqe(&c, &cqe, KT_EVENT_MS) && cqe.status == HC_STATUS_OK;
+	ok = ok && !kt_wait_cqe(&c, &cqe, KT_EVENT_MS) && cqe.status == HC_STATUS_DONE_MAX_TOKENS;
 	kt_stream_destroy(&s);
 	kt_ctx_destroy(&c);
 	return ok;
@@ -78,7 +78,7 @@ int main(void)
 	KT_CHECK(kt_ctx_create(fd, &a, 4) == 0, "context for the corrupt completion");
 	KT_CHECK(fault("fault_corrupt_cqes", "1") == 0, "fault: corrupt the next completion");
 	kt_prefill(&a, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 77);
-	rc = kt_wait_cqe(&a, &cqe, 10000);
+	rc = kt_wait_cqe(&a, &cqe, KT_EVENT_MS);
 	KT_CHECK(rc == 0 && cqe.user_data == 77 && cqe.status == HC_STATUS_ERROR &&
 		 cqe.reason == DRM_HC_REASON_LOST, "its job failed as lost (status %u reason %#x)",
 		 cqe.status, cqe.reason);
@@ -102,7 +102,7 @@ int main(void)
 		for (i = 0; i < 4; i++) {
 			struct kt_ctx *c = i < 2 ? &a : &b;
 
-			if (kt_wait_cqe(c, &all[i], 15000))
+			if (kt_wait_cqe(c, &all[i], KT_EVENT_MS))
 				break;
 		}
 		KT_CHECK(i == 4, "all four jobs completed (%d)", i);

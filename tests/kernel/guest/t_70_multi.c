@@ -21,7 +21,7 @@ static int child(void)
 	struct kt_stream s[CTXS];
 	uint32_t ids[CTXS][DECODE_CASE_TOKENS];
 	int got[CTXS] = { 0 }, done = 0, i, fd = kt_open(sysdir, sizeof(sysdir));
-	int64_t deadline = kt_now_ns() + 60ll * 1000000000;
+	int64_t deadline = kt_now_ns() + 3ll * KT_EVENT_MS * 1000000;
 	struct hc_cqe cqe;
 
 	if (fd < 0)
@@ -54,8 +54,8 @@ static int child(void)
 			       got[i] == DECODE_CASE_TOKENS ? "different" : "short");
 			return 4;
 		}
-		if (kt_wait_cqe(&c[i], &cqe, 5000) || cqe.status != HC_STATUS_OK ||
-		    kt_wait_cqe(&c[i], &cqe, 5000) || cqe.status != HC_STATUS_DONE_MAX_TOKENS ||
+		if (kt_wait_cqe(&c[i], &cqe, KT_EVENT_MS) || cqe.status != HC_STATUS_OK ||
+		    kt_wait_cqe(&c[i], &cqe, KT_EVENT_MS) || cqe.status != HC_STATUS_DONE_MAX_TOKENS ||
 		    cqe.count != DECODE_CASE_TOKENS)
 			return 5;
 		kt_stream_destroy(&s[i]);
@@ -79,17 +79,17 @@ static void t_cancel(int fd)
 		 "context and stream for cancel");
 	kt_prefill(&c, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
 	kt_decode(&c, &s, 100000, 2);
-	n = kt_stream_read(&c, &s, ids, 5, 20000);
+	n = kt_stream_read(&c, &s, ids, 5, KT_EVENT_MS);
 	KT_CHECK(n == 5, "decode running (%d tokens)", n);
 	cn = (struct drm_hc_cancel){ .ctx_handle = c.handle };
 	KT_CHECK(ioctl(fd, DRM_IOCTL_HC_CANCEL, &cn) == 0, "CANCEL");
-	rc = kt_wait_cqe(&c, &cqe, 5000);
+	rc = kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	KT_CHECK(rc == 0 && cqe.user_data == 1 && cqe.status == HC_STATUS_OK, "prefill completion");
-	rc = kt_wait_cqe(&c, &cqe, 10000);
+	rc = kt_wait_cqe(&c, &cqe, KT_EVENT_MS);
 	KT_CHECK(rc == 0 && cqe.user_data == 2 &&
 		 (cqe.status == HC_STATUS_CANCELLED || cqe.status == HC_STATUS_CONTEXT_FULL),
 		 "decode ended: status %u after %u tokens", cqe.status, cqe.count);
-	n += kt_stream_read(&c, &s, ids + n, (int)cqe.count - n, 5000);
+	n += kt_stream_read(&c, &s, ids + n, (int)cqe.count - n, KT_EVENT_MS);
 	KT_CHECK(n == (int)cqe.count, "all %u produced tokens readable (%d)", cqe.count, n);
 	KT_CHECK(!memcmp(ids, expect, sizeof(uint32_t) * (n < DECODE_CASE_TOKENS ? n :
 							   DECODE_CASE_TOKENS)),

@@ -77,7 +77,7 @@ int main(void)
 			return kt_exit();
 	}
 	while (done < 3) {
-		rc = hc_stream_wait(s, 3, 20000);
+		rc = hc_stream_wait(s, 3, KT_EVENT_MS);
 		if (rc <= 0) {
 			KT_CHECK(0, "hc_stream_wait: %d", rc);
 			break;

@@ -22,7 +22,7 @@ static void *waiter(void *arg)
 	hc_ring_cons_sleep_prepare(&s.r);
 	w.stream_tail = hc_ring_load(&s.r.hdr->tail);
 	w.cq_tail = hc_ring_load(&c.cq.hdr->tail);
-	w.timeout_ns = kt_now_ns() + 30ll * 1000000000;
+	w.timeout_ns = kt_now_ns() + 2ll * KT_EVENT_MS * 1000000;
 	wait_rc = ioctl(c.fd, DRM_IOCTL_HC_WAIT, &w) ? errno : 0;
 	return NULL;
 }
@@ -55,7 +55,7 @@ int main(void)
 	{
 		struct hc_cqe cqe;
 
-		KT_CHECK(kt_wait_cqe(&c, &cqe, 5000) == 0 && cqe.user_data == 1,
+		KT_CHECK(kt_wait_cqe(&c, &cqe, KT_EVENT_MS) == 0 && cqe.user_data == 1,
 			 "prefill completed; the decode is stuck on a full ring");
 	}
 	/* A WAIT on a stream that will not move (ring full, nobody reads). */
@@ -84,9 +84,9 @@ int main(void)
 			 "context after rebinding");
 		kt_prefill(&c2, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
 		kt_decode(&c2, &s2, 8, 2);
-		KT_CHECK(kt_stream_read(&c2, &s2, ids, 8, 20000) == 8, "decodes after rebinding");
-		kt_wait_cqe(&c2, &cqe, 5000);
-		kt_wait_cqe(&c2, &cqe, 5000);
+		KT_CHECK(kt_stream_read(&c2, &s2, ids, 8, KT_EVENT_MS) == 8, "decodes after rebinding");
+		kt_wait_cqe(&c2, &cqe, KT_EVENT_MS);
+		kt_wait_cqe(&c2, &cqe, KT_EVENT_MS);
 		kt_stream_destroy(&s2);
 		kt_ctx_destroy(&c2);
 		close(fd2);
