@@ -1,70 +1,77 @@
 # HC card software stack: one GNU make build for lib/, emu/, tools/ and tests/.
-# Each directory contributes a fragment (*/module.mk, */*.mk) that appends to the lists below.
+# Each module folder has a module.mk that names its sources, the include paths it may use
+# (INC_<folder>, e.g. INC_lib_tokenizer for lib/tokenizer/*.c: nothing else is on its path)
+# and, for programs, the internal libraries they link. docs/architecture.md shows the layers.
 # The kernel module has its own Kbuild in driver/ (make -C driver).
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 BINDIR  ?= $(PREFIX)/bin
 INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 CC      ?= cc
 AR      ?= ar
+LD      ?= ld
+OBJCOPY ?= objcopy
 B       := build
 
 OPTFLAGS ?= -O2 -g
 # -ffp-contract=off: FMA contraction would change float results between compilers and paths.
 HC_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC -ffp-contract=off \
-	-fno-strict-aliasing -D_GNU_SOURCE -Iinclude -Ilib -Iemu -Itools \
-	$(shell pkg-config --cflags libpcre2-8 jansson 2>/dev/null)
+	-fno-strict-aliasing -D_GNU_SOURCE \
+	$(shell pkg-config --cflags libpcre2-8 jansson libdrm 2>/dev/null)
 ALL_CFLAGS = $(HC_CFLAGS) $(OPTFLAGS) $(CFLAGS)
-HC_LIBS := $(shell pkg-config --libs libpcre2-8 jansson liburing 2>/dev/null) -lcrypto -lm -lpthread
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+# External libraries by name; each program lists the ones it uses (NAME_EXT).
+EXT_pcre2   := $(shell pkg-config --libs libpcre2-8 2>/dev/null)
+EXT_jansson := $(shell pkg-config --libs jansson 2>/dev/null)
+EXT_uring   := $(shell pkg-config --libs liburing 2>/dev/null)
+EXT_drm     := $(shell pkg-config --libs libdrm 2>/dev/null)
+EXT_crypto  := -lcrypto
+EXT_sys     := -lm -lpthread
+CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
-LIBHC_SRCS :=      # lib/*.c: libhc.so / libhc.a (public API, tokenizers)
-EMU_SRCS :=        # emu/*.c: ROM loader, forward pass (libhcemu.a, internal)
-TOOLS :=           # program names; each sets NAME_SRCS
-TESTS :=           # test program names under tests/; each sets NAME_SRCS
-BENCHES :=
+# Filled by the module fragments.
+LIBS_A :=          # internal static libraries: build/libNAME.a from NAME_SRCS
+TOOLS :=           # installed programs: NAME_SRCS, NAME_LIBS (internal), NAME_EXT (external)
+BENCHES :=         # benchmark programs (built, never installed)
+TESTS :=           # Check programs under build/tests/
+MANS :=            # man pages to install
 
-include $(sort $(wildcard lib/*.mk emu/*.mk tools/*.mk tests/*.mk))
+# The include paths of the folder an object's source is in.
+mod_inc = $(INC_$(subst /,_,$(patsubst $(B)/%/,%,$(dir $@))))
+objs = $(patsubst %.c,$(B)/%.o,$(1))
 
-LIBHC_OBJS := $(LIBHC_SRCS:%.c=$(B)/%.o)
-EMU_OBJS   := $(EMU_SRCS:%.c=$(B)/%.o)
-LIBHC_A    := $(B)/libhc.a
-LIBHC_SO   := $(B)/libhc.so.1
-EMU_A      := $(B)/libhcemu.a
-INTERNAL_LIBS := $(EMU_A) $(LIBHC_A)
+# The modules, each after those it uses (a fragment's rules expand what came before it).
+MODULES := lib/util lib/tokenizer lib emu/rom emu/model emu/daemon tools/bake tools/run \
+	tools/smi tools/bench tests/common tests/lib tests/emu tests/tools
+include $(MODULES:%=%/module.mk)
 
-.PHONY: all check check-unit check-kernel bench install clean
-all: $(LIBHC_A) $(LIBHC_SO) $(EMU_A) $(TOOLS:%=$(B)/%) $(TESTS:%=$(B)/tests/%)
+.PHONY: all check check-unit check-kernel bench install uninstall clean
+all: $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) $(TOOLS:%=$(B)/%) $(BENCHES:%=$(B)/%) \
+	$(TESTS:%=$(B)/tests/%)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(mod_inc) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
-$(LIBHC_A): $(LIBHC_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
-
-$(LIBHC_SO): $(LIBHC_OBJS) lib/libhc.map
-	$(CC) -shared -Wl,-soname,libhc.so.1 -Wl,--version-script=lib/libhc.map \
-		-o $@ $(LIBHC_OBJS) $(HC_LIBS) $(LDFLAGS)
-	ln -sf libhc.so.1 $(B)/libhc.so
-
-$(EMU_A): $(EMU_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@ && $(AR) rcs $@ $^
-
-# Programs link the static archives so they run from the build tree without LD_LIBRARY_PATH.
-define program_rule
-$(B)/$(2)$(1): $$(patsubst %.c,$(B)/%.o,$$($(1)_SRCS)) $$(INTERNAL_LIBS)
+define lib_rule
+$(B)/lib$(1).a: $$(call objs,$$($(1)_SRCS))
 	@mkdir -p $$(@D)
-	$$(CC) $$(ALL_CFLAGS) -o $$@ $$(patsubst %.c,$(B)/%.o,$$($(1)_SRCS)) \
-		$$(INTERNAL_LIBS) $(3) $$(HC_LIBS) $$(LDFLAGS)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
 endef
-$(foreach t,$(TOOLS),$(eval $(call program_rule,$(t),,)))
+$(foreach l,$(LIBS_A),$(eval $(call lib_rule,$(l))))
+
+# Programs link their internal libraries statically, so they run from the build tree.
+define program_rule
+$(B)/$(2)$(1): $$(call objs,$$($(1)_SRCS)) $$(foreach l,$$($(1)_LIBS),$(B)/lib$$(l).a)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$(call objs,$$($(1)_SRCS)) \
+		$$(foreach l,$$($(1)_LIBS),$(B)/lib$$(l).a) $(3) \
+		-Wl,--as-needed $$(foreach e,$$($(1)_EXT),$$(EXT_$$(e))) $$(EXT_sys) $$(LDFLAGS)
+endef
+$(foreach t,$(TOOLS) $(BENCHES),$(eval $(call program_rule,$(t),,)))
 $(foreach t,$(TESTS),$(eval $(call program_rule,$(t),tests/,$(CHECK_LIBS))))
-$(foreach t,$(BENCHES),$(eval $(call program_rule,$(t),,)))
 
 # Everything: host Check tests, then the driver suite in QEMU (HC_CHECK_KERNEL=0 to leave it out).
 check: all
@@ -73,7 +80,7 @@ check: all
 check-unit: all
 	tests/run-tests.sh $(B) $(TESTS)
 
-bench: all $(BENCHES:%=$(B)/%)
+bench: all
 	tests/run-bench.sh $(B)
 
 check-kernel: all
@@ -88,6 +95,15 @@ install: all
 	install -m 644 include/hc/*.h $(DESTDIR)$(INCDIR)/hc/
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
 		lib/libhc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libhc.pc
+	for m in $(MANS); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+# What a program links, absolute (tests/kernel links the tools and the libhc Check programs
+# statically for the QEMU guest): objects, internal libraries, external ones.
+print-link-%:
+	@echo $(abspath $(call objs,$($*_SRCS)) $(foreach l,$($*_LIBS),$(B)/lib$(l).a)) \
+		$(foreach e,$($*_EXT),$(EXT_$(e))) $(EXT_sys)
 
 clean:
 	rm -rf $(B)

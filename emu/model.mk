@@ -1,1 +1,0 @@
-EMU_SRCS += emu/forward.c emu/matmul.c emu/sample.c emu/threadpool.c

@@ -1,0 +1,7 @@
+# emu/model: the exact forward pass (model.h) and sampler; kernels/ holds the matrix kernels.
+# Uses emu/rom. Used by hc-emud, hc-run --rom, hc-bench and the tests' references.
+LIBS_A += hcmodel
+hcmodel_SRCS := emu/model/forward.c emu/model/sample.c emu/model/threadpool.c \
+	emu/model/kernels/matmul.c
+INC_emu_model := -Iemu/model -Iemu/model/kernels -Iemu/rom -Ilib/util
+INC_emu_model_kernels := -Iemu/model -Iemu/rom

@@ -1,1 +1,0 @@
-EMU_SRCS += emu/rom.c emu/quant.c
