@@ -48,8 +48,14 @@ MODULES := lib/util lib/tokenizer lib emu/rom emu/model emu/daemon tools/bake to
 include $(MODULES:%=%/module.mk)
 
 .PHONY: all check check-unit check-kernel bench install uninstall clean
-all: $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) $(TOOLS:%=$(B)/%) $(BENCHES:%=$(B)/%) \
-	$(TESTS:%=$(B)/tests/%)
+all: $(B)/layering.ok $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) $(TOOLS:%=$(B)/%) \
+	$(BENCHES:%=$(B)/%) $(TESTS:%=$(B)/tests/%)
+
+# No file includes another module's internal header (scripts/check-layering.sh).
+$(B)/layering.ok: scripts/check-layering.sh $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+	@mkdir -p $(@D)
+	scripts/check-layering.sh
+	@touch $@
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)

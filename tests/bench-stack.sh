@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make bench` fragment: the card stack (hc-emud + libhc) vs the in-process forward pass, and
-# hc-emud --null-model (benchmark only) for the stack's ceiling. See tools/hc-bench-stack.c.
+# hc-emud --null-model (benchmark only) for the stack's ceiling. See tools/bench/hc-bench-stack.c.
 set -eu
 B=${1:-build}
 rom="$B/bench/tiny.rom"

@@ -2,7 +2,7 @@
 # Runs each test program, reads Check's summary line and SKIP: lines, prints one closing line.
 # Exit 77 from a program means the whole program skipped.
 # Each program prints "RUN  test (bound N s)" and "TIME test T s of N s" for every test
-# (tests/hc_test.h); this prints each program's wall time and its slowest test against that
+# (tests/common/hc_test.h); this prints each program's wall time and its slowest test against that
 # test's bound, and keeps every test's time in $B/tests/logs/times.txt. A whole program is
 # bounded too (HC_TEST_PROGRAM_TIMEOUT seconds, default 1800): one that is killed is named
 # with the test it was running.

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hc_err.h"
 #include "matmul.h"
 #include "model.h"
 #include "quant.h"
@@ -144,34 +145,17 @@ static void rope_freqs(const struct hc_rom_arch *a, float *f)
 	}
 }
 
+/*
+ * Everything below sizes buffers from the architecture: check it with the one set of rules,
+ * hc_rom_check_arch(), even though the ROM loader already did for this header.
+ */
 static int check_arch(const struct hc_rom *rom, const struct hc_rom_arch *a, char *err,
 		      size_t errlen)
 {
-	const char *why = NULL;
+	char why[256];
 
-	if (!a->vocab_size || !a->dim || !a->n_layers || !a->n_heads || !a->n_kv_heads ||
-	    !a->head_dim || !a->ffn_dim || !a->max_ctx)
-		why = "a size is zero";
-	else if (a->n_heads % a->n_kv_heads)
-		why = "n_heads is not a multiple of n_kv_heads";
-	else if (a->head_dim % 2)
-		why = "head_dim is odd";
-	else if (a->dim > (1u << 20) || a->ffn_dim > (1u << 20) || a->n_heads > 4096 ||
-		 a->head_dim > 4096 || a->n_layers > 4096 || a->vocab_size > (1u << 24) ||
-		 (uint64_t)a->n_heads * a->head_dim > (1u << 20))
-		why = "a size is out of range";
-	else if (!(a->rope_theta > 0.0f) || !isfinite(a->rope_theta) || !(a->norm_eps >= 0.0f))
-		why = "rope_theta or norm_eps is invalid";
-	else if (a->rope_scaling != HC_ROPE_NONE && a->rope_scaling != HC_ROPE_LLAMA3)
-		why = "unknown rope_scaling";
-	else if (a->rope_scaling == HC_ROPE_LLAMA3 &&
-		 (!(a->rope_factor > 0.0f) || !(a->rope_low_freq_factor > 0.0f) ||
-		  !(a->rope_high_freq_factor > a->rope_low_freq_factor) || !a->rope_orig_ctx))
-		why = "invalid Llama 3 RoPE scaling parameters";
-	if (why) {
-		snprintf(err, errlen, "%s: arch: %s", hc_rom_path(rom), why);
-		return -EINVAL;
-	}
+	if (hc_rom_check_arch(a, why, sizeof(why)))
+		return hc_err(-EINVAL, err, errlen, "%s: %s", hc_rom_path(rom), why);
 	return 0;
 }
 

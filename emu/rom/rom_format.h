@@ -5,7 +5,7 @@
  * Layout, all integers little-endian:
  *   struct hc_rom_header          at offset 0 (512 bytes)
  *   struct hc_rom_tensor[n]       at header.tensors_offset (64-byte aligned)
- *   tokenizer blob                at header.tokenizer_offset (lib/tokenizer.h format)
+ *   tokenizer blob                at header.tokenizer_offset (lib/tokenizer/tokenizer.h format)
  *   tensor data                   each at a HC_ROM_ALIGN-aligned offset
  *
  * header.identity is the SHA-256 of the whole file with the 32 identity bytes

@@ -16,7 +16,7 @@
  *    hc_card_info, hc_card_telemetry, ... lock internally). A context, and the streams it
  *    produced, must be used by one thread at a time (like a FILE* without locking); different
  *    contexts of one card may be driven from different threads concurrently.
- *  - Token ids are int32_t in the text/prompt API (as lib/tokenizer.h) and uint32_t in the
+ *  - Token ids are int32_t in the text/prompt API (as lib/tokenizer/tokenizer.h) and uint32_t in the
  *    stream ring (as the card writes them); valid ids are < vocab_size either way.
  */
 #ifndef HC_HC_H
@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <hc/hc_version.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -244,7 +244,7 @@ struct hc_card_qp {
  * @fault: TEST ONLY, host-written fault injection (see struct hc_card_fault).
  * @fault_state: TEST ONLY, card-written.
  * @tokenizer_offset: (card, with HC_CAP_TOKENIZER) card-memory offset of the baked ROM's
- *	tokenizer blob (lib/tokenizer.h format, exactly the ROM's bytes), 64-byte aligned,
+ *	tokenizer blob (lib/tokenizer/tokenizer.h format, exactly the ROM's bytes), 64-byte aligned,
  *	between the register page and @data_offset; read-only for the host. Applications
  *	need it to turn text into token ids and back. 0 if absent.
  * @tokenizer_size: (card) bytes of the tokenizer blob.

@@ -12,7 +12,7 @@
 #include "tok_spec.h"
 
 struct bake_tensor {
-	char     name[64];	/* ROM name (include/hc/rom.h), already mapped from the source */
+	char     name[64];	/* ROM name (emu/rom/rom_format.h), already mapped from the source */
 	uint32_t type;		/* enum hc_wtype as stored in the source */
 	uint32_t n_dims;	/* 1 or 2 */
 	uint64_t shape[2];	/* ROM order: shape[0] = row length */

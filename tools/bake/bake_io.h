@@ -44,7 +44,7 @@ int bake_read_rows(int fd, uint64_t base, uint32_t type, uint64_t row_len, uint6
 uint64_t bake_perm_row(uint64_t r, uint64_t head_dim);
 
 /*
- * Canonical slots of a Llama model's tensors (emu/rom.h hc_rom_tensor_slot), counting
+ * Canonical slots of a Llama model's tensors (emu/rom/rom.h hc_rom_tensor_slot), counting
  * output.weight even for a tied classifier so a reader can tell whether it is present.
  * bake_slot: slot of @name with its ROM shape, or -ENOENT.
  */

@@ -305,7 +305,7 @@ struct drm_hc_cancel {
 
 /**
  * struct drm_hc_get_tokenizer - DRM_IOCTL_HC_GET_TOKENIZER: copy the tokenizer blob baked
- * into the card's ROM (lib/tokenizer.h format; the card advertises HC_CAP_TOKENIZER).
+ * into the card's ROM (lib/tokenizer/tokenizer.h format; the card advertises HC_CAP_TOKENIZER).
  * @ptr: (in) user buffer, or 0 to only ask for the size.
  * @size: (in) bytes at @ptr; (out) bytes of the blob.
  * @flags: (in) must be zero.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # libhc's own Check programs (tests/test_libhc*.c, as run by the host's `make check`), unchanged,
-# against the driver's nodes: external-card mode (HC_TEST_DEVICE, tests/libhc_util.c) picks the
+# against the driver's nodes: external-card mode (HC_TEST_DEVICE, tests/common/libhc_util.c) picks the
 # card whose ROM a test expects; the harness boots one card per ROM (run-suite.sh). Reads each
 # program's Check summary and SKIP lines the way tests/run-tests.sh does; any failure fails.
 devs=
@@ -27,7 +27,7 @@ mkdir -p build
 ln -sf /bin/hc-run build/hc-run
 [ -d /hc/shared ] && export HC_SHARED_DIR=/hc/shared
 # The references the tests compare against, recorded by the host's run of these programs
-# (tests/libhc_util.c): the forward pass is not run again under TCG.
+# (tests/common/libhc_util.c): the forward pass is not run again under TCG.
 [ -d /hc/refs ] && export HC_TEST_REF_DIR=/hc/refs
 fail=0 total_p=0 total_s=0
 for t in /hc/checks/test_*; do
@@ -36,7 +36,7 @@ for t in /hc/checks/test_*; do
 	start=$(cut -d' ' -f1 /proc/uptime)
 	echo "  $name: start at ${start}s uptime"
 	# stdout (Check's summary) to the log; stderr to the console as it happens: the
-	# "RUN test (bound N s)" and "TIME test T s of N s" lines (tests/hc_test.h), so a boot
+	# "RUN test (bound N s)" and "TIME test T s of N s" lines (tests/common/hc_test.h), so a boot
 	# killed by its bound names the test that was running.
 	"$t" >"$log"
 	rc=$?

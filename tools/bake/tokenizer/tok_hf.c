@@ -4,7 +4,7 @@
  * Supported: model.type "BPE" with a ByteLevel pre-tokenizer (Llama 3, GPT-2 style):
  * vocab, merges ("a b" strings or [a, b] arrays), added tokens (special -> control,
  * otherwise user-defined), the Split regex, ignore_merges; bos/eos/pad and the chat
- * template from the config. SentencePiece-style BPE (Llama 2 HF): lib/tok_hf_spm.c.
+ * template from the config. SentencePiece-style BPE (Llama 2 HF): tools/bake/tokenizer/tok_hf_spm.c.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -59,7 +59,7 @@ int hc_tok_spec_serialize(const struct hc_tok_spec *spec, void **blob, size_t *l
 /* An empty spec of @n_vocab pieces (and scores); NULL without memory. */
 struct hc_tok_spec *hc_tok_spec_alloc(uint32_t kind, uint32_t n_vocab, bool scores);
 
-/* SentencePiece-style tokenizer.json (lib/tok_hf_spm.c). */
+/* SentencePiece-style tokenizer.json (tools/bake/tokenizer/tok_hf_spm.c). */
 struct json_t;
 /* Is @root SPM-style? Checks its normalizer / pre-tokenizer; -EINVAL with @why if odd. */
 int hc_hf_spm_detect(struct json_t *root, bool *spm, bool *prefix, const char **why);
