@@ -2,27 +2,14 @@
 /*
  * A raw card-interface client for tests: speaks include/uapi/hc_card.h + hc_ring.h to
  * hc-emud directly (no libhc), and starts/stops the daemon. Waits are bounded only to
- * turn a hang into a failure, never to measure speed.
+ * turn a hang into a failure, never to measure speed. The code is in emud_client.c.
  */
 #ifndef HC_TESTS_EMUD_CLIENT_H
 #define HC_TESTS_EMUD_CLIENT_H
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <sys/types.h>
 #include "uapi/hc_card.h"
 #include "uapi/hc_ring.h"
 
@@ -42,348 +29,68 @@ struct tc {
 	uint32_t coalesce_count, coalesce_usec;	/* used by the next tc_qp_setup() */
 };
 
-static inline uint64_t tc_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline void tc_nap(void)
-{
-	struct timespec ts = { 0, 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static inline int tc_sock_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
-	int fd;
-
-	if (len >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sa.sun_path, path, len + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Connect and receive the card memory and eventfds; 0 or negative errno. */
-static inline int tc_connect(struct tc *c, const char *path, uint64_t mem_size)
-{
-	struct hc_emu_hello h;
-	struct hc_emu_welcome w;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HC_EMU_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &w, sizeof(w) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	int fds[HC_EMU_MAX_FDS];
-	uint32_t i, nfds = 0;
-	ssize_t n;
-
-	memset(c, 0, sizeof(*c));
-	c->sock = tc_sock_connect(path);
-	if (c->sock < 0)
-		return -errno;
-	memset(&h, 0, sizeof(h));
-	h.hdr.magic = HC_CARD_MAGIC;
-	h.hdr.type = HC_EMU_MSG_HELLO;
-	h.hdr.size = sizeof(h);
-	h.version = HC_EMU_PROTO_VERSION;
-	h.mem_size = mem_size;
-	if (write(c->sock, &h, sizeof(h)) != sizeof(h))
-		return -EIO;
-	n = recvmsg(c->sock, &msg, MSG_CMSG_CLOEXEC);
-	if (n != sizeof(w) || w.hdr.magic != HC_CARD_MAGIC || w.hdr.type != HC_EMU_MSG_WELCOME)
-		return -EPROTO;
-	if (w.status)
-		return w.status;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			nfds = (uint32_t)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
-		}
-	if (nfds != w.n_fds || nfds != 1 + w.n_doorbells + w.n_irq_vectors)
-		return -EPROTO;
-	c->memfd = fds[0];
-	c->n_db = w.n_doorbells;
-	c->n_irq = w.n_irq_vectors;
-	c->id = w.client_id;
-	for (i = 0; i < c->n_db; i++)
-		c->db[i] = fds[1 + i];
-	for (i = 0; i < c->n_irq; i++)
-		c->irq[i] = fds[1 + c->n_db + i];
-	c->mem_size = w.mem_size;
-	c->mem = mmap(NULL, c->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd, 0);
-	if (c->mem == MAP_FAILED)
-		return -errno;
-	c->regs = (struct hc_card_regs *)c->mem;
-	c->brk = c->regs->data_offset;
-	c->next_user_data = 1000;
-	return 0;
-}
-
-/* One ivshmem server message: an int64 and maybe an fd (else *fd = -1). 0 or -1 (EOF/error). */
-static inline int tc_iv_recv(int sock, int64_t *val, int *fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { val, sizeof(*val) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-
-	*fd = -1;
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL) != sizeof(*val))
-		return -1;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
-}
-
-/*
- * Connect to hc-emud's ivshmem server the way QEMU's ivshmem-doorbell does and present the
- * result as a struct tc: BAR2 mapped, the card peer's eventfds as doorbells, our own
- * eventfds as interrupts. Returns 0, or negative on any protocol violation.
- */
-static inline int tc_pci_connect(struct tc *c, const char *path)
-{
-	struct stat st;
-	int64_t v, id;
-	int fd, card_peer = 0;
-	uint32_t i, n;
-
-	memset(c, 0, sizeof(*c));
-	c->memfd = -1;
-	c->sock = tc_sock_connect(path);
-	if (c->sock < 0)
-		return -errno;
-	if (tc_iv_recv(c->sock, &v, &fd) || v != 0 || fd != -1)
-		return -EPROTO;		/* protocol version 0 */
-	if (tc_iv_recv(c->sock, &id, &fd) || id < 0 || fd != -1)
-		return -EPROTO;		/* our peer id */
-	if (tc_iv_recv(c->sock, &v, &fd) || v != -1 || fd < 0)
-		return -EPROTO;		/* the shared memory */
-	c->memfd = fd;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	c->mem_size = (uint64_t)st.st_size;
-	c->mem = mmap(NULL, c->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (c->mem == MAP_FAILED)
-		return -errno;
-	c->regs = (struct hc_card_regs *)c->mem;
-	n = c->regs->n_doorbells;
-	if (n < 2 || n > 1 + HC_CARD_MAX_QP || c->regs->n_irq_vectors != n)
-		return -EPROTO;
-	for (i = 0; i < n; i++) {
-		if (tc_iv_recv(c->sock, &v, &fd) || v != card_peer || fd < 0)
-			return -EPROTO;
-		c->db[c->n_db++] = fd;
-	}
-	for (i = 0; i < n; i++) {
-		if (tc_iv_recv(c->sock, &v, &fd) || v != id || fd < 0)
-			return -EPROTO;
-		c->irq[c->n_irq++] = fd;
-	}
-	c->id = (uint32_t)id;
-	c->brk = c->regs->data_offset;
-	c->next_user_data = 1000;
-	return 0;
-}
-
-static inline void tc_close(struct tc *c)
-{
-	uint32_t i;
-
-	if (c->mem && c->mem != MAP_FAILED)
-		munmap(c->mem, c->mem_size);
-	for (i = 0; i < c->n_db; i++)
-		close(c->db[i]);
-	for (i = 0; i < c->n_irq; i++)
-		close(c->irq[i]);
-	if (c->memfd >= 0)
-		close(c->memfd);
-	if (c->sock > 0)
-		close(c->sock);
-	memset(c, 0, sizeof(*c));
-}
-
-/* Offset of @len fresh zeroed bytes of data memory, 64-aligned; 0 when full. */
-static inline uint64_t tc_alloc(struct tc *c, uint64_t len)
-{
-	uint64_t off = (c->brk + 63) & ~63ull;
-
-	if (off + len > c->mem_size)
-		return 0;
-	c->brk = off + len;
-	memset(c->mem + off, 0, len);
-	return off;
-}
-
-static inline void tc_ring(struct tc *c, uint32_t vector)
-{
-	uint64_t one = 1;
-
-	if (write(c->db[vector], &one, sizeof(one)) != sizeof(one))
-		abort();
-}
-
-/* Wait for interrupt @vector (bounded); drains it. */
-static inline void tc_wait_irq(struct tc *c, uint32_t vector, int ms)
-{
-	struct pollfd p = { c->irq[vector], POLLIN, 0 };
-	uint64_t v;
-
-	if (poll(&p, 1, ms) == 1 && read(c->irq[vector], &v, sizeof(v)) < 0)
-		abort();
-}
-
-/* Program queue pair @q (sq/cq entries) and wait for the card's verdict: the qp state. */
-static inline uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint32_t cq_n,
-				   int enable)
-{
-	struct hc_card_qp *r = &c->regs->qp[q];
-	uint64_t sq = tc_alloc(c, HC_RING_BYTES(sq_n, sizeof(struct hc_sqe)));
-	uint64_t cq = tc_alloc(c, HC_RING_BYTES(cq_n, sizeof(struct hc_cqe)));
-	uint32_t seq = r->ctrl_seq + 1;
-	uint64_t t0 = tc_ms();
-
-	r->sq_offset = sq;
-	r->cq_offset = cq;
-	r->sq_entries = sq_n;
-	r->cq_entries = cq_n;
-	r->irq_vector = 1 + q;
-	r->ctrl = enable ? HC_QP_CTRL_ENABLE : 0;
-	r->coalesce_count = c->coalesce_count;
-	r->coalesce_usec = c->coalesce_usec;
-	hc_ring_store_release(&r->ctrl_seq, seq);
-	tc_ring(c, HC_DOORBELL_CONTROL);
-	while (hc_ring_load_acquire(&r->ack_seq) != seq && tc_ms() - t0 < TC_HANG_MS)
-		tc_wait_irq(c, HC_IRQ_CONTROL, 100);
-	if (hc_ring_load(&r->state) == HC_QP_STATE_ENABLED) {
-		hc_ring_init(&c->sq, c->mem + sq, sq_n, sizeof(struct hc_sqe));
-		hc_ring_init(&c->cq, c->mem + cq, cq_n, sizeof(struct hc_cqe));
-		c->qp = q;
-	}
-	return hc_ring_load(&r->state);
-}
-
-/* Queue one SQE (waits for SQ space) and notify the card if it asked for it. */
-static inline void tc_submit(struct tc *c, const struct hc_sqe *sqe)
-{
-	uint64_t t0 = tc_ms();
-
-	while (hc_ring_prod_space(&c->sq) <= 0 && tc_ms() - t0 < TC_HANG_MS)
-		tc_nap();
-	memcpy(hc_ring_prod_entry(&c->sq, 0), sqe, sizeof(*sqe));
-	hc_ring_prod_publish(&c->sq, 1);
-	if (hc_ring_prod_need_wakeup(&c->sq))
-		tc_ring(c, HC_DOORBELL_QP(c->qp));
-}
-
-/* Next CQE (sleeping on the CQ's interrupt); 0, or -ETIMEDOUT after TC_HANG_MS. */
-static inline int tc_cqe(struct tc *c, struct hc_cqe *out, int hang_ms)
-{
-	uint64_t t0 = tc_ms();
-
-	for (;;) {
-		int n = hc_ring_cons_avail(&c->cq);
-
-		if (n > 0) {
-			memcpy(out, hc_ring_cons_entry(&c->cq, 0), sizeof(*out));
-			hc_ring_cons_release(&c->cq, 1);
-			if (hc_ring_cons_producer_waiting(&c->cq))
-				tc_ring(c, HC_DOORBELL_QP(c->qp));
-			return 0;
-		}
-		if (tc_ms() - t0 > (uint64_t)hang_ms)
-			return -ETIMEDOUT;
-		if (hc_ring_cons_sleep_prepare(&c->cq) == 0)
-			tc_wait_irq(c, c->regs->qp[c->qp].irq_vector, 100);
-		hc_ring_cons_sleep_done(&c->cq);
-	}
-}
-
-static inline uint64_t tc_op(struct tc *c, uint8_t op, uint32_t ctx)
-{
-	struct hc_sqe s;
-
-	memset(&s, 0, sizeof(s));
-	s.opcode = op;
-	s.ctx_id = ctx;
-	s.user_data = c->next_user_data++;
-	tc_submit(c, &s);
-	return s.user_data;
-}
-
-/* Submit @op and return its CQE (the next one: only for callers with nothing else in flight). */
-static inline struct hc_cqe tc_sync(struct tc *c, uint8_t op, uint32_t ctx)
-{
-	struct hc_cqe e;
-	uint64_t ud = tc_op(c, op, ctx);
-
-	memset(&e, 0xff, sizeof(e));
-	if (tc_cqe(c, &e, TC_HANG_MS) == 0 && e.user_data != ud)
-		e.status = 0xbeef;
-	return e;
-}
-
-/* Open a context; its id, or 0 on failure. */
-static inline uint32_t tc_open(struct tc *c, uint32_t max_ctx)
-{
-	struct hc_sqe s;
-	struct hc_cqe e;
-
-	memset(&s, 0, sizeof(s));
-	s.opcode = HC_OP_CONTEXT_OPEN;
-	s.open.max_ctx = max_ctx;
-	s.user_data = c->next_user_data++;
-	tc_submit(c, &s);
-	if (tc_cqe(c, &e, TC_HANG_MS) || e.user_data != s.user_data || e.status != HC_STATUS_OK)
-		return 0;
-	return e.ctx_id;
-}
-
-/* Submit a PREFILL of @n tokens (copied into fresh card memory). */
-static inline uint64_t tc_prefill(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n)
-{
-	struct hc_sqe s;
-	uint64_t off = tc_alloc(c, (uint64_t)n * 4);
-
-	memcpy(c->mem + off, tok, (size_t)n * 4);
-	memset(&s, 0, sizeof(s));
-	s.opcode = HC_OP_PREFILL;
-	s.ctx_id = ctx;
-	s.user_data = c->next_user_data++;
-	s.prefill.tokens_offset = off;
-	s.prefill.n_tokens = n;
-	tc_submit(c, &s);
-	return s.user_data;
-}
-
+/* Sampling and limits of one DECODE (tc_decode()). */
 struct tc_decode {
 	float temperature, top_p;
 	uint32_t top_k, max_tokens, n_stop, stop[HC_CARD_MAX_STOP];
 	uint64_t seed, step_base;
 };
 
+/* Milliseconds on the monotonic clock. */
+uint64_t tc_ms(void);
+/* Sleep one millisecond (the poll interval of the bounded waits). */
+void tc_nap(void);
+
+/* A connected SOCK_STREAM socket to the Unix socket @path, or -1 (errno set). */
+int tc_sock_connect(const char *path);
+
+/* Connect and receive the card memory and eventfds; 0 or negative errno. */
+int tc_connect(struct tc *c, const char *path, uint64_t mem_size);
+
+/* One ivshmem server message: an int64 and maybe an fd (else *fd = -1). 0 or -1 (EOF/error). */
+int tc_iv_recv(int sock, int64_t *val, int *fd);
+
+/*
+ * Connect to hc-emud's ivshmem server the way QEMU's ivshmem-doorbell does and present the
+ * result as a struct tc: BAR2 mapped, the card peer's eventfds as doorbells, our own
+ * eventfds as interrupts. Returns 0, or negative on any protocol violation.
+ */
+int tc_pci_connect(struct tc *c, const char *path);
+
+/* Unmap the card memory and close every fd of @c (either kind of connection). */
+void tc_close(struct tc *c);
+
+/* Offset of @len fresh zeroed bytes of data memory, 64-aligned; 0 when full. */
+uint64_t tc_alloc(struct tc *c, uint64_t len);
+
+/* Ring doorbell @vector (HC_DOORBELL_CONTROL or HC_DOORBELL_QP(q)). */
+void tc_ring(struct tc *c, uint32_t vector);
+
+/* Wait for interrupt @vector (bounded); drains it. */
+void tc_wait_irq(struct tc *c, uint32_t vector, int ms);
+
+/* Program queue pair @q (sq/cq entries) and wait for the card's verdict: the qp state. */
+uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint32_t cq_n, int enable);
+
+/* Queue one SQE (waits for SQ space) and notify the card if it asked for it. */
+void tc_submit(struct tc *c, const struct hc_sqe *sqe);
+
+/* Next CQE (sleeping on the CQ's interrupt); 0, or -ETIMEDOUT after @hang_ms. */
+int tc_cqe(struct tc *c, struct hc_cqe *out, int hang_ms);
+
+/* Submit @op on context @ctx (no arguments); its user_data. */
+uint64_t tc_op(struct tc *c, uint8_t op, uint32_t ctx);
+
+/* Submit @op and return its CQE (the next one: only for callers with nothing else in flight). */
+struct hc_cqe tc_sync(struct tc *c, uint8_t op, uint32_t ctx);
+
+/* Open a context; its id, or 0 on failure. */
+uint32_t tc_open(struct tc *c, uint32_t max_ctx);
+
+/* Submit a PREFILL of @n tokens (copied into fresh card memory); its user_data. */
+uint64_t tc_prefill(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n);
+
+/* The bits of @f, as a descriptor carries a float. */
 static inline uint32_t tc_f32bits(float f)
 {
 	uint32_t u;
@@ -393,123 +100,27 @@ static inline uint32_t tc_f32bits(float f)
 }
 
 /* A zeroed stream ring of @entries; its offset. */
-static inline uint64_t tc_stream(struct tc *c, uint32_t entries)
-{
-	return tc_alloc(c, HC_RING_BYTES(entries, 4));
-}
+uint64_t tc_stream(struct tc *c, uint32_t entries);
 
-static inline uint64_t tc_decode(struct tc *c, uint32_t ctx, uint64_t stream, uint32_t entries,
-				 const struct tc_decode *d)
-{
-	struct hc_sqe s;
-
-	memset(&s, 0, sizeof(s));
-	s.opcode = HC_OP_DECODE;
-	s.ctx_id = ctx;
-	s.user_data = c->next_user_data++;
-	s.decode.stream_offset = stream;
-	s.decode.stream_entries = entries;
-	s.decode.max_tokens = d->max_tokens;
-	s.decode.temperature = tc_f32bits(d->temperature);
-	s.decode.top_p = tc_f32bits(d->top_p);
-	s.decode.top_k = d->top_k;
-	s.decode.n_stop = d->n_stop;
-	memcpy(s.decode.stop, d->stop, sizeof(s.decode.stop));
-	s.decode.seed = d->seed;
-	s.decode.step_base = d->step_base;
-	tc_submit(c, &s);
-	return s.user_data;
-}
+/* Submit a DECODE on @ctx into the stream ring at @stream; its user_data. */
+uint64_t tc_decode(struct tc *c, uint32_t ctx, uint64_t stream, uint32_t entries,
+		   const struct tc_decode *d);
 
 /* Take every token now in the stream ring into @out (up to @max); returns how many. */
-static inline uint32_t tc_stream_take(struct tc *c, struct hc_ring *r, uint32_t *out, uint32_t max)
-{
-	uint32_t k = 0;
-	int n = hc_ring_cons_avail(r);
-
-	while (n > 0 && k < max) {
-		out[k++] = hc_ring_load(hc_stream_entry(r, r->local));
-		hc_ring_cons_release(r, 1);
-		n--;
-	}
-	if (k && hc_ring_cons_producer_waiting(r))
-		tc_ring(c, HC_DOORBELL_QP(c->qp));
-	return k;
-}
+uint32_t tc_stream_take(struct tc *c, struct hc_ring *r, uint32_t *out, uint32_t max);
 
 /* The daemon under test: build/hc-emud, or $HC_TEST_EMUD_BIN (a sanitizer or clang build). */
-static inline const char *emud_bin(void)
-{
-	const char *b = getenv("HC_TEST_EMUD_BIN");
+const char *emud_bin(void);
 
-	return b && b[0] ? b : "build/hc-emud";
-}
-
-/* Start hc-emud with @extra args (NULL-terminated) on @sock, stderr to @log. Its pid or -1. */
-static inline pid_t tc_daemon_start(const char *rom, const char *sock, const char *log,
-				    const char *const *extra)
-{
-	const char *argv[40];
-	int i = 0, fd;
-	pid_t pid;
-	uint64_t t0;
-
-	/* HC_TEST_VALGRIND=1: run the daemon under valgrind; errors or leaks make it exit 99 */
-	if (getenv("HC_TEST_VALGRIND")) {
-		argv[i++] = "/usr/bin/valgrind";
-		argv[i++] = "-q";
-		argv[i++] = "--error-exitcode=99";
-		argv[i++] = "--leak-check=full";
-		argv[i++] = "--errors-for-leak-kinds=definite,indirect";
-	}
-	argv[i++] = emud_bin();
-	argv[i++] = "--rom";
-	argv[i++] = rom;
-	argv[i++] = "--socket";
-	argv[i++] = sock;
-	while (extra && *extra && i < 38)
-		argv[i++] = *extra++;
-	argv[i] = NULL;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		/* never outlive the test, even when its bound kills it */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	t0 = tc_ms();
-	while (tc_ms() - t0 < TC_HANG_MS) {
-		int st, fd2 = tc_sock_connect(sock);
-
-		if (fd2 >= 0) {
-			close(fd2);
-			return pid;
-		}
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return -1;
-		tc_nap();
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
+/*
+ * Start hc-emud with @extra args (NULL-terminated) on @sock, stderr to @log; it dies with
+ * the test. Its pid once the socket accepts, or -1. HC_TEST_VALGRIND=1 runs it under
+ * valgrind (errors or leaks make it exit 99).
+ */
+pid_t tc_daemon_start(const char *rom, const char *sock, const char *log,
+		      const char *const *extra);
 
 /* SIGTERM and reap; the exit status (0 = clean), or -1. */
-static inline int tc_daemon_stop(pid_t pid)
-{
-	int st;
-
-	if (pid <= 0)
-		return -1;
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+int tc_daemon_stop(pid_t pid);
 
 #endif

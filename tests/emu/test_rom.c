@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
+#include "ckpt_writer.h"
 #include "hc_test.h"
 #include "bake.h"
 #include "quant.h"
@@ -64,15 +65,6 @@ static uint8_t *slurp(const char *path, size_t *len)
 	close(fd);
 	*len = (size_t)st.st_size;
 	return buf;
-}
-
-static void spit(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-	close(fd);
 }
 
 /* Recompute the identity so a test reaches the structural check it targets. */
@@ -179,7 +171,7 @@ START_TEST(test_flipped_bytes)
 	tmp_init(&tp);
 	bake("tiny", HC_WTYPE_Q4_0, tp.rom);
 	file = slurp(tp.rom, &len);
-	spit(tp.copy, file, len);
+	cw_write_file(tp.copy, file, len);
 	h = (const void *)file;
 	marks[0] = h->tokenizer_offset;
 	marks[1] = h->tokenizer_offset + h->tokenizer_size - 1;
@@ -223,16 +215,16 @@ START_TEST(test_truncated_and_extended)
 	bake("tiny", HC_WTYPE_Q8_0, tp.rom);
 	file = slurp(tp.rom, &len);
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-		spit(tp.copy, file, cuts[i]);
+		cw_write_file(tp.copy, file, cuts[i]);
 		expect_reject(tp.copy, NULL, "cut");
 	}
-	spit(tp.copy, file, len / 2);
+	cw_write_file(tp.copy, file, len / 2);
 	expect_reject(tp.copy, "truncated", "half");
-	spit(tp.copy, file, len - 1);
+	cw_write_file(tp.copy, file, len - 1);
 	expect_reject(tp.copy, "truncated", "len-1");
 	file = realloc(file, len + 1);
 	file[len] = 0;
-	spit(tp.copy, file, len + 1);
+	cw_write_file(tp.copy, file, len + 1);
 	expect_reject(tp.copy, "extended", "len+1");
 	expect_reject("/nonexistent/x.rom", "cannot open", "missing");
 	expect_reject(tp.dir, "not a regular file", "directory");
@@ -275,7 +267,7 @@ START_TEST(test_structural_rules)
 		(void)h;						\
 		__VA_ARGS__;						\
 		resign(f, len);						\
-		spit(tp.copy, f, len);					\
+		cw_write_file(tp.copy, f, len);				\
 		expect_reject(tp.copy, what, #__VA_ARGS__);		\
 	} while (0)
 
@@ -283,7 +275,7 @@ START_TEST(test_structural_rules)
 	memcpy(f, orig, len);
 	resign(f, len);
 	ck_assert_int_eq(memcmp(f, orig, len), 0);
-	spit(tp.copy, f, len);
+	cw_write_file(tp.copy, f, len);
 	ck_assert_int_eq(hc_rom_open(tp.copy, &rom, err, sizeof(err)), 0);
 	hc_rom_close(rom);
 
@@ -336,7 +328,7 @@ START_TEST(test_structural_rules)
 	/* identity alone */
 	memcpy(f, orig, len);
 	f[len - 1] ^= 1;
-	spit(tp.copy, f, len);
+	cw_write_file(tp.copy, f, len);
 	expect_reject(tp.copy, "identity mismatch", "last byte");
 #undef CASE
 	free(f);
@@ -366,7 +358,7 @@ START_TEST(test_resigned_random_damage)
 	h = (const void *)orig;
 	table_end = h->tensors_offset + h->n_tensors * sizeof(struct hc_rom_tensor);
 	f = malloc(len);
-	spit(tp.copy, orig, len);
+	cw_write_file(tp.copy, orig, len);
 	fd = open(tp.copy, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
 	for (int it = 0; it < 3000; it++) {

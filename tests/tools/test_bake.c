@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include "ckpt_writer.h"
 #include "hc_test.h"
 #include "bake.h"
 #include "rom.h"
@@ -129,15 +130,6 @@ static void copy_prefix(const char *from, const char *to, off_t len)
 	}
 	close(in);
 	close(out);
-}
-
-static void write_file(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-	close(fd);
 }
 
 static struct hc_rom *open_rom(const char *path)
@@ -275,7 +267,7 @@ START_TEST(test_bad_inputs)
 	/* no recognisable format */
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 7 + 3);
-	write_file(tpath(&t, "junk.bin"), junk, sizeof(junk));
+	cw_write_file(tpath(&t, "junk.bin"), junk, sizeof(junk));
 	expect_fail(&t, "unrecognised format",
 		    (const char *[]){ tpath(&t, "junk.bin"), "--tokenizer", "builtin", "-o",
 				      tpath(&t, "x.rom"), NULL });
@@ -288,7 +280,7 @@ START_TEST(test_bad_inputs)
 	{
 		uint8_t v2[256] = { 0x32, 0x34, 0x6b, 0x61, 2 };
 
-		write_file(tpath(&t, "v2.bin"), v2, sizeof(v2));
+		cw_write_file(tpath(&t, "v2.bin"), v2, sizeof(v2));
 		expect_fail(&t, "version 2",
 			    (const char *[]){ tpath(&t, "v2.bin"), "--tokenizer", "builtin", "-o",
 					      tpath(&t, "x.rom"), NULL });
@@ -298,7 +290,7 @@ START_TEST(test_bad_inputs)
 		    (const char *[]){ path, "--tokenizer", "builtin", "--quant", "Q8", "-o",
 				      tpath(&t, "x.rom"), NULL });
 	/* output not writable */
-	write_file(tpath(&t, "file"), "x", 1);
+	cw_write_file(tpath(&t, "file"), "x", 1);
 	expect_fail(&t, "cannot create output",
 		    (const char *[]){ "--synthetic", "tiny", "-o", tpath(&t, "file/x.rom"), NULL });
 	/* --info on something that is not a ROM */
