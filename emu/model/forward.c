@@ -232,8 +232,7 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	int rc;
 
 	*out = NULL;
-	if (n_threads < 1 || n_threads > 256 ||
-	    (path != HC_PATH_AUTO && path != HC_PATH_REFERENCE)) {
+	if (n_threads < 1 || n_threads > 256 || !hc_kernels_pick(path)) {
 		snprintf(err, errlen, "%s: invalid thread count %d or path %d", hc_rom_path(rom),
 			 n_threads, (int)path);
 		return -EINVAL;
@@ -281,11 +280,7 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	rope_freqs(a, m->inv_freq);
 
 	m->mm.fp16 = m->fp16;
-	m->mm.fast = path == HC_PATH_AUTO;
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	m->mm.avx2 = __builtin_cpu_supports("avx2");
-#endif
+	m->mm.k = hc_kernels_pick(path);
 	rc = hc_pool_new(n_threads, &m->pool);
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot start %d threads", hc_rom_path(rom), n_threads);
@@ -470,7 +465,7 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 	a->n_tok = n;
 	a->xq = NULL;
 	a->xt = NULL;
-	if (m->any_f32 && m->mm.fast && n > 1) {
+	if (m->any_f32 && hc_mm_wants_xt(&m->mm) && n > 1) {
 		hc_act_transpose(a, cols, m->xt);
 		a->xt = m->xt;
 	}

@@ -15,6 +15,7 @@ struct hc_kv;		/* one context's KV cache (a "KV slot") */
 enum hc_path {
 	HC_PATH_AUTO = 0,	/* fastest path available; identical bits to the reference */
 	HC_PATH_REFERENCE = 1,	/* plain C, obviously right */
+	HC_PATH_GENERIC = 2,	/* the portable fast kernels, as on a CPU without SIMD tables */
 };
 
 /* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error.

@@ -115,14 +115,14 @@ static float *steps(int type, int threads, enum hc_path path, int32_t *gen)
 			HC_SKIP("no %s ROM: build/hc-bake missing or failed", types[t]); \
 	} while (0)
 
-/* Same bits for (reference, 1 thread), (auto, 1), (auto, 2), (reference, 2). */
+/* Same bits for the reference on 1 thread and every (threads, kernel table) below. */
 START_TEST(threads_and_paths_identical)
 {
 	int32_t g0[N_GEN], g1[N_GEN];
 	float *ref, *other;
 	const struct { int threads; enum hc_path path; } cfg[] = {
 		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 2, HC_PATH_REFERENCE },
-		{ 3, HC_PATH_AUTO },
+		{ 3, HC_PATH_AUTO }, { 1, HC_PATH_GENERIC }, { 2, HC_PATH_GENERIC },
 	};
 	struct fx f;
 	int finite = 1, varied = 0;
@@ -334,7 +334,6 @@ START_TEST(matmul_kernels_follow_contract)
 		const uint32_t cols = type == 0 ? COLS - 6 : COLS;
 		struct hc_mat m = { .cols = cols, .rows = ROWS };
 		struct hc_act a = { .x = x, .x_stride = COLS, .xq = xq, .n_tok = TOK };
-		int have_avx2 = 0;
 
 		m.type = type == 0 ? HC_WTYPE_F32 : type == 1 ? HC_WTYPE_Q8_0 : HC_WTYPE_Q4_0;
 		m.data = type == 0 ? (void *)w : type == 1 ? (void *)wq8 : (void *)wq4;
@@ -368,17 +367,14 @@ START_TEST(matmul_kernels_follow_contract)
 				want[t * ROWS + r] = acc;
 			}
 		}
-#if defined(__x86_64__)
-		__builtin_cpu_init();
-		have_avx2 = __builtin_cpu_supports("avx2");
-#endif
-		/* reference; fast without and with AVX2; F32 batches also transposed (xt) */
-		for (int k = 0; k < 5; k++) {
-			struct hc_mm_ctx c = { .fp16 = fp16, .fast = k > 0,
-					       .avx2 = (k & 1) && have_avx2 };
+		/* every kernel table, F32 batches also transposed (xt) */
+		for (int k = 0; k < 6; k++) {
+			const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC,
+						      HC_PATH_AUTO };
+			struct hc_mm_ctx c = { .fp16 = fp16, .k = hc_kernels_pick(path[k % 3]) };
 
 			a.xt = NULL;
-			if (k >= 3) {
+			if (k >= 3 && hc_mm_wants_xt(&c)) {
 				hc_act_transpose(&a, cols, xt);
 				a.xt = xt;
 			}
@@ -388,7 +384,8 @@ START_TEST(matmul_kernels_follow_contract)
 			hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
 			hc_matmul_rows(&c, &m, &a, got, ROWS, 20, ROWS);
 			ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
-				      "type %d variant %d differs from the contract", type, k);
+				      "type %d, %s kernels%s differ from the contract", type,
+				      hc_mm_kernels_name(&c), a.xt ? " (transposed)" : "");
 		}
 	}
 }

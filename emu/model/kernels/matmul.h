@@ -2,7 +2,7 @@
 /*
  * Matrix-vector products of the forward pass (docs/numerics.md). Every output element
  * (row r, token t) is computed by one fixed sequence of float operations, whatever the
- * thread split or code path, so callers may split rows between threads freely.
+ * thread split or kernel table, so callers may split rows between threads freely.
  */
 #ifndef HC_EMU_MATMUL_H
 #define HC_EMU_MATMUL_H
@@ -28,20 +28,29 @@ struct hc_act {
 	size_t x_stride;
 	const struct hc_block_q8_0 *xq;
 	uint32_t n_tok;
-	/* Optional, fast path with F32 weights: the tokens in groups of 8, transposed:
-	 * xt[(g * cols + j) * 8 + lane] = x of token 8g + lane, element j (zero padding). */
+	/* Optional, for F32 weights when hc_mm_wants_xt(): the tokens in groups of 8,
+	 * transposed: xt[(g * cols + j) * 8 + lane] = x of token 8g + lane, element j (zero
+	 * padding). */
 	const float *xt;
 };
 
 /* Fill @xt (ceil(n_tok / 8) * 8 * cols floats) from @a's rows, as hc_act.xt expects. */
 void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt);
 
+struct hc_kernels;
+
 /* Matmul settings fixed at model creation. */
 struct hc_mm_ctx {
-	const float *fp16;	/* 65536-entry fp16 -> float table */
-	int fast;		/* HC_PATH_AUTO */
-	int avx2;		/* the CPU has AVX2 (fast path only) */
+	const float *fp16;		/* 65536-entry fp16 -> float table */
+	const struct hc_kernels *k;	/* hc_kernels_pick(path) */
 };
+
+/* The kernel table for @path on this CPU (kernels.h); NULL for an unknown path. */
+const struct hc_kernels *hc_kernels_pick(enum hc_path path);
+/* Its name ("reference", "generic", "avx2"), for logs and benchmarks. */
+const char *hc_mm_kernels_name(const struct hc_mm_ctx *c);
+/* Whether batches of F32 tokens should come transposed in hc_act.xt. */
+int hc_mm_wants_xt(const struct hc_mm_ctx *c);
 
 /*
  * out[t * out_stride + r] = row r of @w . token t of @a, for rows [r0, r1).

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel table: the inner loops of hc_matmul_rows, one set per instruction set, chosen
+ * once when a model is created (hc_kernels_pick). Every entry computes exactly the reference
+ * kernel's float operations for each output element (docs/numerics.md), so all tables give
+ * the same bits; they differ only in how many elements run side by side.
+ *
+ * A new ISA (AVX-512, NEON) is one more file defining a table plus one line in
+ * hc_kernels_pick (matmul.c). A NULL entry means "this set has no such kernel": matmul.c falls back to
+ * the per-element dot kernel, which every table has.
+ */
+#ifndef HC_EMU_KERNELS_H
+#define HC_EMU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model.h"
+#include "quant.h"
+
+struct hc_kernels {
+	const char *name;
+
+	/* One F32 row against one token: the reference definition itself. */
+	float (*dot_f32)(const float *w, const float *x, uint32_t n);
+	/* One Q8_0 / Q4_0 row of @nb blocks against one Q8_0 token. */
+	float (*dot_q8)(const float *fp16, const struct hc_block_q8_0 *w,
+			const struct hc_block_q8_0 *x, uint32_t nb);
+	float (*dot_q4)(const float *fp16, const struct hc_block_q4_0 *w,
+			const struct hc_block_q8_0 *x, uint32_t nb);
+
+	/* Optional. One quantized row against 4 tokens (x: 4 rows of @nb blocks): out[0..3]. */
+	void (*dot4_q8)(const float *fp16, const struct hc_block_q8_0 *w,
+			const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+	void (*dot4_q4)(const float *fp16, const struct hc_block_q4_0 *w,
+			const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+
+	/* Optional. Eight F32 rows (@ld floats apart) against one token: out[0..7]. */
+	void (*f32_rows8)(const float *w, size_t ld, const float *x, uint32_t n, float *out);
+
+	/* Optional, batches: F32 rows against 8 tokens transposed as hc_act.xt, out[k * 8 + l]
+	 * for row k, token l. Both or neither. */
+	void (*f32_tok8x4)(const float *w, size_t ld, const float *xt, uint32_t n, float *out);
+	void (*f32_tok8)(const float *w, const float *xt, uint32_t n, float *out);
+};
+
+extern const struct hc_kernels hc_kernels_ref;		/* ref.c: the definition */
+extern const struct hc_kernels hc_kernels_generic;	/* generic.c: portable C, several chains */
+#if defined(__x86_64__)
+extern const struct hc_kernels hc_kernels_avx2;		/* x86_avx2.c */
+#endif
+
+/* Reference dot products, shared by the tables that have no faster version of them. */
+float hc_dot_f32_ref(const float *w, const float *x, uint32_t n);
+float hc_dot_q8_ref(const float *fp16, const struct hc_block_q8_0 *w,
+		    const struct hc_block_q8_0 *x, uint32_t nb);
+float hc_dot_q4_ref(const float *fp16, const struct hc_block_q4_0 *w,
+		    const struct hc_block_q8_0 *x, uint32_t nb);
+
+#endif

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The reference kernels: the definition of every number the model computes
+ * (docs/numerics.md), one output element at a time.
+ *   F32:        acc = 0; for j in order: acc = acc + w[j] * x[j]        (llama2.c run.c)
+ *   Q8_0/Q4_0:  acc = 0; for block b in order:
+ *                 acc = acc + (float)isum_b * (d_w[b] * d_x[b])
+ *               with isum_b the exact int32 sum of the 32 products of the block.
+ * Built with -ffp-contract=off (as every kernel), so no FMA sneaks in.
+ */
+#include "kernels.h"
+
+float hc_dot_f32_ref(const float *w, const float *x, uint32_t n)
+{
+	float acc = 0.0f;
+
+	for (uint32_t j = 0; j < n; j++)
+		acc += w[j] * x[j];
+	return acc;
+}
+
+static int32_t isum_q8(const int8_t *w, const int8_t *x)
+{
+	int32_t s = 0;
+
+	for (int j = 0; j < HC_QK; j++)
+		s += (int32_t)w[j] * (int32_t)x[j];
+	return s;
+}
+
+static int32_t isum_q4(const uint8_t *w, const int8_t *x)
+{
+	int32_t s0 = 0, s1 = 0;
+
+	for (int j = 0; j < HC_QK / 2; j++) {
+		s0 += ((int32_t)(w[j] & 0x0F) - 8) * (int32_t)x[j];
+		s1 += ((int32_t)(w[j] >> 4) - 8) * (int32_t)x[j + HC_QK / 2];
+	}
+	return s0 + s1;
+}
+
+float hc_dot_q8_ref(const float *fp16, const struct hc_block_q8_0 *w,
+		    const struct hc_block_q8_0 *x, uint32_t nb)
+{
+	float acc = 0.0f;
+
+	for (uint32_t b = 0; b < nb; b++)
+		acc += (float)isum_q8(w[b].qs, x[b].qs) * (fp16[w[b].d] * fp16[x[b].d]);
+	return acc;
+}
+
+float hc_dot_q4_ref(const float *fp16, const struct hc_block_q4_0 *w,
+		    const struct hc_block_q8_0 *x, uint32_t nb)
+{
+	float acc = 0.0f;
+
+	for (uint32_t b = 0; b < nb; b++)
+		acc += (float)isum_q4(w[b].qs, x[b].qs) * (fp16[w[b].d] * fp16[x[b].d]);
+	return acc;
+}
+
+const struct hc_kernels hc_kernels_ref = {
+	.name = "reference",
+	.dot_f32 = hc_dot_f32_ref,
+	.dot_q8 = hc_dot_q8_ref,
+	.dot_q4 = hc_dot_q4_ref,
+};

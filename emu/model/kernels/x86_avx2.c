@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AVX2 kernels (x86-64; chosen at run time when the CPU has AVX2). Quantized rows use SIMD
+ * only for each block's integer sum, which is exact in any order; the float operations
+ * around it are the reference ones, one chain per output. F32 rows keep one sequential
+ * accumulator per lane. Built with -ffp-contract=off: no FMA, as the reference.
+ */
+#include "kernels.h"
+#include "f32_tok8.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2")))
+
+/* Integer block sums (exact, so any order gives the same number). */
+AVX2 static inline int32_t hsum_i32x8(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+	return _mm_cvtsi128_si32(s);
+}
+
+/*
+ * 32 int8 x int8 products summed. maddubs needs an unsigned operand: |w| (w = -128 gives
+ * 128 as unsigned) times x with w's sign; a pair sums to at most 2 * 128 * 127 < 32767
+ * because activations are in [-127, 127] (hc_quantize_row_q8_0), so nothing saturates.
+ */
+AVX2 static inline int32_t isum_i8x32_avx2(__m256i w, __m256i x)
+{
+	const __m256i aw = _mm256_sign_epi8(w, w);
+	const __m256i sx = _mm256_sign_epi8(x, w);
+	const __m256i p16 = _mm256_maddubs_epi16(aw, sx);
+
+	return hsum_i32x8(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+AVX2 static float dot_q8_avx2(const float *fp16, const struct hc_block_q8_0 *w,
+			      const struct hc_block_q8_0 *x, uint32_t nb)
+{
+	float acc = 0.0f;
+
+	for (uint32_t b = 0; b < nb; b++) {
+		const __m256i vw = _mm256_loadu_si256((const __m256i *)w[b].qs);
+		const __m256i vx = _mm256_loadu_si256((const __m256i *)x[b].qs);
+
+		acc += (float)isum_i8x32_avx2(vw, vx) * (fp16[w[b].d] * fp16[x[b].d]);
+	}
+	return acc;
+}
+
+AVX2 static float dot_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
+			      const struct hc_block_q8_0 *x, uint32_t nb)
+{
+	const __m256i lo4 = _mm256_set1_epi8(0x0F);
+	const __m256i eight = _mm256_set1_epi8(8);
+	float acc = 0.0f;
+
+	for (uint32_t b = 0; b < nb; b++) {
+		const __m128i raw = _mm_loadu_si128((const __m128i *)w[b].qs);
+		/* elements 0..15 are the low nibbles, 16..31 the high ones */
+		__m256i vw = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+						     _mm_srli_epi16(raw, 4), 1);
+		const __m256i vx = _mm256_loadu_si256((const __m256i *)x[b].qs);
+
+		vw = _mm256_sub_epi8(_mm256_and_si256(vw, lo4), eight);
+		acc += (float)isum_i8x32_avx2(vw, vx) * (fp16[w[b].d] * fp16[x[b].d]);
+	}
+	return acc;
+}
+
+/*
+ * One weight row against 4 tokens: each block's weights are loaded (and for Q4_0
+ * unpacked) once; every token keeps its own accumulator with the per-block operations
+ * of dot_q8_avx2, and the four chains run side by side.
+ */
+#define DOT4_BODY(LOADW, DW)                                                          \
+	const __m256i ones = _mm256_set1_epi16(1);                                    \
+	float acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };                                    \
+	for (uint32_t b = 0; b < nb; b++) {                                           \
+		const __m256i vw = LOADW;                                             \
+		const __m256i aw = _mm256_sign_epi8(vw, vw);                          \
+		const float dw = fp16[DW];                                            \
+		for (int k = 0; k < 4; k++) {                                         \
+			const struct hc_block_q8_0 *xb = x + (size_t)k * nb + b;      \
+			const __m256i sx = _mm256_sign_epi8(                          \
+				_mm256_loadu_si256((const __m256i *)xb->qs), vw);     \
+			const __m256i p = _mm256_madd_epi16(                          \
+				_mm256_maddubs_epi16(aw, sx), ones);                  \
+			acc[k] += (float)hsum_i32x8(p) * (dw * fp16[xb->d]);          \
+		}                                                                     \
+	}                                                                             \
+	memcpy(out, acc, sizeof(acc));
+
+AVX2 static void dot4_q8_avx2(const float *fp16, const struct hc_block_q8_0 *w,
+			      const struct hc_block_q8_0 *x, uint32_t nb, float *out)
+{
+	DOT4_BODY(_mm256_loadu_si256((const __m256i *)w[b].qs), w[b].d)
+}
+
+AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
+			      const struct hc_block_q8_0 *x, uint32_t nb, float *out)
+{
+	const __m256i lo4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+
+	DOT4_BODY(_mm256_sub_epi8(_mm256_and_si256(_mm256_inserti128_si256(
+			_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qs)),
+			_mm_srli_epi16(_mm_loadu_si128((const __m128i *)w[b].qs), 4), 1), lo4),
+			eight), w[b].d)
+}
+
+/*
+ * Eight rows against one token, lanes = rows: load an 8x8 tile, transpose it, then for
+ * each of the 8 columns in order acc = acc + col * x[j]. Per lane, hc_dot_f32_ref exactly.
+ */
+AVX2 static void f32_rows8_avx2(const float *w, size_t ld, const float *x, uint32_t n,
+				float *out)
+{
+	__m256 acc = _mm256_setzero_ps();
+	uint32_t j = 0;
+
+	for (; j + 8 <= n; j += 8) {
+		__m256 r0 = _mm256_loadu_ps(w + j), r1 = _mm256_loadu_ps(w + ld + j);
+		__m256 r2 = _mm256_loadu_ps(w + 2 * ld + j), r3 = _mm256_loadu_ps(w + 3 * ld + j);
+		__m256 r4 = _mm256_loadu_ps(w + 4 * ld + j), r5 = _mm256_loadu_ps(w + 5 * ld + j);
+		__m256 r6 = _mm256_loadu_ps(w + 6 * ld + j), r7 = _mm256_loadu_ps(w + 7 * ld + j);
+		__m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+		__m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+		__m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+		__m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+		__m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+		__m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+		__m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+		__m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+		const __m256 c[8] = {
+			_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+			_mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+			_mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+			_mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31),
+		};
+
+		for (int k = 0; k < 8; k++)
+			acc = _mm256_add_ps(acc, _mm256_mul_ps(c[k], _mm256_set1_ps(x[j + k])));
+	}
+	for (; j < n; j++) {
+		const __m256 col = _mm256_setr_ps(w[j], w[ld + j], w[2 * ld + j], w[3 * ld + j],
+						  w[4 * ld + j], w[5 * ld + j], w[6 * ld + j],
+						  w[7 * ld + j]);
+
+		acc = _mm256_add_ps(acc, _mm256_mul_ps(col, _mm256_set1_ps(x[j])));
+	}
+	_mm256_storeu_ps(out, acc);
+}
+
+AVX2 static void f32_tok8x4_avx2(const float *w, size_t ld, const float *xt, uint32_t n,
+				 float *out)
+{
+	F32_TOK8X4_BODY
+}
+
+AVX2 static void f32_tok8_avx2(const float *w, const float *xt, uint32_t n, float *out)
+{
+	F32_TOK8_BODY
+}
+
+const struct hc_kernels hc_kernels_avx2 = {
+	.name = "avx2",
+	.dot_f32 = hc_dot_f32_ref,
+	.dot_q8 = dot_q8_avx2,
+	.dot_q4 = dot_q4_avx2,
+	.dot4_q8 = dot4_q8_avx2,
+	.dot4_q4 = dot4_q4_avx2,
+	.f32_rows8 = f32_rows8_avx2,
+	.f32_tok8x4 = f32_tok8x4_avx2,
+	.f32_tok8 = f32_tok8_avx2,
+};
+#endif
