@@ -189,7 +189,7 @@ int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st)
 	return ended && !hc_stream_peek(s, &t);
 }
 
-void __hc_stream_kick(struct hc_stream *s)
+void hc__stream_kick(struct hc_stream *s)
 {
 	struct hc_stream_impl *si = hc__impl(s);
 

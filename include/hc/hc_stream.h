@@ -45,8 +45,9 @@ struct hc_stream {
 	void           *priv;		/* library-private state */
 };
 
-/* Out-of-line part of hc_stream_advance(): rings the card's doorbell. Internal. */
-void __hc_stream_kick(struct hc_stream *s);
+/* Out-of-line part of hc_stream_advance(): rings the card's doorbell. Internal: the
+ * prefix hc__ is reserved for the library (exported only because inline code calls it). */
+void hc__stream_kick(struct hc_stream *s);
 
 /*
  * hc_stream_peek - contiguous tokens available now, without waiting.
@@ -83,7 +84,7 @@ static inline void hc_stream_advance(struct hc_stream *s, unsigned n)
 	/* Pairs with the card's fence between setting CARD_WAITING and re-reading head. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(s->kflags, __ATOMIC_RELAXED) & s->card_waiting)
-		__hc_stream_kick(s);
+		hc__stream_kick(s);
 }
 
 /*
