@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,12 +86,26 @@ void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size)
 
 /* ---- interrupts ---- */
 
-/* Drain @qp's irq eventfd; qp->lock held. */
+/*
+ * Empty an interrupt fd (non-blocking): a pipe from hc-emud holds one 8-byte record per
+ * interrupt, so read until EAGAIN (or EOF: the daemon is gone, the socket says so). Bounded,
+ * in case the card raises faster than we read. True if anything was pending.
+ */
+static bool drain_fd(int fd)
+{
+	char buf[512];
+	bool any = false;
+	int i;
+
+	for (i = 0; i < 64 && read(fd, buf, sizeof(buf)) > 0; i++)
+		any = true;
+	return any;
+}
+
+/* Drain @qp's irq fd; qp->lock held. */
 static void drain_irq_locked(struct hc_qp *qp)
 {
-	uint64_t v;
-
-	if (qp->irq_fd >= 0 && read(qp->irq_fd, &v, sizeof(v)) == sizeof(v))
+	if (qp->irq_fd >= 0 && drain_fd(qp->irq_fd))
 		qp->irq_seq++;
 }
 
@@ -99,13 +114,11 @@ static int wait_ctrl_irq(struct hc_card *card, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = card->irq_fd[HC_IRQ_CONTROL], .events = POLLIN };
 	int64_t left = deadline - now_ms();
-	uint64_t v;
 
 	if (left <= 0)
 		return -ETIMEDOUT;
 	if (poll(&pfd, 1, left > 100 ? 100 : (int)left) > 0)
-		if (read(pfd.fd, &v, sizeof(v)) < 0)
-			return 0;
+		drain_fd(pfd.fd);
 	return 0;
 }
 

@@ -113,7 +113,7 @@ struct hc_qp {
 	struct hc_op *ops;	/* outstanding */
 	uint64_t next_user_data;
 	uint32_t irq_vector;
-	uint32_t irq_seq;	/* bumped whenever someone drains the irq eventfd (under lock) */
+	uint32_t irq_seq;	/* bumped whenever someone drains the irq fd (under lock) */
 	int irq_fd;
 };
 
@@ -194,7 +194,7 @@ int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struc
 /* Reap every CQE of @qp and drain its irq fd; caller holds no lock. */
 void hc__reap(struct hc_card *card, struct hc_qp *qp);
 /*
- * Reap without draining the irq eventfd (no system call): for paths whose sleeps use
+ * Reap without draining the irq fd (no system call): for paths whose sleeps use
  * multishot io_uring polls, which fire on every interrupt whatever the fd's level.
  */
 void hc__reap_nodrain(struct hc_card *card, struct hc_qp *qp);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Streams: completion bookkeeping, and waiting. hc_stream_wait() sleeps with io_uring: a
- * poll per distinct interrupt eventfd (and per card connection), armed BEFORE the final
+ * poll per distinct interrupt fd (and per card connection), armed BEFORE the final
  * readiness check so a wake-up can never fall between the check and the sleep (see the
  * irq_seq comments). When every stream belongs to the card of the context that owns the
  * ring, the polls are multishot and stay armed across waits: a wait is then one
@@ -239,7 +239,7 @@ static int check_cards(struct hc_stream **streams, unsigned n)
 
 /*
  * Reap every distinct QP of @streams and count the ready ones. @drain: also reset the irq
- * eventfds, needed before arming one-shot polls (they complete at once on a readable fd).
+ * fds, needed before arming one-shot polls (they complete at once on a readable fd).
  */
 static int count_ready(struct hc_stream **streams, unsigned n, int drain)
 {

@@ -12,8 +12,15 @@
  * then itself) its id once per vector, each with that vector's eventfd. One guest at a
  * time: the PCI function is the whole card; a second connection is refused. When the guest
  * goes away the function is reset and waits for the next one.
+ *
+ * The protocol passes eventfds, and an eventfd's O_NONBLOCK lives in the open file
+ * description we share with the peer, which may clear it. So our I/O on them never relies on
+ * that flag (docs/hc-emud.md, "Descriptors a client can reach"): see ev_read() and
+ * pci_raise_irq(). The socket is 0600: the one peer is a process of our own user.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "emud.h"
@@ -57,12 +65,48 @@ struct emud_ivshmem {
 	uint16_t next_id;
 };
 
+/* Is @fd ready for @events right now? Never waits. */
+static bool ev_ready(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & events);
+}
+
+/*
+ * Read an eventfd without ever blocking, whatever its O_NONBLOCK: RWF_NOWAIT makes an empty
+ * counter EAGAIN (Linux >= 5.12). Older kernels refuse the flag: then read only what poll
+ * says is there. That leaves a race with a peer that reads our doorbell between the two,
+ * which QEMU never does; see the top of the file for who else could.
+ */
+static ssize_t ev_read(int fd, uint64_t *v)
+{
+	struct iovec io = { v, sizeof(*v) };
+	ssize_t n = preadv2(fd, &io, 1, -1, RWF_NOWAIT);
+
+	if (n >= 0 || errno != EOPNOTSUPP)
+		return n;
+	if (!ev_ready(fd, POLLIN)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return read(fd, v, sizeof(*v));
+}
+
 static void pci_raise_irq(struct emud_fn *fn, uint32_t vector)
 {
 	struct emud_ivshmem *s = fn->transport;
 	uint64_t one = 1;
 
 	if (s->guest < 0 || vector >= s->n_vec || s->irq[vector] < 0)
+		return;
+	/*
+	 * Eventfd writes take no RWF_NOWAIT. POLLOUT means the counter is below
+	 * 0xfffffffffffffffe, so adding 1 cannot block; without it (a counter a hostile peer
+	 * saturated) the interrupt is pending already. Only a peer writing this eventfd between
+	 * the two calls could still block us; QEMU only reads it.
+	 */
+	if (!ev_ready(s->irq[vector], POLLOUT))
 		return;
 	if (write(s->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN)
 		emud_log("pci: interrupt %u: %s", vector, strerror(errno));
@@ -77,8 +121,10 @@ static void on_doorbell(struct emud_ev *ev, uint32_t events)
 {
 	struct emud_ivshmem *s = ev->obj;
 	uint64_t v;
+	int i;
 
-	while (read(s->db[ev->vector], &v, sizeof(v)) == sizeof(v))
+	/* one read takes the whole counter; bounded against a peer ringing as fast as we read */
+	for (i = 0; i < 16 && ev_read(s->db[ev->vector], &v) == sizeof(v); i++)
 		;
 	if (s->fn_live)
 		emud_fn_kick(&s->fn);
@@ -245,6 +291,7 @@ int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_siz
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct emud_ivshmem *s;
 	uint32_t i;
+	mode_t old;
 	int rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -295,8 +342,13 @@ int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_siz
 	unlink(path);	/* a stale socket from a previous run; QEMU connects afresh */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s->fd, 4) < 0)
+	if (s->fd < 0)
+		goto fail_errno;
+	/* born 0600: the peer shares our eventfds, so it must be one of our own processes */
+	old = umask(0177);
+	rc = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(s->fd, 4) < 0)
 		goto fail_errno;
 	s->ev = (struct emud_ev){ on_listen, s, 0 };
 	rc = emud_ev_add(card, s->fd, &s->ev);

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * Socket transport: every client connection is its own virtual function with a private
- * memfd card memory, doorbell eventfds and interrupt eventfds, handed over once with
- * SCM_RIGHTS after a hello. The socket then only tells us when the client goes away, and
- * then everything it owned is freed.
+ * memfd card memory, doorbell pipes and interrupt pipes, handed over once with SCM_RIGHTS
+ * after a hello. The socket then only tells us when the client goes away, and then
+ * everything it owned is freed.
+ *
+ * Pipes, not eventfds: the client gets one end and we keep the other, and the two ends are
+ * separate open file descriptions, so nothing the client does to its descriptors (clearing
+ * O_NONBLOCK, saturating a counter) changes how our reads and writes behave. Ours are
+ * O_NONBLOCK for good: the daemon never blocks on a descriptor a client can reach
+ * (docs/hc-emud.md, "Descriptors a client can reach").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,8 +35,10 @@ struct emud_client {
 	unsigned char *mem;
 	uint64_t mem_size;
 	uint32_t n_db, n_irq;
-	int db[1 + HC_CARD_MAX_QP];
-	int irq[1 + HC_CARD_MAX_QP];
+	int db[1 + HC_CARD_MAX_QP];	/* our read ends */
+	int irq[1 + HC_CARD_MAX_QP];	/* our write ends */
+	int db_peer[1 + HC_CARD_MAX_QP];	/* the client's ends, until the welcome is sent */
+	int irq_peer[1 + HC_CARD_MAX_QP];
 	struct emud_ev sock_ev;
 	struct emud_ev db_ev[1 + HC_CARD_MAX_QP];
 	union {
@@ -75,8 +82,14 @@ static void client_raise_irq(struct emud_fn *fn, uint32_t vector)
 	struct emud_client *cl = fn->transport;
 	uint64_t one = 1;
 
+	/*
+	 * A full pipe (EAGAIN) means interrupts are pending that the client has not read: one
+	 * more adds nothing. EPIPE: it closed its end (SIGPIPE is ignored); its socket will
+	 * tell us when it is gone.
+	 */
 	if (vector < cl->n_irq && cl->irq[vector] >= 0 && !cl->dead)
-		if (write(cl->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if (write(cl->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN &&
+		    errno != EPIPE)
 			emud_log("client %u: interrupt %u: %s", fn->id, vector, strerror(errno));
 }
 
@@ -96,12 +109,30 @@ static void client_kill(struct emud_client *cl, const char *why)
 static void on_doorbell(struct emud_ev *ev, uint32_t events)
 {
 	struct emud_client *cl = ev->obj;
-	uint64_t v;
+	char buf[4096];
+	ssize_t n = -1;
+	int i;
 
 	if (cl->dead)
 		return;
-	while (read(cl->db[ev->vector], &v, sizeof(v)) == sizeof(v))
-		;
+	/*
+	 * Any number of rings is one kick. Bounded: a client writing as fast as we read must
+	 * not keep us here; epoll is level-triggered and brings us back for the rest.
+	 */
+	for (i = 0; i < 16; i++) {
+		n = read(cl->db[ev->vector], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+	}
+	if (n == 0) {
+		/* no writer left: it cannot ring any more, and epoll would report EOF forever */
+		client_kill(cl, "closed its doorbell");
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		client_kill(cl, "doorbell error");
+		return;
+	}
 	emud_fn_kick(&cl->fn);
 }
 
@@ -164,7 +195,19 @@ static const char *check_hello(const struct hc_emu_hello *h)
 	return NULL;
 }
 
-/* Create the function: memfd card memory, eventfds, register page. */
+/* A pipe of which we keep end @ours (O_NONBLOCK, like the client's); the other in *@peer. */
+static int make_pipe(int *ours, int *peer, int our_end)
+{
+	int p[2];
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	*ours = p[our_end];
+	*peer = p[!our_end];
+	return 0;
+}
+
+/* Create the function: memfd card memory, doorbell and interrupt pipes, register page. */
 static int client_setup(struct emud_client *cl)
 {
 	struct emud_card *card = cl->srv->card;
@@ -197,9 +240,9 @@ static int client_setup(struct emud_client *cl)
 	cl->n_db = 1 + card->opt.n_qp;
 	cl->n_irq = 1 + card->opt.n_qp;
 	for (i = 0; i < cl->n_db; i++) {
-		cl->db[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (cl->db[i] < 0)
-			return -errno;
+		rc = make_pipe(&cl->db[i], &cl->db_peer[i], 0);
+		if (rc < 0)
+			return rc;
 		cl->db_ev[i] = (struct emud_ev){ on_doorbell, cl, i };
 		rc = emud_ev_add(card, cl->db[i], &cl->db_ev[i]);
 		if (rc < 0) {
@@ -209,15 +252,27 @@ static int client_setup(struct emud_client *cl)
 		}
 	}
 	for (i = 0; i < cl->n_irq; i++) {
-		/* blocking: the client decides how to wait; our writes never block in practice */
-		cl->irq[i] = eventfd(0, EFD_CLOEXEC);
-		if (cl->irq[i] < 0)
-			return -errno;
+		rc = make_pipe(&cl->irq[i], &cl->irq_peer[i], 1);
+		if (rc < 0)
+			return rc;
 	}
 	rc = emud_fn_init(&cl->fn, card, cl->mem, want, HC_CAP_TRANSPORT_SOCKET, &client_ops, cl);
 	if (rc < 0)
 		return rc;
 	return 0;
+}
+
+static void close_peer_ends(struct emud_client *cl)
+{
+	uint32_t i;
+
+	for (i = 0; i <= HC_CARD_MAX_QP; i++) {
+		if (cl->db_peer[i] >= 0)
+			close(cl->db_peer[i]);
+		if (cl->irq_peer[i] >= 0)
+			close(cl->irq_peer[i]);
+		cl->db_peer[i] = cl->irq_peer[i] = -1;
+	}
 }
 
 static void client_hello(struct emud_client *cl)
@@ -235,6 +290,7 @@ static void client_hello(struct emud_client *cl)
 	}
 	rc = client_setup(cl);
 	if (rc < 0) {
+		close_peer_ends(cl);
 		emud_log("client %u: cannot set up its card memory: %s", cl->fn.id, strerror(-rc));
 		send_welcome(cl, rc, NULL, 0);
 		client_kill(cl, "rejected");
@@ -242,10 +298,12 @@ static void client_hello(struct emud_client *cl)
 	}
 	fds[n++] = cl->memfd;
 	for (i = 0; i < cl->n_db; i++)
-		fds[n++] = cl->db[i];
+		fds[n++] = cl->db_peer[i];
 	for (i = 0; i < cl->n_irq; i++)
-		fds[n++] = cl->irq[i];
+		fds[n++] = cl->irq_peer[i];
 	rc = send_welcome(cl, 0, fds, n);
+	/* the client has its own copies now: a doorbell reads EOF once it has closed them */
+	close_peer_ends(cl);
 	if (rc < 0) {
 		emud_log("client %u: cannot send welcome: %s", cl->fn.id, strerror(-rc));
 		client_kill(cl, "gone");
@@ -307,7 +365,8 @@ static void client_free(struct emud_client *cl)
 		emud_card_remove_fn(card, &cl->fn);
 	if (cl->fn.ctx)
 		emud_fn_destroy(&cl->fn);
-	/* explicit EPOLL_CTL_DEL: the client may still hold these eventfds */
+	close_peer_ends(cl);
+	/* explicit EPOLL_CTL_DEL, as for any fd we close while others may share it */
 	for (i = 0; i < cl->n_db; i++) {
 		if (cl->db[i] >= 0) {
 			emud_ev_del(card, cl->db[i]);
@@ -372,7 +431,7 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		cl->sock = fd;
 		cl->memfd = -1;
 		for (i = 0; i <= HC_CARD_MAX_QP; i++)
-			cl->db[i] = cl->irq[i] = -1;
+			cl->db[i] = cl->irq[i] = cl->db_peer[i] = cl->irq_peer[i] = -1;
 		cl->fn.id = s->next_id++;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
 			cl->pid = cred.pid;

@@ -471,9 +471,11 @@ struct hc_cqe {
  * $XDG_RUNTIME_DIR, or HC_EMU_SOCKET_ROOT for root; HC_DEVICE=emu:/path overrides) and sends
  * struct hc_emu_hello. The daemon answers with struct hc_emu_welcome carrying, via
  * SCM_RIGHTS, in this order: the card memory memfd (mmap MAP_SHARED, mem_size bytes),
- * n_doorbells doorbell eventfds (host writes 1 to ring), n_irq_vectors interrupt eventfds
- * (card writes; host reads/polls). Nothing else crosses the socket; closing it (or dying)
- * frees everything the client owned.
+ * n_doorbells doorbells (write ends of pipes: the host writes a u64 1 to ring; EAGAIN means
+ * rings are pending already), n_irq_vectors interrupts (read ends of pipes: the card writes 8
+ * bytes per interrupt; the host polls and reads until EAGAIN). All are non-blocking; the
+ * daemon keeps the other ends, which the client cannot reconfigure. Nothing else crosses the
+ * socket; closing it (or dying) frees everything the client owned.
  */
 #define HC_EMU_SOCKET_NAME	"hc-emud.sock"
 #define HC_EMU_SOCKET_ROOT	"/run/hc/emud.sock"
@@ -519,8 +521,8 @@ struct hc_emu_hello {
  * @version: HC_EMU_PROTO_VERSION.
  * @client_id: this client's function id (also hc_card_regs.fn_id).
  * @n_fds: fds passed with this message: 1 + n_doorbells + n_irq_vectors.
- * @n_doorbells: doorbell eventfds.
- * @n_irq_vectors: interrupt eventfds.
+ * @n_doorbells: doorbell pipes (their write ends).
+ * @n_irq_vectors: interrupt pipes (their read ends).
  * @mem_size: bytes of the memfd.
  * @reserved: zero.
  */

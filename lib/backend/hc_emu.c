@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Socket transport to hc-emud: hello/welcome on a UNIX socket, then the card memory memfd,
- * doorbell and interrupt eventfds arrive with SCM_RIGHTS. Nothing else crosses the socket.
+ * the write ends of the doorbell pipes and the read ends of the interrupt pipes arrive with
+ * SCM_RIGHTS. Nothing else crosses the socket. (Pipes: the daemon keeps the other ends, which
+ * nothing we do to ours can make blocking.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +22,7 @@ static void emu_doorbell(struct hc_card *card, uint32_t vector)
 	uint64_t one = 1;
 
 	if (vector < (uint32_t)card->n_doorbells && card->doorbell_fd[vector] >= 0)
-		/* EAGAIN means the counter is saturated: the card will see it anyway */
+		/* EAGAIN: the pipe is full of rings the card has not read yet; it will */
 		(void)!write(card->doorbell_fd[vector], &one, sizeof(one));
 }
 
@@ -220,7 +222,7 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 		card->doorbell_fd[i] = fds[1 + i];
 	for (i = 0; i < (int)w.n_irq_vectors; i++) {
 		card->irq_fd[i] = fds[1 + w.n_doorbells + i];
-		/* reads drain; they must never block */
+		/* reads drain until EAGAIN; they must never block */
 		fcntl(card->irq_fd[i], F_SETFL, fcntl(card->irq_fd[i], F_GETFL) | O_NONBLOCK);
 	}
 	for (i = 0; i < (int)w.n_doorbells; i++)

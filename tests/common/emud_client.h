@@ -44,7 +44,7 @@ void tc_nap(void);
 /* A connected SOCK_STREAM socket to the Unix socket @path, or -1 (errno set). */
 int tc_sock_connect(const char *path);
 
-/* Connect and receive the card memory and eventfds; 0 or negative errno. */
+/* Connect and receive the card memory, doorbell and interrupt pipes; 0 or negative errno. */
 int tc_connect(struct tc *c, const char *path, uint64_t mem_size);
 
 /* One ivshmem server message: an int64 and maybe an fd (else *fd = -1). 0 or -1 (EOF/error). */
@@ -66,7 +66,7 @@ uint64_t tc_alloc(struct tc *c, uint64_t len);
 /* Ring doorbell @vector (HC_DOORBELL_CONTROL or HC_DOORBELL_QP(q)). */
 void tc_ring(struct tc *c, uint32_t vector);
 
-/* Wait for interrupt @vector (bounded); drains it. */
+/* Wait for interrupt @vector (bounded); drains it (the fds are non-blocking). */
 void tc_wait_irq(struct tc *c, uint32_t vector, int ms);
 
 /* Program queue pair @q (sq/cq entries) and wait for the card's verdict: the qp state. */

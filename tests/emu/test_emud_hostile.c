@@ -3,14 +3,18 @@
  * hc-emud against hostile and broken clients, through the raw card interface: random and
  * malformed SQEs, garbage in a client's own card memory and queue-pair registers, a client
  * killed mid-stream; and isolation between clients (context ids, memory offsets, the memfd,
- * /proc/<hc-emud>/fd). Whatever one client does, the daemon keeps serving the others, and
+ * /proc/<hc-emud>/fd); clients that try to freeze the daemon through their doorbell and
+ * interrupt descriptors. Whatever one client does, the daemon keeps serving the others, and
  * exactly. One daemon (emud_fixture.h) serves the program; the /proc test starts its own.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "emud_fixture.h"
@@ -519,6 +523,218 @@ START_TEST(test_proc_fd_isolation)
 }
 END_TEST
 
+/*
+ * ---- freezes (issue 14) ----
+ * A client may do anything with the descriptors it was handed; the daemon must not depend
+ * on their blocking mode or counters. Each attack gets a daemon of its own: a frozen one
+ * ignores SIGTERM, so it must not be the shared one that every later test needs.
+ */
+#define FREEZE_MS 10000		/* a daemon answers a hello in milliseconds: frozen after this */
+
+/* A daemon on @sock (and on the ivshmem socket @ivs, when given) for one attack. */
+static pid_t freeze_daemon(const char *name, char *sock, size_t len, const char *ivs)
+{
+	const char *extra[] = { "-t", "2", "-v", ivs ? "--ivshmem" : NULL, ivs, "--ivshmem-mem",
+				"4M", NULL };
+	char log[200];
+	pid_t pid;
+
+	snprintf(sock, len, "%s/%s.sock", emud.dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", emud.dir, name);
+	pid = tc_daemon_start(emud.rom, sock, log, extra);
+	ck_assert_msg(pid > 0, "hc-emud did not start (see %s)", log);
+	return pid;
+}
+
+/* Does the daemon at @sock answer a hello within @ms? Waits on the socket only. */
+static bool answers_hello(const char *sock, int ms)
+{
+	struct hc_emu_hello h = { .hdr = { .magic = HC_CARD_MAGIC, .type = HC_EMU_MSG_HELLO,
+					   .size = sizeof(h) },
+				  .version = HC_EMU_PROTO_VERSION };
+	struct pollfd p = { .events = POLLIN };
+	bool ok;
+
+	/* connect() completes from the listen backlog even when the daemon is frozen */
+	p.fd = tc_sock_connect(sock);
+	if (p.fd < 0)
+		return false;
+	ok = write(p.fd, &h, sizeof(h)) == sizeof(h) && poll(&p, 1, ms) == 1;
+	close(p.fd);
+	return ok;
+}
+
+/* Fail the test if the daemon is frozen, killing it first (it would ignore SIGTERM). */
+static void require_alive(pid_t pid, const char *sock, const char *what)
+{
+	bool alive = answers_hello(sock, FREEZE_MS);
+
+	if (!alive) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	ck_assert_msg(alive, "hc-emud froze %s: no welcome within %d ms", what, FREEZE_MS);
+}
+
+/* A well-behaved client gets exactly the reference tokens. */
+static void victim_decodes(const char *sock)
+{
+	struct tc_decode d = { .temperature = 0.7f, .seed = 41, .max_tokens = 20 };
+	uint32_t want[20], ctx;
+	struct ref r;
+	struct tc b;
+	struct gen g;
+	int32_t stop;
+
+	ref_open(&r);
+	ck_assert_uint_eq(ref_generate(&r, 0, prompt, PROMPT_N, &d, 20, want, &stop), 20);
+	ck_assert_int_eq(tc_connect(&b, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&b, 0, 64, 64, 1), HC_QP_STATE_ENABLED);
+	ctx = open_prefill(&b, 0, prompt, PROMPT_N);
+	gen_start(&b, &g, ctx, 8, &d);
+	pump(&b, &g, 1);
+	ck_assert_uint_eq(g.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+	ck_assert_uint_eq(g.n, 20);
+	ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
+	tc_close(&b);
+	ref_close(&r);
+}
+
+/* SIGTERM still stops it: wait on its pidfd, bounded; SIGKILL and fail if it does not. */
+static void require_sigterm_stops(pid_t pid)
+{
+	struct pollfd p = { .fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN };
+	bool gone;
+	int st = -1;
+
+	ck_assert_int_ge(p.fd, 0);
+	kill(pid, SIGTERM);
+	gone = poll(&p, 1, FREEZE_MS) == 1;
+	close(p.fd);
+	if (!gone)
+		kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(gone, "hc-emud ignored SIGTERM for %d ms", FREEZE_MS);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hc-emud exit status %d", st);
+}
+
+/*
+ * Doorbell freeze: the client makes its doorbells blocking and rings each. A daemon that
+ * shares the descriptor's file status flags blocks in its drain loop forever.
+ */
+START_TEST(test_doorbell_freeze)
+{
+	char sock[200];
+	pid_t pid;
+	struct tc a;
+	uint32_t i;
+
+	REQUIRE_DAEMON();
+	pid = freeze_daemon("doorbell", sock, sizeof(sock), NULL);
+	ck_assert_int_eq(tc_connect(&a, sock, 0), 0);
+	for (i = 0; i < a.n_db; i++) {
+		int fl = fcntl(a.db[i], F_GETFL);
+
+		ck_assert_int_eq(fcntl(a.db[i], F_SETFL, fl & ~O_NONBLOCK), 0);
+		tc_ring(&a, i);
+	}
+	require_alive(pid, sock, "after a client made its doorbells blocking");
+	victim_decodes(sock);
+	/* the attacker's doorbells closed before its socket: the daemon lets it go */
+	tc_close(&a);
+	require_alive(pid, sock, "after the client left");
+	victim_decodes(sock);
+	require_sigterm_stops(pid);
+}
+END_TEST
+
+/*
+ * Interrupt freeze: the client saturates its control interrupt (an eventfd counter at
+ * 0xfffffffffffffffe blocks the next write of 1), makes it blocking, shrinks it (a pipe
+ * takes F_SETPIPE_SZ from either end) and then has the daemon raise it far more often than
+ * it could ever hold, never reading it. Whatever of this the descriptor allows is done.
+ */
+START_TEST(test_irq_freeze)
+{
+	struct hc_card_qp *q;
+	uint64_t big = 0xfffffffffffffffeull;
+	char sock[200];
+	pid_t pid;
+	struct tc a;
+	uint32_t i, seq;
+	int fl;
+
+	REQUIRE_DAEMON();
+	pid = freeze_daemon("irq", sock, sizeof(sock), NULL);
+	ck_assert_int_eq(tc_connect(&a, sock, 0), 0);
+	(void)!write(a.irq[HC_IRQ_CONTROL], &big, sizeof(big));
+	fl = fcntl(a.irq[HC_IRQ_CONTROL], F_GETFL);
+	ck_assert_int_eq(fcntl(a.irq[HC_IRQ_CONTROL], F_SETFL, fl & ~O_NONBLOCK), 0);
+	(void)fcntl(a.irq[HC_IRQ_CONTROL], F_SETPIPE_SZ, 4096);
+	q = &a.regs->qp[0];
+	/* 600 control interrupts of 8 bytes: more than a one-page pipe holds */
+	for (i = 0; i < 600; i++) {
+		uint64_t t0 = tc_ms();
+
+		seq = hc_ring_load(&q->ctrl_seq) + 1;
+		hc_ring_store_release(&q->ctrl_seq, seq);
+		tc_ring(&a, HC_DOORBELL_CONTROL);
+		while (hc_ring_load_acquire(&q->ack_seq) != seq && tc_ms() - t0 < FREEZE_MS)
+			tc_nap();
+		if (hc_ring_load_acquire(&q->ack_seq) != seq)
+			break;
+	}
+	require_alive(pid, sock, "raising a client's saturated interrupt");
+	ck_assert_uint_eq(i, 600);
+	victim_decodes(sock);
+	tc_close(&a);
+	require_alive(pid, sock, "after the client left");
+	require_sigterm_stops(pid);
+}
+END_TEST
+
+/*
+ * The PCI transport must hand eventfds to its peer (ivshmem's protocol), and an eventfd's
+ * O_NONBLOCK is shared with it. A hostile peer on the ivshmem socket makes every doorbell
+ * and its control interrupt blocking, rings every doorbell, saturates the interrupt and
+ * has the card raise it.
+ */
+START_TEST(test_pci_freeze)
+{
+	uint64_t big = 0xfffffffffffffffeull, t0;
+	struct hc_card_qp *q;
+	char sock[200], ivs[200];
+	pid_t pid;
+	struct tc g;
+	uint32_t i, seq;
+
+	REQUIRE_DAEMON();
+	snprintf(ivs, sizeof(ivs), "%s/freeze-ivshmem.sock", emud.dir);
+	pid = freeze_daemon("pci", sock, sizeof(sock), ivs);
+	ck_assert_int_eq(tc_pci_connect(&g, ivs), 0);
+	for (i = 0; i < g.n_db; i++) {
+		ck_assert_int_eq(fcntl(g.db[i], F_SETFL, fcntl(g.db[i], F_GETFL) & ~O_NONBLOCK), 0);
+		tc_ring(&g, i);
+	}
+	ck_assert_int_eq(fcntl(g.irq[HC_IRQ_CONTROL], F_SETFL,
+			       fcntl(g.irq[HC_IRQ_CONTROL], F_GETFL) & ~O_NONBLOCK), 0);
+	ck_assert_int_eq(write(g.irq[HC_IRQ_CONTROL], &big, sizeof(big)), sizeof(big));
+	q = &g.regs->qp[0];
+	seq = hc_ring_load(&q->ctrl_seq) + 1;
+	hc_ring_store_release(&q->ctrl_seq, seq);
+	tc_ring(&g, HC_DOORBELL_CONTROL);
+	t0 = tc_ms();
+	while (hc_ring_load_acquire(&q->ack_seq) != seq && tc_ms() - t0 < FREEZE_MS)
+		tc_nap();
+	require_alive(pid, sock, "after a PCI peer made its eventfds blocking");
+	ck_assert_uint_eq(hc_ring_load_acquire(&q->ack_seq), seq);
+	victim_decodes(sock);
+	tc_close(&g);
+	require_alive(pid, sock, "after the PCI peer left");
+	require_sigterm_stops(pid);
+}
+END_TEST
+
 static Suite *emud_hostile_suite(void)
 {
 	Suite *s = suite_create("emud_hostile");
@@ -531,6 +747,9 @@ static Suite *emud_hostile_suite(void)
 	tcase_add_test(tc, test_client_killed);
 	tcase_add_test(tc, test_isolation);
 	tcase_add_test(tc, test_proc_fd_isolation);
+	tcase_add_test(tc, test_doorbell_freeze);
+	tcase_add_test(tc, test_irq_freeze);
+	tcase_add_test(tc, test_pci_freeze);
 	return s;
 }
 
