@@ -2,8 +2,11 @@
 # Install the Debian packages a target needs: as root it runs apt-get, otherwise it prints the line.
 # Usage: scripts/deps.sh build|test|kernel
 set -eu
-BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check"
-TEST="$BUILD valgrind"
+BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check libmicrohttpd-dev"
+# curl and node drive hc-serve in tests/serve; npm ships with some nodejs builds (NodeSource)
+# and is a separate Debian package otherwise.
+TEST="$BUILD valgrind curl nodejs"
+command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
 KERNEL="qemu-system-x86 busybox-static cpio xz-utils zstd kmod dkms bc flex bison libelf-dev dwarves"
 case "${1:-build}" in
 build) pkgs=$BUILD ;;

@@ -1,0 +1,1 @@
+# tests/serve: hc-serve driven by real clients (curl, the openai npm client); see README.md.
