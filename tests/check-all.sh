@@ -15,6 +15,16 @@ failed=$(echo "$unit" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 skipped=$(echo "$unit" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
 [ -n "$passed" ] || { passed=0; failed=1; skipped=0; }
 
+# hc-serve driven by curl and the openai npm client (a shell suite with its own closing line)
+ts=$(date +%s)
+tests/serve/test-serve.sh "$B" | tee "$B/tests/logs/serve.txt"
+sl=$(tail -n 1 "$B/tests/logs/serve.txt")
+sp=$(echo "$sl" | sed -n 's/^serve: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p')
+[ -n "$sp" ] || sp="0 1 0"
+set -- $sp
+passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
+times="$times, hc-serve suite $(($(date +%s) - ts)) s"
+
 if [ "${HC_CHECK_KERNEL:-1}" = 0 ]; then
 	echo "SKIP  kernel suite (HC_CHECK_KERNEL=0)"
 	skipped=$((skipped + 1))

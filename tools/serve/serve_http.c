@@ -24,6 +24,7 @@ struct conn {
 	enum serve_endpoint ep;
 	struct serve_buf body;
 	struct serve_job *job;		/* a reference, dropped when the request completes */
+	int too_large;			/* the body passed --max-body: answer 413 at its end */
 };
 
 static enum serve_endpoint route(const char *url)
@@ -333,15 +334,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		/* chunked bodies have no Content-Length: the limit is checked as they come */
-		if (k->body.len + *upload_size > srv->cfg.max_body)
-			return fail(srv, c, k->ep, 413, "invalid_request_error",
-				    "request_too_large", "the request body is too large");
-		if (serve_buf_add(&k->body, upload, *upload_size))
+		/* chunked bodies have no Content-Length: the limit is checked as they come,
+		 * and the rest is read and dropped (MHD answers only once the body is in) */
+		if (k->body.len + *upload_size > srv->cfg.max_body) {
+			k->too_large = 1;
+			serve_buf_free(&k->body);
+		}
+		if (!k->too_large && serve_buf_add(&k->body, upload, *upload_size))
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (k->too_large)
+		return fail(srv, c, k->ep, 413, "invalid_request_error", "request_too_large",
+			    "the request body is too large");
 	if (k->job)
 		return job_reply(srv, c, k);
 	switch (k->ep) {
