@@ -23,3 +23,5 @@ done
 for f in tests/bench-*.sh; do
 	[ -f "$f" ] && sh "$f" "$B"
 done
+# hc-serve: requests/s and tokens/s for 1..64 concurrent streaming clients.
+sh tests/serve/bench-serve.sh "$B"
