@@ -277,16 +277,20 @@ case_disconnect() {
 	# long enough (some 20 s of tokens) that only the kill can end it
 	MAX_CTX=8192 start_emud own
 	start_serve "$DEV"
-	long_stream "Once upon a time" "$TMP/s" 8000 &
+	maxc=$(curl -s --max-time 10 "$URL/v1/models" | sed -n 's/.*"max_context":\([0-9]*\).*/\1/p')
+	long_stream "Once upon a time" "$TMP/s" $((maxc - 16)) &
 	c=$!
 	PIDS="$PIDS $c"
 	wait_for 30 "the stream's first tokens" grep -q '"text"' "$TMP/s"
+	# a small synthetic model can make its whole context before the kill lands
+	grep -q 'data: \[DONE\]' "$TMP/s" &&
+		skip "the $maxc-token stream ended before the client could be killed (fast model)"
 	[ "$(contexts_in_use "$DEV")" = 1 ] || die "contexts in use while streaming: $(contexts_in_use "$DEV")"
 	t0=$(now)
 	kill -9 "$c"
 	wait_for 10 "the context freed after the client was killed" contexts_zero "$DEV"
 	echo "context freed $(since "$t0") s after the client was killed"
-	grep -q 'data: \[DONE\]' "$TMP/s" && die "the stream had ended before the kill"
+	grep -q 'data: \[DONE\]' "$TMP/s" && skip "the stream ended before the kill (fast model)"
 	[ "$(metric 'hc_serve_card_cancelled_total{card="0",model="'"$MODEL"'"}')" = 1 ] ||
 		die "/metrics does not count the cancel"
 	[ "$(post /v1/completions "{\"model\":\"$MODEL\",\"prompt\":\"x\",\"max_tokens\":4,\"temperature\":0}")" = 200 ] ||
