@@ -7,14 +7,22 @@
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+DKMSDIR ?= $(PREFIX)/src
 DESTDIR ?=
 CC      ?= cc
 AR      ?= ar
 LD      ?= ld
 OBJCOPY ?= objcopy
 B       := build
+# The one version of the project (libhc, tools, hc-emud, driver); tests/tools/test_version.c
+# checks that dkms.conf, the driver and the man pages say the same.
+VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING[[:space:]]*"\(.*\)"/\1/p' \
+	include/hc/hc_version.h)
 
 OPTFLAGS ?= -O2 -g
 # -ffp-contract=off: FMA contraction would change float results between compilers and paths.
@@ -34,6 +42,8 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 # Filled by the module fragments.
 LIBS_A :=          # internal static libraries: build/libNAME.a from NAME_SRCS
 TOOLS :=           # installed programs: NAME_SRCS, NAME_LIBS (internal), NAME_EXT (external)
+DAEMONS :=         # the same, installed in SBINDIR
+LIBEXEC :=         # the same, installed in LIBEXECDIR/hc (benchmarks users may run)
 BENCHES :=         # benchmark programs (built, never installed)
 TESTS :=           # Check programs under build/tests/
 MANS :=            # man pages to install
@@ -47,9 +57,13 @@ MODULES := lib/util lib/tokenizer lib emu/rom emu/model emu/daemon tools/bake to
 	tools/smi tools/bench tools/serve tests/common tests/lib tests/emu tests/tools tests/serve
 include $(MODULES:%=%/module.mk)
 
-.PHONY: all check check-unit check-kernel bench install uninstall clean
-all: $(B)/layering.ok $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) $(TOOLS:%=$(B)/%) \
-	$(BENCHES:%=$(B)/%) $(TESTS:%=$(B)/tests/%)
+.PHONY: all programs tests check check-unit check-kernel bench install install-dkms uninstall \
+	clean
+all: programs tests
+# What `make install` needs: no test program, so Check is not a build dependency.
+programs: $(B)/layering.ok $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) \
+	$(TOOLS:%=$(B)/%) $(DAEMONS:%=$(B)/%) $(LIBEXEC:%=$(B)/%)
+tests: $(TESTS:%=$(B)/tests/%) $(BENCHES:%=$(B)/%)
 
 # No file includes another module's internal header (scripts/check-layering.sh).
 $(B)/layering.ok: scripts/check-layering.sh $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -76,7 +90,7 @@ $(B)/$(2)$(1): $$(call objs,$$($(1)_SRCS)) $$(foreach l,$$($(1)_LIBS),$(B)/lib$$
 		$$(foreach l,$$($(1)_LIBS),$(B)/lib$$(l).a) $(3) \
 		-Wl,--as-needed $$(foreach e,$$($(1)_EXT),$$(EXT_$$(e))) $$(EXT_sys) $$(LDFLAGS)
 endef
-$(foreach t,$(TOOLS) $(BENCHES),$(eval $(call program_rule,$(t),,)))
+$(foreach t,$(TOOLS) $(DAEMONS) $(LIBEXEC) $(BENCHES),$(eval $(call program_rule,$(t),,)))
 $(foreach t,$(TESTS),$(eval $(call program_rule,$(t),tests/,$(CHECK_LIBS))))
 
 # Everything: host Check tests, then the driver suite in QEMU (HC_CHECK_KERNEL=0 to leave it out).
@@ -92,18 +106,51 @@ bench: all
 check-kernel: all
 	$(MAKE) -C tests/kernel
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/hc
+# Tools in BINDIR, hc-emud in SBINDIR, benchmarks in LIBEXECDIR/hc (not on PATH), libhc with
+# its headers (the card interface's under hc/uapi/), pkg-config file and man pages, the udev rule that opens the device nodes
+# to the render group. The driver's sources go elsewhere: install-dkms.
+INSTALLED := $(TOOLS:%=$(BINDIR)/%) $(DAEMONS:%=$(SBINDIR)/%) \
+	$(LIBEXEC:%=$(LIBEXECDIR)/hc/%) $(LIBDIR)/libhc.a $(LIBDIR)/libhc.so.1 \
+	$(LIBDIR)/libhc.so $(LIBDIR)/pkgconfig/libhc.pc \
+	$(patsubst include/%,$(INCDIR)/%,$(wildcard include/hc/*.h)) \
+	$(patsubst include/%,$(INCDIR)/hc/%,$(wildcard include/uapi/*.h include/uapi/drm/*.h)) \
+	$(foreach m,$(MANS),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+	$(UDEVRULESDIR)/99-hc-accel.rules
+install: programs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)/hc \
+		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/hc/uapi/drm \
+		$(DESTDIR)$(UDEVRULESDIR)
 	install -m 755 $(TOOLS:%=$(B)/%) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(DAEMONS:%=$(B)/%) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(LIBEXEC:%=$(B)/%) $(DESTDIR)$(LIBEXECDIR)/hc/
 	install -m 644 $(LIBHC_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIBHC_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libhc.so.1 $(DESTDIR)$(LIBDIR)/libhc.so
-	install -m 644 include/hc/*.h $(DESTDIR)$(INCDIR)/hc/
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|' \
-		lib/libhc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libhc.pc
+		-e 's|@VERSION@|$(VERSION)|' lib/libhc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libhc.pc
+	install -m 644 include/hc/*.h $(DESTDIR)$(INCDIR)/hc/
+	install -m 644 include/uapi/*.h $(DESTDIR)$(INCDIR)/hc/uapi/
+	install -m 644 include/uapi/drm/*.h $(DESTDIR)$(INCDIR)/hc/uapi/drm/
+	install -m 644 driver/99-hc-accel.rules $(DESTDIR)$(UDEVRULESDIR)/
 	for m in $(MANS); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/hc $(DESTDIR)$(INCDIR)/hc/uapi/drm \
+		$(DESTDIR)$(INCDIR)/hc/uapi $(DESTDIR)$(INCDIR)/hc 2>/dev/null
+
+# The driver as DKMS wants it: one self-contained tree, DKMSDIR/hc_accel-VERSION, with the
+# UAPI headers its Kbuild finds in include/ beside the sources. Then:
+#	dkms add hc_accel/VERSION && dkms install hc_accel/VERSION
+DKMS_TREE = $(DESTDIR)$(DKMSDIR)/hc_accel-$(VERSION)
+install-dkms:
+	install -d $(DKMS_TREE)/include/uapi/drm
+	install -m 644 driver/*.c driver/*.h driver/Kbuild driver/Makefile driver/dkms.conf \
+		driver/LICENSE $(DKMS_TREE)/
+	install -m 644 include/uapi/hc_card.h include/uapi/hc_ring.h $(DKMS_TREE)/include/uapi/
+	install -m 644 include/uapi/drm/hc_accel.h $(DKMS_TREE)/include/uapi/drm/
 
 # What a program links, absolute (tests/kernel links the tools and the libhc Check programs
 # statically for the QEMU guest): objects, internal libraries, external ones.
@@ -114,4 +161,4 @@ print-link-%:
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

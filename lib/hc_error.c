@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* hc_strerror: libhc's own wording for each errno it returns (thread-safe, unlike strerror). */
+/* hc_strerror: libhc's own wording for each errno it returns (thread-safe, unlike strerror);
+ * hc_version. */
 #include <errno.h>
 #include "hc/hc.h"
 
@@ -39,4 +40,10 @@ const char *hc_strerror(int err)
 	case ENXIO:		return "no such device";
 	default:		return "unknown error";
 	}
+}
+
+/* Here rather than in a file of its own: like hc_strerror, a constant answer. */
+const char *hc_version(void)
+{
+	return HC_VERSION_STRING;
 }

@@ -26,9 +26,10 @@ $(LIBHC_SO): $(call objs,$(LIBHC_ALL_SRCS)) lib/libhc.map
 	ln -sf libhc.so.1 $(B)/libhc.so
 MANS += $(wildcard man/*.3 man/*.7)
 
-# Install into a scratch DESTDIR and build a program with the installed pkg-config file.
+# Install into a scratch DESTDIR, build a program with the installed pkg-config file, ask every
+# installed program its version, then uninstall: nothing may be left but that program.
 .PHONY: check-install
-check-install: all
+check-install: programs
 	rm -rf $(B)/install-check
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(B)/install-check PREFIX=/usr
 	PKG_CONFIG_SYSROOT_DIR=$(CURDIR)/$(B)/install-check \
@@ -36,6 +37,14 @@ check-install: all
 	sh -c '$(CC) -std=c99 -Wall -Wextra -Werror -o $(B)/install-check/hello \
 		tests/install/hello_libhc.c $$(pkg-config --cflags --libs libhc)'
 	LD_LIBRARY_PATH=$(CURDIR)/$(B)/install-check/usr/lib $(B)/install-check/hello
+	for p in $(B)/install-check/usr/bin/* $(B)/install-check/usr/sbin/* \
+		$(B)/install-check/usr/libexec/hc/*; do \
+		v=$$($$p --version) && [ "$$v" = "$${p##*/} $(VERSION)" ] || \
+		{ echo "$$p --version: '$$v', expected '$${p##*/} $(VERSION)'"; exit 1; }; done
+	$(MAKE) --no-print-directory uninstall DESTDIR=$(CURDIR)/$(B)/install-check PREFIX=/usr
+	left=$$(cd $(B)/install-check && find . ! -type d ! -name hello); \
+		[ -z "$$left" ] || { echo "left after uninstall:"; echo "$$left"; exit 1; }
+	@echo "check-install: ok"
 
 # Fragments are read before the top Makefile's first rule: keep `make` meaning `make all`.
 .DEFAULT_GOAL := all

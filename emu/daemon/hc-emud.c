@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "hc/hc_version.h"
 #include "emud.h"
 
 void emud_log(const char *fmt, ...)
@@ -87,6 +88,7 @@ static void usage(FILE *f)
 "                           (wrong tokens!) to measure the stack's ceiling (hc-bench-stack)\n"
 "  -v, --verbose            log queue-pair and context events too\n"
 "  -h, --help               this text\n"
+"  -V, --version            print the version and exit\n"
 "\n"
 "SIGTERM or SIGINT: clean shutdown (clients dropped, socket removed).\n",
 		emud_default_socket_path(path, sizeof(path)), EMUD_DEFAULT_CONTEXTS,
@@ -146,6 +148,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "ivshmem-mem", required_argument, NULL, OPT_IVSHMEM_MEM },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -157,7 +160,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 	o->n_qp = EMUD_DEFAULT_QPS;
 	o->prefill_chunk = EMUD_DEFAULT_CHUNK;
 	o->ivshmem_mem = EMUD_DEFAULT_IVSHMEM_MEM;
-	while ((c = getopt_long(argc, argv, "t:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ROM: o->rom_path = optarg; break;
 		case OPT_SOCKET: o->socket_path = optarg; break;
@@ -218,6 +221,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			break;
 		case 'v': o->verbose++; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': printf("hc-emud " HC_VERSION_STRING "\n"); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}

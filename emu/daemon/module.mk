@@ -1,6 +1,6 @@
 # emu/daemon: hc-emud, the emulated card (docs/hc-emud.md). Speaks include/uapi/hc_card.h;
 # uses emu/model and emu/rom. --null-model (emud_null.c) is for benchmarks only.
-TOOLS += hc-emud
+DAEMONS += hc-emud
 hc-emud_SRCS := $(addprefix emu/daemon/,hc-emud.c emud_fn.c emud_sqe.c emud_sched.c \
 	emud_telemetry.c emud_socket.c emud_ivshmem.c emud_null.c)
 hc-emud_LIBS := hcmodel hcrom hcutil

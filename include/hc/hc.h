@@ -56,6 +56,13 @@ struct hc_stream;
  */
 const char *hc_strerror(int err);
 
+/*
+ * hc_version - the version of the libhc that is running, e.g. "1.0.0".
+ * Compare with HC_VERSION_STRING (hc_version.h), the version a program was built against.
+ * Return: a static string; never NULL.
+ */
+const char *hc_version(void);
+
 /* ------------------------------------------------------------------------------------------
  * Devices
  */
@@ -137,7 +144,7 @@ struct hc_card_info {
 	uint32_t n_queue_pairs;
 	uint32_t max_queue_entries;
 	uint64_t stream_mem_bytes;	/* card memory for stream rings */
-	uint64_t capabilities;		/* HC_CAP_* bits of the card interface */
+	uint64_t capabilities;		/* HC_CAP_* bits, <hc/uapi/hc_card.h> */
 	uint32_t status;		/* card status register (READY, RESETTING, ERROR) */
 	uint32_t error_code;		/* card error register */
 };

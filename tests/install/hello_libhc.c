@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Built against an installed libhc via pkg-config (make check-install): headers, .pc, .so. */
+/* Built against an installed libhc via pkg-config (make check-install): headers (also the card
+ * interface's, for the HC_CAP_* bits of hc_card_info), .pc, .so, and the version calls. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <hc/hc.h>
+#include <hc/uapi/hc_card.h>
 
 int main(void)
 {
@@ -18,6 +20,8 @@ int main(void)
 	r = hc_open("emu:/nonexistent/hc-install-check.sock", &card);
 	if (r != -ENOENT)
 		return 2;
-	printf("libhc install ok: %s\n", hc_strerror(r));
+	if (strcmp(hc_version(), HC_VERSION_STRING) || !HC_CAP_FAULT_INJECTION)
+		return 3;
+	printf("libhc %s install ok: %s\n", hc_version(), hc_strerror(r));
 	return 0;
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `dkms build` of driver/ against an unpacked kernel (ENVFILE from fetch-kernels.sh), in a
+# `dkms build` of the installed driver source (make install-dkms) against an unpacked kernel (ENVFILE from fetch-kernels.sh), in a
 # private DKMS tree under OUTDIR: checks dkms.conf and the Kbuild/Makefile work the way DKMS
 # drives them (kernelver, no `uname -r`) without touching /usr/src or /var/lib/dkms.
 # Usage: dkms-build.sh ENVFILE OUTDIR TOP
@@ -8,10 +8,9 @@ envfile=$1 out=$2 top=$3
 . "$envfile"
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/driver/dkms.conf")
 rm -rf "$out"
-src=$out/src/hc_accel-$ver
-mkdir -p "$src/include" "$out/tree"
-cp "$top"/driver/* "$src/"
-cp -r "$top/include/uapi" "$src/include/"
+mkdir -p "$out/tree"
+# The tree exactly as the hc-accel-dkms package ships it: `make install-dkms`.
+make -s -C "$top" install-dkms DESTDIR= DKMSDIR="$out/src" >/dev/null
 if ! dkms build -m hc_accel -v "$ver" -k "$KVER" --kernelsourcedir "$KDIR" \
 	--sourcetree "$out/src" --dkmstree "$out/tree" >"$out/dkms.log" 2>&1; then
 	echo "dkms-build: $KVER: dkms build failed:" >&2

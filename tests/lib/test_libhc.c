@@ -36,6 +36,21 @@ START_TEST(test_strerror_every_error)
 }
 END_TEST
 
+/* The run-time version is the build-time one, and the macros agree with each other. */
+START_TEST(test_version)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "%d.%d.%d", HC_VERSION_MAJOR, HC_VERSION_MINOR,
+		 HC_VERSION_PATCH);
+	ck_assert_str_eq(HC_VERSION_STRING, want);
+	ck_assert_str_eq(hc_version(), HC_VERSION_STRING);
+	ck_assert_int_eq(HC_VERSION_NUMBER, (HC_VERSION_MAJOR << 16) | (HC_VERSION_MINOR << 8) |
+						    HC_VERSION_PATCH);
+	ck_assert(HC_VERSION_NUMBER > HC_VERSION_ENCODE(0, 255, 255));
+}
+END_TEST
+
 START_TEST(test_bad_uris)
 {
 	static const char *bad[] = { "", "emu:", "emu", "tcp://host:1", "/dev/accel/accel",
@@ -597,6 +612,7 @@ static Suite *libhc_suite(void)
 	tcase_add_test(run, test_hc_run_over_card);
 	tcase_add_test(run, test_hc_run_chat_llama3);
 	tcase_add_test(h, test_strerror_every_error);
+	tcase_add_test(h, test_version);
 	tcase_add_test(h, test_bad_uris);
 	tcase_add_test(h, test_no_daemon);
 	tcase_add_test(h, test_discovery_env);

@@ -341,7 +341,8 @@ static void usage(FILE *f)
 		"  --prompt N        prompt tokens (default 16)\n"
 		"  --reps R          repetitions, medians reported (default 5, max %d)\n"
 		"  --null-tokens N   tokens per decode on hc-emud --null-model (default 200000)\n"
-		"  --spin            consumer spins on hc_stream_peek instead of sleeping\n",
+		"  --spin            consumer spins on hc_stream_peek instead of sleeping\n"
+		"  -V, --version     print the version and exit\n",
 		MAX_REPS);
 }
 
@@ -361,6 +362,7 @@ int main(int argc, char **argv)
 		{ "null-tokens", required_argument, NULL, 'N' },
 		{ "spin", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct opts o = { .emud = "build/hc-emud", .n_tokens = 256, .n_prompt = 16, .reps = 5,
@@ -372,7 +374,7 @@ int main(int argc, char **argv)
 	int ch, rep, have_null, ok = 1;
 	pid_t pid;
 
-	while ((ch = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'r': o.rom = optarg; break;
 		case 'e': o.emud = optarg; break;
@@ -382,6 +384,7 @@ int main(int argc, char **argv)
 		case 'N': o.null_tokens = (uint32_t)atoi(optarg); break;
 		case 's': o.spin = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("hc-bench-stack " HC_VERSION_STRING "\n"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hc/hc_version.h"
 #include "model.h"
 #include "quant.h"
 #include "rom.h"
@@ -96,12 +97,13 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "reference", no_argument, NULL, 'r' },
 		{ "repeat", required_argument, NULL, 'R' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	uint32_t n_pre = 64, n_dec = 32;
 	int threads[8] = { 1, 2 }, n_threads = 2, reference = 0, reps = 3, ch, failed = 0;
 
-	while ((ch = getopt_long(argc, argv, "p:n:t:rR:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:n:t:rR:V", opts, NULL)) != -1) {
 		char *s, *tok;
 
 		switch (ch) {
@@ -121,9 +123,10 @@ int main(int argc, char **argv)
 			break;
 		case 'r': reference = 1; break;
 		case 'R': reps = atoi(optarg); break;
+		case 'V': printf("hc-bench " HC_VERSION_STRING "\n"); return 0;
 		default:
 			fprintf(stderr, "usage: hc-bench [--prefill N] [--decode N] [--threads 1,2] "
-				"[--reference] [--repeat R] ROM...\n");
+				"[--reference] [--repeat R] ROM...\n       hc-bench --version\n");
 			return 2;
 		}
 	}

@@ -1,10 +1,10 @@
 # tools/bench: hc-bench (the forward pass, tokens/s) and hc-bench-stack (the card stack's
 # overhead). Benchmarks, never tests (make bench). Use emu/model, emu/rom, libhc.
-TOOLS += hc-bench
+LIBEXEC += hc-bench
 hc-bench_SRCS := tools/bench/hc-bench.c
 hc-bench_LIBS := hcmodel hcrom hcutil
 hc-bench_EXT := crypto
-BENCHES += hc-bench-stack
+LIBEXEC += hc-bench-stack
 hc-bench-stack_SRCS := tools/bench/hc-bench-stack.c
 hc-bench-stack_LIBS := hc hcmodel hcrom hcutil
 hc-bench-stack_EXT := uring drm pcre2 crypto

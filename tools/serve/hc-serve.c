@@ -132,7 +132,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V':
-			printf("hc-serve %s (libhc %s)\n", SERVE_VERSION, HC_VERSION_STRING);
+			printf("hc-serve " HC_VERSION_STRING "\n");
 			exit(0);
 		default: usage(stderr); return -1;
 		}

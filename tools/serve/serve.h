@@ -18,7 +18,6 @@
 #include "serve_metrics.h"
 #include "serve_request.h"
 
-#define SERVE_VERSION "1.0"
 #define SERVE_MAX_CARDS 16
 
 struct MHD_Daemon;

@@ -21,7 +21,6 @@
 #include "smi.h"
 #include "uapi/hc_card.h"
 
-#define SMI_VERSION "1.0"
 #define DEFAULT_SAMPLE_MS 200
 
 enum out_mode { OUT_TABLE, OUT_DETAILS, OUT_JSON, OUT_CSV };
@@ -225,7 +224,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("hc-smi " SMI_VERSION "\n");
+			printf("hc-smi " HC_VERSION_STRING "\n");
 			exit(0);
 		case ':':
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
