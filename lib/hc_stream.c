@@ -6,10 +6,14 @@
  * irq_seq comments). When every stream belongs to the card of the context that owns the
  * ring, the polls are multishot and stay armed across waits: a wait is then one
  * io_uring_enter. Otherwise (streams of several cards) they are one-shot and removed after.
+ * Where io_uring is refused (a seccomp policy such as Docker's default since 25.0, or a kernel
+ * with io_uring disabled), the same one-shot logic runs on poll(2): same tokens, one more
+ * system call per wait.
  */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +25,7 @@
 
 struct hc_uring {
 	struct io_uring ring;
-	int ok;
+	int ok;			/* 0: io_uring is refused here, wait with poll(2) */
 	unsigned n_polls;
 	struct {
 		int fd;
@@ -87,12 +91,13 @@ static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
 		return NULL;
 	}
 	ret = io_uring_queue_init(WAIT_MAX_FDS * 4, &u->ring, 0);
-	if (ret < 0) {
+	if (ret == -ENOMEM) {
 		free(u);
 		*err = ret;
 		return NULL;
 	}
-	u->ok = 1;
+	/* refused (EPERM, ENOSYS, ...): remember it, so the fallback costs no retry per wait */
+	u->ok = ret == 0;
 	ctx->uring = u;
 	return u;
 }
@@ -309,6 +314,44 @@ static int uring_wait_slice(struct hc_uring *u, int64_t deadline)
 	return ret == -ETIME || ret == -EINTR ? 0 : ret;
 }
 
+/*
+ * Without io_uring: poll each distinct irq fd and card socket for one slice. poll(2) looks
+ * at the fds' level when called, so an interrupt raised after our last check makes it return
+ * at once (the fds were drained by count_ready before); one drained by another thread since
+ * our snapshot shows in irq_seq. *@need_check stays set unless an irq fd fired.
+ */
+static int poll_wait(struct hc_qp *const *qps, unsigned nq, const uint32_t *seqs,
+		     struct hc_stream **streams, unsigned n, int64_t deadline, int *need_check)
+{
+	struct pollfd pfd[2 * WAIT_MAX_FDS];
+	bool is_irq[2 * WAIT_MAX_FDS];
+	int64_t left = HC_WAIT_SLICE_MS;
+	unsigned np = 0, i;
+	int ret;
+
+	for (i = 0; i < nq; i++) {
+		is_irq[np] = true;
+		pfd[np++] = (struct pollfd){ .fd = qps[i]->irq_fd, .events = POLLIN };
+		if (qps[i]->card->sock >= 0) {
+			is_irq[np] = false;
+			pfd[np++] = (struct pollfd){ .fd = qps[i]->card->sock, .events = POLLIN };
+		}
+	}
+	if (irq_seq_moved(qps, seqs, nq) || count_ready_now(streams, n)) {
+		*need_check = 0;
+		return 0;
+	}
+	if (deadline >= 0 && (deadline - now_ns()) / 1000000 < left)
+		left = (deadline - now_ns()) / 1000000;
+	ret = poll(pfd, np, left > 0 ? (int)left : 0);
+	if (ret < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < np; i++)
+		if (is_irq[i] && (pfd[i].revents & POLLIN))
+			*need_check = 0;	/* an interrupt: the card is alive */
+	return 0;
+}
+
 int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 {
 	struct hc_qp *qps[WAIT_MAX_FDS];
@@ -328,7 +371,7 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 	if (!u)
 		return err;
 	owner = hc__impl(streams[0])->ctx->card;	/* outlives the ring's context */
-	persist = 1;	/* multishot polls if every stream is on the owner card */
+	persist = u->ok;	/* multishot polls if every stream is on the owner card */
 	for (i = 0; i < n; i++)
 		persist &= hc__impl(streams[i])->ctx->card == owner;
 	for (;;) {
@@ -407,6 +450,8 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 								 left > 0 ? (int)left : 0) : -ENOSYS;
 			if (ret == -ETIME || ret == -ETIMEDOUT || ret == -EINTR)
 				ret = 0;
+		} else if (!ready && !u->ok) {
+			ret = poll_wait(qps, nq, seqs, streams, n, deadline, &need_check);
 		} else if (!ready) {
 			struct io_uring_cqe *cqe;
 			unsigned armed = 0, seen = 0;

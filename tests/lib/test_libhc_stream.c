@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * libhc streams: back-pressure through a tiny ring loses nothing, cancel stops within one
- * step with an exact count, the pollable fd works in an application's own loop, and context
- * limits (full, reset, busy) behave as documented.
+ * step with an exact count, the pollable fd works in an application's own loop, waits work
+ * where io_uring is refused, and context limits (full, reset, busy) behave as documented.
  */
 #include <errno.h>
+#include <liburing.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include "hc_internal.h"
 #include "hc_test.h"
 #include "libhc_util.h"
@@ -172,6 +179,111 @@ START_TEST(test_cancel_running)
 	ck_assert_uint_eq(hc_ctx_position(ctx), 0);
 	hc_ctx_destroy(ctx);
 	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
+/* What Docker's default seccomp profile does since 25.0: io_uring_setup fails with EPERM. */
+static int refuse_io_uring(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -errno : 0;
+}
+
+/*
+ * The child of test_no_io_uring: refuse io_uring, then two decodes through 8-entry rings,
+ * waited on together and one by one. Exit status: 0, or the step that failed.
+ */
+static int decode_without_io_uring(const char *uri, const int32_t want[2][300])
+{
+	struct hc_decode_params dp[2] = {
+		{ .max_tokens = 300, .temperature = 0.9f, .seed = 5, .ring_entries = 8 },
+		{ .max_tokens = 300, .temperature = 0.7f, .top_k = 20, .seed = 6, .ring_entries = 8 },
+	};
+	static uint32_t got[2][300];
+	uint32_t n[2] = { 0, 0 };
+	struct hc_stream *s[2];
+	struct hc_ctx *ctx[2];
+	struct hc_card *card;
+	struct io_uring ring;
+	int r;
+
+	if (refuse_io_uring())
+		return 10;
+	if (io_uring_queue_init(8, &ring, 0) != -EPERM)
+		return 11;	/* the filter did not take */
+	if (hc_open(uri, &card))
+		return 12;
+	for (int i = 0; i < 2; i++)
+		if (hc_ctx_create(card, &ctx[i]) || hc_ctx_prefill_tokens(ctx[i], prompt, 4) ||
+		    hc_ctx_decode(ctx[i], &dp[i], &s[i]))
+			return 13;
+	/* both streams in one wait until one ends, then hc_stream_read (waits on one stream) */
+	while (hc_stream_status(s[0], NULL) != 1 && hc_stream_status(s[1], NULL) != 1) {
+		if (hc_stream_wait(s, 2, -1) < 0)
+			return 14;
+		for (int i = 0; i < 2; i++) {
+			const uint32_t *t;
+			unsigned k = hc_stream_peek(s[i], &t);
+
+			if (n[i] + k > 300)
+				return 15;
+			memcpy(got[i] + n[i], t, k * sizeof(*t));
+			n[i] += k;
+			hc_stream_advance(s[i], k);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		while ((r = hc_stream_read(s[i], got[i] + n[i], 300 - n[i])) > 0)
+			n[i] += r;
+		if (r < 0 || n[i] != 300)
+			return 16;
+		if (memcmp(got[i], want[i], sizeof(got[i])))
+			return 17;
+		hc_stream_free(s[i]);
+		hc_ctx_destroy(ctx[i]);
+	}
+	hc_close(card);
+	return 0;
+}
+
+/* Where io_uring is refused (seccomp), waits fall back to poll(2): the same exact tokens. */
+START_TEST(test_no_io_uring)
+{
+	struct t_ref_params p[2] = {
+		{ .max_tokens = 300, .temperature = 0.9f, .seed = 5 },
+		{ .max_tokens = 300, .temperature = 0.7f, .top_k = 20, .seed = 6 },
+	};
+	static int32_t want[2][300];
+	struct t_emud e;
+	char rom[256];
+	int st;
+	pid_t pid;
+
+	t_bake_long(2, 1100, rom, sizeof(rom));
+	for (int i = 0; i < 2; i++)
+		ck_assert_uint_eq(t_reference(rom, prompt, 4, &p[i], want[i]), 300);
+	T_EMUD_START(&e, rom, NULL);
+	/* a child of its own, so the filter never reaches the daemon or the other tests */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(decode_without_io_uring(e.uri, (const int32_t (*)[300])want));
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "decode without io_uring failed: %s %d (10 seccomp, 11 filter ineffective, "
+		      "12 open, 13 decode, 14 wait, 15 too many, 16 count, 17 tokens differ)",
+		      WIFEXITED(st) ? "exit" : "signal",
+		      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	t_emud_stop(&e);
 }
 END_TEST
@@ -397,6 +509,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_cancel_paused_exact);
 	tcase_add_test(tc, test_cancel_running);
 	tcase_add_test(tc, test_pollable_fd);
+	tcase_add_test(tc, test_no_io_uring);
 	tcase_add_test(tc, test_context_limits);
 	tcase_add_test(tc, test_daemon_dies);
 	tcase_add_test(tc, test_hung_card_times_out);
