@@ -8,22 +8,46 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "hc_internal.h"
+
+/*
+ * write(2) on a pipe whose reader is gone (the daemon died) raises SIGPIPE, which would kill
+ * an application that never asked for pipes. Block it in this thread around the write, and
+ * take back a SIGPIPE that we caused (one already pending before stays pending).
+ */
+static void write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_set, pending, old;
+	int was_pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	if (write(fd, buf, len) < 0 && errno == EPIPE && !was_pending)
+		sigtimedwait(&pipe_set, NULL, &(struct timespec){ 0, 0 });
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 static void emu_doorbell(struct hc_card *card, uint32_t vector)
 {
 	uint64_t one = 1;
 
+	/* EAGAIN: the pipe is full of rings the card has not read yet; it will. EPIPE: the
+	 * card is gone, which the connection's EOF reports. */
 	if (vector < (uint32_t)card->n_doorbells && card->doorbell_fd[vector] >= 0)
-		/* EAGAIN: the pipe is full of rings the card has not read yet; it will */
-		(void)!write(card->doorbell_fd[vector], &one, sizeof(one));
+		write_nosigpipe(card->doorbell_fd[vector], &one, sizeof(one));
 }
 
 static void emu_release(struct hc_card *card)
