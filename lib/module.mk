@@ -1,7 +1,8 @@
 # libhc: the application library (include/hc/hc.h, docs/libhc.md, man/*.3): card, contexts,
 # streams, waits, text, devices, errors; lib/backend/ the socket (hc-emud) and kernel (hc_accel)
 # transports behind struct hc_card_ops. Uses lib/tokenizer, lib/util, liburing, libdrm.
-LIBHC_SRCS := $(addprefix lib/,hc_card.c hc_ctx.c hc_stream.c hc_text.c hc_device.c hc_error.c) \
+LIBHC_SRCS := $(addprefix lib/,hc_card.c hc_ctx.c hc_stream.c hc_text.c hc_device.c hc_error.c \
+	hc_ffi.c) \
 	lib/backend/hc_emu.c lib/backend/hc_kernel.c
 LIBHC_ALL_SRCS := $(LIBHC_SRCS) $(hctok_SRCS) $(hcutil_SRCS)
 INC_lib := -Iinclude -Ilib/tokenizer -Ilib/util

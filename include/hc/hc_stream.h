@@ -18,11 +18,19 @@
  *	}
  *
  * A stream belongs to one thread at a time.
+ *
+ * For bindings (Python ctypes/cffi, Rust, Go) that cannot call static inline functions,
+ * libhc.so also exports every function of this header under the same name (lib/hc_ffi.c
+ * compiles this file with HC_STREAM_INLINE defined empty): same behaviour, one call more.
  */
 #ifndef HC_HC_STREAM_H
 #define HC_HC_STREAM_H
 
 #include <stdint.h>
+
+#ifndef HC_STREAM_INLINE
+#define HC_STREAM_INLINE static inline
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,7 +64,7 @@ void hc__stream_kick(struct hc_stream *s);
  * Return: how many tokens may be read at *@tokens (0: none yet, or the stream ended; see
  * hc_stream_status()). When the ring wraps, the remainder comes with the next peek.
  */
-static inline unsigned hc_stream_peek(struct hc_stream *s, const uint32_t **tokens)
+HC_STREAM_INLINE unsigned hc_stream_peek(struct hc_stream *s, const uint32_t **tokens)
 {
 	uint32_t tail = __atomic_load_n(s->ktail, __ATOMIC_ACQUIRE);
 	uint32_t avail = tail - s->head;
@@ -74,7 +82,7 @@ static inline unsigned hc_stream_peek(struct hc_stream *s, const uint32_t **toke
  * hc_stream_advance - give @n tokens (at most what hc_stream_peek() returned) back to the
  * card. Wakes the card's paused context only if it flagged CARD_WAITING.
  */
-static inline void hc_stream_advance(struct hc_stream *s, unsigned n)
+HC_STREAM_INLINE void hc_stream_advance(struct hc_stream *s, unsigned n)
 {
 	if (!n)
 		return;
@@ -91,7 +99,7 @@ static inline void hc_stream_advance(struct hc_stream *s, unsigned n)
  * hc_stream_available - unread tokens in the ring now, wrapped part included (peek returns
  * only the contiguous part).
  */
-static inline unsigned hc_stream_available(struct hc_stream *s)
+HC_STREAM_INLINE unsigned hc_stream_available(struct hc_stream *s)
 {
 	uint32_t avail = __atomic_load_n(s->ktail, __ATOMIC_ACQUIRE) - s->head;
 
@@ -99,7 +107,7 @@ static inline unsigned hc_stream_available(struct hc_stream *s)
 }
 
 /* hc_stream_consumed - tokens advanced past since the decode started. */
-static inline uint64_t hc_stream_consumed(const struct hc_stream *s)
+HC_STREAM_INLINE uint64_t hc_stream_consumed(const struct hc_stream *s)
 {
 	return s->consumed;
 }

@@ -4,6 +4,7 @@
  * step with an exact count, the pollable fd works in an application's own loop, waits work
  * where io_uring is refused, and context limits (full, reset, busy) behave as documented.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <liburing.h>
 #include <linux/filter.h>
@@ -288,6 +289,91 @@ START_TEST(test_no_io_uring)
 }
 END_TEST
 
+/*
+ * A binding's view (ctypes, cffi, Rust/Go FFI): everything by symbol from libhc.so, the
+ * stream fast path included (lib/hc_ffi.c exports hc_stream.h's inline functions).
+ */
+START_TEST(test_ffi_symbols)
+{
+	struct t_ref_params p = { .max_tokens = 200, .temperature = 0.8f, .seed = 9 };
+	struct hc_decode_params dp = { .max_tokens = 200, .temperature = 0.8f, .seed = 9,
+				       .ring_entries = 8 };
+	int (*open_)(const char *, struct hc_card **);
+	int (*ctx_create)(struct hc_card *, struct hc_ctx **);
+	int (*prefill)(struct hc_ctx *, const int32_t *, uint32_t);
+	int (*decode)(struct hc_ctx *, const struct hc_decode_params *, struct hc_stream **);
+	int (*status)(struct hc_stream *, struct hc_stream_status *);
+	int (*wait)(struct hc_stream **, unsigned, int);
+	unsigned (*peek)(struct hc_stream *, const uint32_t **);
+	void (*advance)(struct hc_stream *, unsigned);
+	unsigned (*available)(struct hc_stream *);
+	uint64_t (*consumed)(const struct hc_stream *);
+	void (*stream_free)(struct hc_stream *);
+	void (*ctx_destroy)(struct hc_ctx *);
+	void (*close_)(struct hc_card *);
+	int32_t want[200];
+	uint32_t got[200], n = 0;
+	struct hc_card *card;
+	struct hc_stream *s;
+	struct hc_ctx *ctx;
+	struct t_emud e;
+	char rom[256];
+	void *so;
+
+	if (access("build/libhc.so.1", R_OK))
+		HC_SKIP("no build/libhc.so.1 here (a static test binary in the QEMU guest)");
+	so = dlopen("build/libhc.so.1", RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(so, "dlopen: %s", dlerror());
+#define SYM(var, name) ck_assert_msg((*(void **)&(var) = dlsym(so, name)), "no symbol %s", name)
+	SYM(open_, "hc_open");
+	SYM(ctx_create, "hc_ctx_create");
+	SYM(prefill, "hc_ctx_prefill_tokens");
+	SYM(decode, "hc_ctx_decode");
+	SYM(status, "hc_stream_status");
+	SYM(wait, "hc_stream_wait");
+	SYM(peek, "hc_stream_peek");
+	SYM(advance, "hc_stream_advance");
+	SYM(available, "hc_stream_available");
+	SYM(consumed, "hc_stream_consumed");
+	SYM(stream_free, "hc_stream_free");
+	SYM(ctx_destroy, "hc_ctx_destroy");
+	SYM(close_, "hc_close");
+#undef SYM
+	t_bake("tiny", 1, rom, sizeof(rom));
+	ck_assert_uint_eq(t_reference(rom, prompt, 4, &p, want), 200);
+	T_EMUD_START(&e, rom, NULL);
+	ck_assert_int_eq(open_(e.uri, &card), 0);
+	ck_assert_int_eq(ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(prefill(ctx, prompt, 4), 0);
+	ck_assert_int_eq(decode(ctx, &dp, &s), 0);
+	for (;;) {
+		const uint32_t *t;
+		unsigned k = peek(s, &t);
+
+		if (!k) {
+			if (status(s, NULL) == 1)
+				break;
+			ck_assert_int_ge(wait(&s, 1, -1), 0);
+			continue;
+		}
+		ck_assert_uint_le(k, 8);	/* the ring's size */
+		ck_assert_uint_ge(available(s), k);
+		ck_assert_uint_le(n + k, 200);
+		memcpy(got + n, t, k * sizeof(*t));
+		n += k;
+		advance(s, k);
+		ck_assert_uint_eq(consumed(s), n);
+	}
+	ck_assert_uint_eq(n, 200);
+	ck_assert_int_eq(memcmp(got, want, sizeof(got)), 0);
+	stream_free(s);
+	ctx_destroy(ctx);
+	close_(card);
+	dlclose(so);
+	t_emud_stop(&e);
+}
+END_TEST
+
 /* An application's own poll loop over hc_stream_fd() + hc_stream_rearm(). */
 START_TEST(test_pollable_fd)
 {
@@ -510,6 +596,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_cancel_running);
 	tcase_add_test(tc, test_pollable_fd);
 	tcase_add_test(tc, test_no_io_uring);
+	tcase_add_test(tc, test_ffi_symbols);
 	tcase_add_test(tc, test_context_limits);
 	tcase_add_test(tc, test_daemon_dies);
 	tcase_add_test(tc, test_hung_card_times_out);
