@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include "quant.h"
 #include "hc_err.h"
+#include "hc_file.h"
 #include "rom.h"
 
 /* Generous upper bounds: far above any Llama, far below anything that could overflow. */
@@ -391,34 +392,22 @@ int hc_rom_open(const char *path, struct hc_rom **out, char *err, size_t errlen)
 	struct hc_rom *rom = NULL;
 	uint8_t digest[32];
 	char why[256];
-	struct stat st;
+	uint64_t size;
 	void *map = MAP_FAILED;
 	int fd, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		hc_errmsg(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		hc_errmsg(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		hc_errmsg(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	if ((uint64_t)st.st_size < sizeof(struct hc_rom_header)) {
+	/* a FIFO or a device given as ROM is refused, never waited on */
+	fd = hc_open_regular(path, NULL, &size, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (size < sizeof(struct hc_rom_header)) {
 		ret = -EINVAL;
 		hc_errmsg(err, errlen, "%s: %lld bytes is too small for an HC ROM (header alone is %zu)",
-		       path, (long long)st.st_size, sizeof(struct hc_rom_header));
+		       path, (long long)size, sizeof(struct hc_rom_header));
 		goto fail;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		ret = -errno;
 		hc_errmsg(err, errlen, "%s: cannot map: %s", path, strerror(errno));
@@ -435,7 +424,7 @@ int hc_rom_open(const char *path, struct hc_rom **out, char *err, size_t errlen)
 	}
 	strcpy(rom->path, path);
 	rom->map = map;
-	rom->size = (size_t)st.st_size;
+	rom->size = (size_t)size;
 	rom->hdr = map;
 
 	/* Header first, then the table it points to (only once it is known to fit). */
@@ -467,7 +456,7 @@ int hc_rom_open(const char *path, struct hc_rom **out, char *err, size_t errlen)
 	return 0;
 fail:
 	if (map != MAP_FAILED)
-		munmap(map, (size_t)st.st_size);
+		munmap(map, (size_t)size);
 	if (fd >= 0)
 		close(fd);
 	free(rom);

@@ -7,8 +7,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include "ckpt_writer.h"
 #include "hc_test.h"
@@ -16,6 +21,10 @@
 #include "rom.h"
 
 #define HC_BAKE "build/hc-bake"
+#define HC_RUN "build/hc-run"
+#define HC_EMUD "build/hc-emud"
+/* Any run here takes well under a second; past this it hangs (a FIFO in open(), say). */
+#define RUN_BOUND_MS 30000
 #define STORIES "models/stories260K.bin"
 #define L2TOK "models/llama2-tokenizer/tokenizer.bin"
 
@@ -47,12 +56,17 @@ static void tmp_fini(struct tmp *t)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Run hc-bake with @argv (NULL-terminated, without the program); stdout/stderr captured. */
-static int run(const struct tmp *t, char *out, size_t outlen, char *errbuf, size_t errlen,
-	       const char *const *argv)
+/*
+ * Run @prog with @argv (NULL-terminated, without the program); stdout/stderr captured.
+ * Bounded: the wait is on the child's pidfd; one that hangs is killed and fails the test.
+ */
+static int run_prog(const struct tmp *t, const char *prog, char *out, size_t outlen,
+		    char *errbuf, size_t errlen, const char *const *argv)
 {
-	const char *argv0[32] = { HC_BAKE };
+	const char *argv0[32] = { prog };
 	char opath[256], epath[256];
+	struct pollfd p = { .events = POLLIN };
+	bool exited;
 	int status, i;
 	pid_t pid;
 
@@ -69,12 +83,20 @@ static int run(const struct tmp *t, char *out, size_t outlen, char *errbuf, size
 
 		dup2(o, 1);
 		dup2(e, 2);
-		execv(HC_BAKE, (char *const *)argv0);
+		execv(prog, (char *const *)argv0);
 		_exit(127);
 	}
+	p.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	exited = p.fd >= 0 && poll(&p, 1, RUN_BOUND_MS) == 1;
+	if (p.fd >= 0)
+		close(p.fd);
+	if (!exited)
+		kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "hc-bake crashed (signal %d)", WTERMSIG(status));
-	ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run " HC_BAKE);
+	ck_assert_msg(exited, "%s %s: still running after %d ms (killed)", prog, argv[0],
+		      RUN_BOUND_MS);
+	ck_assert_msg(WIFEXITED(status), "%s crashed (signal %d)", prog, WTERMSIG(status));
+	ck_assert_msg(WEXITSTATUS(status) != 127, "cannot run %s", prog);
 	for (int k = 0; k < 2; k++) {
 		char *buf = k ? errbuf : out;
 		size_t len = k ? errlen : outlen;
@@ -91,6 +113,12 @@ static int run(const struct tmp *t, char *out, size_t outlen, char *errbuf, size
 	unlink(opath);
 	unlink(epath);
 	return WEXITSTATUS(status);
+}
+
+static int run(const struct tmp *t, char *out, size_t outlen, char *errbuf, size_t errlen,
+	       const char *const *argv)
+{
+	return run_prog(t, HC_BAKE, out, outlen, errbuf, errlen, argv);
 }
 
 /*
@@ -113,6 +141,17 @@ static void expect_fail(const struct tmp *t, const char *what, const char *const
 	while ((e = readdir(d)))
 		ck_assert_msg(strncmp(e->d_name, "x.rom", 5) != 0, "left behind: %s", e->d_name);
 	closedir(d);
+}
+
+/* Expect @prog to fail with @what in its stderr. */
+static void expect_prog_fail(const struct tmp *t, const char *prog, const char *what,
+			     const char *const *argv)
+{
+	char err[2048];
+	int rc = run_prog(t, prog, NULL, 0, err, sizeof(err), argv);
+
+	ck_assert_msg(rc != 0, "%s %s: exit 0", prog, argv[0]);
+	ck_assert_msg(strstr(err, what), "%s: expected '%s' in: %s", prog, what, err);
 }
 
 static void copy_prefix(const char *from, const char *to, off_t len)
@@ -528,6 +567,143 @@ START_TEST(test_writer_rejects)
 }
 END_TEST
 
+/*
+ * Input paths that are not regular files: a FIFO (nobody writes it: open() without
+ * O_NONBLOCK would wait forever) as ROM, checkpoint, tokenizer and Hugging Face config, to
+ * each tool that reads one. Each is refused at once, naming the path and what it is.
+ */
+START_TEST(test_fifo_inputs)
+{
+	const char *fifo_msg = "fifo: not a regular file (a FIFO)";
+	struct tmp t;
+	char fifo[256];
+
+	tmp_init(&t);
+	snprintf(fifo, sizeof(fifo), "%s", tpath(&t, "fifo"));	/* tpath() buffers rotate */
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	expect_fail(&t, fifo_msg, (const char *[]){ "--info", fifo, NULL });
+	expect_fail(&t, fifo_msg, (const char *[]){ fifo, "-o", tpath(&t, "x.rom"), NULL });
+	expect_fail(&t, fifo_msg, (const char *[]){ "--synthetic", "tiny", "-t", fifo, "-o",
+						    tpath(&t, "x.rom"), NULL });
+	/* a Hugging Face directory whose config.json is a FIFO */
+	ck_assert_int_eq(mkdir(tpath(&t, "hf"), 0755), 0);
+	ck_assert_int_eq(mkfifo(tpath(&t, "hf/config.json"), 0600), 0);
+	expect_fail(&t, "config.json: not a regular file (a FIFO)",
+		    (const char *[]){ tpath(&t, "hf"), "-o", tpath(&t, "x.rom"), NULL });
+	expect_prog_fail(&t, HC_RUN, fifo_msg,
+			 (const char *[]){ "--rom", fifo, "--prompt-ids", "1", "-n", "1", NULL });
+	expect_prog_fail(&t, HC_EMUD, fifo_msg,
+			 (const char *[]){ "--rom", fifo, "--socket", tpath(&t, "emud.sock"),
+					   NULL });
+	/* the FIFO is still there, untouched */
+	{
+		struct stat st;
+
+		ck_assert_int_eq(lstat(fifo, &st), 0);
+		ck_assert(S_ISFIFO(st.st_mode));
+	}
+	tmp_fini(&t);
+}
+END_TEST
+
+/* No file in @dir whose name starts with @prefix (a temporary output left behind). */
+static void assert_none_like(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		ck_assert_msg(strncmp(e->d_name, prefix, strlen(prefix)) != 0, "left behind: %s",
+			      e->d_name);
+	closedir(d);
+}
+
+/*
+ * The output must be a regular file or a new path: a device node or a FIFO named by -o is
+ * refused and left as it was (the atomic write would have renamed a regular file over it).
+ * The device nodes are made in the test's own directory, never the system's.
+ */
+START_TEST(test_output_not_regular)
+{
+	static const struct { const char *name; mode_t mode; unsigned major, minor; } nodes[] = {
+		{ "full", S_IFCHR, 1, 7 },	/* what /dev/full is */
+		{ "null", S_IFCHR, 1, 3 },	/* what /dev/null is */
+		{ "fifo", S_IFIFO, 0, 0 },
+	};
+	struct tmp t;
+	size_t i;
+
+	tmp_init(&t);
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		const char *path = tpath(&t, nodes[i].name);
+		char tmpname[32];
+		struct stat st;
+
+		if (nodes[i].mode == S_IFCHR && geteuid() != 0) {
+			printf("SKIP: %s: -o %s: mknod needs root\n", hc_test_current,
+			       nodes[i].name);
+			fflush(stdout);
+			continue;
+		}
+		ck_assert_int_eq(mknod(path, nodes[i].mode | 0666,
+				       makedev(nodes[i].major, nodes[i].minor)), 0);
+		expect_fail(&t, "is not a regular file",
+			    (const char *[]){ "--synthetic", "tiny", "-o", path, NULL });
+		ck_assert_int_eq(lstat(path, &st), 0);
+		ck_assert_msg((st.st_mode & S_IFMT) == nodes[i].mode, "-o %s: replaced",
+			      nodes[i].name);
+		snprintf(tmpname, sizeof(tmpname), "%s.tmp", nodes[i].name);
+		assert_none_like(t.dir, tmpname);
+	}
+	tmp_fini(&t);
+}
+END_TEST
+
+/* Messages that name the actual problem (issue 14, item 5). */
+START_TEST(test_messages)
+{
+	char err[2048];
+	struct tmp t;
+
+	tmp_init(&t);
+	expect_fail(&t, "hc-bake: -o: the output path is empty",
+		    (const char *[]){ "--synthetic", "tiny", "-o", "", NULL });
+	if (geteuid() == 0) {
+		/* a device as tokenizer: what /dev/zero is, made here */
+		ck_assert_int_eq(mknod(tpath(&t, "zero"), S_IFCHR | 0666, makedev(1, 5)), 0);
+		expect_fail(&t, "zero: not a regular file (a character device)",
+			    (const char *[]){ "--synthetic", "tiny", "-t", tpath(&t, "zero"), "-o",
+					      tpath(&t, "x.rom"), NULL });
+	} else {
+		printf("SKIP: %s: -t DEVICE: mknod needs root\n", hc_test_current);
+		fflush(stdout);
+	}
+	/* --seed: the same range and the same words in hc-bake and hc-run */
+	expect_fail(&t, "hc-bake: --seed: '-1' is not an integer in [0, 18446744073709551615]",
+		    (const char *[]){ "--synthetic", "tiny", "--seed", "-1", "-o",
+				      tpath(&t, "x.rom"), NULL });
+	expect_prog_fail(&t, HC_RUN,
+			 "hc-run: --seed: '-1' is not an integer in [0, 18446744073709551615]",
+			 (const char *[]){ "--seed", "-1", NULL });
+	expect_fail(&t, "hc-bake: --seed: ' 7' is not an integer in [0, 18446744073709551615]",
+		    (const char *[]){ "--synthetic", "tiny", "--seed", " 7", "-o",
+				      tpath(&t, "x.rom"), NULL });
+	ck_assert_int_eq(run(&t, NULL, 0, err, sizeof(err),
+			     (const char *[]){ "--synthetic", "tiny", "--seed",
+					       "18446744073709551615", "-o", tpath(&t, "x.rom"),
+					       NULL }), 0);
+	/* integer options print integer ranges, and take integers only */
+	expect_prog_fail(&t, HC_RUN, "hc-run: -n: '-1' is not an integer in [0, 1073741824]",
+			 (const char *[]){ "-n", "-1", NULL });
+	expect_prog_fail(&t, HC_RUN, "hc-run: -n: '2.5' is not an integer in [0, 1073741824]",
+			 (const char *[]){ "-n", "2.5", NULL });
+	expect_prog_fail(&t, HC_RUN, "hc-run: -t: '0' is not an integer in [1, 256]",
+			 (const char *[]){ "-t", "0", NULL });
+	tmp_fini(&t);
+}
+END_TEST
+
 static Suite *bake_suite(void)
 {
 	Suite *s = suite_create("bake");
@@ -541,6 +717,9 @@ static Suite *bake_suite(void)
 	tcase_add_test(tc, test_writer_rejects);
 	tcase_add_test(tc, test_q8_rom_matches_llama_quantize);
 	tcase_add_test(tc, test_tokenizer_option);
+	tcase_add_test(tc, test_fifo_inputs);
+	tcase_add_test(tc, test_output_not_regular);
+	tcase_add_test(tc, test_messages);
 	return s;
 }
 

@@ -732,7 +732,7 @@ START_TEST(test_crafted_hf_hostile)
 	expect_hf_fail(dir, "missing \"num_hidden_layers\"");
 	cw_write_text(dir, "config.json", cw_hf_config);
 
-	expect_hf_fail(dir, "model.safetensors: No such file");
+	expect_hf_fail(dir, "model.safetensors: cannot open: No such file");
 	b = cw_st_zeros(NULL, NULL, NULL, 0, 0);
 	cw_write_in(dir, "model.safetensors", b.p, 5);
 	expect_hf_fail(dir, "too short for a safetensors header");

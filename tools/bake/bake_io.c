@@ -14,20 +14,7 @@
 
 int bake_open_file(const char *path, uint64_t *size, char *err, size_t errlen)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		int rc = -errno;
-
-		return hc_err(rc, err, errlen, "%s: %s", path, strerror(-rc));
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return hc_err(-EINVAL, err, errlen, "%s: not a regular file", path);
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
+	return hc_open_regular(path, NULL, size, err, errlen);
 }
 
 int bake_pread(int fd, void *buf, size_t n, uint64_t off)

@@ -11,11 +11,12 @@
 #include <stdint.h>
 #include "bake.h"
 #include "hc_err.h"
+#include "hc_file.h"
 
 /* Largest single read buffer a reader allocates (bounded RSS for any model size). */
 #define BAKE_IO_CHUNK (4u << 20)
 
-/* Open @path read-only; it must be a regular file. An fd and its *@size, or negative errno. */
+/* Open @path read-only; it must be a regular file (hc_open_regular). An fd and its *@size. */
 int bake_open_file(const char *path, uint64_t *size, char *err, size_t errlen);
 
 /* Read exactly @n bytes at @off. 0, or -EIO on a short read / negative errno from pread. */

@@ -6,21 +6,18 @@
 #include <string.h>
 #include <unistd.h>
 #include "bake_tokfile.h"
+#include "hc_file.h"
 
 #define MAX_TOK_FILE (64u << 20)
 
 static int read_small(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = hc_fopen_regular(path, "tokenizer", err, errlen);
 	long sz;
 
 	*buf = NULL;
-	if (!f) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: cannot open tokenizer: %s", path, strerror(e));
-		return -e;
-	}
+	if (!f)
+		return -errno;
 	if (fseek(f, 0, SEEK_END) < 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
 		fclose(f);
 		snprintf(err, errlen, "%s: cannot read tokenizer (not a regular file?)", path);
@@ -89,7 +86,7 @@ int bake_llama2c_tok_count(const char *path, uint32_t *count, char *err, size_t 
 
 static int looks_like_json(const char *path)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = hc_fopen_regular(path, NULL, NULL, 0);
 	int c;
 
 	if (!f)
@@ -115,12 +112,11 @@ int bake_tokfile_open(const char *path, uint32_t model_vocab, struct hc_tok_spec
 			snprintf(err, errlen, "builtin tokenizer (%u tokens): %s", model_vocab, why);
 		return ret;
 	}
-	if (access(path, R_OK) != 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: cannot open tokenizer: %s", path, strerror(e));
-		return -e;
-	}
+	/* one check, one message for every reader below: missing, unreadable, a FIFO, a device */
+	ret = hc_open_regular(path, "tokenizer", NULL, err, errlen);
+	if (ret < 0)
+		return ret;
+	close(ret);
 	if (looks_like_json(path)) {
 		const char *slash = strrchr(path, '/');
 		int dl = slash ? (int)(slash - path + 1) : 0;

@@ -20,6 +20,7 @@
 #include "bake_io.h"
 #include "quant.h"
 #include "hc_err.h"
+#include "hc_file.h"
 #include "rom.h"
 
 #define CHUNK_BYTES (64u << 20)		/* float rows per conversion step */
@@ -363,6 +364,7 @@ int bake_write_rom(struct bake_source *src, uint32_t wtype, const char *out_path
 	struct hc_tokenizer *tok = NULL;
 	uint8_t digest[32];
 	uint32_t n;
+	struct stat out_st;
 	int fd = -1, armed = 0, ret;
 
 	if (wtype != HC_WTYPE_F32 && wtype != HC_WTYPE_Q8_0 && wtype != HC_WTYPE_Q4_0) {
@@ -370,6 +372,17 @@ int bake_write_rom(struct bake_source *src, uint32_t wtype, const char *out_path
 		       out_path, hc_wtype_name(wtype));
 		return -EINVAL;
 	}
+	/*
+	 * A regular file or a new path only: the temporary file is renamed over the target,
+	 * which would replace a device node or a FIFO (-o /dev/null) with a regular file.
+	 */
+	if (!out_path[0])
+		return hc_err(-EINVAL, err, errlen, "the output path is empty");
+	/* any stat failure (ENOENT: a new path) is left for mkstemp to report */
+	if (stat(out_path, &out_st) == 0 && !S_ISREG(out_st.st_mode))
+		return hc_err(-EINVAL, err, errlen, "%s: is not a regular file (%s): the output "
+			      "must be a regular file or a new path", out_path,
+			      hc_file_kind(out_st.st_mode));
 	if (!src->tok) {
 		hc_errmsg(err, errlen, "%s: no tokenizer: the source carries none and none was given",
 		       src->name);

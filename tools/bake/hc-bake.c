@@ -3,7 +3,9 @@
  * hc-bake: turn a checkpoint (GGUF, Hugging Face directory, llama2.c) or a synthetic
  * preset into an HC ROM image (docs/rom-format.md), or describe a ROM with --info.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include "bake.h"
+#include "bake_io.h"
 #include "bake_tokfile.h"
 #include "quant.h"
 #include "rom.h"
@@ -146,12 +149,10 @@ static int open_input(const char *in, const char *tok_path, struct bake_source *
 		}
 		ret = bake_open_hf(in, src, err, errlen);
 	} else {
-		fd = open(in, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "%s: cannot open: %s", in, strerror(errno));
-			return ret;
-		}
+		/* a FIFO or a device is refused here, before any reader waits on it */
+		fd = hc_open_regular(in, NULL, NULL, err, errlen);
+		if (fd < 0)
+			return fd;
 		if (read(fd, magic, sizeof(magic)) < 0)
 			magic[0] = 0;
 		close(fd);
@@ -217,13 +218,21 @@ int main(int argc, char **argv)
 			break;
 		case 't': tok_path = optarg; break;
 		case 's': preset = optarg; break;
-		case 'o': out = optarg; break;
+		case 'o':
+			if (!optarg[0]) {
+				fprintf(stderr, "hc-bake: -o: the output path is empty\n");
+				return 2;
+			}
+			out = optarg;
+			break;
 		case 'i': info_path = optarg; break;
 		case OPT_SEED:
+			/* as hc-run --seed: digits first (strtoull would wrap "-1"), 64 bits */
 			errno = 0;
-			seed = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end) {
-				fprintf(stderr, "hc-bake: --seed %s: not a number\n", optarg);
+			seed = isdigit((unsigned char)optarg[0]) ? strtoull(optarg, &end, 0) : 0;
+			if (!isdigit((unsigned char)optarg[0]) || errno || *end) {
+				fprintf(stderr, "hc-bake: --seed: '%s' is not an integer in [0, %llu]\n",
+					optarg, ULLONG_MAX);
 				return 2;
 			}
 			seed_set = 1;

@@ -5,8 +5,10 @@
  *   hc-run --rom FILE [options] "prompt"      in-process emulator (run_direct.c)
  * Text streams to stdout as tokens are made; timings go to stderr.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,20 +69,25 @@ static int parse_num(const char *s, const char *what, double lo, double hi, doub
 	return 0;
 }
 
-static int parse_u64(const char *s, const char *what, uint64_t *out)
+/*
+ * An integer in [@lo, @hi]; the range is printed as integers. Digits first: strtoull would
+ * take "-1" (or " -1") and wrap it. hc-bake --seed says the same words.
+ */
+static int parse_uint(const char *s, const char *what, uint64_t lo, uint64_t hi,
+		      uint64_t *out)
 {
-	char *end;
+	char *end = NULL;
+	uint64_t v = 0;
 
 	errno = 0;
-	if (*s == '-' || !*s) {
-		fprintf(stderr, "hc-run: %s: '%s' is not a non-negative integer\n", what, s);
+	if (isdigit((unsigned char)s[0]))
+		v = strtoull(s, &end, 0);
+	if (!end || errno || *end || v < lo || v > hi) {
+		fprintf(stderr, "hc-run: %s: '%s' is not an integer in [%llu, %llu]\n", what, s,
+			(unsigned long long)lo, (unsigned long long)hi);
 		return -1;
 	}
-	*out = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "hc-run: %s: '%s' is not a non-negative integer\n", what, s);
-		return -1;
-	}
+	*out = v;
 	return 0;
 }
 
@@ -117,14 +124,14 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'd': c->o.device = optarg; break;
 		case 'i': c->interactive = 1; break;
 		case 'n':
-			if (parse_num(optarg, "-n", 0, 1 << 30, &v))
+			if (parse_uint(optarg, "-n", 0, 1 << 30, &u))
 				return -1;
-			c->g.max_new = (uint32_t)v;
+			c->g.max_new = (uint32_t)u;
 			break;
 		case 't':
-			if (parse_num(optarg, "-t", 1, 256, &v))
+			if (parse_uint(optarg, "-t", 1, 256, &u))
 				return -1;
-			c->o.n_threads = (int)v;
+			c->o.n_threads = (int)u;
 			break;
 		case OPT_TEMP:
 			if (parse_num(optarg, "--temp", 0, 100, &v))
@@ -132,9 +139,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			c->g.sampling.temperature = (float)v;
 			break;
 		case OPT_TOPK:
-			if (parse_num(optarg, "--top-k", 0, 1 << 30, &v))
+			if (parse_uint(optarg, "--top-k", 0, 1 << 30, &u))
 				return -1;
-			c->g.sampling.top_k = (uint32_t)v;
+			c->g.sampling.top_k = (uint32_t)u;
 			break;
 		case OPT_TOPP:
 			if (parse_num(optarg, "--top-p", 0, 1, &v))
@@ -142,7 +149,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			c->g.sampling.top_p = (float)v;
 			break;
 		case OPT_SEED:
-			if (parse_u64(optarg, "--seed", &u))
+			if (parse_uint(optarg, "--seed", 0, UINT64_MAX, &u))
 				return -1;
 			c->g.sampling.seed = u;
 			break;

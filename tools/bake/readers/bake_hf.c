@@ -181,25 +181,36 @@ static int read_rope_scaling(json_t *cfg, const char *path, struct hc_rom_arch *
 	return 0;
 }
 
+/* Load the JSON file @path: a regular file only (never waits on a FIFO). 0, or -errno. */
+static int hf_load_json(const char *path, json_t **out, char *err, size_t errlen)
+{
+	json_error_t je;
+	int fd = bake_open_file(path, NULL, err, errlen);
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	*out = json_loadfd(fd, JSON_REJECT_DUPLICATES, &je);
+	close(fd);
+	if (!*out)
+		return hc_err(-EINVAL, err, errlen, "%s: not valid JSON: %s (line %d)", path,
+			      je.text, je.line);
+	return 0;
+}
 static int read_config(const char *dir, struct bake_source *src, int *tied, char *err,
 		       size_t errlen)
 {
 	struct hc_rom_arch *a = &src->arch;
 	char path[4096], why[256];
-	json_error_t je;
 	json_t *cfg, *v;
 	const char *mt, *nm;
 	int rc;
 
 	if (hf_path(path, sizeof(path), dir, "config.json"))
 		return hc_err(-ENAMETOOLONG, err, errlen, "%s: path too long", dir);
-	cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!cfg) {
-		if (access(path, R_OK))
-			return hc_err(-errno, err, errlen, "%s: %s", path, strerror(errno));
-		return hc_err(-EINVAL, err, errlen, "%s: not valid JSON: %s (line %d)", path,
-				je.text, je.line);
-	}
+	rc = hf_load_json(path, &cfg, err, errlen);
+	if (rc)
+		return rc;
 	if (!json_is_object(cfg)) {
 		rc = hc_err(-EINVAL, err, errlen, "%s: not a JSON object", path);
 		goto out;
@@ -368,7 +379,6 @@ static int read_tensors(struct bake_source *src, struct hf_src *p, int tied, cha
 	struct hf_tensor *slots = calloc(n_slots, sizeof(*slots));
 	char path[4096], name[64], hname[96];
 	json_t *idx = NULL, *wm, *v;
-	json_error_t je;
 	const char *key;
 	int rc = 0;
 
@@ -383,12 +393,9 @@ static int read_tensors(struct bake_source *src, struct hf_src *p, int tied, cha
 		goto out;
 	}
 	if (access(path, F_OK) == 0) {
-		idx = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-		if (!idx) {
-			rc = hc_err(-EINVAL, err, errlen, "%s: not valid JSON: %s (line %d)", path,
-				      je.text, je.line);
+		rc = hf_load_json(path, &idx, err, errlen);
+		if (rc)
 			goto out;
-		}
 		wm = json_object_get(idx, "weight_map");
 		if (!json_is_object(wm)) {
 			rc = hc_err(-EINVAL, err, errlen, "%s: no \"weight_map\" object", path);

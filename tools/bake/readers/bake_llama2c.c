@@ -168,28 +168,20 @@ int bake_open_llama2c(const char *path, const char *tokenizer_path, struct bake_
 	const enum group *order;
 	size_t n_order;
 	uint64_t base, expect;
-	struct stat st;
+	uint64_t file_size;
 	int version = 0, shared, ret, fd;
 	uint32_t magic;
 	char why[256];
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return -EINVAL;
-	}
+	fd = bake_open_file(path, &file_size, err, errlen);
+	if (fd < 0)
+		return fd;
 	memset(raw, 0, sizeof(raw));
-	if (st.st_size < 28 || bake_pread(fd, raw, st.st_size < V1_HEADER ? 28 : V1_HEADER, 0)) {
+	if (file_size < 28 || bake_pread(fd, raw, file_size < V1_HEADER ? 28 : V1_HEADER, 0)) {
 		close(fd);
 		snprintf(err, errlen, "%s: truncated: %lld bytes is too short for a llama2.c header",
-			 path, (long long)st.st_size);
+			 path, (long long)file_size);
 		return -EINVAL;
 	}
 	memcpy(&magic, raw, 4);
@@ -208,10 +200,10 @@ int bake_open_llama2c(const char *path, const char *tokenizer_path, struct bake_
 				 version);
 			return -ENOTSUP;
 		}
-		if (st.st_size < V1_HEADER) {
+		if (file_size < V1_HEADER) {
 			close(fd);
 			snprintf(err, errlen, "%s: truncated: %lld bytes, the version 1 header alone is %d",
-				 path, (long long)st.st_size, V1_HEADER);
+				 path, (long long)file_size, V1_HEADER);
 			return -EINVAL;
 		}
 		memcpy(&hp, raw + 8, sizeof(hp));
@@ -284,10 +276,10 @@ int bake_open_llama2c(const char *path, const char *tokenizer_path, struct bake_
 	}
 	expect = layout(src, l, order, n_order, base, shared, (uint32_t)hp.hidden,
 			(uint32_t)hp.seq_len);
-	if (expect != (uint64_t)st.st_size) {
+	if (expect != file_size) {
 		snprintf(err, errlen, "%s: %s: the llama2.c v%d header implies %llu bytes, the file has %lld",
-			 path, expect > (uint64_t)st.st_size ? "truncated" : "size mismatch", version,
-			 (unsigned long long)expect, (long long)st.st_size);
+			 path, expect > file_size ? "truncated" : "size mismatch", version,
+			 (unsigned long long)expect, (long long)file_size);
 		ret = -EINVAL;
 		goto fail;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "hc_err.h"
+#include "hc_file.h"
 #include "tok_blob.h"
 #include "tok_spec.h"
 #include "tok_util.h"
@@ -301,8 +302,13 @@ fail:
 static json_t *load_json(struct hf_ctx *c, const char *path, size_t flags)
 {
 	json_error_t je;
-	json_t *j = json_load_file(path, flags, &je);
+	int fd = hc_open_regular(path, NULL, NULL, c->err, c->errlen);
+	json_t *j;
 
+	if (fd < 0)
+		return NULL;
+	j = json_loadfd(fd, flags, &je);
+	close(fd);
 	if (!j)
 		hc_errmsg(c->err, c->errlen, "%s:%d: %s", path, je.line, je.text);
 	else if (!json_is_object(j)) {

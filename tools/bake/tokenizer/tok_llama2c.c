@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hc_err.h"
+#include "hc_file.h"
 #include "tok_blob.h"
 #include "tok_spec.h"
 #include "tok_util.h"
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = hc_fopen_regular(path, NULL, NULL, 0);	/* EINVAL: not a regular file */
 	uint8_t *d = NULL;
 	size_t n = 0, cap = 0;
 
