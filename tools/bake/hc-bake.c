@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include "hc/hc_version.h"
 #include "bake.h"
 #include "bake_io.h"
 #include "bake_tokfile.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 		"      --max-ctx N       longest context the card accepts (default: the input's)\n"
 		"  -o, --output FILE     ROM to write (created atomically: all or nothing)\n"
 		"  -i, --info ROM        verify a ROM and print its header, tensors and tokenizer\n"
+		"  -V, --version         print the version and exit\n"
 		"      --progress        progress bar even when stderr is not a terminal\n"
 		"      --no-progress     no progress bar\n"
 		"  -h, --help            this text\n");
@@ -198,6 +200,7 @@ int main(int argc, char **argv)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tok_path = NULL, *preset = NULL, *out = NULL, *info_path = NULL;
@@ -208,7 +211,7 @@ int main(int argc, char **argv)
 	int seed_set = 0;
 	char err[1024] = "", *end;
 
-	while ((c = getopt_long(argc, argv, "q:t:s:o:i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "q:t:s:o:i:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			if (parse_quant(optarg, &wtype)) {
@@ -250,6 +253,9 @@ int main(int argc, char **argv)
 		case OPT_NO_PROGRESS: progress = 0; break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("hc-bake " HC_VERSION_STRING "\n");
 			return 0;
 		default:
 			usage(stderr);

@@ -12,6 +12,6 @@ TOOLS += hc-bake
 hc-bake_SRCS := tools/bake/hc-bake.c
 hc-bake_LIBS := $(BAKE_LIBS)
 hc-bake_EXT := $(BAKE_EXT)
-INC_tools_bake := -Itools/bake/readers -Itools/bake/tokenizer -Iemu/rom -Ilib/tokenizer -Ilib/util
+INC_tools_bake := -Iinclude -Itools/bake/readers -Itools/bake/tokenizer -Iemu/rom -Ilib/tokenizer -Ilib/util
 INC_tools_bake_readers := -Itools/bake -Itools/bake/tokenizer -Iemu/rom -Ilib/tokenizer -Ilib/util
 INC_tools_bake_tokenizer := -Ilib/tokenizer -Ilib/util

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hc/hc_version.h"
 #include "run.h"
 #include "run_card.h"
 
@@ -38,7 +39,9 @@ static void usage(FILE *f)
 		"  --tokenize        print the prompt's ids and exit\n"
 		"  --print-ids       print generated ids instead of text\n"
 		"  --ignore-eos      do not stop at end-of-generation tokens\n"
-		"  --reference       plain C reference path (same bits, slower)\n");
+		"  --reference       plain C reference path (same bits, slower)\n"
+		"  -h, --help        this text\n"
+		"  -V, --version     print the version and exit\n");
 }
 
 enum {
@@ -109,6 +112,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		{ "ignore-eos", no_argument, NULL, OPT_IGNORE_EOS },
 		{ "reference", no_argument, NULL, OPT_REFERENCE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	double v;
@@ -118,7 +122,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	c->o.n_threads = 1;
 	c->g.max_new = 256;
 	c->g.sampling.seed = 1;
-	while ((ch = getopt_long(argc, argv, "d:n:t:hi", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:n:t:hiV", opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_ROM: c->o.rom_path = optarg; break;
 		case 'd': c->o.device = optarg; break;
@@ -162,6 +166,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_IGNORE_EOS: c->ignore_eos = 1; break;
 		case OPT_REFERENCE: c->o.reference = 1; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': printf("hc-run " HC_VERSION_STRING "\n"); exit(0);
 		default: usage(stderr); return -1;
 		}
 	}
