@@ -9,3 +9,4 @@ hc-bench-stack_SRCS := tools/bench/hc-bench-stack.c
 hc-bench-stack_LIBS := hc hcmodel hcrom hcutil
 hc-bench-stack_EXT := uring drm pcre2 crypto
 INC_tools_bench := -Iinclude -Iemu/model -Iemu/rom -Ilib/util
+MANS += man/hc-bench.1
