@@ -12,6 +12,7 @@ TOOLS += hc-bake
 hc-bake_SRCS := tools/bake/hc-bake.c
 hc-bake_LIBS := $(BAKE_LIBS)
 hc-bake_EXT := $(BAKE_EXT)
+MANS += man/hc-bake.1
 INC_tools_bake := -Iinclude -Itools/bake/readers -Itools/bake/tokenizer -Iemu/rom -Ilib/tokenizer -Ilib/util
 INC_tools_bake_readers := -Itools/bake -Itools/bake/tokenizer -Iemu/rom -Ilib/tokenizer -Ilib/util
 INC_tools_bake_tokenizer := -Ilib/tokenizer -Ilib/util
