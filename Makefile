@@ -35,6 +35,7 @@ EXT_pcre2   := $(shell pkg-config --libs libpcre2-8 2>/dev/null)
 EXT_jansson := $(shell pkg-config --libs jansson 2>/dev/null)
 EXT_uring   := $(shell pkg-config --libs liburing 2>/dev/null)
 EXT_drm     := $(shell pkg-config --libs libdrm 2>/dev/null)
+EXT_systemd := $(shell pkg-config --libs libsystemd 2>/dev/null)
 EXT_crypto  := -lcrypto
 EXT_sys     := -lm -lpthread
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <syslog.h>		/* LOG_ERR ... LOG_DEBUG: the sd-daemon(3) priorities */
 #include "uapi/hc_card.h"
 #include "uapi/hc_ring.h"
 #include "model.h"
@@ -54,7 +55,8 @@ struct emud_opts {
 	uint64_t kv_mem;		/* KV cache budget of the card, bytes (0: half of RAM) */
 	bool allow_faults;		/* TEST ONLY fault injection registers */
 	bool null_model;		/* BENCHMARK ONLY: tokens without computing (emud_null.c) */
-	int verbose;
+	const char *socket_group;	/* chgrp of a socket we bind (not of a systemd one) */
+	int verbose;			/* > 0: LOG_DEBUG lines too (clients, queue pairs, contexts) */
 };
 
 /* Card-wide counters, updated with atomics (main thread) and read by the heartbeat thread. */
@@ -212,6 +214,12 @@ void emud_ev_del(struct emud_card *card, int fd);
 /* emud_socket.c: the socket transport, one function per client */
 struct emud_socket;
 int emud_socket_open(struct emud_card *card, const char *path, struct emud_socket **out);
+/*
+ * Serve on @fd, a listening AF_UNIX stream socket made by someone else (systemd's socket
+ * activation): it is left in place on close, its owner and mode are the owner's business.
+ */
+int emud_socket_adopt(struct emud_card *card, int fd, struct emud_socket **out);
+const char *emud_socket_path(const struct emud_socket *s);
 void emud_socket_reap(struct emud_socket *s);	/* free clients that went away */
 void emud_socket_close(struct emud_socket *s);	/* all clients, unlink the socket */
 const char *emud_default_socket_path(char *buf, size_t len);
@@ -223,8 +231,26 @@ int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_siz
 		      struct emud_ivshmem **out);
 void emud_ivshmem_close(struct emud_ivshmem *s);
 
+/*
+ * emud_service.c: one log line on stderr at priority @prio (LOG_ERR, LOG_WARNING, LOG_NOTICE,
+ * LOG_INFO, LOG_DEBUG). Under systemd (stderr is the journal) the line carries an sd-daemon
+ * "<N>" prefix and no time stamp; otherwise a time stamp and a level word. LOG_DEBUG lines
+ * (per-client and per-context events) are only written with -v: the default stays quiet
+ * however many clients come and go.
+ */
+void emud_logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define emud_log(...)	emud_logp(LOG_INFO, __VA_ARGS__)
+#define emud_err(...)	emud_logp(LOG_ERR, __VA_ARGS__)
+#define emud_warn(...)	emud_logp(LOG_WARNING, __VA_ARGS__)
+#define emud_notice(...) emud_logp(LOG_NOTICE, __VA_ARGS__)
+#define emud_dbg(...)	emud_logp(LOG_DEBUG, __VA_ARGS__)
+void emud_service_init(int verbose);	/* before the first log line */
+/* The socket systemd passed (LISTEN_FDS), -ENOENT if none, or another negative errno. */
+int emud_service_listen_fd(void);
+/* sd_notify(3) a state ("READY=1", "STOPPING=1", "STATUS=..."); nothing outside systemd. */
+void emud_service_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* hc-emud.c */
-void emud_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t emud_now_ns(void);
 
 /* emud_fn.c: functions, register page, control registers, SQ fetch, CQ posting, irqs */

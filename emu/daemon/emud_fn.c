@@ -175,7 +175,7 @@ static void qp_fail(struct emud_fn *fn, uint32_t q, uint16_t reason, const char 
 	hc_ring_store(&r->error, reason);
 	hc_ring_store(&r->state, HC_QP_STATE_ERROR);
 	if (emud_fn_log_ok(fn))
-		emud_log("%s %u: qp %u: %s; queue pair stopped", fn->ops->kind, fn->id, q, what);
+		emud_warn("%s %u: qp %u: %s; queue pair stopped", fn->ops->kind, fn->id, q, what);
 	fn_raise(fn, HC_IRQ_CONTROL);
 }
 
@@ -228,7 +228,7 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 		hc_ring_store(&r->error, reason);
 		hc_ring_store(&r->state, HC_QP_STATE_ERROR);
 		if (emud_fn_log_ok(fn))
-			emud_log("%s %u: qp %u: rejected: %s", fn->ops->kind, fn->id, q, why);
+			emud_warn("%s %u: qp %u: rejected: %s", fn->ops->kind, fn->id, q, why);
 	} else if (ctrl & HC_QP_CTRL_ENABLE) {
 		hc_ring_init(&qp->sq, fn->mem + sq_off, sq_n, sizeof(struct hc_sqe));
 		hc_ring_cons_sync(&qp->sq);
@@ -240,10 +240,9 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 		qp->enabled = true;
 		hc_ring_store(&r->error, 0);
 		hc_ring_store(&r->state, HC_QP_STATE_ENABLED);
-		if (fn->card->opt.verbose)
-			emud_log("%s %u: qp %u enabled: sq %u entries at 0x%llx, cq %u at 0x%llx, irq %u",
-				 fn->ops->kind, fn->id, q, sq_n, (unsigned long long)sq_off, cq_n,
-				 (unsigned long long)cq_off, vec);
+		emud_dbg("%s %u: qp %u enabled: sq %u entries at 0x%llx, cq %u at 0x%llx, irq %u",
+			 fn->ops->kind, fn->id, q, sq_n, (unsigned long long)sq_off, cq_n,
+			 (unsigned long long)cq_off, vec);
 	} else {
 		hc_ring_store(&r->error, 0);
 		hc_ring_store(&r->state, HC_QP_STATE_DISABLED);
@@ -298,9 +297,9 @@ static void fn_faults(struct emud_fn *fn)
 	hc_ring_store(&fn->regs->fault_state.stalled, fn->stalled);
 	hc_ring_store_release(&fn->regs->fault_state.seq, seq);
 	if (emud_fn_log_ok(fn))
-		emud_log("%s %u: TEST fault injection: stall %u, stall after %u tokens, drop %u irqs, "
-			 "corrupt %u cqes", fn->ops->kind, fn->id, fn->stalled, fn->stall_after,
-			 fn->drop_irqs, fn->corrupt_cqes);
+		emud_notice("%s %u: TEST fault injection: stall %u, stall after %u tokens, "
+			    "drop %u irqs, corrupt %u cqes", fn->ops->kind, fn->id, fn->stalled,
+			    fn->stall_after, fn->drop_irqs, fn->corrupt_cqes);
 }
 
 /* Register-page changes: reset first (it wins), then faults, then queue pairs. */
@@ -411,8 +410,8 @@ bool emud_fn_log_ok(struct emud_fn *fn)
 	if (fn->logged > EMUD_LOG_LIMIT)
 		return false;
 	if (fn->logged++ == EMUD_LOG_LIMIT) {
-		emud_log("%s %u: too many events; not logging this function's any more",
-			 fn->ops->kind, fn->id);
+		emud_warn("%s %u: too many events; not logging this function's any more",
+			  fn->ops->kind, fn->id);
 		return false;
 	}
 	return true;
@@ -423,9 +422,9 @@ void emud_fn_log_bad(struct emud_fn *fn, const struct hc_sqe *sqe, uint16_t reas
 {
 	if (!emud_fn_log_ok(fn))
 		return;
-	emud_log("%s %u: bad SQE (opcode %u, ctx %u, user_data 0x%llx): %s (reason %u)",
-		 fn->ops->kind, fn->id, sqe->opcode, sqe->ctx_id,
-		 (unsigned long long)sqe->user_data, why, reason);
+	emud_warn("%s %u: bad SQE (opcode %u, ctx %u, user_data 0x%llx): %s (reason %u)",
+		  fn->ops->kind, fn->id, sqe->opcode, sqe->ctx_id,
+		  (unsigned long long)sqe->user_data, why, reason);
 }
 
 /* Copy @n bytes of hostile memory once, 8 bytes at a time (@src and @n 8-aligned). */

@@ -109,7 +109,7 @@ static void pci_raise_irq(struct emud_fn *fn, uint32_t vector)
 	if (!ev_ready(s->irq[vector], POLLOUT))
 		return;
 	if (write(s->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		emud_log("pci: interrupt %u: %s", vector, strerror(errno));
+		emud_warn("pci: interrupt %u: %s", vector, strerror(errno));
 }
 
 static const struct emud_fn_ops pci_ops = {
@@ -202,7 +202,7 @@ static void guest_drop(struct emud_ivshmem *s, const char *why)
 	/* Whatever the guest left running dies with it; the next guest finds a clean card. */
 	fn_stop(s);
 	if (fn_start(s) < 0)
-		emud_log("pci: cannot re-initialise the card function");
+		emud_err("pci: cannot re-initialise the card function");
 }
 
 static void on_guest(struct emud_ev *ev, uint32_t events)
@@ -253,11 +253,11 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				emud_log("pci: accept: %s", strerror(errno));
+				emud_warn("pci: accept: %s", strerror(errno));
 			return;
 		}
 		if (s->guest >= 0) {
-			emud_log("pci: refusing a second guest (the card has one PCI function)");
+			emud_warn("pci: refusing a second guest (the card has one PCI function)");
 			close(fd);
 			continue;
 		}
@@ -270,7 +270,7 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		if (!rc)
 			rc = emud_ev_add(s->card, fd, &s->guest_ev);
 		if (rc < 0) {
-			emud_log("pci: guest setup failed: %s", strerror(-rc));
+			emud_warn("pci: guest setup failed: %s", strerror(-rc));
 			close(fd);
 			s->guest = -1;
 			for (i = 0; i < s->n_vec; i++) {
@@ -295,12 +295,12 @@ int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_siz
 	int rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		emud_log("%s: socket path too long", path);
+		emud_err("%s: socket path too long", path);
 		return -ENAMETOOLONG;
 	}
 	/* QEMU maps the whole BAR: a power of two, at least a few pages. */
 	if (mem_size < EMUD_MIN_CLIENT_MEM || (mem_size & (mem_size - 1))) {
-		emud_log("pci: card memory %llu bytes: must be a power of two >= %u",
+		emud_err("pci: card memory %llu bytes: must be a power of two >= %u",
 			 (unsigned long long)mem_size, EMUD_MIN_CLIENT_MEM);
 		return -EINVAL;
 	}
@@ -360,7 +360,7 @@ int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_siz
 fail_errno:
 	rc = -errno;
 fail:
-	emud_log("pci: %s: %s", path, strerror(-rc));
+	emud_err("pci: %s: %s", path, strerror(-rc));
 	emud_ivshmem_close(s);
 	return rc;
 }

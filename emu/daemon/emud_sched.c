@@ -67,7 +67,7 @@ int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *
 	update_ctx_counts(fn);
 	*id = c->id;
 	if (card->opt.verbose)
-		emud_log("%s %u: context %u opened (%u positions), %u KV slots in use",
+		emud_dbg("%s %u: context %u opened (%u positions), %u KV slots in use",
 			 fn->ops->kind, fn->id, c->id, hc_kv_capacity(c->kv), card->kv_in_use);
 	return 0;
 }
@@ -166,7 +166,7 @@ void emud_ctx_close(struct emud_fn *fn, uint32_t id)
 	emud_ctx_cancel(fn, c);
 	ctx_free(fn, id - 1);
 	if (fn->card->opt.verbose)
-		emud_log("%s %u: context %u closed, %u KV slots in use", fn->ops->kind, fn->id, id,
+		emud_dbg("%s %u: context %u closed, %u KV slots in use", fn->ops->kind, fn->id, id,
 			 fn->card->kv_in_use);
 }
 
@@ -181,7 +181,7 @@ void emud_ctx_free_all(struct emud_fn *fn)
 		}
 	}
 	if (n)
-		emud_log("%s %u: freed %u contexts, %u KV slots in use", fn->ops->kind, fn->id, n,
+		emud_dbg("%s %u: freed %u contexts, %u KV slots in use", fn->ops->kind, fn->id, n,
 			 fn->card->kv_in_use);
 }
 
@@ -249,7 +249,7 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	last = chunk == left;
 	rc = forward(card, c, j->tokens + j->off, chunk, last ? c->logits : NULL);
 	if (rc < 0) {
-		emud_log("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id, c->id,
+		emud_err("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id, c->id,
 			 strerror(-rc));
 		job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_PREFILL);
 		return;
@@ -308,7 +308,7 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 			return;
 		}
 		if (rc < 0) {
-			emud_log("%s %u: context %u: decode failed: %s", fn->ops->kind, fn->id,
+			emud_err("%s %u: context %u: decode failed: %s", fn->ops->kind, fn->id,
 				 c->id, strerror(-rc));
 			job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_DECODE);
 			return;
@@ -324,7 +324,7 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 					   j->step_base + j->count, card->prob);
 		}
 		if (j->tok < 0 || (uint32_t)j->tok >= vocab) {
-			emud_log("%s %u: context %u: sampler returned id %d", fn->ops->kind, fn->id,
+			emud_err("%s %u: context %u: sampler returned id %d", fn->ops->kind, fn->id,
 				 c->id, j->tok);
 			job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_DECODE);
 			return;

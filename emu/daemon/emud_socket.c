@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ struct emud_socket {
 	uint32_t next_id;
 	int spare_fd;			/* given up to accept-and-close when out of fds */
 	uint32_t n_refused;
+	bool adopted;			/* systemd's socket: not ours to unlink */
 };
 
 const char *emud_default_socket_path(char *buf, size_t len)
@@ -90,7 +92,7 @@ static void client_raise_irq(struct emud_fn *fn, uint32_t vector)
 	if (vector < cl->n_irq && cl->irq[vector] >= 0 && !cl->dead)
 		if (write(cl->irq[vector], &one, sizeof(one)) < 0 && errno != EAGAIN &&
 		    errno != EPIPE)
-			emud_log("client %u: interrupt %u: %s", fn->id, vector, strerror(errno));
+			emud_warn("client %u: interrupt %u: %s", fn->id, vector, strerror(errno));
 }
 
 static const struct emud_fn_ops client_ops = {
@@ -98,12 +100,13 @@ static const struct emud_fn_ops client_ops = {
 	.raise_irq = client_raise_irq,
 };
 
-static void client_kill(struct emud_client *cl, const char *why)
+/* @prio: LOG_DEBUG for the ordinary end of a client, which the default log leaves out */
+static void client_kill(struct emud_client *cl, int prio, const char *why)
 {
 	if (cl->dead)
 		return;
 	cl->dead = true;
-	emud_log("client %u: %s", cl->fn.id, why);
+	emud_logp(prio, "client %u: %s", cl->fn.id, why);
 }
 
 static void on_doorbell(struct emud_ev *ev, uint32_t events)
@@ -126,11 +129,11 @@ static void on_doorbell(struct emud_ev *ev, uint32_t events)
 	}
 	if (n == 0) {
 		/* no writer left: it cannot ring any more, and epoll would report EOF forever */
-		client_kill(cl, "closed its doorbell");
+		client_kill(cl, LOG_DEBUG, "closed its doorbell");
 		return;
 	}
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		client_kill(cl, "doorbell error");
+		client_kill(cl, LOG_WARNING, "doorbell error");
 		return;
 	}
 	emud_fn_kick(&cl->fn);
@@ -283,17 +286,17 @@ static void client_hello(struct emud_client *cl)
 	int rc;
 
 	if (bad) {
-		emud_log("client %u: %s", cl->fn.id, bad);
+		emud_warn("client %u: %s", cl->fn.id, bad);
 		send_welcome(cl, -EPROTO, NULL, 0);
-		client_kill(cl, "rejected");
+		client_kill(cl, LOG_DEBUG, "rejected");
 		return;
 	}
 	rc = client_setup(cl);
 	if (rc < 0) {
 		close_peer_ends(cl);
-		emud_log("client %u: cannot set up its card memory: %s", cl->fn.id, strerror(-rc));
+		emud_warn("client %u: cannot set up its card memory: %s", cl->fn.id, strerror(-rc));
 		send_welcome(cl, rc, NULL, 0);
-		client_kill(cl, "rejected");
+		client_kill(cl, LOG_DEBUG, "rejected");
 		return;
 	}
 	fds[n++] = cl->memfd;
@@ -305,14 +308,14 @@ static void client_hello(struct emud_client *cl)
 	/* the client has its own copies now: a doorbell reads EOF once it has closed them */
 	close_peer_ends(cl);
 	if (rc < 0) {
-		emud_log("client %u: cannot send welcome: %s", cl->fn.id, strerror(-rc));
-		client_kill(cl, "gone");
+		emud_warn("client %u: cannot send welcome: %s", cl->fn.id, strerror(-rc));
+		client_kill(cl, LOG_DEBUG, "gone");
 		return;
 	}
 	cl->welcomed = true;
 	emud_card_add_fn(cl->srv->card, &cl->fn);
 	cl->in_card = true;
-	emud_log("client %u: ready: %llu KiB card memory, %u queue pairs, up to %u contexts",
+	emud_dbg("client %u: ready: %llu KiB card memory, %u queue pairs, up to %u contexts",
 		 cl->fn.id, (unsigned long long)(cl->mem_size >> 10), cl->fn.n_qp,
 		 cl->fn.max_contexts);
 }
@@ -338,22 +341,22 @@ static void on_client(struct emud_ev *ev, uint32_t events)
 			n = read(cl->sock, junk, sizeof(junk));
 			if (n > 0) {
 				if (!cl->junk_logged++)
-					emud_log("client %u: ignoring unexpected bytes on the socket",
-						 cl->fn.id);
+					emud_warn("client %u: ignoring unexpected bytes on the socket",
+						  cl->fn.id);
 				return;
 			}
 		}
 		if (n == 0) {
-			client_kill(cl, "disconnected");
+			client_kill(cl, LOG_DEBUG, "disconnected");
 			return;
 		}
 		if (errno != EAGAIN && errno != EINTR) {
-			client_kill(cl, "socket error");
+			client_kill(cl, LOG_WARNING, "socket error");
 			return;
 		}
 	}
 	if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
-		client_kill(cl, "disconnected");
+		client_kill(cl, LOG_DEBUG, "disconnected");
 }
 
 static void client_free(struct emud_client *cl)
@@ -407,23 +410,23 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 				return;	/* nothing was pending (EMFILE comes before EAGAIN) */
 			close(fd);
 			if (s->n_refused++ % 1000 == 0)
-				emud_log("refusing clients: out of file descriptors (%u so far)",
-					 s->n_refused);
+				emud_warn("refusing clients: out of file descriptors (%u so far)",
+					  s->n_refused);
 			continue;
 		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				emud_log("accept: %s", strerror(errno));
+				emud_warn("accept: %s", strerror(errno));
 			return;
 		}
 		if (s->n_clients >= EMUD_MAX_CLIENTS) {
-			emud_log("refusing a client: %u clients already", s->n_clients);
+			emud_warn("refusing a client: %u clients already", s->n_clients);
 			close(fd);
 			continue;
 		}
 		cl = calloc(1, sizeof(*cl));
 		if (!cl) {
-			emud_log("refusing a client: out of memory");
+			emud_warn("refusing a client: out of memory");
 			close(fd);
 			continue;
 		}
@@ -439,7 +442,7 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		}
 		cl->sock_ev = (struct emud_ev){ on_client, cl, 0 };
 		if (emud_ev_add(s->card, fd, &cl->sock_ev) < 0) {
-			emud_log("refusing a client: epoll: %s", strerror(errno));
+			emud_warn("refusing a client: epoll: %s", strerror(errno));
 			close(fd);
 			free(cl);
 			continue;
@@ -447,7 +450,7 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		cl->next = s->clients;
 		s->clients = cl;
 		s->n_clients++;
-		emud_log("client %u: connected (pid %d, uid %d)", cl->fn.id, (int)cl->pid,
+		emud_dbg("client %u: connected (pid %d, uid %d)", cl->fn.id, (int)cl->pid,
 			 (int)cl->uid);
 	}
 }
@@ -477,7 +480,7 @@ static int clear_stale(const char *path)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
-		emud_log("%s: exists and is not a socket", path);
+		emud_err("%s: exists and is not a socket", path);
 		return -EEXIST;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -487,12 +490,99 @@ static int clear_stale(const char *path)
 	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	if (rc == 0) {
-		emud_log("%s: another hc-emud is listening there", path);
+		emud_err("%s: another hc-emud is listening there", path);
 		return -EADDRINUSE;
 	}
 	if (unlink(path) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * --socket-group: hand the socket to a group (its members are the card's users) the way
+ * systemd's SocketGroup= does for an activated one. chown to ourselves plus a group we are
+ * in needs no privilege; root may name any group.
+ */
+static int set_group(const char *path, const char *group)
+{
+	struct group *gr;
+	char *end;
+	gid_t gid;
+
+	gr = getgrnam(group);
+	if (gr) {
+		gid = gr->gr_gid;
+	} else {
+		errno = 0;
+		gid = (gid_t)strtoul(group, &end, 10);
+		if (!group[0] || *end || errno) {
+			emud_err("--socket-group %s: no such group", group);
+			return -ENOENT;
+		}
+	}
+	if (chown(path, (uid_t)-1, gid) < 0) {
+		emud_err("%s: cannot give it to group %s: %s", path, group, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static struct emud_socket *socket_new(struct emud_card *card)
+{
+	struct emud_socket *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->card = card;
+	s->next_id = 1;
+	s->fd = -1;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return s;
+}
+
+int emud_socket_adopt(struct emud_card *card, int fd, struct emud_socket **out)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	struct emud_socket *s;
+	int fl;
+
+	s = socket_new(card);
+	if (!s)
+		return -ENOMEM;
+	s->adopted = true;
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_path[0])
+		snprintf(s->path, sizeof(s->path), "%.*s", (int)(len - offsetof(struct sockaddr_un,
+			 sun_path)), sa.sun_path);
+	else
+		snprintf(s->path, sizeof(s->path), "fd %d", fd);
+	/*
+	 * The accept loop runs until EAGAIN. The file description is shared with systemd, which
+	 * only polls it while we are not running, so O_NONBLOCK changes nothing for it.
+	 */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		goto fail;
+	s->fd = fd;
+	s->ev = (struct emud_ev){ on_listen, s, 0 };
+	if (emud_ev_add(card, s->fd, &s->ev) < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	emud_err("%s (from systemd): %s", s->path, strerror(errno));
+	s->fd = -1;
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	free(s);
+	return -EBADF;
+}
+
+const char *emud_socket_path(const struct emud_socket *s)
+{
+	return s->path;
 }
 
 int emud_socket_open(struct emud_card *card, const char *path, struct emud_socket **out)
@@ -503,7 +593,7 @@ int emud_socket_open(struct emud_card *card, const char *path, struct emud_socke
 	int rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		emud_log("%s: socket path too long (max %zu bytes)", path, sizeof(sa.sun_path) - 1);
+		emud_err("%s: socket path too long (max %zu bytes)", path, sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	if (!strcmp(path, HC_EMU_SOCKET_ROOT))
@@ -511,15 +601,12 @@ int emud_socket_open(struct emud_card *card, const char *path, struct emud_socke
 	rc = clear_stale(path);
 	if (rc < 0) {
 		if (rc != -EEXIST && rc != -EADDRINUSE)
-			emud_log("%s: %s", path, strerror(-rc));
+			emud_err("%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	s = calloc(1, sizeof(*s));
+	s = socket_new(card);
 	if (!s)
 		return -ENOMEM;
-	s->card = card;
-	s->next_id = 1;
-	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -532,6 +619,17 @@ int emud_socket_open(struct emud_card *card, const char *path, struct emud_socke
 		goto fail;
 	if (chmod(path, 0660) < 0 || listen(s->fd, 64) < 0)
 		goto fail_unlink;
+	if (card->opt.socket_group) {
+		rc = set_group(path, card->opt.socket_group);
+		if (rc < 0) {
+			unlink(path);
+			close(s->fd);
+			if (s->spare_fd >= 0)
+				close(s->spare_fd);
+			free(s);
+			return rc;
+		}
+	}
 	s->ev = (struct emud_ev){ on_listen, s, 0 };
 	if (emud_ev_add(card, s->fd, &s->ev) < 0)
 		goto fail_unlink;
@@ -543,7 +641,7 @@ fail_unlink:
 	errno = -rc;
 fail:
 	rc = -errno;
-	emud_log("%s: %s", path, strerror(errno));
+	emud_err("%s: %s", path, strerror(errno));
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->spare_fd >= 0)
@@ -565,6 +663,8 @@ void emud_socket_close(struct emud_socket *s)
 	close(s->fd);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
-	unlink(s->path);
+	/* systemd's socket outlives us: it activates the next hc-emud on the next connect */
+	if (!s->adopted)
+		unlink(s->path);
 	free(s);
 }

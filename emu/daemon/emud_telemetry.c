@@ -128,10 +128,10 @@ static void *hb_main(void *arg)
 		last_iter = iter;
 		if ((now - last_alive) / 1000000 >= EMUD_WEDGED_MS) {
 			if (!wedged)
-				emud_log("main loop stuck for %d ms: heartbeat stopped", EMUD_WEDGED_MS);
+				emud_warn("main loop stuck for %d ms: heartbeat stopped", EMUD_WEDGED_MS);
 			wedged = true;
 		} else if (wedged) {
-			emud_log("main loop running again: heartbeat resumed");
+			emud_notice("main loop running again: heartbeat resumed");
 			wedged = false;
 		}
 		sim_update(card, &s, now);

@@ -2,12 +2,12 @@
 /*
  * hc-emud: the emulated HC card. Loads a ROM, runs the exact forward pass, and serves the
  * card interface (docs/card-interface.md) to clients over a UNIX socket, one private
- * virtual function per client. Foreground; one log line per event on stderr.
+ * virtual function per client. Foreground; one log line per event on stderr; a systemd
+ * service with socket activation and readiness notification (emud_service.c).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +19,6 @@
 #include <unistd.h>
 #include "hc/hc_version.h"
 #include "emud.h"
-
-void emud_log(const char *fmt, ...)
-{
-	char buf[512];
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "hc-emud %02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		ts.tv_nsec / 1000000, buf);
-}
 
 uint64_t emud_now_ns(void)
 {
@@ -68,7 +52,9 @@ static void usage(FILE *f)
 "  --socket PATH            listen here (default: %s;\n"
 "                           the PATH of HC_DEVICE=emu:PATH if set, else\n"
 "                           $XDG_RUNTIME_DIR/" HC_EMU_SOCKET_NAME " for non-root users,\n"
-"                           " HC_EMU_SOCKET_ROOT " for root); mode 0660\n"
+"                           " HC_EMU_SOCKET_ROOT " for root); mode 0660. Under\n"
+"                           systemd's socket activation the passed socket is used\n"
+"  --socket-group GROUP     give the socket to GROUP (its members may use the card)\n"
 "  -t, --threads N          forward-pass worker threads (default 1)\n"
 "  --contexts N             KV slots of the card (default %u)\n"
 "  --max-contexts-per-client N  contexts one client may hold (default: --contexts)\n"
@@ -86,11 +72,12 @@ static void usage(FILE *f)
 "                           dropped interrupts, corrupt completions); never in production\n"
 "  --null-model             BENCHMARK ONLY: make tokens without computing the model\n"
 "                           (wrong tokens!) to measure the stack's ceiling (hc-bench-stack)\n"
-"  -v, --verbose            log queue-pair and context events too\n"
+"  -v, --verbose            log clients coming and going, queue-pair and context events\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version and exit\n"
 "\n"
-"SIGTERM or SIGINT: clean shutdown (clients dropped, socket removed).\n",
+"SIGTERM or SIGINT: clean shutdown (clients dropped, socket removed). SIGHUP is ignored\n"
+"(there is nothing to reload: restart to run another ROM).\n",
 		emud_default_socket_path(path, sizeof(path)), EMUD_DEFAULT_CONTEXTS,
 		HC_CARD_MAX_QP, EMUD_DEFAULT_QPS, EMUD_DEFAULT_CHUNK);
 }
@@ -127,6 +114,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
 	OPT_CHUNK, OPT_MAX_CTX, OPT_KV_MEM, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
+	OPT_SOCKET_GROUP,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -134,6 +122,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 	static const struct option longopts[] = {
 		{ "rom", required_argument, NULL, OPT_ROM },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "threads", required_argument, NULL, 't' },
 		{ "contexts", required_argument, NULL, OPT_CONTEXTS },
 		{ "max-contexts-per-client", required_argument, NULL, OPT_MAXCTX_CLIENT },
@@ -164,6 +153,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		switch (c) {
 		case OPT_ROM: o->rom_path = optarg; break;
 		case OPT_SOCKET: o->socket_path = optarg; break;
+		case OPT_SOCKET_GROUP: o->socket_group = optarg; break;
 		case 't':
 			if (parse_u64("--threads", optarg, 1, 256, false, &v))
 				return -EINVAL;
@@ -296,10 +286,21 @@ static void on_signal(struct emud_ev *ev, uint32_t events)
 	struct emud_card *card = ev->obj;
 	struct signalfd_siginfo si;
 
-	if (read((int)ev->vector, &si, sizeof(si)) == sizeof(si)) {
-		emud_log("signal %u: shutting down", si.ssi_signo);
-		card->stop = true;
+	if (read((int)ev->vector, &si, sizeof(si)) != sizeof(si))
+		return;
+	/*
+	 * SIGHUP conventionally means "reload". The card has nothing to reload (the ROM is
+	 * the silicon; everything else is on the command line), and dying would drop every
+	 * client and leave systemd's socket unserved, so it is logged and ignored.
+	 */
+	if (si.ssi_signo == SIGHUP) {
+		emud_notice("SIGHUP ignored: nothing to reload (restart hc-emud for another ROM "
+			    "or other options)");
+		return;
 	}
+	emud_log("signal %u: shutting down", si.ssi_signo);
+	emud_service_notify("STOPPING=1");
+	card->stop = true;
 }
 
 static void run(struct emud_card *card, struct emud_socket *sock)
@@ -348,6 +349,30 @@ static void run(struct emud_card *card, struct emud_socket *sock)
 	}
 }
 
+/*
+ * The client socket: systemd's (socket activation) or one we bind. Done before the ROM is
+ * verified, which reads every byte of a multi-GB file: a socket that cannot be had is
+ * reported in milliseconds, not after minutes of hashing. Clients that connect meanwhile
+ * wait in the backlog until the event loop runs, as they would for a socket unit.
+ */
+static int socket_setup(struct emud_card *card, struct emud_socket **sock, char *path,
+			size_t len)
+{
+	int fd = emud_service_listen_fd();
+
+	if (fd >= 0) {
+		if (card->opt.socket_path || card->opt.socket_group)
+			emud_notice("socket activation: serving systemd's socket; --socket and "
+				    "--socket-group are ignored");
+		return emud_socket_adopt(card, fd, sock);
+	}
+	if (fd != -ENOENT)
+		return fd;
+	if (!card->opt.socket_path)
+		card->opt.socket_path = emud_default_socket_path(path, len);
+	return emud_socket_open(card, card->opt.socket_path, sock);
+}
+
 int main(int argc, char **argv)
 {
 	struct emud_card card;
@@ -362,6 +387,7 @@ int main(int argc, char **argv)
 	card.epfd = -1;
 	if (parse_args(argc, argv, &card.opt) < 0)
 		return 2;
+	emud_service_init(card.opt.verbose);
 	pthread_mutex_init(&card.lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/*
@@ -378,29 +404,20 @@ int main(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	/* block before any thread exists (the model's workers too): only signalfd sees them */
+	/*
+	 * Block before any thread exists (the model's workers too): only signalfd sees them.
+	 * A SIGTERM during the ROM verification is acted on once it is done.
+	 */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-
-	err[0] = 0;
-	rc = card_open(&card, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "hc-emud: %s\n", err[0] ? err : strerror(-rc));
-		card_close(&card);
-		return 1;
-	}
-	emud_log("card: model '%.64s' (vocab %u, dim %u, %u layers, max_ctx %u), %u KV slots, "
-		 "%llu MiB KV budget, %d threads%s", card.rom_hdr->name, card.arch->vocab_size,
-		 card.arch->dim, card.arch->n_layers, card.max_ctx, card.opt.n_contexts,
-		 (unsigned long long)(card.opt.kv_mem >> 20), card.opt.threads,
-		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
 
 	card.epfd = epoll_create1(EPOLL_CLOEXEC);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (card.epfd < 0 || sfd < 0) {
-		fprintf(stderr, "hc-emud: %s\n", strerror(errno));
+		emud_err("%s", strerror(errno));
 		rc = -errno;
 		goto out;
 	}
@@ -408,24 +425,37 @@ int main(int argc, char **argv)
 	rc = emud_ev_add(&card, sfd, &sig_ev);
 	if (rc < 0)
 		goto out;
+	rc = socket_setup(&card, &sock, path, sizeof(path));
+	if (rc < 0)
+		goto out;
+
+	emud_service_notify("STATUS=verifying %s", card.opt.rom_path);
+	err[0] = 0;
+	rc = card_open(&card, err, sizeof(err));
+	if (rc < 0) {
+		emud_err("%s", err[0] ? err : strerror(-rc));
+		goto out;
+	}
+	emud_log("card: model '%.64s' (vocab %u, dim %u, %u layers, max_ctx %u), %u KV slots, "
+		 "%llu MiB KV budget, %d threads%s", card.rom_hdr->name, card.arch->vocab_size,
+		 card.arch->dim, card.arch->n_layers, card.max_ctx, card.opt.n_contexts,
+		 (unsigned long long)(card.opt.kv_mem >> 20), card.opt.threads,
+		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
 
 	rc = emud_heartbeat_start(&card);
 	if (rc < 0) {
-		emud_log("cannot start the heartbeat thread: %s", strerror(-rc));
+		emud_err("cannot start the heartbeat thread: %s", strerror(-rc));
 		goto out;
 	}
-	if (!card.opt.socket_path)
-		card.opt.socket_path = emud_default_socket_path(path, sizeof(path));
-	/* ivshmem first: once the client socket answers, everything is up */
 	if (card.opt.ivshmem_path) {
 		rc = emud_ivshmem_open(&card, card.opt.ivshmem_path, card.opt.ivshmem_mem, &ivs);
 		if (rc < 0)
 			goto out;
 	}
-	rc = emud_socket_open(&card, card.opt.socket_path, &sock);
-	if (rc < 0)
-		goto out;
-	emud_log("listening on %s", card.opt.socket_path);
+	/* everything is up: the socket was accepting already, now hellos are answered */
+	emud_log("listening on %s", emud_socket_path(sock));
+	emud_service_notify("READY=1\nSTATUS=serving '%.64s' on %s", card.rom_hdr->name,
+			    emud_socket_path(sock));
 	run(&card, sock);
 	rc = 0;
 out:

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -395,13 +397,109 @@ const char *emud_bin(void)
 	return b && b[0] ? b : "build/hc-emud";
 }
 
+int tc_notify_open(char *name, size_t len)
+{
+	static unsigned int seq;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int fd;
+
+	/* abstract ("@..." for sd_notify): no path to clean up, no sun_path length to mind */
+	n = (size_t)snprintf(name, len, "@hc-test-notify-%d-%u", (int)getpid(), seq++);
+	if (n >= len || n >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path + 1, name + 1, n - 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		 n)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int tc_notify_wait(int nfd, pid_t pid, const char *what, int ms)
+{
+	struct pollfd p[2] = { { nfd, POLLIN, 0 }, { -1, POLLIN, 0 } };
+	uint64_t t0 = tc_ms();
+	char msg[4096];
+	int rc = -ETIMEDOUT;
+
+	/* a pidfd turns "the daemon died first" into an event as well (Linux 5.3) */
+	p[1].fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	while (tc_ms() - t0 < (uint64_t)ms) {
+		int left = ms - (int)(tc_ms() - t0);
+		siginfo_t si;
+		ssize_t n;
+
+		/* without a pidfd, look at the child every 100 ms */
+		if (p[1].fd < 0 && left > 100)
+			left = 100;
+		if (poll(p, p[1].fd >= 0 ? 2 : 1, left) < 0 && errno != EINTR)
+			break;
+		while ((n = recv(nfd, msg, sizeof(msg) - 1, 0)) > 0) {
+			char *line, *save = NULL;
+
+			msg[n] = 0;
+			for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+				if (!strcmp(line, what)) {
+					rc = 0;
+					goto out;
+				}
+		}
+		/* exited (left a zombie for the caller to reap: WNOWAIT) */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid) {
+			rc = -ECHILD;
+			break;
+		}
+	}
+out:
+	if (p[1].fd >= 0)
+		close(p[1].fd);
+	return rc;
+}
+
+pid_t tc_daemon_spawn(const char *const *argv, const char *log, const char *notify,
+		      int listen_fd)
+{
+	pid_t pid = fork();
+	char buf[32];
+	int fd;
+
+	if (pid != 0)
+		return pid;
+	/* never outlive the test, even when its bound kills it */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (listen_fd >= 0) {
+		/* sd_listen_fds(3): the sockets from fd 3 on, for this very pid */
+		if (listen_fd != 3 ? dup2(listen_fd, 3) < 0 : fcntl(3, F_SETFD, 0) < 0)
+			_exit(126);
+		snprintf(buf, sizeof(buf), "%d", (int)getpid());
+		setenv("LISTEN_PID", buf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+	}
+	if (notify)
+		setenv("NOTIFY_SOCKET", notify, 1);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		dup2(fd, 2);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
 pid_t tc_daemon_start(const char *rom, const char *sock, const char *log,
 		      const char *const *extra)
 {
 	const char *argv[40];
-	int i = 0, fd;
+	char notify[64];
+	int i = 0, nfd, rc;
 	pid_t pid;
-	uint64_t t0;
 
 	/* HC_TEST_VALGRIND=1: run the daemon under valgrind; errors or leaks make it exit 99 */
 	if (getenv("HC_TEST_VALGRIND")) {
@@ -419,30 +517,22 @@ pid_t tc_daemon_start(const char *rom, const char *sock, const char *log,
 	while (extra && *extra && i < 38)
 		argv[i++] = *extra++;
 	argv[i] = NULL;
-	pid = fork();
-	if (pid < 0)
+	/*
+	 * The socket accepts before the ROM is verified (a bind error must not wait for the
+	 * hash); READY=1 is what says the card answers, with every transport up.
+	 */
+	nfd = tc_notify_open(notify, sizeof(notify));
+	if (nfd < 0)
 		return -1;
-	if (pid == 0) {
-		/* never outlive the test, even when its bound kills it */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+	pid = tc_daemon_spawn(argv, log, notify, -1);
+	if (pid < 0) {
+		close(nfd);
+		return -1;
 	}
-	t0 = tc_ms();
-	while (tc_ms() - t0 < TC_HANG_MS) {
-		int st, fd2 = tc_sock_connect(sock);
-
-		if (fd2 >= 0) {
-			close(fd2);
-			return pid;
-		}
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return -1;
-		tc_nap();
-	}
+	rc = tc_notify_wait(nfd, pid, "READY=1", TC_HANG_MS);
+	close(nfd);
+	if (rc == 0)
+		return pid;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	return -1;

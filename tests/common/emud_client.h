@@ -114,11 +114,31 @@ const char *emud_bin(void);
 
 /*
  * Start hc-emud with @extra args (NULL-terminated) on @sock, stderr to @log; it dies with
- * the test. Its pid once the socket accepts, or -1. HC_TEST_VALGRIND=1 runs it under
- * valgrind (errors or leaks make it exit 99).
+ * the test. Its pid once it has notified READY=1 (sd_notify), or -1. HC_TEST_VALGRIND=1 runs
+ * it under valgrind (errors or leaks make it exit 99).
  */
 pid_t tc_daemon_start(const char *rom, const char *sock, const char *log,
 		      const char *const *extra);
+
+/*
+ * A datagram socket for a daemon's sd_notify(3): its NOTIFY_SOCKET value (an abstract
+ * "@name") in @name; the fd (non-blocking), or -1.
+ */
+int tc_notify_open(char *name, size_t len);
+
+/*
+ * Wait up to @ms for a notification line equal to @what ("READY=1") on @nfd from @pid;
+ * 0, -ECHILD if the process exited first, -ETIMEDOUT.
+ */
+int tc_notify_wait(int nfd, pid_t pid, const char *what, int ms);
+
+/*
+ * fork + exec @argv (argv[0] a path) with stderr to @log, dying with the test; NOTIFY_SOCKET
+ * = @notify if not NULL; @listen_fd >= 0 is passed as a systemd socket (fd 3, LISTEN_FDS=1,
+ * LISTEN_PID). Its pid, or -1.
+ */
+pid_t tc_daemon_spawn(const char *const *argv, const char *log, const char *notify,
+		      int listen_fd);
 
 /* SIGTERM and reap; the exit status (0 = clean), or -1. */
 int tc_daemon_stop(pid_t pid);

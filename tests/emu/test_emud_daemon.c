@@ -3,12 +3,18 @@
  * The hc-emud process and its transports: command lines and ROMs it refuses at startup, its
  * socket (permissions, one daemon per socket, a garbage hello, a client that vanishes),
  * clean shutdown on SIGTERM with a client still connected, and the PCI transport, where a
- * fake QEMU speaks the ivshmem protocol and one guest at a time gets the card. Each test
- * starts its own daemon on the fixture's ROM (emud_fixture.h).
+ * fake QEMU speaks the ivshmem protocol and one guest at a time gets the card. Then the
+ * daemon as a systemd service: socket activation, readiness and stopping notifications,
+ * SIGHUP, and the socket bound (and its errors reported) before the ROM is verified. Each
+ * test starts its own daemon on the fixture's ROM (emud_fixture.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "emud_fixture.h"
@@ -192,6 +198,272 @@ START_TEST(test_bad_startup)
 }
 END_TEST
 
+/* A greedy-ish decode of 12 tokens on a fresh connection to @sock equals the reference. */
+static void decode_check(const char *sock)
+{
+	struct tc_decode d = { .temperature = 0.8f, .top_p = 0.9f, .seed = 5, .max_tokens = 12 };
+	uint32_t want[12], ctx;
+	struct tc c;
+	struct gen g;
+	struct ref r;
+	int32_t stop;
+
+	ref_open(&r);
+	ck_assert_uint_eq(ref_generate(&r, 0, prompt, PROMPT_N, &d, 12, want, &stop), 12);
+	ref_close(&r);
+	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	ctx = open_prefill(&c, 0, prompt, PROMPT_N);
+	gen_start(&c, &g, ctx, 16, &d);
+	pump(&c, &g, 1);
+	ck_assert_uint_eq(g.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+	ck_assert_uint_eq(g.n, 12);
+	ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
+	tc_close(&c);
+}
+
+/* A listening AF_UNIX stream socket at @path, as systemd makes it for a socket unit. */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+/* Does file @path contain @what? */
+static bool file_has(const char *path, const char *what)
+{
+	char buf[16384];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, what) != NULL;
+}
+
+/*
+ * Socket activation: the socket comes as fd 3 with LISTEN_FDS=1 and LISTEN_PID, as from
+ * hc-emud.socket. The daemon serves it (a client that connected before the daemon even
+ * started is served too), does not unlink it on exit (it belongs to systemd), and the next
+ * daemon given the same socket serves it again.
+ */
+START_TEST(test_socket_activation)
+{
+	const char *argv[] = { emud_bin(), "--rom", emud.rom, "-t", "2", NULL };
+	char sock[160], log[160], notify[64];
+	struct stat st;
+	pid_t pid;
+	int lfd, nfd, early, round;
+
+	REQUIRE_DAEMON();
+	snprintf(sock, sizeof(sock), "%s/activated.sock", emud.dir);
+	snprintf(log, sizeof(log), "%s/activated.log", emud.dir);
+	lfd = listen_at(sock);
+	/* the connection that made systemd start the service: queued in the backlog */
+	early = tc_sock_connect(sock);
+	ck_assert_int_ge(early, 0);
+	for (round = 0; round < 2; round++) {
+		nfd = tc_notify_open(notify, sizeof(notify));
+		ck_assert_int_ge(nfd, 0);
+		pid = tc_daemon_spawn(argv, log, notify, lfd);
+		ck_assert_int_gt(pid, 0);
+		ck_assert_int_eq(tc_notify_wait(nfd, pid, "READY=1", TC_HANG_MS), 0);
+		close(nfd);
+		if (early >= 0) {
+			struct hc_emu_welcome w;
+			unsigned char junk[sizeof(struct hc_emu_hello)];
+
+			/* accepted by the daemon, so a garbage hello gets its answer */
+			memset(junk, 0x5a, sizeof(junk));
+			ck_assert_int_eq(write(early, junk, sizeof(junk)), sizeof(junk));
+			ck_assert_int_eq(read(early, &w, sizeof(w)), sizeof(w));
+			ck_assert_int_eq(w.status, -EPROTO);
+			close(early);
+			early = -1;
+		}
+		decode_check(sock);
+		ck_assert_int_eq(tc_daemon_stop(pid), 0);
+		/* systemd's socket stays: the next connection starts the next daemon */
+		ck_assert_int_eq(stat(sock, &st), 0);
+		ck_assert(S_ISSOCK(st.st_mode));
+	}
+	ck_assert(file_has(log, "listening on "));
+	ck_assert(file_has(log, sock));
+	close(lfd);
+	unlink(sock);
+}
+END_TEST
+
+/*
+ * Readiness: NOTIFY_SOCKET gets STATUS (verifying), then READY=1 only once the card answers
+ * hellos, then STOPPING=1 on SIGTERM. The default log is quiet about clients; -v is not.
+ */
+START_TEST(test_notify_and_quiet_log)
+{
+	char sock[160], log[160], notify[64], vlog[160];
+	const char *argv[] = { emud_bin(), "--rom", emud.rom, "--socket", sock, NULL };
+	const char *vargv[] = { emud_bin(), "--rom", emud.rom, "--socket", sock, "-v", NULL };
+	struct tc c;
+	pid_t pid;
+	int nfd, verbose;
+
+	REQUIRE_DAEMON();
+	snprintf(sock, sizeof(sock), "%s/notify.sock", emud.dir);
+	for (verbose = 0; verbose < 2; verbose++) {
+		snprintf(log, sizeof(log), "%s/notify%d.log", emud.dir, verbose);
+		if (verbose)
+			snprintf(vlog, sizeof(vlog), "%s", log);
+		nfd = tc_notify_open(notify, sizeof(notify));
+		ck_assert_int_ge(nfd, 0);
+		pid = tc_daemon_spawn(verbose ? vargv : argv, log, notify, -1);
+		ck_assert_int_gt(pid, 0);
+		ck_assert_int_eq(tc_notify_wait(nfd, pid, "READY=1", TC_HANG_MS), 0);
+		/* ready means a hello is answered now, not merely that connect() works */
+		ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
+		ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+		tc_close(&c);
+		ck_assert_int_eq(kill(pid, SIGTERM), 0);
+		ck_assert_int_eq(tc_notify_wait(nfd, pid, "STOPPING=1", TC_HANG_MS), 0);
+		close(nfd);
+		ck_assert_int_eq(tc_daemon_stop(pid), 0);
+		/* a level word on every line outside the journal */
+		ck_assert(file_has(log, " info: listening on "));
+		ck_assert_int_eq(file_has(log, "connected (pid"), verbose);
+	}
+	ck_assert(file_has(vlog, "debug: client 1: connected (pid"));
+	/* stderr is the journal (JOURNAL_STREAM names it): sd-daemon <N> prefixes, no time */
+	{
+		char jlog[160], js[64];
+		struct stat st;
+		pid_t p;
+		int fd, status;
+
+		snprintf(jlog, sizeof(jlog), "%s/journal.log", emud.dir);
+		fd = open(jlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+		p = fork();
+		ck_assert_int_ge(p, 0);
+		if (p == 0) {
+			dup2(fd, 2);
+			setenv("JOURNAL_STREAM", js, 1);
+			/* a ROM that does not exist: one error line, exit 1 */
+			execl(emud_bin(), "hc-emud", "--rom", "/nonexistent/j.rom", "--socket", sock,
+			      (char *)NULL);
+			_exit(127);
+		}
+		close(fd);
+		ck_assert_int_eq(waitpid(p, &status, 0), p);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+		ck_assert(file_has(jlog, "<3>"));
+		ck_assert(!file_has(jlog, "hc-emud "));
+	}
+}
+END_TEST
+
+/* SIGHUP neither kills the daemon nor disturbs a client in the middle of its session. */
+START_TEST(test_sighup)
+{
+	char sock[160], log[160];
+	struct tc c;
+	pid_t pid;
+	int i;
+
+	REQUIRE_DAEMON();
+	snprintf(sock, sizeof(sock), "%s/hup.sock", emud.dir);
+	snprintf(log, sizeof(log), "%s/hup.log", emud.dir);
+	pid = tc_daemon_start(emud.rom, sock, log, NULL);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(kill(pid, SIGHUP), 0);
+	/* the same connection still gets work done, and new ones are served */
+	ck_assert_uint_ne(open_prefill(&c, 0, prompt, PROMPT_N), 0);
+	tc_close(&c);
+	decode_check(sock);
+	ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+	ck_assert(file_has(log, "SIGHUP ignored"));
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+	ck_assert_int_ne(access(sock, F_OK), 0);
+}
+END_TEST
+
+/*
+ * The socket comes before the ROM: with a corrupt ROM (its hash would fail after reading
+ * every byte) and a socket in a directory that does not exist, the error is the socket's.
+ * With a good socket and the corrupt ROM, the ROM error, and the early socket is removed.
+ * --socket-group: the socket goes to that group; an unknown group fails at once.
+ */
+START_TEST(test_bind_before_rom)
+{
+	char out[1024], bad[160], sock[160], nodir[160], gid[16];
+	const char *nosock[] = { emud_bin(), "--rom", bad, "--socket", nodir, NULL };
+	const char *badrom[] = { emud_bin(), "--rom", bad, "--socket", sock, NULL };
+	const char *nogrp[] = { emud_bin(), "--rom", bad, "--socket", sock, "--socket-group",
+				"no-such-group-hc", NULL };
+	const char *grp[] = { "--socket-group", gid, NULL };
+	unsigned char buf[65536];
+	struct stat st;
+	ssize_t n;
+	int in, outfd;
+	pid_t pid;
+
+	REQUIRE_DAEMON();
+	/* the fixture's ROM with its last byte flipped: only the full SHA-256 check sees it */
+	snprintf(bad, sizeof(bad), "%s/corrupt.rom", emud.dir);
+	in = open(emud.rom, O_RDONLY | O_CLOEXEC);
+	outfd = open(bad, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(outfd, 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(outfd, buf, (size_t)n), n);
+	ck_assert_int_eq(fstat(outfd, &st), 0);
+	ck_assert_int_eq(pread(in, buf, 1, st.st_size - 1), 1);
+	buf[0] ^= 0xff;
+	ck_assert_int_eq(pwrite(outfd, buf, 1, st.st_size - 1), 1);
+	close(in);
+	close(outfd);
+	snprintf(nodir, sizeof(nodir), "%s/no/such/dir/emud.sock", emud.dir);
+	snprintf(sock, sizeof(sock), "%s/early.sock", emud.dir);
+
+	ck_assert_int_eq(run_emud(nosock, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, nodir) && strstr(out, "No such file or directory"), "%s", out);
+	ck_assert_msg(!strstr(out, bad), "the ROM was looked at first: %s", out);
+
+	ck_assert_int_eq(run_emud(badrom, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, bad), "%s", out);
+	ck_assert_int_ne(access(sock, F_OK), 0);
+
+	ck_assert_int_eq(run_emud(nogrp, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "no-such-group-hc") && !strstr(out, bad), "%s", out);
+	ck_assert_int_ne(access(sock, F_OK), 0);
+
+	/* a group we may give it to: our own (root may name any, but ours always works) */
+	snprintf(gid, sizeof(gid), "%u", (unsigned)getgid());
+	snprintf(out, sizeof(out), "%s/group.log", emud.dir);
+	pid = tc_daemon_start(emud.rom, sock, out, grp);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(stat(sock, &st), 0);
+	ck_assert_uint_eq(st.st_gid, getgid());
+	ck_assert_uint_eq(st.st_mode & 0777, 0660);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+}
+END_TEST
+
 static Suite *emud_daemon_suite(void)
 {
 	Suite *s = suite_create("emud_daemon");
@@ -201,6 +473,10 @@ static Suite *emud_daemon_suite(void)
 	tcase_add_test(tc, test_hello_and_shutdown);
 	tcase_add_test(tc, test_bad_startup);
 	tcase_add_test(tc, test_pci_transport);
+	tcase_add_test(tc, test_socket_activation);
+	tcase_add_test(tc, test_notify_and_quiet_log);
+	tcase_add_test(tc, test_sighup);
+	tcase_add_test(tc, test_bind_before_rom);
 	return s;
 }
 
