@@ -55,7 +55,8 @@ objs = $(patsubst %.c,$(B)/%.o,$(1))
 
 # The modules, each after those it uses (a fragment's rules expand what came before it).
 MODULES := lib/util lib/tokenizer lib emu/rom emu/model emu/daemon tools/bake tools/run \
-	tools/smi tools/bench tools/serve tests/common tests/lib tests/emu tests/tools tests/serve
+	tools/smi tools/bench tools/serve tests/common tests/lib tests/emu tests/tools tests/serve \
+	tests/fuzz
 include $(MODULES:%=%/module.mk)
 
 .PHONY: all programs tests check check-unit check-kernel bench install install-dkms uninstall \
