@@ -8,7 +8,7 @@ internal='
 lib/hc_internal.h		lib lib/backend tests/lib
 lib/tokenizer/tok_internal.h	lib/tokenizer
 lib/tokenizer/tok_heap.h	lib/tokenizer
-emu/daemon/emud.h		emu/daemon
+emu/daemon/emud.h		emu/daemon tests/fuzz
 '
 bad=0
 echo "$internal" | while read -r hdr dirs; do
