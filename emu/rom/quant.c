@@ -103,6 +103,20 @@ size_t hc_row_size(uint32_t type, uint64_t n)
 	}
 }
 
+/*
+ * float -> int8 as x86 has always done it (cvttss2si, then the low byte): NaN and values out
+ * of int32 range give 0. A plain cast is undefined for NaN and for anything out of int8 range,
+ * which non-finite or huge weights in a ROM or checkpoint produce (a NaN also spoils amax
+ * below, so other values leave [-127, 127]). tests/fuzz's rom target found both
+ * (tests/fuzz/crashes/rom/).
+ */
+static inline int8_t to_int8(float v)
+{
+	if (!(v > -2147483648.0f && v < 2147483648.0f))
+		return 0;
+	return (int8_t)(int32_t)v;
+}
+
 /* quantize_row_q8_0_ref */
 void hc_quantize_row_q8_0(const float *x, struct hc_block_q8_0 *y, uint64_t n)
 {
@@ -123,7 +137,7 @@ void hc_quantize_row_q8_0(const float *x, struct hc_block_q8_0 *y, uint64_t n)
 		for (int j = 0; j < HC_QK; j++) {
 			const float x0 = x[i * HC_QK + j] * id;
 
-			y[i].qs[j] = (int8_t)roundf(x0);
+			y[i].qs[j] = to_int8(roundf(x0));
 		}
 	}
 }
@@ -152,8 +166,8 @@ void hc_quantize_row_q4_0(const float *x, struct hc_block_q4_0 *y, uint64_t n)
 		for (int j = 0; j < HC_QK / 2; j++) {
 			const float x0 = x[i * HC_QK + j] * id;
 			const float x1 = x[i * HC_QK + HC_QK / 2 + j] * id;
-			const int8_t t0 = (int8_t)(x0 + 8.5f);
-			const int8_t t1 = (int8_t)(x1 + 8.5f);
+			const int8_t t0 = to_int8(x0 + 8.5f);
+			const int8_t t1 = to_int8(x1 + 8.5f);
 			const uint8_t xi0 = (uint8_t)(t0 < 15 ? t0 : 15);
 			const uint8_t xi1 = (uint8_t)(t1 < 15 ? t1 : 15);
 
