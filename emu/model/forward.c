@@ -5,7 +5,8 @@
  *
  * Tokens are processed in chunks of up to CHUNK; every per-token value is computed by the
  * same operations whether the token is alone or in a chunk, so prefill(n) has the bits of
- * n decode steps. Threads split matmul output rows and attention (token, head) pairs only:
+ * n decode steps. A chunk's tokens may belong to different contexts (hc_forward_batch: one
+ * decode step of many contexts reads the weights once), each at its own position. Threads split matmul output rows and attention (token, head) pairs only:
  * no reduction is ever split, so the thread count cannot change a bit.
  */
 #include <errno.h>
@@ -44,6 +45,7 @@ struct hc_model {
 	int any_f32;			/* some matrix is F32 (fast path: transposed batches) */
 	/* scratch for one chunk */
 	float *x, *xb, *xb2, *q, *hb, *hb2, *rope_cos, *rope_sin, *xt;
+	float *k, *v;			/* the chunk's new keys and values, before the caches */
 	struct hc_block_q8_0 *xq;
 	float *att;			/* n_threads rows of att_cap scores */
 	uint32_t att_cap;
@@ -272,8 +274,10 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	m->rope_sin = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
 	m->xq = malloc((size_t)CHUNK * (wide / HC_QK + 1) * sizeof(*m->xq));
 	m->xt = malloc((size_t)CHUNK * wide * sizeof(float));	/* CHUNK % 8 == 0 */
+	m->k = malloc((size_t)CHUNK * m->kv_dim * sizeof(float));
+	m->v = malloc((size_t)CHUNK * m->kv_dim * sizeof(float));
 	if (!m->fp16 || !m->inv_freq || !m->x || !m->xb || !m->xb2 || !m->q || !m->hb ||
-	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq || !m->xt)
+	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq || !m->xt || !m->k || !m->v)
 		goto nomem;
 	for (uint32_t i = 0; i < 65536; i++)
 		m->fp16[i] = hc_fp16_to_f32((uint16_t)i);
@@ -315,6 +319,8 @@ void hc_model_free(struct hc_model *m)
 	free(m->rope_sin);
 	free(m->xq);
 	free(m->xt);
+	free(m->k);
+	free(m->v);
 	free(m->att);
 	free(m);
 }
@@ -488,10 +494,12 @@ static void run_mm(struct hc_model *m, const struct hc_act *a, int n, const stru
 	hc_pool_run(m->pool, mm_worker, &j);
 }
 
+/* Token t of the chunk is at position pos[t] of cache kv[t]. */
 struct att_job {
 	struct hc_model *m;
-	struct hc_kv *kv;
-	uint32_t layer, pos0, n_tok;
+	struct hc_kv *const *kv;
+	const uint32_t *pos;
+	uint32_t layer, n_tok;
 };
 
 /* One (token, head) pair per item: scores, softmax, weighted sum of values. */
@@ -500,7 +508,6 @@ static void att_worker(void *arg, int ti, int nt)
 	const struct att_job *j = arg;
 	struct hc_model *m = j->m;
 	const uint32_t hd = m->a.head_dim, kv_mul = m->a.n_heads / m->a.n_kv_heads;
-	const size_t loff = (size_t)j->layer * j->kv->cap * m->kv_dim;
 	const float scale = sqrtf((float)hd);
 	float *att = m->att + (size_t)ti * m->att_cap;
 	unsigned long lo, hi;
@@ -508,7 +515,9 @@ static void att_worker(void *arg, int ti, int nt)
 	hc_split((unsigned long)j->n_tok * m->a.n_heads, ti, nt, &lo, &hi);
 	for (unsigned long it = lo; it < hi; it++) {
 		const uint32_t t = (uint32_t)(it / m->a.n_heads), h = (uint32_t)(it % m->a.n_heads);
-		const uint32_t pos = j->pos0 + t;
+		const struct hc_kv *kv = j->kv[t];
+		const uint32_t pos = j->pos[t];
+		const size_t loff = (size_t)j->layer * kv->cap * m->kv_dim;
 		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
 		const size_t koff = loff + (size_t)(h / kv_mul) * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
@@ -516,7 +525,7 @@ static void att_worker(void *arg, int ti, int nt)
 		/* scores: the cached keys are a matrix of pos + 1 rows (stride kv_dim), so the
 		 * matmul kernels apply: score_p = sequential dot(q, k_p), then / scale */
 		const struct hc_mat km = {
-			.data = (const uint8_t *)(j->kv->k + koff), .type = HC_WTYPE_F32,
+			.data = (const uint8_t *)(kv->k + koff), .type = HC_WTYPE_F32,
 			.cols = hd, .rows = pos + 1, .row_bytes = m->kv_dim * sizeof(float),
 		};
 		const struct hc_act qa = { .x = q, .x_stride = hd, .n_tok = 1 };
@@ -527,7 +536,7 @@ static void att_worker(void *arg, int ti, int nt)
 		softmax(att, pos + 1);
 		memset(xb, 0, hd * sizeof(float));
 		for (uint32_t p = 0; p <= pos; p++) {
-			const float *v = j->kv->v + koff + (size_t)p * m->kv_dim;
+			const float *v = kv->v + koff + (size_t)p * m->kv_dim;
 			const float w = att[p];
 
 			for (uint32_t i = 0; i < hd; i++)
@@ -552,11 +561,13 @@ static int ensure_att(struct hc_model *m, uint32_t cap)
 	return 0;
 }
 
-static void forward_chunk(struct hc_model *m, struct hc_kv *kv, const int32_t *tok, uint32_t n)
+/* Token t at position pos[t] of kv[t]; the caller advances the caches' positions. */
+static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uint32_t *pos,
+			  const int32_t *tok, uint32_t n)
 {
 	const struct hc_rom_arch *a = &m->a;
 	const uint32_t dim = a->dim, qd = m->q_dim, kvd = m->kv_dim, ffn = a->ffn_dim;
-	const uint32_t half = a->head_dim / 2, pos0 = kv->pos;
+	const uint32_t half = a->head_dim / 2;
 	struct hc_act act;
 
 	for (uint32_t t = 0; t < n; t++) {
@@ -565,7 +576,7 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *kv, const int32_t *t
 		hc_dequantize_row(e->type, e->data + (size_t)tok[t] * e->row_bytes,
 				  m->x + (size_t)t * dim, dim);
 		for (uint32_t i = 0; i < half; i++) {
-			const float val = (float)(pos0 + t) * m->inv_freq[i];
+			const float val = (float)pos[t] * m->inv_freq[i];
 
 			m->rope_cos[t * half + i] = cosf(val);
 			m->rope_sin[t * half + i] = sinf(val);
@@ -574,21 +585,22 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *kv, const int32_t *t
 
 	for (uint32_t l = 0; l < a->n_layers; l++) {
 		const struct layer *L = &m->layers[l];
-		float *kc = kv->k + ((size_t)l * kv->cap + pos0) * kvd;
-		float *vc = kv->v + ((size_t)l * kv->cap + pos0) * kvd;
-		struct att_job aj = { m, kv, l, pos0, n };
+		struct att_job aj = { m, kv, pos, l, n };
 
 		/* attention */
 		for (uint32_t t = 0; t < n; t++)
 			rmsnorm(m->xb + (size_t)t * dim, m->x + (size_t)t * dim, L->attn_norm, dim,
 				a->norm_eps);
 		make_act(m, &act, m->xb, dim, dim, n);
-		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, kc, kvd, &L->wv, vc, kvd);
+		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, m->k, kvd, &L->wv, m->v, kvd);
 		for (uint32_t t = 0; t < n; t++) {
 			const float *c = m->rope_cos + t * half, *s = m->rope_sin + t * half;
+			const size_t row = ((size_t)l * kv[t]->cap + pos[t]) * kvd;
 
 			rope(m->q + (size_t)t * qd, a->n_heads, a->head_dim, c, s);
-			rope(kc + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
+			rope(m->k + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
+			memcpy(kv[t]->k + row, m->k + (size_t)t * kvd, kvd * sizeof(float));
+			memcpy(kv[t]->v + row, m->v + (size_t)t * kvd, kvd * sizeof(float));
 		}
 		hc_pool_run(m->pool, att_worker, &aj);
 		make_act(m, &act, m->xb, qd, qd, n);
@@ -614,15 +626,18 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *kv, const int32_t *t
 		for (size_t i = 0; i < (size_t)n * dim; i++)
 			m->x[i] += m->xb[i];
 	}
-	kv->pos += n;
 }
 
-static void classify(struct hc_model *m, const float *x, float *logits)
+/* The logits of @n tokens whose final x rows are @x (stride dim), vocab_size apart. */
+static void classify(struct hc_model *m, const float *x, uint32_t n, float *logits)
 {
+	const uint32_t dim = m->a.dim;
 	struct hc_act act;
 
-	rmsnorm(m->xb, x, m->output_norm, m->a.dim, m->a.norm_eps);
-	make_act(m, &act, m->xb, m->a.dim, m->a.dim, 1);
+	for (uint32_t t = 0; t < n; t++)
+		rmsnorm(m->xb + (size_t)t * dim, x + (size_t)t * dim, m->output_norm, dim,
+			m->a.norm_eps);
+	make_act(m, &act, m->xb, dim, dim, n);
 	run_mm(m, &act, 1, &m->output, logits, m->a.vocab_size, NULL, NULL, 0, NULL, NULL, 0);
 }
 
@@ -647,12 +662,59 @@ int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint
 		goto out;
 	for (uint32_t i = 0; i < n; i += CHUNK) {
 		const uint32_t c = n - i < CHUNK ? n - i : CHUNK;
+		struct hc_kv *kvs[CHUNK];
+		uint32_t pos[CHUNK];
 
-		forward_chunk(m, kv, tokens + i, c);
+		for (uint32_t t = 0; t < c; t++) {
+			kvs[t] = kv;
+			pos[t] = kv->pos + t;
+		}
+		forward_chunk(m, kvs, pos, tokens + i, c);
+		kv->pos += c;
 		if (logits && i + c == n)
-			classify(m, m->x + (size_t)(c - 1) * m->a.dim, logits);
+			classify(m, m->x + (size_t)(c - 1) * m->a.dim, 1, logits);
 	}
 out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int hc_forward_batch(struct hc_model *m, struct hc_kv *const *kvs, const int32_t *tokens,
+		     uint32_t n, float *logits)
+{
+	uint32_t cap = 0;
+	int rc;
+
+	if (n && (!kvs || !tokens || !logits))
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!kvs[i] || kvs[i]->m != m || tokens[i] < 0 ||
+		    (uint32_t)tokens[i] >= m->a.vocab_size)
+			return -EINVAL;
+		for (uint32_t j = 0; j < i; j++)
+			if (kvs[j] == kvs[i])
+				return -EINVAL;
+		if (kvs[i]->pos >= kvs[i]->cap)
+			return -ENOSPC;
+		if (kvs[i]->cap > cap)
+			cap = kvs[i]->cap;
+	}
+	if (!n)
+		return 0;
+
+	pthread_mutex_lock(&m->lock);
+	rc = ensure_att(m, cap);
+	for (uint32_t i = 0; !rc && i < n; i += CHUNK) {
+		const uint32_t c = n - i < CHUNK ? n - i : CHUNK;
+		uint32_t pos[CHUNK];
+
+		for (uint32_t t = 0; t < c; t++)
+			pos[t] = kvs[i + t]->pos;
+		forward_chunk(m, kvs + i, pos, tokens + i, c);
+		for (uint32_t t = 0; t < c; t++)
+			kvs[i + t]->pos++;
+		classify(m, m->x, c, logits + (size_t)i * m->a.vocab_size);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

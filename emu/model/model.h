@@ -41,6 +41,16 @@ uint32_t hc_kv_capacity(const struct hc_kv *kv);
 int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint32_t n,
 	       float *logits);
 
+/*
+ * One decode step of @n contexts at once: token @tokens[i] at the next position of @kvs[i]
+ * (distinct caches of @m), its logits at @logits + i * vocab_size. Each context gets the
+ * bits hc_forward(m, kvs[i], &tokens[i], 1, ...) would give it; the weights are read once
+ * for all of them. -ENOSPC (nothing run) if a cache is full, -EINVAL for a bad id, a cache
+ * of another model or one given twice.
+ */
+int hc_forward_batch(struct hc_model *m, struct hc_kv *const *kvs, const int32_t *tokens,
+		     uint32_t n, float *logits);
+
 /* Sampling parameters: temperature 0 means greedy (lowest id wins ties). */
 struct hc_sampling {
 	float    temperature;

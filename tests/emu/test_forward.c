@@ -193,6 +193,81 @@ START_TEST(prefill_equals_steps)
 }
 END_TEST
 
+/*
+ * hc_forward_batch: 35 contexts (more than one chunk) at different positions, stepped
+ * together, give each the logits of its own solo run on a separate model, step for step;
+ * also on 2 threads and the reference table. Full caches and bad arguments change nothing.
+ */
+START_TEST(batch_equals_solo)
+{
+	enum { NC = 35, STEPS = 6 };
+	const struct { int threads; enum hc_path path; } cfg[] = {
+		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 1, HC_PATH_REFERENCE },
+	};
+	struct fx solo, f;
+	struct hc_kv *kv[NC], *skv[NC];
+	int32_t tok[NC];
+	float *bl, *sl;
+
+	NEED_ROM(_i);
+	fx_open(&solo, _i, 1, HC_PATH_REFERENCE);
+	bl = malloc((size_t)NC * solo.vocab * sizeof(float));
+	sl = malloc((size_t)solo.vocab * sizeof(float));
+	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		fx_open(&f, _i, cfg[c].threads, cfg[c].path);
+		for (uint32_t k = 0; k < NC; k++) {
+			int32_t ids[8];
+			const uint32_t np = k % 7;	/* 0..6 prompt tokens: different positions */
+
+			kv[k] = hc_kv_new(f.m, 64);
+			skv[k] = hc_kv_new(solo.m, 64);
+			ck_assert(kv[k] && skv[k]);
+			for (uint32_t i = 0; i < np; i++)
+				ids[i] = seq_id(k * 8 + i, f.vocab);
+			if (np) {
+				ck_assert_int_eq(hc_forward(f.m, kv[k], ids, np, NULL), 0);
+				ck_assert_int_eq(hc_forward(solo.m, skv[k], ids, np, NULL), 0);
+			}
+			tok[k] = seq_id(1000 + k, f.vocab);
+		}
+		for (int st = 0; st < STEPS; st++) {
+			ck_assert_int_eq(hc_forward_batch(f.m, kv, tok, NC, bl), 0);
+			for (uint32_t k = 0; k < NC; k++) {
+				ck_assert_int_eq(hc_forward(solo.m, skv[k], &tok[k], 1, sl), 0);
+				ck_assert_msg(memcmp(bl + (size_t)k * f.vocab, sl,
+						     f.vocab * sizeof(float)) == 0,
+					      "%s, %d threads, path %d: context %u step %d differs",
+					      types[_i], cfg[c].threads, cfg[c].path, k, st);
+				ck_assert_uint_eq(hc_kv_pos(kv[k]), hc_kv_pos(skv[k]));
+				tok[k] = hc_sample(sl, f.vocab, &(struct hc_sampling){ 0 }, 0, NULL);
+			}
+		}
+		/* refused as a whole: a cache given twice, a bad id, a full cache */
+		{
+			struct hc_kv *twice[2] = { kv[0], kv[0] }, *full = hc_kv_new(f.m, 1);
+			struct hc_kv *with_full[2] = { kv[1], full };
+			const uint32_t p1 = hc_kv_pos(kv[1]);
+			int32_t bad[2] = { 0, (int32_t)f.vocab };
+
+			ck_assert_int_eq(hc_forward_batch(f.m, twice, tok, 2, bl), -EINVAL);
+			ck_assert_int_eq(hc_forward_batch(f.m, kv, bad, 2, bl), -EINVAL);
+			ck_assert_int_eq(hc_forward(f.m, full, tok, 1, NULL), 0);
+			ck_assert_int_eq(hc_forward_batch(f.m, with_full, tok, 2, bl), -ENOSPC);
+			ck_assert_uint_eq(hc_kv_pos(kv[1]), p1);
+			hc_kv_free(full);
+		}
+		for (uint32_t k = 0; k < NC; k++) {
+			hc_kv_free(kv[k]);
+			hc_kv_free(skv[k]);
+		}
+		fx_close(&f);
+	}
+	free(bl);
+	free(sl);
+	fx_close(&solo);
+}
+END_TEST
+
 /* Two contexts on one model do not see each other's positions. */
 START_TEST(contexts_isolated)
 {
@@ -560,6 +635,7 @@ static Suite *forward_suite(void)
 	tcase_add_loop_test(tc, threads_and_paths_identical, 0, N_TYPES);
 	tcase_add_loop_test(tc, prefill_equals_steps, 0, N_TYPES);
 	tcase_add_loop_test(tc, contexts_isolated, 0, N_TYPES);
+	tcase_add_loop_test(tc, batch_equals_solo, 0, N_TYPES);
 	tcase_add_test(tc, errors_leave_state_unchanged);
 	tcase_add_loop_test(tc, quantized_close_to_f32, 1, N_TYPES);
 	tcase_add_test(tc, matmul_kernels_follow_contract);
