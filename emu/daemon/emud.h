@@ -168,6 +168,9 @@ struct emud_fn {
 	uint32_t logged;		/* bad-SQE log lines so far */
 };
 
+/* Decoding contexts fed to the model in one pass (emud_sched.c): one chunk of the model. */
+#define EMUD_BATCH	32
+
 struct emud_card {
 	struct emud_opts opt;
 	struct hc_rom *rom;
@@ -187,6 +190,7 @@ struct emud_card {
 	uint32_t next_fn_id;
 
 	float *logits_scratch;		/* sampling works on a copy of a context's logits */
+	float *batch_logits;		/* EMUD_BATCH rows: one hc_forward_batch's logits */
 	struct hc_prob_index *prob;
 
 	pthread_t hb_thread;

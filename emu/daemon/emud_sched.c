@@ -7,6 +7,10 @@
  * Exactness: a DECODE samples token i of the job with hc_sample(step = step_base + i) on a
  * copy of the context's logits and feeds each shown token before sampling the next, which
  * is exactly the in-process loop hc_forward(prompt); { t = hc_sample(); hc_forward(t); }.
+ *
+ * Batching: at the start of a round, every decoding context whose shown token still has to
+ * be fed goes through one hc_forward_batch (each gets the bits of its own hc_forward), so
+ * N streams read the weights once per round instead of N times.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -387,11 +391,72 @@ static void step(struct emud_fn *fn, struct emud_ctx *c)
 	}
 }
 
+/* hc_forward_batch of @n contexts' pending tokens, counted as busy; then they have logits. */
+static void feed_batch(struct emud_card *card, struct emud_ctx **cs, uint32_t n)
+{
+	const uint32_t vocab = card->arch->vocab_size;
+	struct hc_kv *kvs[EMUD_BATCH];
+	int32_t tok[EMUD_BATCH];
+	uint64_t t0 = emud_now_ns();
+	int rc;
+
+	for (uint32_t i = 0; i < n; i++) {
+		kvs[i] = cs[i]->kv;
+		tok[i] = cs[i]->pending;
+	}
+	__atomic_store_n(&card->in_forward, 1, __ATOMIC_RELAXED);
+	rc = hc_forward_batch(card->model, kvs, tok, n, card->batch_logits);
+	__atomic_store_n(&card->in_forward, 0, __ATOMIC_RELAXED);
+	emud_count(&card->cnt.busy_ns, emud_now_ns() - t0);
+	if (rc < 0)
+		return;		/* each context's own step feeds it, and reports what fails */
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(cs[i]->logits, card->batch_logits + (size_t)i * vocab,
+		       sizeof(float) * vocab);
+		cs[i]->state = CTX_LOGITS;
+	}
+}
+
+/*
+ * Feed, in batches, every context that this round's step_decode would feed: head job a
+ * DECODE that is not paused, a shown token pending, room in its cache (a full one is
+ * step_decode's CONTEXT_FULL). A lone context is left to step_decode.
+ */
+static void feed_decoders(struct emud_card *card)
+{
+	struct emud_ctx *cs[EMUD_BATCH];
+	struct emud_fn *fn;
+	uint32_t n = 0, i;
+
+	if (card->opt.null_model)
+		return;
+	for (fn = card->fns; fn; fn = fn->next) {
+		if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
+			continue;
+		for (i = 0; i < fn->max_contexts; i++) {
+			struct emud_ctx *c = fn->ctx[i];
+
+			if (!c || !c->head || c->head->waiting || c->head->op != HC_OP_DECODE ||
+			    c->state != CTX_PENDING || hc_kv_pos(c->kv) >= hc_kv_capacity(c->kv))
+				continue;
+			cs[n++] = c;
+			if (n == EMUD_BATCH) {
+				feed_batch(card, cs, n);
+				n = 0;
+			}
+		}
+	}
+	if (n > 1)
+		feed_batch(card, cs, n);
+}
+
 bool emud_sched_round(struct emud_card *card)
 {
 	struct emud_fn *fn;
 	bool ran = false;
 	uint32_t i;
+
+	feed_decoders(card);
 
 	for (fn = card->fns; fn; fn = fn->next) {
 		for (i = 0; i < fn->max_contexts; i++) {

@@ -263,7 +263,8 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 	}
 	card->logits_scratch = malloc(sizeof(float) * card->arch->vocab_size);
 	card->prob = malloc(sizeof(*card->prob) * card->arch->vocab_size);
-	if (!card->logits_scratch || !card->prob) {
+	card->batch_logits = malloc(sizeof(float) * EMUD_BATCH * card->arch->vocab_size);
+	if (!card->logits_scratch || !card->prob || !card->batch_logits) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -275,6 +276,7 @@ static void card_close(struct emud_card *card)
 {
 	free(card->logits_scratch);
 	free(card->prob);
+	free(card->batch_logits);
 	if (card->model)
 		hc_model_free(card->model);
 	if (card->rom)
