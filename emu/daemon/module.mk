@@ -7,3 +7,4 @@ hc-emud_LIBS := hcmodel hcrom hcutil
 # libsystemd: socket activation and readiness (emud_service.c); only hc-emud links it
 hc-emud_EXT := crypto systemd
 INC_emu_daemon := -Iinclude -Iemu/model -Iemu/rom -Ilib/util
+MANS += man/hc-emud.8
