@@ -37,6 +37,8 @@ EXT_uring   := $(shell pkg-config --libs liburing 2>/dev/null)
 EXT_drm     := $(shell pkg-config --libs libdrm 2>/dev/null)
 EXT_systemd := $(shell pkg-config --libs libsystemd 2>/dev/null)
 EXT_crypto  := -lcrypto
+# line editing for hc-run -i; what a static link (the QEMU guest) needs too
+EXT_edit    := $(shell pkg-config --static --libs libedit 2>/dev/null) -lmd
 EXT_sys     := -lm -lpthread
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 

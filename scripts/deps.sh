@@ -2,7 +2,7 @@
 # Install the Debian packages a target needs: as root it runs apt-get, otherwise it prints the line.
 # Usage: scripts/deps.sh build|test|kernel
 set -eu
-BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check libmicrohttpd-dev libsystemd-dev"
+BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check libmicrohttpd-dev libedit-dev libsystemd-dev"
 # curl and node drive hc-serve in tests/serve; npm ships with some nodejs builds (NodeSource)
 # and is a separate Debian package otherwise.
 TEST="$BUILD valgrind curl nodejs"

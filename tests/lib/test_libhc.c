@@ -602,6 +602,73 @@ START_TEST(test_hc_run_chat_llama3)
 }
 END_TEST
 
+/* The context position in hc-run -i's last stats line ("[... context N of M]"). */
+static unsigned stats_position(const char *err)
+{
+	const char *last = NULL, *q = err;
+	unsigned pos = 0;
+
+	while ((q = strstr(q, "; context "))) {
+		last = q;
+		q++;
+	}
+	ck_assert_msg(last && sscanf(last, "; context %u of", &pos) == 1, "no stats line in '%s'",
+		      err);
+	return pos;
+}
+
+/* hc-run -i: /reset starts over (the same question gets the same greedy answer, which is
+ * --chat's), --system goes first, every answer ends with a stats line. */
+START_TEST(test_hc_run_interactive)
+{
+	char rom[256], model[512], cmd[1024], errf[64] = "/tmp/hc-run-i-XXXXXX";
+	char *out, *chat, *err, *first, *second;
+	unsigned plain_pos, sys_pos;
+	struct t_emud e;
+	int fd;
+
+	HC_REQUIRE_SHARED("models/tiny-llama3-hf/config.json", model);
+	llama3_rom(rom, sizeof(rom));
+	T_EMUD_START(&e, rom, NULL);
+	fd = mkstemp(errf);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+
+	snprintf(cmd, sizeof(cmd), "printf 'hello\\n/reset\\nhello\\n/help\\n' | "
+		 "build/hc-run -d %s -i -n 12 --print-ids 2>%s", e.uri, errf);
+	out = run_capture(cmd);
+	snprintf(cmd, sizeof(cmd), "cat %s", errf);
+	err = run_capture(cmd);
+	ck_assert_msg(strstr(err, "(conversation cleared)"), "no reset in '%s'", err);
+	ck_assert_msg(strstr(err, "commands: /reset"), "no help in '%s'", err);
+	first = strtok(out, "\n");
+	second = strtok(NULL, "\n");
+	ck_assert_msg(first && second && !strcmp(first, second),
+		      "after /reset the same question got '%s', then '%s'", first, second);
+	snprintf(cmd, sizeof(cmd), "build/hc-run -d %s --chat -n 12 --print-ids hello 2>/dev/null",
+		 e.uri);
+	chat = run_capture(cmd);
+	chat[strcspn(chat, "\n")] = 0;
+	ck_assert_str_eq(first, chat);
+	plain_pos = stats_position(err);
+	free(err);
+	free(out);
+
+	snprintf(cmd, sizeof(cmd), "printf 'hello\\n' | build/hc-run -d %s -i -n 12 --print-ids "
+		 "--system 'You answer in one word.' >/dev/null 2>%s", e.uri, errf);
+	free(run_capture(cmd));
+	snprintf(cmd, sizeof(cmd), "cat %s", errf);
+	err = run_capture(cmd);
+	sys_pos = stats_position(err);
+	ck_assert_msg(sys_pos > plain_pos + 5, "--system did not reach the context (%u vs %u)",
+		      sys_pos, plain_pos);
+	free(err);
+	free(chat);
+	unlink(errf);
+	t_emud_stop(&e);
+}
+END_TEST
+
 static Suite *libhc_suite(void)
 {
 	Suite *s = suite_create("libhc");
@@ -611,6 +678,7 @@ static Suite *libhc_suite(void)
 
 	tcase_add_test(run, test_hc_run_over_card);
 	tcase_add_test(run, test_hc_run_chat_llama3);
+	tcase_add_test(run, test_hc_run_interactive);
 	tcase_add_test(h, test_strerror_every_error);
 	tcase_add_test(h, test_version);
 	tcase_add_test(h, test_bad_uris);

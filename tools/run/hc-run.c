@@ -24,7 +24,9 @@ static void usage(FILE *f)
 		"  -d, --device DEV  card to use: emu:/path/to/socket or /dev/accel/accelN\n"
 		"                    (default: $HC_DEVICE, then discovery; see libhc(7))\n"
 		"  --rom FILE        run the ROM in-process instead (exact emulator forward pass)\n"
-		"  -i                interactive chat on the card, history kept in one context\n"
+		"  -i                interactive chat on the card, history kept in one context;\n"
+		"                    Ctrl-C stops an answer, /reset starts over, /quit ends\n"
+		"  --system TEXT     -i: system prompt at the start of the conversation\n"
 		"  -n N              tokens to generate (default 256)\n"
 		"  -t THREADS        worker threads for --rom (default 1)\n"
 		"  --temp T          temperature (default 0: greedy)\n"
@@ -46,7 +48,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_ROM = 256, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_SEED, OPT_BOS, OPT_CHAT, OPT_IDS,
-	OPT_TOKENIZE, OPT_PRINT_IDS, OPT_IGNORE_EOS, OPT_REFERENCE, OPT_NO_SPECIAL,
+	OPT_TOKENIZE, OPT_PRINT_IDS, OPT_IGNORE_EOS, OPT_REFERENCE, OPT_NO_SPECIAL, OPT_SYSTEM,
 };
 
 struct cli {
@@ -54,6 +56,7 @@ struct cli {
 	struct run_gen g;
 	const char *prompt;
 	const char *prompt_ids;
+	const char *system;		/* -i: the system prompt */
 	int bos, chat, tokenize, print_ids, ignore_eos, interactive, no_special;
 };
 
@@ -110,6 +113,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		{ "tokenize", no_argument, NULL, OPT_TOKENIZE },
 		{ "print-ids", no_argument, NULL, OPT_PRINT_IDS },
 		{ "ignore-eos", no_argument, NULL, OPT_IGNORE_EOS },
+		{ "system", required_argument, NULL, OPT_SYSTEM },
 		{ "reference", no_argument, NULL, OPT_REFERENCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -127,6 +131,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_ROM: c->o.rom_path = optarg; break;
 		case 'd': c->o.device = optarg; break;
 		case 'i': c->interactive = 1; break;
+		case OPT_SYSTEM: c->system = optarg; break;
 		case 'n':
 			if (parse_uint(optarg, "-n", 0, 1 << 30, &u))
 				return -1;
@@ -179,6 +184,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	}
 	if (c->o.rom_path && c->o.device) {
 		fprintf(stderr, "hc-run: give one of --rom FILE or -d DEVICE, not both\n");
+		return -1;
+	}
+	if (c->system && !c->interactive) {
+		fprintf(stderr, "hc-run: --system goes with -i\n");
 		return -1;
 	}
 	if (c->interactive && (c->o.rom_path || c->prompt || c->prompt_ids || c->tokenize)) {
@@ -338,7 +347,7 @@ int main(int argc, char **argv)
 	if (c.interactive) {
 		c.g.stop_ids = stop;
 		c.g.n_stop = c.ignore_eos ? 0 : e->ops->stop_ids(e, stop, 16);
-		rc = run_card_interactive(e, &c.g, c.print_ids, stdin, err, sizeof(err));
+		rc = run_card_interactive(e, &c.g, c.system, c.print_ids, stdin, err, sizeof(err));
 		if (rc)
 			fprintf(stderr, "hc-run: %s\n", err);
 		ret = rc ? 1 : 0;

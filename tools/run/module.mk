@@ -3,6 +3,6 @@
 TOOLS += hc-run
 hc-run_SRCS := $(addprefix tools/run/,hc-run.c run_direct.c run_card.c)
 hc-run_LIBS := hc hcmodel hcrom hctok hcutil
-hc-run_EXT := uring drm pcre2 crypto
+hc-run_EXT := uring drm pcre2 crypto edit
 INC_tools_run := -Iinclude -Iemu/model -Iemu/rom -Ilib/tokenizer -Ilib/util
 MANS += man/hc-run.1

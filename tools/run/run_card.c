@@ -4,9 +4,13 @@
  * through the zero-copy stream and are handed to hc-run one by one as they arrive.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <editline/readline.h>
 #include "hc/hc.h"
 #include "run_card.h"
 
@@ -163,6 +167,15 @@ struct chat_out {
 	uint32_t count;
 };
 
+/* Ctrl-C during -i: the answer being streamed stops (a signal handler can only set a flag). */
+static volatile sig_atomic_t chat_interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	chat_interrupted = 1;
+}
+
 static int chat_token(void *arg, int32_t id)
 {
 	struct chat_out *o = arg;
@@ -170,6 +183,8 @@ static int chat_token(void *arg, int32_t id)
 	uint32_t i;
 	int len;
 
+	if (chat_interrupted)
+		return 1;	/* stream_out cancels the decode */
 	if (o->print_ids) {
 		printf(o->count++ ? " %d" : "%d", id);
 		fflush(stdout);
@@ -185,19 +200,54 @@ static int chat_token(void *arg, int32_t id)
 	return 0;
 }
 
-int run_card_interactive(struct run_engine *e, const struct run_gen *g, int print_ids, FILE *in,
-			 char *err, size_t errlen)
+/* One line of input without its newline (malloc'd), or NULL at the end of input. */
+static char *read_turn(FILE *in, int tty)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (tty) {
+		line = readline("> ");
+		if (line && *line)
+			add_history(line);
+		return line;
+	}
+	fprintf(stderr, "> ");
+	fflush(stderr);
+	len = getline(&line, &cap, in);
+	if (len < 0) {
+		free(line);
+		return NULL;
+	}
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = 0;
+	return line;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int run_card_interactive(struct run_engine *e, const struct run_gen *g, const char *system,
+			 int print_ids, FILE *in, char *err, size_t errlen)
 {
 	struct card_engine *c = (struct card_engine *)e;
 	struct chat_out o = { .print_ids = print_ids, .g = g };
+	struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+	const int tty = isatty(fileno(in));
 	struct hc_decode_params p;
 	struct hc_stream *s;
 	struct hc_ctx *ctx;
 	uint64_t generated = 0;
 	char *line = NULL, buf[64];
-	size_t cap = 0;
-	ssize_t len;
-	int rc, chat = 1;
+	size_t len;
+	int rc = 0, made, chat = 1;
+	double t0;
 
 	rc = hc_ctx_create(c->card, &ctx);
 	if (rc) {
@@ -210,20 +260,43 @@ int run_card_interactive(struct run_engine *e, const struct run_gen *g, int prin
 		snprintf(err, errlen, "%s", hc_strerror(rc));
 		return rc;
 	}
+	/* no SA_RESTART: Ctrl-C at the prompt gives back an empty line, not the end */
+	sigaction(SIGINT, &sa, &old_sa);
 	for (;;) {
-		fprintf(stderr, "> ");
-		fflush(stderr);
-		len = getline(&line, &cap, in);
-		if (len < 0)
+		free(line);
+		chat_interrupted = 0;
+		line = read_turn(in, tty);
+		if (!line) {
+			if (chat_interrupted && !feof(in)) {
+				clearerr(in);	/* Ctrl-C at the prompt: ask again */
+				continue;
+			}
 			break;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = 0;
+		}
+		len = strlen(line);
 		if (!len)
 			continue;
+		if (!strcmp(line, "/quit") || !strcmp(line, "/exit"))
+			break;
+		if (!strcmp(line, "/reset")) {
+			rc = hc_ctx_reset(ctx);
+			if (rc) {
+				snprintf(err, errlen, "reset: %s", hc_strerror(rc));
+				break;
+			}
+			fprintf(stderr, "(conversation cleared)\n");
+			continue;
+		}
+		if (line[0] == '/') {
+			fprintf(stderr, "commands: /reset (start over), /quit; Ctrl-C stops an "
+				"answer, Ctrl-D ends\n");
+			continue;
+		}
 		if (chat) {
-			struct hc_message m = { "user", line };
+			struct hc_message m[2] = { { "system", system }, { "user", line } };
+			const int sys = system && hc_ctx_position(ctx) == 0;
 
-			rc = hc_ctx_prefill_chat(ctx, &m, 1, 1);
+			rc = hc_ctx_prefill_chat(ctx, m + !sys, 1 + sys, 1);
 			if (rc == -EOPNOTSUPP)
 				chat = 0;	/* no chat format: plain continuation */
 		}
@@ -243,18 +316,29 @@ int run_card_interactive(struct run_engine *e, const struct run_gen *g, int prin
 			break;
 		}
 		o.count = 0;
-		rc = stream_out(ctx, s, chat_token, &o, err, errlen);
+		t0 = now_s();
+		made = stream_out(ctx, s, chat_token, &o, err, errlen);
 		hc_stream_free(s);
-		if (rc < 0)
+		if (made < 0) {
+			rc = made;
 			break;
-		generated += (uint64_t)rc;
-		len = hc_text_stream_flush(o.ts, buf, sizeof(buf));
-		if (len > 0)
-			fwrite(buf, 1, (size_t)len, stdout);
+		}
+		generated += (uint64_t)made;
+		rc = hc_text_stream_flush(o.ts, buf, sizeof(buf));
+		if (rc > 0)
+			fwrite(buf, 1, (size_t)rc, stdout);
 		printf("\n");
 		fflush(stdout);
+		{
+			const double dt = now_s() - t0;
+
+			fprintf(stderr, "[%s%d tokens, %.1f tok/s; context %u of %u]\n",
+				chat_interrupted ? "stopped: " : "", made,
+				dt > 0 ? made / dt : 0.0, hc_ctx_position(ctx), e->max_ctx);
+		}
 		rc = 0;
 	}
+	sigaction(SIGINT, &old_sa, NULL);
 	free(line);
 	hc_text_stream_free(o.ts);
 	hc_ctx_destroy(ctx);
