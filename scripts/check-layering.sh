@@ -10,11 +10,20 @@ lib/tokenizer/tok_internal.h	lib/tokenizer
 lib/tokenizer/tok_heap.h	lib/tokenizer
 emu/daemon/emud.h		emu/daemon tests/fuzz
 '
+# The sources: git's list when this is a checkout, else (a release tarball, the copy that
+# make check-package builds in build/pkg, inside the checkout) every C file but build/'s.
+sources() {
+	if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
+		git ls-files '*.c' '*.h'
+	else
+		find . -path ./build -prune -o -name '*.[ch]' -type f -print | sed 's|^\./||'
+	fi
+}
 bad=0
 echo "$internal" | while read -r hdr dirs; do
 	[ -n "$hdr" ] || continue
 	name=${hdr##*/}
-	git ls-files '*.c' '*.h' | grep -v '^tests/kernel/' |
+	sources | grep -v '^tests/kernel/' |
 		xargs grep -l "^#include \"$name\"" 2>/dev/null | while read -r f; do
 		d=${f%/*}
 		ok=0
