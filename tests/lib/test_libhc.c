@@ -583,6 +583,13 @@ START_TEST(test_hc_run_over_card)
 	ck_assert_ptr_nonnull(strchr(nl + 1, '\n'));
 	ck_assert_int_gt(nl - out, 0);
 	free(out);
+	/* a socket path without emu: gets a hint (only where e.uri is our own socket) */
+	if (!strncmp(e.uri, "emu:", 4)) {
+		snprintf(cmd, sizeof(cmd), "build/hc-run -d %s -n 1 hi 2>&1; true", e.uri + 4);
+		out = run_capture(cmd);
+		ck_assert_msg(strstr(out, "write -d emu:"), "no emu: hint in '%s'", out);
+		free(out);
+	}
 	t_emud_stop(&e);
 }
 END_TEST

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <editline/readline.h>
@@ -46,8 +47,15 @@ static int card_open(const struct run_opts *o, struct run_engine **out, char *er
 	c->e.ops = &run_card_ops;
 	rc = hc_open(o->device, &c->card);
 	if (rc) {
-		snprintf(err, errlen, "%s: %s", o->device ? o->device : "no device found (HC_DEVICE,"
-			 " /dev/accel, hc-emud's default socket)", hc_strerror(rc));
+		struct stat st;
+		/* the usual slip: a daemon's socket path without the emu: scheme */
+		const int bare_socket = rc == -EINVAL && o->device && o->device[0] == '/' &&
+					!stat(o->device, &st) && S_ISSOCK(st.st_mode);
+
+		snprintf(err, errlen, "%s: %s%s%s", o->device ? o->device : "no device found "
+			 "(HC_DEVICE, /dev/accel, hc-emud's default socket)", hc_strerror(rc),
+			 bare_socket ? "; for hc-emud's socket write -d emu:" : "",
+			 bare_socket ? o->device : "");
 		free(c);
 		return rc;
 	}
