@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include "hc/hc_version.h"
 #include "hc_test.h"
 #include "libhc_util.h"
 
@@ -270,6 +271,71 @@ START_TEST(test_json_matches_card_info)
 	ck_assert(json_is_null(json_path(c, "activity", "heartbeat_alive")));
 	json_decref(root);
 
+	hc_close(card);
+	t_emud_stop(&e);
+	free(r);
+}
+END_TEST
+
+/*
+ * --format=prometheus: the text exposition format (every family's HELP and TYPE before its
+ * samples, counters named _total, label values quoted), values equal to --json's, and
+ * -o FILE writes the same atomically.
+ */
+START_TEST(test_prometheus)
+{
+	struct hc_card_info info;
+	struct hc_card *card;
+	struct t_emud e;
+	struct run *r = r_new();
+	char family[128] = "", want[256], path[] = "/tmp/hc-smi-prom-XXXXXX", file[300];
+	char *line, *save = NULL;
+	int samples = 0, fd;
+	FILE *f;
+
+	start(&e, &card, &info);
+	smi_run(r, NULL, 0, "-d", e.uri, "--format=prometheus", "--sample", "0", NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	snprintf(want, sizeof(want), "hc_vocab_size{card=\"0\",device=\"%s\"} %u\n", e.uri,
+		 info.vocab_size);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in:\n%s", want, r->out);
+	ck_assert(strstr(r->out, "hc_card_up{card=\"0\","));
+	ck_assert(strstr(r->out, "# TYPE hc_tokens_generated_total counter\n"));
+	ck_assert(strstr(r->out, "hc_smi_info{version=\"" HC_VERSION_STRING "\""));
+	for (line = strtok_r(r->out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[128], type[16];
+
+		if (sscanf(line, "# TYPE %127s %15s", name, type) == 2) {
+			ck_assert_msg(!strcmp(type, "gauge") || !strcmp(type, "counter"), "%s", line);
+			ck_assert_msg(!strcmp(type, "gauge") ||
+				      strstr(name, "_total") == name + strlen(name) - 6, "%s", line);
+			snprintf(family, sizeof(family), "%s{", name);
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		/* a sample of the family whose TYPE came last, with a number after the labels */
+		ck_assert_msg(family[0] && !strncmp(line, family, strlen(family)),
+			      "sample '%s' outside its family '%s'", line, family);
+		ck_assert_msg(strstr(line, "} ") && strspn(strstr(line, "} ") + 2, "0123456789.") ==
+			      strlen(strstr(line, "} ") + 2), "bad value in '%s'", line);
+		samples++;
+	}
+	ck_assert_int_gt(samples, 20);
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(file, sizeof(file), "%s.prom", path);
+	smi_run(r, NULL, 0, "-d", e.uri, "--format=prometheus", "--sample", "0", "-o", file, NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	ck_assert_str_eq(r->out, "");
+	f = fopen(file, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_gt(fread(r->out, 1, sizeof(r->out) - 1, f), 100);
+	fclose(f);
+	unlink(file);
+	unlink(path);
 	hc_close(card);
 	t_emud_stop(&e);
 	free(r);
@@ -780,6 +846,7 @@ static Suite *smi_suite(void)
 	tcase_add_test(tc, test_no_card);
 	tcase_add_test(tc, test_json_matches_card_info);
 	tcase_add_test(tc, test_query_csv);
+	tcase_add_test(tc, test_prometheus);
 	tcase_add_test(tc, test_table_and_details);
 	tcase_add_test(tc, test_counters_move);
 	tcase_add_test(tc, test_loop_stops_on_sigint);

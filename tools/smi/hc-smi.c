@@ -23,7 +23,7 @@
 
 #define DEFAULT_SAMPLE_MS 200
 
-enum out_mode { OUT_TABLE, OUT_DETAILS, OUT_JSON, OUT_CSV };
+enum out_mode { OUT_TABLE, OUT_DETAILS, OUT_JSON, OUT_CSV, OUT_PROM };
 
 struct opts {
 	const char *devs[SMI_MAX_CARDS];
@@ -32,6 +32,7 @@ struct opts {
 	int n_modes;
 	struct smi_csv csv;
 	const char *query, *format;
+	const char *output;		/* -o: write each snapshot here, atomically */
 	int loop;
 	double loop_s;
 	unsigned sample_ms;
@@ -59,6 +60,9 @@ static void usage(FILE *f)
 		"  -j, --json           one JSON snapshot (schema in hc-smi(1), docs/hc-smi.md)\n"
 		"      --query FIELDS   comma-separated fields, one CSV line per card\n"
 		"      --format=FMT     csv[,noheader][,nounits] (default csv)\n"
+		"      --format=prometheus  Prometheus text format (metrics hc_*)\n"
+		"  -o, --output FILE    write each snapshot to FILE (replaced atomically), e.g.\n"
+		"                       a node_exporter textfile: -l 15 -o DIR/hc.prom\n"
 		"      --help-query     list the fields with their units\n"
 		"  -l, --loop[=]SECONDS repeat every SECONDS (--loop alone: 1 s) until SIGINT\n"
 		"      --sample MS      utilisation window of a single snapshot (default %d ms);\n"
@@ -172,6 +176,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "sample", required_argument, NULL, OPT_SAMPLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "output", required_argument, NULL, 'o' },
 		{ 0 }
 	};
 	char *end;
@@ -180,7 +185,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	o->sample_ms = DEFAULT_SAMPLE_MS;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":d:qjl:hV", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":d:qjl:hVo:", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			if (o->n_devs == SMI_MAX_CARDS)
@@ -202,6 +207,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_FORMAT:
 			o->format = optarg;
+			if (!strcmp(optarg, "prometheus")) {
+				o->out = OUT_PROM;
+				o->n_modes++;
+			}
+			break;
+		case 'o':
+			o->output = optarg;
 			break;
 		case OPT_HELP_QUERY:
 			smi_print_fields(stdout);
@@ -240,9 +252,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->n_modes > 1)
-		return usage_error("choose one of -q, --json and --query%s", "");
-	if (o->format && o->out != OUT_CSV)
-		return usage_error("--format needs --query%s", "");
+		return usage_error("choose one of -q, --json, --query and --format=prometheus%s", "");
+	if (o->format && o->out != OUT_CSV && o->out != OUT_PROM)
+		return usage_error("--format needs --query (or is --format=prometheus)%s", "");
 	if (o->out == OUT_CSV && ((r = parse_query(o)) || (r = parse_format(o))))
 		return r;
 	return 0;
@@ -449,6 +461,32 @@ static int report_errors(struct smi_card *cards, int n, int *last_err)
 	return bad;
 }
 
+/* -o FILE: each snapshot goes to FILE.tmp, then replaces FILE, so a reader (node_exporter)
+ * never sees half of one. */
+static FILE *output_open(const char *path, char *tmp, size_t len)
+{
+	FILE *f;
+
+	if ((size_t)snprintf(tmp, len, "%s.tmp", path) >= len) {
+		fprintf(stderr, "hc-smi: -o %s: path too long\n", path);
+		return NULL;
+	}
+	f = fopen(tmp, "w");
+	if (!f)
+		fprintf(stderr, "hc-smi: -o %s: %s\n", tmp, strerror(errno));
+	return f;
+}
+
+static int output_close(FILE *f, const char *tmp, const char *path)
+{
+	if (fflush(f) || ferror(f) | fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "hc-smi: -o %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 static void setup_signals(void)
 {
 	struct sigaction sa;
@@ -474,6 +512,8 @@ int main(int argc, char **argv)
 	int last_err[SMI_MAX_CARDS] = { 0 };
 	struct smi_snapshot snap = { .cards = cards };
 	struct opts o = { 0 };
+	char tmp[4096];
+	FILE *out;
 	int i, r, iter, bad = 0;
 
 	r = parse_args(argc, argv, &o);
@@ -502,23 +542,35 @@ int main(int argc, char **argv)
 		timestamp(snap.timestamp, sizeof(snap.timestamp));
 		snap.mode = (iter == 0 && !o.sample_ms) ? SMI_WIN_SINCE_START : SMI_WIN_SAMPLE;
 		snap.mode_ns = iter == 0 ? o.sample_ms * 1000000ull : (uint64_t)llround(o.loop_s * 1e9);
-		if (iter && (o.out == OUT_TABLE || o.out == OUT_DETAILS))
+		out = stdout;
+		if (o.output && !(out = output_open(o.output, tmp, sizeof(tmp)))) {
+			bad = 1;
+			break;
+		}
+		if (iter && !o.output && (o.out == OUT_TABLE || o.out == OUT_DETAILS))
 			putchar('\n');
 		switch (o.out) {
 		case OUT_TABLE:
-			smi_print_table(stdout, &snap);
+			smi_print_table(out, &snap);
 			break;
 		case OUT_DETAILS:
-			smi_print_details(stdout, &snap);
+			smi_print_details(out, &snap);
 			break;
 		case OUT_JSON:
-			if (smi_print_json(stdout, &snap, o.loop)) {
+			if (smi_print_json(out, &snap, o.loop)) {
 				fprintf(stderr, "hc-smi: out of memory building JSON\n");
 				bad = 1;
 			}
 			break;
 		case OUT_CSV:
-			smi_print_csv(stdout, &snap, &o.csv, iter == 0);
+			smi_print_csv(out, &snap, &o.csv, iter == 0 || o.output);
+			break;
+		case OUT_PROM:
+			smi_print_prometheus(out, &snap);
+			break;
+		}
+		if (o.output && output_close(out, tmp, o.output)) {
+			bad = 1;
 			break;
 		}
 		fflush(stdout);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "hc/hc.h"
+#include "hc/hc_version.h"
 
 #define SMI_MAX_CARDS 64
 
@@ -104,5 +105,7 @@ void smi_print_details(FILE *f, const struct smi_snapshot *s);
 int smi_print_json(FILE *f, const struct smi_snapshot *s, int compact);
 void smi_print_csv(FILE *f, const struct smi_snapshot *s, const struct smi_csv *q,
 		   int with_header);
+/* Prometheus text format (smi_prom.c). */
+void smi_print_prometheus(FILE *f, const struct smi_snapshot *s);
 
 #endif
