@@ -342,6 +342,40 @@ START_TEST(test_prometheus)
 }
 END_TEST
 
+/* --cdi: a CDI spec naming each card: a socket bind-mounted, a node passed, HC_DEVICE set. */
+START_TEST(test_cdi)
+{
+	struct run *r = r_new();
+	json_error_t je;
+	json_t *root, *d0, *d1;
+
+	smi_run(r, NULL, 0, "-d", "emu:/run/hc/emud.sock", "-d", "/dev/accel/accel3", "--cdi",
+		NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	root = json_loads(r->out, 0, &je);
+	ck_assert_msg(root, "not JSON (%s): %s", je.text, r->out);
+	ck_assert_str_eq(json_string_value(json_object_get(root, "cdiVersion")), "0.6.0");
+	ck_assert_str_eq(json_string_value(json_object_get(root, "kind")), "hc/card");
+	ck_assert_uint_eq(json_array_size(json_object_get(root, "devices")), 2);
+	d0 = json_array_get(json_object_get(root, "devices"), 0);
+	d1 = json_array_get(json_object_get(root, "devices"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(d0, "name")), "0");
+	ck_assert_str_eq(json_string_value(json_object_get(d1, "name")), "1");
+	d0 = json_object_get(d0, "containerEdits");
+	d1 = json_object_get(d1, "containerEdits");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(d0, "env"), 0)),
+			 "HC_DEVICE=emu:/run/hc/emud.sock");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+		json_object_get(d0, "mounts"), 0), "hostPath")), "/run/hc/emud.sock");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+		json_object_get(d1, "deviceNodes"), 0), "path")), "/dev/accel/accel3");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(d1, "env"), 0)),
+			 "HC_DEVICE=/dev/accel/accel3");
+	json_decref(root);
+	free(r);
+}
+END_TEST
+
 START_TEST(test_query_csv)
 {
 	struct hc_card_info info;
@@ -847,6 +881,7 @@ static Suite *smi_suite(void)
 	tcase_add_test(tc, test_json_matches_card_info);
 	tcase_add_test(tc, test_query_csv);
 	tcase_add_test(tc, test_prometheus);
+	tcase_add_test(tc, test_cdi);
 	tcase_add_test(tc, test_table_and_details);
 	tcase_add_test(tc, test_counters_move);
 	tcase_add_test(tc, test_loop_stops_on_sigint);

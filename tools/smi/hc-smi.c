@@ -23,7 +23,7 @@
 
 #define DEFAULT_SAMPLE_MS 200
 
-enum out_mode { OUT_TABLE, OUT_DETAILS, OUT_JSON, OUT_CSV, OUT_PROM };
+enum out_mode { OUT_TABLE, OUT_DETAILS, OUT_JSON, OUT_CSV, OUT_PROM, OUT_CDI };
 
 struct opts {
 	const char *devs[SMI_MAX_CARDS];
@@ -61,6 +61,8 @@ static void usage(FILE *f)
 		"      --query FIELDS   comma-separated fields, one CSV line per card\n"
 		"      --format=FMT     csv[,noheader][,nounits] (default csv)\n"
 		"      --format=prometheus  Prometheus text format (metrics hc_*)\n"
+		"      --cdi            a Container Device Interface spec for the cards (for\n"
+		"                       /etc/cdi/hc.json; podman run --device hc/card=0)\n"
 		"  -o, --output FILE    write each snapshot to FILE (replaced atomically), e.g.\n"
 		"                       a node_exporter textfile: -l 15 -o DIR/hc.prom\n"
 		"      --help-query     list the fields with their units\n"
@@ -164,7 +166,7 @@ static int parse_seconds(const char *s, double *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_QUERY = 256, OPT_FORMAT, OPT_HELP_QUERY, OPT_SAMPLE };
+	enum { OPT_QUERY = 256, OPT_FORMAT, OPT_HELP_QUERY, OPT_SAMPLE, OPT_CDI };
 	static const struct option lopts[] = {
 		{ "device", required_argument, NULL, 'd' },
 		{ "details", no_argument, NULL, 'q' },
@@ -177,6 +179,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "cdi", no_argument, NULL, OPT_CDI },
 		{ 0 }
 	};
 	char *end;
@@ -215,6 +218,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'o':
 			o->output = optarg;
 			break;
+		case OPT_CDI:
+			o->out = OUT_CDI;
+			o->n_modes++;
+			break;
 		case OPT_HELP_QUERY:
 			smi_print_fields(stdout);
 			exit(0);
@@ -252,7 +259,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->n_modes > 1)
-		return usage_error("choose one of -q, --json, --query and --format=prometheus%s", "");
+		return usage_error("choose one of -q, --json, --query, --format=prometheus and "
+				   "--cdi%s", "");
 	if (o->format && o->out != OUT_CSV && o->out != OUT_PROM)
 		return usage_error("--format needs --query (or is --format=prometheus)%s", "");
 	if (o->out == OUT_CSV && ((r = parse_query(o)) || (r = parse_format(o))))
@@ -522,6 +530,18 @@ int main(int argc, char **argv)
 	r = collect_cards(&o, cards, &snap.n);
 	if (r)
 		return r;
+	if (o.out == OUT_CDI) {
+		/* the cards' addresses only: a spec is written before containers start, and
+		   does not need the cards to answer now */
+		out = stdout;
+		if (o.output && !(out = output_open(o.output, tmp, sizeof(tmp))))
+			return 1;
+		if (smi_print_cdi(out, &snap)) {
+			fprintf(stderr, "hc-smi: out of memory building the CDI spec\n");
+			return 1;
+		}
+		return o.output ? (output_close(out, tmp, o.output) ? 1 : 0) : (fflush(stdout) != 0);
+	}
 	if (o.loop)
 		setup_signals();
 	else
@@ -568,6 +588,8 @@ int main(int argc, char **argv)
 		case OUT_PROM:
 			smi_print_prometheus(out, &snap);
 			break;
+		case OUT_CDI:
+			break;	/* handled before the loop */
 		}
 		if (o.output && output_close(out, tmp, o.output)) {
 			bad = 1;

@@ -105,6 +105,8 @@ void smi_print_details(FILE *f, const struct smi_snapshot *s);
 int smi_print_json(FILE *f, const struct smi_snapshot *s, int compact);
 void smi_print_csv(FILE *f, const struct smi_snapshot *s, const struct smi_csv *q,
 		   int with_header);
+/* A CDI spec for the cards (smi_cdi.c); -ENOMEM when it cannot be built. */
+int smi_print_cdi(FILE *f, const struct smi_snapshot *s);
 /* Prometheus text format (smi_prom.c). */
 void smi_print_prometheus(FILE *f, const struct smi_snapshot *s);
 
