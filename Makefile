@@ -62,7 +62,7 @@ MODULES := lib/util lib/tokenizer lib emu/rom emu/model emu/daemon tools/bake to
 include $(MODULES:%=%/module.mk)
 
 .PHONY: all programs tests check check-unit check-kernel bench install install-dkms uninstall \
-	clean
+	clean check-package
 all: programs tests
 # What `make install` needs: no test program, so Check is not a build dependency.
 programs: $(B)/layering.ok $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) \
@@ -109,6 +109,13 @@ bench: all
 
 check-kernel: all
 	$(MAKE) -C tests/kernel
+
+# The Debian packages, built from a copy of the tracked files in $(B)/pkg, linted, unpacked,
+# DKMS-built against both kernels, hc-emud started by its unit's ExecStart, hc-run and a
+# pkg-config application against it (tests/package/check-package.sh, docs/packaging.md).
+# About 3 minutes, most of it the package build and lintian: not part of `make check`.
+check-package:
+	tests/package/check-package.sh $(CURDIR) $(B)
 
 # Tools in BINDIR, hc-emud in SBINDIR, benchmarks in LIBEXECDIR/hc (not on PATH), libhc with
 # its headers (the card interface's under hc/uapi/), pkg-config file and man pages, the udev rule that opens the device nodes

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a target needs: as root it runs apt-get, otherwise it prints the line.
-# Usage: scripts/deps.sh build|test|kernel
+# Usage: scripts/deps.sh build|test|kernel|package
 set -eu
 BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing-dev libdrm-dev check libmicrohttpd-dev libedit-dev libsystemd-dev"
 # curl and node drive hc-serve in tests/serve; npm ships with some nodejs builds (NodeSource)
@@ -8,11 +8,15 @@ BUILD="make gcc clang pkg-config libpcre2-dev libjansson-dev libssl-dev liburing
 TEST="$BUILD valgrind curl nodejs"
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
 KERNEL="qemu-system-x86 busybox-static cpio xz-utils zstd kmod dkms bc flex bison libelf-dev dwarves"
+# make check-package: dpkg-buildpackage, lintian, and dkms builds against the fetched headers
+# (apt-get download + dpkg-deb; xz/zstd unpack the images); systemd-socket-activate is in systemd.
+PACKAGE="$BUILD debhelper dh-dkms lintian dpkg-dev fakeroot dkms bc xz-utils zstd kmod flex bison libelf-dev dwarves systemd"
 case "${1:-build}" in
 build) pkgs=$BUILD ;;
 test) pkgs=$TEST ;;
 kernel) pkgs="$TEST $KERNEL" ;;
-*) echo "usage: $0 build|test|kernel" >&2; exit 2 ;;
+package) pkgs=$PACKAGE ;;
+*) echo "usage: $0 build|test|kernel|package" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
