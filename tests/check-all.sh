@@ -15,6 +15,45 @@ failed=$(echo "$unit" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 skipped=$(echo "$unit" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
 [ -n "$passed" ] || { passed=0; failed=1; skipped=0; }
 
+# The ASan + UBSan build: a quick set of the Check programs (HC_CHECK_SANITIZE=full: all of
+# them, as `make check-sanitize`; =0: none) and every fuzz target's corpus and crash cases
+# replayed through it (tests/fuzz/check-sanitize.sh, its own closing lines)
+if [ "${HC_CHECK_SANITIZE:-quick}" = 0 ]; then
+	echo "SKIP  sanitizer suite (HC_CHECK_SANITIZE=0)"
+	skipped=$((skipped + 1))
+else
+	ts=$(date +%s)
+	shift
+	tests/fuzz/check-sanitize.sh "${HC_SAN_BUILD:-build-asan}" "${HC_CHECK_SANITIZE:-quick}" \
+		"$@" | tee "$B/tests/logs/sanitize.txt"
+	set -- "$B" "$@"
+	for what in sanitize "fuzz replay"; do
+		sp=$(sed -n "s/^$what: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped.*/\1 \2 \3/p" \
+			"$B/tests/logs/sanitize.txt" | tail -n 1)
+		[ -n "$sp" ] || sp="0 1 0"
+		set -- $sp
+		passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
+	done
+	times="$times, sanitizer suite and fuzz replay $(($(date +%s) - ts)) s"
+fi
+
+# Each libFuzzer target for a few seconds (FUZZ_SMOKE_SECONDS, 0: none) from its corpus; a
+# SKIP line without clang's libFuzzer
+if [ "${FUZZ_SMOKE_SECONDS:-3}" != 0 ]; then
+	ts=$(date +%s)
+	${MAKE:-make} --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SMOKE_SECONDS:-3}" 2>&1 |
+		grep -v '^clang \|^rm -f \|^ld -r\|^objcopy \|^ar \|^make\[' | tee "$B/tests/logs/fuzz-smoke.txt"
+	if grep -q '^SKIP' "$B/tests/logs/fuzz-smoke.txt"; then
+		skipped=$((skipped + 1))
+	else
+		fc=$(sed -n 's/^fuzz: \([0-9]*\) targets clean, \([0-9]*\) failed$/\1 \2/p' \
+			"$B/tests/logs/fuzz-smoke.txt")
+		[ -n "$fc" ] || fc="0 1"
+		passed=$((passed + ${fc% *})); failed=$((failed + ${fc#* }))
+	fi
+	times="$times, fuzz smoke $(($(date +%s) - ts)) s"
+fi
+
 # hc-serve driven by curl and the openai npm client (a shell suite with its own closing line)
 ts=$(date +%s)
 tests/serve/test-serve.sh "$B" | tee "$B/tests/logs/serve.txt"

@@ -59,3 +59,11 @@ fuzz: fuzz-build
 fuzz-corpus: $(B)/fuzz/fuzz-mkcorpus
 	rm -rf tests/fuzz/corpus
 	$(B)/fuzz/fuzz-mkcorpus tests/fuzz/corpus
+
+# The ASan + UBSan build of the whole host suite in $(SAN_B), every Check program run there,
+# then every fuzz target's corpus and crash cases replayed (tests/fuzz/check-sanitize.sh).
+# `make check` runs a quick set of the Check programs the same way.
+SAN_B ?= build-asan
+.PHONY: check-sanitize
+check-sanitize:
+	tests/fuzz/check-sanitize.sh $(SAN_B) full $(TESTS)
