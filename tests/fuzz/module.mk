@@ -47,7 +47,7 @@ FUZZ_OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addres
 fuzz-programs: $(FUZZERS)
 replay-programs: $(FUZZ_REPLAYS)
 fuzz-build:
-	@tests/fuzz/have-libfuzzer.sh $(FUZZ_CC) || exit 0; \
+	@tests/fuzz/have-libfuzzer.sh $(FUZZ_CC) >/dev/null || exit 0; \
 	$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(FUZZ_CC) OPTFLAGS="$(FUZZ_OPTFLAGS)" \
 		LDFLAGS="-fsanitize=address,undefined" fuzz-programs
 # Every target for FUZZ_SECONDS (each), from its committed corpus; new inputs go to

@@ -14,8 +14,11 @@ bad=0
 for t in "$@"; do
 	mkdir -p "$FB/fuzz/corpus/$t" "$FB/fuzz/artifacts/$t"
 	echo "fuzz $t: $secs s (log: $logs/$t.log)"
+	# a dictionary of the format's words where the format is text (tests/fuzz/NAME.dict)
+	dict=
+	[ -f "tests/fuzz/$t.dict" ] && dict=-dict=tests/fuzz/$t.dict
 	# -timeout: an input running 25 s is a hang; -rss_limit_mb: a leak or a blow-up
-	"$FB/fuzz/fuzz-$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2560 \
+	"$FB/fuzz/fuzz-$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2560 $dict \
 		-print_final_stats=1 -artifact_prefix="$FB/fuzz/artifacts/$t/" \
 		"$FB/fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$logs/$t.log" 2>&1
 	rc=$?
