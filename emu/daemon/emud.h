@@ -55,6 +55,7 @@ struct emud_opts {
 	uint64_t kv_mem;		/* KV cache budget of the card, bytes (0: half of RAM) */
 	bool allow_faults;		/* TEST ONLY fault injection registers */
 	bool null_model;		/* BENCHMARK ONLY: tokens without computing (emud_null.c) */
+	uint32_t pace;			/* tokens/s per decoding context at most (0: model speed) */
 	const char *socket_group;	/* chgrp of a socket we bind (not of a systemd one) */
 	int verbose;			/* > 0: LOG_DEBUG lines too (clients, queue pairs, contexts) */
 };
@@ -90,6 +91,8 @@ struct emud_job {
 	bool started;
 	bool waiting;			/* DECODE: stream ring full, not runnable */
 	bool have_tok;			/* DECODE: tok sampled but not yet in the stream */
+	bool paced;			/* DECODE: tok held until not_before (--pace) */
+	uint64_t not_before;		/* DECODE, --pace: earliest time of the next token */
 	int32_t tok;
 	uint32_t count;
 	uint64_t user_data;
@@ -202,6 +205,7 @@ struct emud_card {
 	int in_forward;			/* inside hc_forward (the worker pool is busy) */
 
 	int epfd;
+	int pace_tfd;			/* --pace: timerfd for the next held token, or -1 */
 	bool stop;
 };
 
@@ -288,6 +292,8 @@ void emud_job_enqueue(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j
 void emud_job_free(struct emud_fn *fn, struct emud_job *j);
 void emud_fn_unblock(struct emud_fn *fn);		/* retry jobs waiting for stream space */
 bool emud_fn_runnable(const struct emud_fn *fn);
+/* --pace: the earliest time a held token may be shown (0: none is held). */
+uint64_t emud_sched_next_paced(const struct emud_card *card);
 bool emud_sched_round(struct emud_card *card);		/* true if anything ran */
 
 /* emud_null.c: BENCHMARK ONLY --null-model, the stack's ceiling without the model */

@@ -198,16 +198,39 @@ void emud_fn_unblock(struct emud_fn *fn)
 			fn->ctx[i]->head->waiting = false;
 }
 
+/* A job that can make progress now: not paused on its ring, not holding a paced token. */
+static bool job_ready(const struct emud_job *j, uint64_t now)
+{
+	return !j->waiting && !(j->paced && now < j->not_before);
+}
+
 bool emud_fn_runnable(const struct emud_fn *fn)
 {
+	const uint64_t now = fn->card->opt.pace ? emud_now_ns() : 0;
 	uint32_t i;
 
 	if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
 		return false;
 	for (i = 0; i < fn->max_contexts; i++)
-		if (fn->ctx[i] && fn->ctx[i]->head && !fn->ctx[i]->head->waiting)
+		if (fn->ctx[i] && fn->ctx[i]->head && job_ready(fn->ctx[i]->head, now))
 			return true;
 	return false;
+}
+
+uint64_t emud_sched_next_paced(const struct emud_card *card)
+{
+	const struct emud_fn *fn;
+	uint64_t next = 0;
+	uint32_t i;
+
+	for (fn = card->fns; fn; fn = fn->next)
+		for (i = 0; i < fn->max_contexts; i++) {
+			const struct emud_job *j = fn->ctx[i] ? fn->ctx[i]->head : NULL;
+
+			if (j && j->paced && !j->waiting && (!next || j->not_before < next))
+				next = j->not_before;
+		}
+	return next;
 }
 
 /* hc_forward with the time counted as busy. */
@@ -304,6 +327,7 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 		}
 		hc_ring_prod_sync(&j->stream);
 		j->started = true;
+		j->not_before = emud_now_ns();
 	}
 	if (c->state == CTX_PENDING) {
 		rc = forward(card, c, &c->pending, 1, c->logits);
@@ -341,6 +365,14 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 		}
 		j->have_tok = true;
 	}
+	if (card->opt.pace) {
+		/* the card's timing model: a context shows at most --pace tokens per second */
+		const uint64_t now = emud_now_ns();
+
+		j->paced = now < j->not_before;
+		if (j->paced)
+			return;
+	}
 	space = hc_ring_prod_space(&j->stream);
 	if (space == 0)
 		space = hc_ring_prod_wait_prepare(&j->stream);
@@ -361,6 +393,12 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 	if (hc_ring_prod_need_wakeup(&j->stream))
 		fn->irq_mask |= 1u << fn->qp[j->qp].irq_vector;
 	j->have_tok = false;
+	if (card->opt.pace) {
+		const uint64_t now = emud_now_ns(), gap = 1000000000ull / card->opt.pace;
+
+		/* one interval after the last, or after now when the model fell behind */
+		j->not_before = j->not_before + gap > now ? j->not_before + gap : now;
+	}
 	j->count++;
 	c->state = CTX_PENDING;
 	c->pending = j->tok;
@@ -452,6 +490,7 @@ static void feed_decoders(struct emud_card *card)
 
 bool emud_sched_round(struct emud_card *card)
 {
+	const uint64_t now = card->opt.pace ? emud_now_ns() : 0;
 	struct emud_fn *fn;
 	bool ran = false;
 	uint32_t i;
@@ -464,7 +503,7 @@ bool emud_sched_round(struct emud_card *card)
 
 			if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
 				break;
-			if (!c || !c->head || c->head->waiting)
+			if (!c || !c->head || !job_ready(c->head, now))
 				continue;
 			step(fn, c);
 			ran = true;

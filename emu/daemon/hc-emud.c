@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include "hc/hc_version.h"
@@ -70,6 +71,8 @@ static void usage(FILE *f)
 "  --ivshmem-mem BYTES      the guest's card memory, BAR2 (power of two, default 16M)\n"
 "  --allow-faults           TEST ONLY: honour the fault-injection registers (stall,\n"
 "                           dropped interrupts, corrupt completions); never in production\n"
+"  --pace[=TOKENS_PER_S]    the card's timing model: each decoding context shows at most\n"
+"                           this many tokens per second (default 17000, the HC1's rate)\n"
 "  --null-model             BENCHMARK ONLY: make tokens without computing the model\n"
 "                           (wrong tokens!) to measure the stack's ceiling (hc-bench-stack)\n"
 "  -v, --verbose            log clients coming and going, queue-pair and context events\n"
@@ -114,7 +117,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
 	OPT_CHUNK, OPT_MAX_CTX, OPT_KV_MEM, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
-	OPT_SOCKET_GROUP,
+	OPT_SOCKET_GROUP, OPT_PACE,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -133,6 +136,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "kv-mem", required_argument, NULL, OPT_KV_MEM },
 		{ "allow-faults", no_argument, NULL, OPT_FAULTS },
 		{ "null-model", no_argument, NULL, OPT_NULL_MODEL },
+		{ "pace", optional_argument, NULL, OPT_PACE },
 		{ "ivshmem", required_argument, NULL, OPT_IVSHMEM },
 		{ "ivshmem-mem", required_argument, NULL, OPT_IVSHMEM_MEM },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -197,6 +201,12 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			break;
 		case OPT_FAULTS: o->allow_faults = true; break;
 		case OPT_NULL_MODEL: o->null_model = true; break;
+		case OPT_PACE:
+			v = 17000;	/* tokens/s per user of the Taalas HC1 */
+			if (optarg && parse_u64("--pace", optarg, 1, 10000000, false, &v))
+				return -EINVAL;
+			o->pace = (uint32_t)v;
+			break;
 		case OPT_IVSHMEM: o->ivshmem_path = optarg; break;
 		case OPT_IVSHMEM_MEM:
 			if (parse_u64("--ivshmem-mem", optarg, EMUD_MIN_CLIENT_MEM, EMUD_MAX_CLIENT_MEM,
@@ -305,6 +315,26 @@ static void on_signal(struct emud_ev *ev, uint32_t events)
 	card->stop = true;
 }
 
+/* --pace: the timer fired; the loop that follows shows the held tokens that are due. */
+static void on_pace_timer(struct emud_ev *ev, uint32_t events)
+{
+	uint64_t n;
+
+	(void)!read((int)ev->vector, &n, sizeof(n));
+}
+
+/* --pace: arm the timer for the earliest held token (absolute, nanoseconds: a tick of an
+ * HC1 is 59 us, far below epoll's millisecond timeout). */
+static void pace_arm(struct emud_card *card)
+{
+	const uint64_t next = emud_sched_next_paced(card);
+	struct itimerspec its = { .it_value = { (time_t)(next / 1000000000u),
+						(long)(next % 1000000000u) } };
+
+	if (card->pace_tfd >= 0 && next)
+		timerfd_settime(card->pace_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void run(struct emud_card *card, struct emud_socket *sock)
 {
 	struct epoll_event evs[64];
@@ -342,6 +372,7 @@ static void run(struct emud_card *card, struct emud_socket *sock)
 			timeout = 0;
 			continue;
 		}
+		pace_arm(card);
 		/* going idle: ask for SQ doorbells, then look once more (no lost wake-up) */
 		sleep = true;
 		for (fn = card->fns; fn; fn = fn->next)
@@ -380,13 +411,14 @@ int main(int argc, char **argv)
 	struct emud_card card;
 	struct emud_socket *sock = NULL;
 	struct emud_ivshmem *ivs = NULL;
-	struct emud_ev sig_ev;
+	struct emud_ev sig_ev, pace_ev;
 	char err[512], path[256];
 	sigset_t mask;
 	int sfd = -1, rc;
 
 	memset(&card, 0, sizeof(card));
 	card.epfd = -1;
+	card.pace_tfd = -1;
 	if (parse_args(argc, argv, &card.opt) < 0)
 		return 2;
 	emud_service_init(card.opt.verbose);
@@ -427,6 +459,18 @@ int main(int argc, char **argv)
 	rc = emud_ev_add(&card, sfd, &sig_ev);
 	if (rc < 0)
 		goto out;
+	if (card.opt.pace) {
+		card.pace_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (card.pace_tfd < 0) {
+			rc = -errno;
+			emud_err("timerfd: %s", strerror(errno));
+			goto out;
+		}
+		pace_ev = (struct emud_ev){ on_pace_timer, &card, (uint32_t)card.pace_tfd };
+		rc = emud_ev_add(&card, card.pace_tfd, &pace_ev);
+		if (rc < 0)
+			goto out;
+	}
 	rc = socket_setup(&card, &sock, path, sizeof(path));
 	if (rc < 0)
 		goto out;
@@ -443,6 +487,8 @@ int main(int argc, char **argv)
 		 card.arch->dim, card.arch->n_layers, card.max_ctx, card.opt.n_contexts,
 		 (unsigned long long)(card.opt.kv_mem >> 20), card.opt.threads,
 		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
+	if (card.opt.pace)
+		emud_log("paced: each decoding context shows at most %u tokens/s", card.opt.pace);
 
 	rc = emud_heartbeat_start(&card);
 	if (rc < 0) {
@@ -466,6 +512,8 @@ out:
 	emud_socket_close(sock);
 	if (sfd >= 0)
 		close(sfd);
+	if (card.pace_tfd >= 0)
+		close(card.pace_tfd);
 	if (card.epfd >= 0)
 		close(card.epfd);
 	card_close(&card);

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include "hc_internal.h"
 #include "hc_test.h"
 #include "libhc_util.h"
@@ -374,6 +375,72 @@ START_TEST(test_ffi_symbols)
 }
 END_TEST
 
+/*
+ * hc-emud --pace: four paced streams read together each equal their reference, and none is
+ * faster than the pace (a lower bound on time: a slower machine only takes longer).
+ */
+START_TEST(test_paced_exact)
+{
+	enum { NS = 4, NT = 300, PACE = 2000 };
+	static int32_t want[NS][NT];
+	static uint32_t got[NS][NT];
+	uint32_t n[NS] = { 0 };
+	struct hc_stream *s[NS];
+	struct hc_ctx *ctx[NS];
+	struct hc_card *card;
+	struct timespec t0, t1;
+	struct t_emud e;
+	char rom[256];
+	double secs;
+
+	t_bake_long(2, 1100, rom, sizeof(rom));
+	for (int i = 0; i < NS; i++) {
+		struct t_ref_params p = { .max_tokens = NT, .temperature = 0.8f, .seed = 40 + i };
+
+		ck_assert_uint_eq(t_reference(rom, prompt, 4, &p, want[i]), NT);
+	}
+	T_EMUD_START(&e, rom, "--pace=2000", NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < NS; i++) {
+		struct hc_decode_params dp = { .max_tokens = NT, .temperature = 0.8f,
+					       .seed = 40 + i };
+
+		ck_assert_int_eq(hc_ctx_create(card, &ctx[i]), 0);
+		ck_assert_int_eq(hc_ctx_prefill_tokens(ctx[i], prompt, 4), 0);
+		ck_assert_int_eq(hc_ctx_decode(ctx[i], &dp, &s[i]), 0);
+	}
+	for (int done = 0; done < NS;) {
+		done = 0;
+		for (int i = 0; i < NS; i++) {
+			const uint32_t *t;
+			unsigned k = hc_stream_peek(s[i], &t);
+
+			ck_assert_uint_le(n[i] + k, NT);
+			memcpy(got[i] + n[i], t, k * sizeof(*t));
+			n[i] += k;
+			hc_stream_advance(s[i], k);
+			done += !k && hc_stream_status(s[i], NULL) == 1;
+		}
+		if (done < NS)
+			ck_assert_int_ge(hc_stream_wait(s, NS, -1), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (int i = 0; i < NS; i++) {
+		ck_assert_uint_eq(n[i], NT);
+		ck_assert_msg(memcmp(got[i], want[i], sizeof(got[i])) == 0, "stream %d differs", i);
+		hc_stream_free(s[i]);
+		hc_ctx_destroy(ctx[i]);
+	}
+	fprintf(stderr, "paced: %d x %d tokens at %d tokens/s in %.3f s\n", NS, NT, PACE, secs);
+	ck_assert_msg(secs >= (NT - 1) / (double)PACE, "%d tokens in %.3f s: faster than %d/s",
+		      NT, secs, PACE);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
 /* An application's own poll loop over hc_stream_fd() + hc_stream_rearm(). */
 START_TEST(test_pollable_fd)
 {
@@ -597,6 +664,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_pollable_fd);
 	tcase_add_test(tc, test_no_io_uring);
 	tcase_add_test(tc, test_ffi_symbols);
+	tcase_add_test(tc, test_paced_exact);
 	tcase_add_test(tc, test_context_limits);
 	tcase_add_test(tc, test_daemon_dies);
 	tcase_add_test(tc, test_hung_card_times_out);
