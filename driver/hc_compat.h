@@ -48,6 +48,14 @@ static inline struct dentry *hc_debugfs_root(struct drm_device *drm)
 }
 #endif
 
+/* drm-total-/drm-resident- memory keys in fdinfo: the helper arrived in 6.5 (as did
+ * show_fdinfo for non-accel drivers; the accel one prints nothing without it). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define hc_show_memory_stats(p, file)	drm_show_memory_stats(p, file)
+#else
+#define hc_show_memory_stats(p, file)	do { } while (0)
+#endif
+
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
 /* vm_flags became read-only with accessors in 6.3. */
 static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)

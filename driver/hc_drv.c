@@ -46,6 +46,7 @@ static int hc_open(struct drm_device *drm, struct drm_file *file)
 		return -ENOMEM;
 	hfile->hdev = to_hc_device(drm);
 	mutex_init(&hfile->lock);
+	spin_lock_init(&hfile->busy_lock);
 	xa_init_flags(&hfile->ctxs, XA_FLAGS_ALLOC1);
 	file->driver_priv = hfile;
 	return 0;
@@ -125,6 +126,9 @@ static void __maybe_unused hc_show_fdinfo(struct drm_printer *p, struct drm_file
 	xa_for_each(&hfile->ctxs, i, ctx)
 		n++;
 	mutex_unlock(&hfile->lock);
+	/* the standard keys (drm-usage-stats.rst), which nvtop and gputop read */
+	drm_printf(p, "drm-engine-hc:\t%llu ns\n", hc_file_busy_ns(hfile));
+	hc_show_memory_stats(p, file);
 	drm_printf(p, "hc-contexts:\t%lu\n", n);
 	drm_printf(p, "hc-jobs-completed:\t%lld\n",
 		   (long long)atomic64_read(&hfile->jobs_completed));

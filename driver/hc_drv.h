@@ -15,6 +15,7 @@
 #define HC_DRV_H
 
 #include <linux/atomic.h>
+#include <linux/ktime.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
@@ -130,7 +131,15 @@ struct hc_file {
 	atomic64_t jobs_completed;
 	atomic64_t tokens;
 	atomic64_t prompt_tokens;
+	/* drm-engine-hc: time the card held at least one of this file's jobs */
+	spinlock_t busy_lock;
+	unsigned int busy_jobs;
+	ktime_t busy_since;
+	u64 busy_ns;
 };
+
+void hc_file_busy(struct hc_file *hfile, bool begin);
+u64 hc_file_busy_ns(struct hc_file *hfile);
 
 #define hc_dbg(hdev, fmt, ...)	drm_dbg_driver(&(hdev)->drm, fmt, ##__VA_ARGS__)
 #define hc_info(hdev, fmt, ...)	drm_info(&(hdev)->drm, fmt, ##__VA_ARGS__)

@@ -19,6 +19,37 @@
 #include "hc_hw.h"
 #include "hc_job.h"
 
+/* A job of @hfile went onto the card (@begin) or left it. Completions may come from the
+ * interrupt path, hence irqsave. */
+void hc_file_busy(struct hc_file *hfile, bool begin)
+{
+	ktime_t now = ktime_get();
+	unsigned long flags;
+
+	spin_lock_irqsave(&hfile->busy_lock, flags);
+	if (begin) {
+		if (!hfile->busy_jobs++)
+			hfile->busy_since = now;
+	} else if (hfile->busy_jobs && !--hfile->busy_jobs) {
+		hfile->busy_ns += ktime_to_ns(ktime_sub(now, hfile->busy_since));
+	}
+	spin_unlock_irqrestore(&hfile->busy_lock, flags);
+}
+
+/* The busy time so far, the interval in progress included. */
+u64 hc_file_busy_ns(struct hc_file *hfile)
+{
+	unsigned long flags;
+	u64 ns;
+
+	spin_lock_irqsave(&hfile->busy_lock, flags);
+	ns = hfile->busy_ns;
+	if (hfile->busy_jobs)
+		ns += ktime_to_ns(ktime_sub(ktime_get(), hfile->busy_since));
+	spin_unlock_irqrestore(&hfile->busy_lock, flags);
+	return ns;
+}
+
 /* Put @job on the card's SQ (no doorbell yet). On success the job belongs to the CQ path. */
 int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
 {
@@ -46,6 +77,10 @@ int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
 		xa_erase(&hdev->jobs, job->id);
 		atomic_dec(&hdev->inflight);
 		return space < 0 ? -EIO : -EBUSY;
+	}
+	if (job->ctx && !job->internal) {
+		job->busy = true;
+		hc_file_busy(job->ctx->hfile, true);
 	}
 	memcpy(hc_ring_prod_entry(&hdev->sq, 0), sqe, sizeof(*sqe));
 	hc_ring_prod_publish(&hdev->sq, 1);
@@ -90,6 +125,8 @@ void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc
 		struct hc_file *hfile = job->ctx->hfile;
 
 		hc_ctx_post_cqe(job->ctx, job->user_data, cqe);
+		if (job->busy)
+			hc_file_busy(hfile, false);
 		atomic64_inc(&hfile->jobs_completed);
 		if (job->opcode == HC_OP_DECODE)
 			atomic64_add(cqe->count, &hfile->tokens);

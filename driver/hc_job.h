@@ -40,6 +40,7 @@ struct hc_job {
 	struct drm_mm_node prompt;	/* PREFILL: token ids in card memory */
 	struct completion done;		/* internal */
 	struct hc_cqe cqe;		/* internal: the completion */
+	bool busy;			/* counted in its file's drm-engine-hc time */
 };
 
 int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe);

@@ -275,6 +275,7 @@ static void t_pollfd(int fd)
 
 	KT_CHECK(kt_ctx_create(fd, &c, 4) == 0 && kt_stream_create(fd, &st, 16) == 0,
 		 "context and stream to poll");
+#undef PF	/* the SUBMIT checks' helper above */
 #define PF(field, val, err, what) do {						\
 	memset(&p, 0, sizeof(p)); p.ctx_handle = c.handle; p.stream_handle = st.handle;	\
 	p.field = val;								\

@@ -117,8 +117,8 @@ int main(void)
 	{
 		/* Per-process usage in fdinfo (kernels whose DRM core calls show_fdinfo). */
 		char path2[64], line[256];
-		long long tokens = -1, prompt = -1, ctxs = -1;
-		int drm = 0;
+		long long tokens = -1, prompt = -1, ctxs = -1, engine = -1;
+		int drm = 0, mem = 0;
 		FILE *f;
 
 		snprintf(path2, sizeof(path2), "/proc/self/fdinfo/%d", fd);
@@ -128,13 +128,19 @@ int main(void)
 			sscanf(line, "hc-tokens: %lld", &tokens);
 			sscanf(line, "hc-prompt-tokens: %lld", &prompt);
 			sscanf(line, "hc-contexts: %lld", &ctxs);
+			sscanf(line, "drm-engine-hc: %lld ns", &engine);
+			mem |= !strncmp(line, "drm-total-", 10);
 		}
 		if (f)
 			fclose(f);
-		if (drm)
+		if (drm) {
 			KT_CHECK(tokens == 20 && prompt == DECODE_CASE_PROMPT_LEN && ctxs == 1,
 				 "fdinfo: hc-tokens %lld, hc-prompt-tokens %lld, hc-contexts %lld",
 				 tokens, prompt, ctxs);
+			/* the standard keys: the card was busy with our jobs, our BOs count */
+			KT_CHECK(engine > 0 && mem, "fdinfo: drm-engine-hc %lld ns, drm-total-* %s",
+				 engine, mem ? "present" : "missing");
+		}
 		else
 			printf("  skip fdinfo: this kernel's DRM core has no show_fdinfo\n");
 	}
