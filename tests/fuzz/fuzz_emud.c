@@ -169,8 +169,9 @@ static void submit(struct host *h, struct in *in)
 		sqe.flags = 0;
 		sqe.reserved0 = 0;
 	}
-	if ((fix & 2) && h->n_ctx)
-		sqe.ctx_id = h->ctx[(fix >> 4) % h->n_ctx];
+	/* a context seen in a completion, or one of the first ids the card hands out */
+	if (fix & 2)
+		sqe.ctx_id = h->n_ctx ? h->ctx[(fix >> 4) % h->n_ctx] : 1 + (fix >> 4) % 3;
 	if (fix & 4) {
 		/* the arguments inside this queue pair's own areas */
 		if (sqe.opcode == HC_OP_PREFILL) {
@@ -183,6 +184,8 @@ static void submit(struct host *h, struct in *in)
 			sqe.decode.stream_entries = 1u << (sqe.decode.stream_entries % 11);
 			sqe.decode.max_tokens %= 200;
 			sqe.decode.n_stop %= HC_CARD_MAX_STOP + 1;
+			if (fix & 0x40)	/* greedy: most random float bits are refused */
+				sqe.decode.temperature = sqe.decode.top_p = 0;
 			memset(sqe.decode.reserved, 0, sizeof(sqe.decode.reserved));
 		} else if (sqe.opcode == HC_OP_CONTEXT_OPEN) {
 			memset(&sqe.open, 0, sizeof(sqe.open));
