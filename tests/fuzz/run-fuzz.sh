@@ -6,7 +6,8 @@
 # Usage: tests/fuzz/run-fuzz.sh BUILD SECONDS TARGET...
 FB=$1 secs=$2
 shift 2
-logs=$FB/fuzz/logs
+# per duration: the smoke of `make check` does not write over a campaign's logs
+logs=$FB/fuzz/logs/${secs}s
 mkdir -p "$logs"
 summary=$logs/summary.txt
 : >"$summary"
@@ -22,14 +23,14 @@ for t in "$@"; do
 		-print_final_stats=1 -artifact_prefix="$FB/fuzz/artifacts/$t/" \
 		"$FB/fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$logs/$t.log" 2>&1
 	rc=$?
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
-	last=$(grep -E '^#[0-9]+' "$logs/$t.log" | grep -E 'cov: [0-9]+' | tail -n 1)
+	execs=$(LC_ALL=C sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
+	last=$(grep -a -E '^#[0-9]+' "$logs/$t.log" | grep -a -E 'cov: [0-9]+' | tail -n 1)
 	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p')
 	if [ $rc -ne 0 ]; then
 		bad=$((bad + 1))
-		res="FAILED (exit $rc): $(grep -m1 -E '^==[0-9]+==ERROR|runtime error|^SUMMARY' "$logs/$t.log")"
+		res="FAILED (exit $rc): $(grep -a -m1 -E '^==[0-9]+==ERROR|runtime error|^SUMMARY' "$logs/$t.log")"
 	else
 		res=ok
 	fi
