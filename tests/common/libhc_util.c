@@ -211,7 +211,9 @@ const char *t_emud_start(struct t_emud *e, const char *rom, ...)
 			execv(argv[0], argv);
 			_exit(127);
 		}
-		for (i = 0; i < 3000; i++) {	/* up to 30 s on a loaded machine */
+		/* up to 120 s: the ROM is verified first (seconds even for the test ROMs, more
+		 * under ASan on a loaded machine); ready at once is the usual case */
+		for (i = 0; i < 12000; i++) {
 			int st;
 
 			if (sock_ready(e->sock))
@@ -225,13 +227,13 @@ const char *t_emud_start(struct t_emud *e, const char *rom, ...)
 			}
 			usleep(10000);
 		}
-		if (i < 3000) {
+		if (i < 12000) {
 			usleep(200000);
 			continue;
 		}
 		break;
 	}
-	ck_abort_msg("hc-emud did not start listening on %s", e->sock);
+	ck_abort_msg("hc-emud did not start listening on %s within 120 s", e->sock);
 	return "unreachable";
 }
 
