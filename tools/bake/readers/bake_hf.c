@@ -186,12 +186,19 @@ static int hf_load_json(const char *path, json_t **out, char *err, size_t errlen
 {
 	json_error_t je;
 	int fd = bake_open_file(path, NULL, err, errlen);
+	FILE *f;
 
 	*out = NULL;
 	if (fd < 0)
 		return fd;
-	*out = json_loadfd(fd, JSON_REJECT_DUPLICATES, &je);
-	close(fd);
+	/* through stdio: jansson reads a bare fd one byte per read(2) */
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return hc_err(-ENOMEM, err, errlen, "%s: out of memory", path);
+	}
+	*out = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+	fclose(f);
 	if (!*out)
 		return hc_err(-EINVAL, err, errlen, "%s: not valid JSON: %s (line %d)", path,
 			      je.text, je.line);
