@@ -477,8 +477,15 @@ START_TEST(test_proc_fd_isolation)
 		uint64_t t0 = tc_ms();
 		int fd;
 
-		while ((fd = tc_sock_connect(sock)) < 0 && tc_ms() - t0 < TC_HANG_MS)
+		int st;
+
+		while ((fd = tc_sock_connect(sock)) < 0 && tc_ms() - t0 < TC_HANG_MS) {
+			/* the build tree may be private (a 0700 temp dir): nobody cannot run it */
+			if (waitpid(pid, &st, WNOHANG) == pid && WIFEXITED(st) &&
+			    WEXITSTATUS(st) == 127)
+				HC_SKIP("user nobody cannot execute %s here", emud_bin());
 			tc_nap();
+		}
 		ck_assert_int_ge(fd, 0);
 		close(fd);
 	}
