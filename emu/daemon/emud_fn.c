@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emud.h"
+#include "hc/hc_version.h"
 
 static void fn_raise(struct emud_fn *fn, uint32_t vector)
 {
@@ -85,6 +86,7 @@ int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t
 	emud_fn_place_tokenizer(fn, card, r, mem, mem_size);
 	fn->data_offset = r->data_offset;
 	r->fn_id = fn->id;
+	r->fw_version = HC_VERSION_NUMBER;	/* the card's firmware is hc-emud itself */
 	memcpy(r->model_identity, card->rom_hdr->identity, sizeof(r->model_identity));
 	memcpy(r->model_name, card->rom_hdr->name, sizeof(r->model_name) - 1);
 	r->vocab_size = a->vocab_size;

@@ -201,6 +201,10 @@ struct hc_card_qp {
  * @data_offset: first byte of host-managed memory (rings, prompt arrays).
  * @data_size: mem_size - data_offset ("stream memory bytes").
  * @fn_id: function id: client id (socket transport), 0 (PCI).
+ * @fw_version: the card firmware's version, packed as (major << 16) | (minor << 8) | patch
+ *	(HC_VERSION_ENCODE of <hc/hc_version.h>); hc-emud writes the project's version
+ *	(HC_VERSION_NUMBER). 0: the card does not say.
+ * @ident_reserved: zero.
  * @model_identity: SHA-256 identity of the baked ROM (hc_rom_header.identity).
  * @model_name: NUL-terminated model name.
  * @vocab_size: model shape, as in struct hc_rom_arch.
@@ -262,7 +266,8 @@ struct hc_card_regs {
 	__u64 data_offset;
 	__u64 data_size;
 	__u32 fn_id;
-	__u32 ident_reserved[3];
+	__u32 fw_version;
+	__u32 ident_reserved[2];
 	/* 0x040 */
 	__u8  model_identity[32];
 	/* 0x060 */
@@ -548,6 +553,10 @@ HC_CARD_STATIC_ASSERT(sizeof(struct hc_card_fault) == 64, "hc_card_fault size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_card_fault_state) == 64, "hc_card_fault_state size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_card_qp) == 128, "hc_card_qp size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_card_regs) == HC_CARD_REGS_SIZE, "hc_card_regs size");
+HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_card_regs, fw_version) == 0x034,
+		      "regs fw_version");
+HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_card_regs, model_identity) == 0x040,
+		      "regs model_identity");
 HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_card_regs, status) == 0x100, "regs status");
 HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_card_regs, reset_request) == 0x140,
 		      "regs reset_request");

@@ -7,6 +7,7 @@
  * (emud_fixture.h, faults allowed) serves the program; the limit tests start their own.
  */
 #include "emud_fixture.h"
+#include "hc/hc_version.h"
 #include "hc_test.h"
 
 START_TEST(test_heartbeat_telemetry)
@@ -31,6 +32,8 @@ START_TEST(test_heartbeat_telemetry)
 	ck_assert_uint_eq(rg->vocab_size, 512);
 	ck_assert_uint_eq(rg->n_contexts, 64);
 	ck_assert_uint_eq(rg->fn_id, c.id);
+	ck_assert_uint_eq(rg->fw_version, HC_VERSION_NUMBER);	/* the firmware is hc-emud */
+	ck_assert_uint_eq(rg->ident_reserved[0] | rg->ident_reserved[1], 0);
 	ck_assert_uint_eq(rg->n_doorbells, c.n_db);
 	ck_assert_uint_eq(rg->data_offset + rg->data_size, c.mem_size);
 	ck_assert_str_eq(rg->model_name, "synthetic-tiny");
