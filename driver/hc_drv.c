@@ -92,6 +92,7 @@ int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file)
 	info->max_prefill_tokens = id->max_prefill_tokens;
 	info->status = hc_hw_status(hdev);
 	info->stream_mem_bytes = id->data_size;
+	info->fw_version = id->fw_version;
 	return 0;
 }
 

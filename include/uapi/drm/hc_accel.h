@@ -65,6 +65,10 @@ extern "C" {
  * @max_prefill_tokens: (out) largest PREFILL job.
  * @status: (out) card status (enum hc_card_status).
  * @stream_mem_bytes: (out) card memory for stream rings and prompts.
+ * @fw_version: (out) the card firmware's version, as the card reports it
+ *	(hc_card_regs.fw_version: (major << 16) | (minor << 8) | patch); 0 if the card does not
+ *	say, and from drivers that predate the field.
+ * @reserved32: (out) zero.
  * @reserved: (out) zero.
  */
 struct drm_hc_info {
@@ -90,7 +94,9 @@ struct drm_hc_info {
 	__u32 max_prefill_tokens;
 	__u32 status;
 	__u64 stream_mem_bytes;
-	__u64 reserved[8];
+	__u32 fw_version;
+	__u32 reserved32;
+	__u64 reserved[7];
 };
 
 /**

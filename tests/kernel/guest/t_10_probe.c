@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The module bound exactly the HC-signed ivshmem device (the guest also has a plain one),
- * its node exists and answers GET_INFO; the identity in sysfs matches.
+ * its node exists and answers GET_INFO; the identity in sysfs matches. The versions libhc
+ * reports (hc_card_versions): the card firmware's passes through GET_INFO (hc-emud is the
+ * card: the project's version) and the driver's is its module's, through the device's link.
  */
 #include "ktest.h"
+#include "hc/hc_version.h"
 
 int main(void)
 {
@@ -60,6 +63,11 @@ int main(void)
 	KT_CHECK(info.vocab_size > 0 && info.n_contexts > 0, "vocab %u, %u contexts",
 		 info.vocab_size, info.n_contexts);
 	KT_CHECK(info.caps & HC_CAP_TRANSPORT_PCI, "PCI transport capability");
+	KT_CHECK(info.fw_version == HC_VERSION_NUMBER, "GET_INFO fw_version 0x%x (want 0x%x)",
+		 info.fw_version, HC_VERSION_NUMBER);
+	snprintf(path, sizeof(path), "%s/device/driver/module/version", sysdir);
+	KT_CHECK(!kt_read_file(path, buf, sizeof(buf)) && !strcmp(buf, HC_VERSION_STRING),
+		 "driver module version '%s' == '%s'", buf, HC_VERSION_STRING);
 	snprintf(path, sizeof(path), "%s/device/hc/model_name", sysdir);
 	KT_CHECK(!kt_read_file(path, buf, sizeof(buf)) && !strcmp(buf, info.model_name),
 		 "sysfs model_name '%s' == '%s'", buf, info.model_name);
