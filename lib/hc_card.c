@@ -496,6 +496,9 @@ int hc__card_setup(struct hc_card *card)
 	in->max_queue_entries = r->max_sq_entries;
 	in->stream_mem_bytes = r->data_size;
 	in->capabilities = r->caps;
+	memset(&card->versions, 0, sizeof(card->versions));
+	card->versions.interface_version = r->version;
+	card->versions.fw_version = r->fw_version;	/* no driver between us and the card */
 	card->max_prefill = r->max_prefill_tokens;
 	card->max_stream_entries = r->max_stream_entries;
 
@@ -623,6 +626,14 @@ int hc_card_info(struct hc_card *card, struct hc_card_info *info)
 		info->status = hc_ring_load(&card->regs->status);
 		info->error_code = hc_ring_load(&card->regs->error);
 	}
+	return 0;
+}
+
+int hc_card_versions(struct hc_card *card, struct hc_card_versions *v)
+{
+	if (!card || !v)
+		return -EINVAL;
+	*v = card->versions;
 	return 0;
 }
 

@@ -43,8 +43,8 @@ enum hc_buf_kind {
  * library per-queue-pair rings with the <hc_ring.h> layout: a submission ring of 128-byte
  * entries and a completion ring of struct hc_cqe, consumed here by user_data.
  *
- * The backend's open sets card->ops and card->info (and card->tok, card->regs when it has
- * them; the socket backend calls hc__card_setup() for that).
+ * The backend's open sets card->ops, card->info and card->versions (and card->tok, card->regs
+ * when it has them; the socket backend calls hc__card_setup() for that).
  */
 struct hc_card_ops {
 	const char *name;
@@ -136,6 +136,7 @@ struct hc_card {
 	int irq_fd[1 + HC_CARD_MAX_QP];
 	struct hc_tokenizer *tok;	/* NULL if the card does not expose one */
 	struct hc_card_info info;
+	struct hc_card_versions versions;	/* set by the backend's open */
 	uint32_t max_prefill;
 	uint32_t max_stream_entries;
 	uint32_t n_qps;

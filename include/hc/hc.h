@@ -157,6 +157,26 @@ struct hc_card_info {
  */
 int hc_card_info(struct hc_card *card, struct hc_card_info *info);
 
+/* The versions behind a card handle, besides libhc's own (hc_version()): hc_card_versions(). */
+struct hc_card_versions {
+	uint32_t interface_version;	/* card interface, as hc_card_info.interface_version */
+	uint32_t fw_version;		/* the card firmware's, packed as HC_VERSION_ENCODE() packs
+					   it (hc-emud: the project's version); 0: the card does
+					   not say */
+	char     driver_version[32];	/* the kernel driver's (the hc_accel module's version,
+					   e.g. "1.0.0"); "" on the socket transport or unknown */
+	uint32_t reserved[8];		/* zero; later libhc versions may fill them */
+};
+
+/*
+ * hc_card_versions - the versions of the card interface, of the card's firmware and of the
+ * kernel driver the card sits behind.
+ * @card: an open card.
+ * @v: filled on success.
+ * Return: 0; -EINVAL for NULL arguments. Thread-safe; reports what hc_open() found.
+ */
+int hc_card_versions(struct hc_card *card, struct hc_card_versions *v);
+
 struct hc_telemetry {
 	uint64_t heartbeat;		/* advances every few ms while the card is alive */
 	uint64_t tokens_generated;	/* card-wide, all clients */

@@ -394,6 +394,29 @@ static void hk_find_sysfs(struct hk_card *k)
 	}
 }
 
+/*
+ * The driver's version: its module's (MODULE_VERSION, the project's version, which modinfo
+ * and DKMS show too), through the device's driver link; "" when sysfs does not say.
+ */
+static void hk_driver_version(const struct hk_card *k, char *buf, size_t len)
+{
+	char path[300];
+	ssize_t n;
+	int fd;
+
+	buf[0] = 0;
+	if (!k->sysdir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/driver/module/version", k->sysdir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 int hc_kernel_open(struct hc_card *card, const char *devnode)
 {
 	struct drm_hc_info info = { 0 };
@@ -443,6 +466,9 @@ int hc_kernel_open(struct hc_card *card, const char *devnode)
 	in->stream_mem_bytes = info.stream_mem_bytes;
 	in->capabilities = info.caps;
 	in->status = info.status;
+	card->versions.interface_version = info.interface_version;
+	card->versions.fw_version = info.fw_version;	/* 0 from a driver without the field */
+	hk_driver_version(k, card->versions.driver_version, sizeof(card->versions.driver_version));
 	card->max_prefill = info.max_prefill_tokens;
 	card->max_stream_entries = info.max_stream_entries;
 	card->n_qps = 0;	/* one queue pair per context, owned by the driver */

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include "hc_test.h"
 #include "libhc_util.h"
+#include "uapi/hc_card.h"
 
 /* ---- hygiene: no daemon needed ---- */
 
@@ -459,11 +460,17 @@ START_TEST(test_text_stream_utf8)
 }
 END_TEST
 
-/* The card's text functions answer -EOPNOTSUPP cleanly when nothing applies; ids work. */
+/*
+ * The card's text functions answer -EOPNOTSUPP cleanly when nothing applies; ids work.
+ * hc_card_versions: the card interface's version, the firmware's (hc-emud's: the project's)
+ * and, behind the kernel driver (HC_TEST_DEVICE in the QEMU guest), the driver's.
+ */
 START_TEST(test_info_identity)
 {
+	struct hc_card_versions ver;
 	struct hc_card_info info;
 	struct hc_telemetry t;
+	enum hc_backend be;
 	struct hc_card *card;
 	struct t_emud e;
 	char rom[256], hex[65];
@@ -512,6 +519,23 @@ START_TEST(test_info_identity)
 		ck_assert_uint_ge(t2.clients, 1);
 	}
 	ck_assert_int_eq(hc_card_info(card, NULL), -EINVAL);
+
+	memset(&ver, 0xa5, sizeof(ver));
+	ck_assert_int_eq(hc_card_versions(card, &ver), 0);
+	ck_assert_uint_eq(ver.interface_version, HC_CARD_VERSION);
+	ck_assert_uint_eq(ver.interface_version, info.interface_version);
+	ck_assert_msg(ver.fw_version == HC_VERSION_NUMBER, "fw_version 0x%x, want 0x%x (%s)",
+		      ver.fw_version, HC_VERSION_NUMBER, HC_VERSION_STRING);
+	ck_assert_int_eq(hc_parse_uri(e.uri, &be, NULL, 0), 0);
+	if (be == HC_BACKEND_KERNEL)	/* the hc_accel module's version */
+		ck_assert_str_eq(ver.driver_version, HC_VERSION_STRING);
+	else
+		ck_assert_str_eq(ver.driver_version, "");
+	for (size_t i = 0; i < sizeof(ver.reserved) / sizeof(ver.reserved[0]); i++)
+		ck_assert_uint_eq(ver.reserved[i], 0);
+	ck_assert_int_eq(hc_card_versions(card, NULL), -EINVAL);
+	ck_assert_int_eq(hc_card_versions(NULL, &ver), -EINVAL);
+
 	hc_close(card);
 	hc_close(NULL);
 	t_emud_stop(&e);
