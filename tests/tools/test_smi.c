@@ -19,6 +19,7 @@
 #include "hc/hc_version.h"
 #include "hc_test.h"
 #include "libhc_util.h"
+#include "uapi/hc_card.h"
 
 #define OUT_MAX (256 * 1024)
 
@@ -270,6 +271,71 @@ START_TEST(test_json_matches_card_info)
 			 json_int(c, "counters", "uptime_ns"));
 	ck_assert(json_is_null(json_path(c, "activity", "heartbeat_alive")));
 	json_decref(root);
+
+	hc_close(card);
+	t_emud_stop(&e);
+	free(r);
+}
+END_TEST
+
+/*
+ * One version everywhere, as hc-smi shows it: the libhc it runs with, the card interface's
+ * version and the card firmware's (hc-emud's own, the project's); no driver on the socket
+ * transport. In --json, the table, --details, --query and the Prometheus labels.
+ */
+START_TEST(test_versions)
+{
+	struct hc_card_info info;
+	struct hc_card *card;
+	struct t_emud e;
+	struct run *r = r_new();
+	json_t *root, *c;
+	char want[256];
+
+	start(&e, &card, &info);
+	smi_run(r, NULL, 0, "-d", e.uri, "--json", "--sample", "0", NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	c = json_card(r, &root);
+	ck_assert_str_eq(json_str(root, NULL, "libhc_version"), HC_VERSION_STRING);
+	ck_assert_int_eq(json_int(c, NULL, "interface_version"), HC_CARD_VERSION);
+	ck_assert_str_eq(json_str(c, NULL, "firmware_version"), HC_VERSION_STRING);
+	ck_assert(json_is_null(json_path(c, NULL, "driver_version")));
+	json_decref(root);
+
+	/* the table: the versions under it, libhc's then each card's */
+	smi_run(r, NULL, 0, "-d", e.uri, "--sample", "0", NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	ck_assert_msg(strstr(r->out, "\nVersions  libhc " HC_VERSION_STRING "\n"), "%s", r->out);
+	snprintf(want, sizeof(want), "\n#  Interface  Firmware  Driver\n0  %9u  %-8s  -\n",
+		 HC_CARD_VERSION, HC_VERSION_STRING);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in:\n%s", want, r->out);
+
+	smi_run(r, NULL, 0, "-d", e.uri, "-q", "--sample", "0", NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	ck_assert_msg(!strncmp(r->out, "hc-smi  ", 8) &&
+		      strstr(r->out, "  libhc " HC_VERSION_STRING "\n"), "%s", r->out);
+	snprintf(want, sizeof(want), "Interface version       : %u\n", HC_CARD_VERSION);
+	ck_assert_msg(strstr(r->out, want), "%s", r->out);
+	ck_assert_msg(strstr(r->out, "Firmware version        : " HC_VERSION_STRING "\n"), "%s",
+		      r->out);
+	ck_assert_msg(strstr(r->out, "Driver version          : [N/A]\n"), "%s", r->out);
+
+	smi_run(r, NULL, 0, "-d", e.uri, "--query",
+		"libhc_version,interface_version,firmware_version,driver_version",
+		"--format=csv,noheader", "--sample", "0", NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	snprintf(want, sizeof(want), "%s, %u, %s, [N/A]\n", HC_VERSION_STRING, HC_CARD_VERSION,
+		 HC_VERSION_STRING);
+	ck_assert_str_eq(r->out, want);
+
+	smi_run(r, NULL, 0, "-d", e.uri, "--format=prometheus", "--sample", "0", NULL);
+	ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+	ck_assert(strstr(r->out, "hc_smi_info{version=\"" HC_VERSION_STRING "\",libhc=\""
+			 HC_VERSION_STRING "\"} 1\n"));
+	snprintf(want, sizeof(want), ",interface_version=\"%u\",firmware_version=\"%s\"} 1\n",
+		 HC_CARD_VERSION, HC_VERSION_STRING);
+	ck_assert_msg(strstr(r->out, want), "no '%s' in:\n%s", want, r->out);
+	ck_assert_ptr_null(strstr(r->out, "driver_version="));
 
 	hc_close(card);
 	t_emud_stop(&e);
@@ -879,6 +945,7 @@ static Suite *smi_suite(void)
 	tcase_add_test(tc, test_usage_errors);
 	tcase_add_test(tc, test_no_card);
 	tcase_add_test(tc, test_json_matches_card_info);
+	tcase_add_test(tc, test_versions);
 	tcase_add_test(tc, test_query_csv);
 	tcase_add_test(tc, test_prometheus);
 	tcase_add_test(tc, test_cdi);

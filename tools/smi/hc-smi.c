@@ -318,6 +318,7 @@ static void card_read(struct smi_card *c)
 	if (!c->h && card_open(c))
 		return;
 	hc_card_info(c->h, &c->info);
+	hc_card_versions(c->h, &c->ver);
 	c->tel_err = hc_card_telemetry(c->h, &c->t);
 	c->mono_ns = mono_ns();
 }

@@ -28,6 +28,7 @@ struct smi_card {
 	int open_err;			/* hc_open() result when h is NULL */
 	int tel_err;			/* hc_card_telemetry() result (0: telemetry valid) */
 	struct hc_card_info info;
+	struct hc_card_versions ver;	/* hc_card_versions() */
 	struct hc_telemetry t;
 	uint64_t mono_ns;		/* CLOCK_MONOTONIC when t was read */
 	struct hc_telemetry prev;	/* previous read through the same handle */
@@ -88,6 +89,8 @@ void smi_field_value(const struct smi_field *f, const struct smi_snapshot *s,
 /* Plain text of a value (no unit); "[N/A]" when unknown. */
 const char *smi_val_text(struct smi_val *v, char *buf, size_t len);
 const char *smi_status_name(uint32_t status);
+/* "MAJOR.MINOR.PATCH" of a packed firmware version in @buf; NULL when it is 0 (unknown). */
+const char *smi_fw_version_text(uint32_t fw_version, char *buf, size_t len);
 const char *smi_window_name(enum smi_window w);
 /* Name of capability bit @b ("bitN" in @buf when unknown). */
 const char *smi_cap_name(int b, char *buf, size_t len);

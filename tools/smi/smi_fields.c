@@ -12,7 +12,8 @@
 
 enum {
 	F_TIMESTAMP, F_INDEX, F_DEVICE, F_BACKEND, F_MODEL_NAME, F_IDENTITY, F_IDENTITY_SHORT,
-	F_INTERFACE_VERSION, F_STATUS, F_STATUS_CODE, F_ERROR_CODE, F_CAPS, F_CAPS_MASK,
+	F_INTERFACE_VERSION, F_FW_VERSION, F_DRIVER_VERSION, F_LIBHC_VERSION, F_STATUS,
+	F_STATUS_CODE, F_ERROR_CODE, F_CAPS, F_CAPS_MASK,
 	F_VOCAB, F_DIM, F_LAYERS, F_HEADS, F_KV_HEADS, F_FFN, F_MODEL_MAX_CTX,
 	F_N_CONTEXTS, F_MAX_CTX, F_N_QP, F_MAX_QE, F_STREAM_MEM,
 	F_CTX_IN_USE, F_CLIENTS, F_UTIL, F_UTIL_WINDOW, F_UTIL_WINDOW_NS, F_TOK_S,
@@ -32,6 +33,9 @@ const char *const smi_groups[] = { "card", "shape", "limits", "activity", "count
 const struct smi_field smi_fields[] = {
 	{ "timestamp", NULL, NULL, "Timestamp",
 	  "time of the snapshot, ISO 8601 UTC (JSON: top level, not per card)", Q, F_TIMESTAMP },
+	{ "libhc_version", NULL, NULL, "libhc version",
+	  "version of the libhc hc-smi runs with (JSON: top level, not per card)", Q,
+	  F_LIBHC_VERSION },
 	{ "index", NULL, "card", "Index",
 	  "position in hc-smi's card list (-d order, else discovery order)", Q | J, F_INDEX },
 	{ "device", NULL, "card", "Device", "device URI (emu:PATH or /dev/accel/accelN)",
@@ -47,6 +51,12 @@ const struct smi_field smi_fields[] = {
 	  Q | C, F_IDENTITY_SHORT },
 	{ "interface_version", NULL, "card", "Interface version", "card interface version",
 	  Q | J | D | C, F_INTERFACE_VERSION },
+	{ "firmware_version", NULL, "card", "Firmware version",
+	  "the card firmware's version (hc-emud: its own); unknown if the card does not say",
+	  Q | J | D | C, F_FW_VERSION },
+	{ "driver_version", NULL, "card", "Driver version",
+	  "the kernel driver's version (hc_accel module); unknown (JSON null) on emu: cards",
+	  Q | J | D | C, F_DRIVER_VERSION },
 	{ "status", NULL, "card", "Status",
 	  "card status: offline, ready, resetting or error (\"stalled\" in the table when the "
 	  "heartbeat stops)", Q | J | D | C, F_STATUS },
@@ -147,6 +157,15 @@ const struct smi_field *smi_field_find(const char *name)
 	return NULL;
 }
 
+const char *smi_fw_version_text(uint32_t fw_version, char *buf, size_t len)
+{
+	if (!fw_version)
+		return NULL;
+	snprintf(buf, len, "%u.%u.%u", fw_version >> 16, (fw_version >> 8) & 0xff,
+		 fw_version & 0xff);
+	return buf;
+}
+
 const char *smi_status_name(uint32_t status)
 {
 	switch (status) {
@@ -243,6 +262,7 @@ void smi_field_value(const struct smi_field *f, const struct smi_snapshot *s,
 	case F_INDEX: v_u64(v, c->index); return;
 	case F_DEVICE: v_str(v, c->uri); return;
 	case F_BACKEND: v_str(v, c->backend == HC_BACKEND_KERNEL ? "kernel" : "emu"); return;
+	case F_LIBHC_VERSION: v_str(v, hc_version()); return;
 	}
 	if (!c->h)
 		return;
@@ -257,6 +277,14 @@ void smi_field_value(const struct smi_field *f, const struct smi_snapshot *s,
 		v_str(v, v->buf);
 		return;
 	case F_INTERFACE_VERSION: v_u64(v, in->interface_version); return;
+	case F_FW_VERSION:
+		if (smi_fw_version_text(c->ver.fw_version, v->buf, sizeof(v->buf)))
+			v_str(v, v->buf);
+		return;
+	case F_DRIVER_VERSION:
+		if (c->ver.driver_version[0])
+			v_str(v, c->ver.driver_version);
+		return;
 	case F_STATUS: v_str(v, smi_status_name(in->status)); return;
 	case F_STATUS_CODE: v_u64(v, in->status); return;
 	case F_ERROR_CODE: v_u64(v, in->error_code); return;

@@ -90,6 +90,42 @@ static void print_row(FILE *f, char (*row)[CELL], const int *w)
 	}
 }
 
+/*
+ * Under the table: libhc's version, then per card the card interface's, the firmware's and
+ * (behind the kernel driver) the driver's; "-" where unknown (or the card is unreachable).
+ */
+static void print_versions(FILE *f, const struct smi_snapshot *s)
+{
+	char fw[32];
+	int wi = 1, wf = strlen("Firmware"), i, n;
+
+	for (i = 0; i < s->n; i++) {
+		const struct smi_card *c = &s->cards[i];
+
+		n = snprintf(fw, sizeof(fw), "%d", c->index);
+		if (n > wi)
+			wi = n;
+		if (c->h && smi_fw_version_text(c->ver.fw_version, fw, sizeof(fw)) &&
+		    (n = strlen(fw)) > wf)
+			wf = n;
+	}
+	fprintf(f, "\nVersions  libhc %s\n", hc_version());
+	fprintf(f, "%*s  Interface  %-*s  Driver\n", wi, "#", wf, "Firmware");
+	for (i = 0; i < s->n; i++) {
+		const struct smi_card *c = &s->cards[i];
+		const char *fwt = NULL, *drv = "-";
+		char iface[16] = "-";
+
+		if (c->h) {
+			snprintf(iface, sizeof(iface), "%u", c->info.interface_version);
+			fwt = smi_fw_version_text(c->ver.fw_version, fw, sizeof(fw));
+			if (c->ver.driver_version[0])
+				drv = c->ver.driver_version;
+		}
+		fprintf(f, "%*d  %9s  %-*s  %s\n", wi, c->index, iface, wf, fwt ? fwt : "-", drv);
+	}
+}
+
 void smi_print_table(FILE *f, const struct smi_snapshot *s)
 {
 	char (*rows)[N_COLS][CELL];
@@ -123,6 +159,7 @@ void smi_print_table(FILE *f, const struct smi_snapshot *s)
 	if (marks)
 		fprintf(f, "* averaged since the card started (it was (re)opened during this sample)\n");
 	free(rows);
+	print_versions(f, s);
 }
 
 /* ---- details ---- */
@@ -133,7 +170,7 @@ void smi_print_details(FILE *f, const struct smi_snapshot *s)
 	int i, g;
 	unsigned k;
 
-	fprintf(f, "hc-smi  %s\n", s->timestamp);
+	fprintf(f, "hc-smi  %s  libhc %s\n", s->timestamp, hc_version());
 	for (i = 0; i < s->n; i++) {
 		const struct smi_card *c = &s->cards[i];
 
@@ -248,6 +285,7 @@ int smi_print_json(FILE *f, const struct smi_snapshot *s, int compact)
 	if (!bad) {
 		bad |= json_object_set_new(root, "schema_version", json_integer(1));
 		bad |= json_object_set_new(root, "timestamp", json_string(s->timestamp));
+		bad |= json_object_set_new(root, "libhc_version", json_string(hc_version()));
 		bad |= json_object_set(root, "cards", cards);
 	}
 	for (i = 0; !bad && i < s->n; i++) {

@@ -4,7 +4,8 @@
  * node_exporter textfile (-o FILE, rewritten atomically each --loop) or any scraper that
  * runs a command. Every numeric --json field becomes a metric family named hc_<field>, with
  * one sample per card labelled card="INDEX" and device="URI"; the "counters" group are
- * counters (suffix _total), the rest gauges. hc_card_info carries the strings as labels.
+ * counters (suffix _total), the rest gauges. hc_card_info carries the strings as labels
+ * (the firmware's and driver's versions only when known).
  */
 #include <string.h>
 #include "smi.h"
@@ -57,11 +58,11 @@ void smi_print_prometheus(FILE *f, const struct smi_snapshot *s)
 		fprintf(f, "} %d\n", s->cards[i].h && !s->cards[i].tel_err);
 	}
 
-	fprintf(f, "# HELP hc_card_info The card's model, ROM identity and interface version.\n"
-		   "# TYPE hc_card_info gauge\n");
+	fprintf(f, "# HELP hc_card_info The card's model, ROM identity, interface, firmware and "
+		   "driver versions.\n# TYPE hc_card_info gauge\n");
 	for (i = 0; i < s->n; i++) {
 		const struct smi_card *c = &s->cards[i];
-		char id[65], ver[16];
+		char id[65], ver[16], fw[32];
 
 		if (!c->h)
 			continue;
@@ -73,6 +74,10 @@ void smi_print_prometheus(FILE *f, const struct smi_snapshot *s)
 		label(f, "model", c->info.model_name, 0);
 		label(f, "identity", id, 0);
 		label(f, "interface_version", ver, 0);
+		if (smi_fw_version_text(c->ver.fw_version, fw, sizeof(fw)))
+			label(f, "firmware_version", fw, 0);
+		if (c->ver.driver_version[0])
+			label(f, "driver_version", c->ver.driver_version, 0);
 		fprintf(f, "} 1\n");
 	}
 

@@ -46,4 +46,10 @@ check $? "hc-smi without -d discovers the card"
 hc-smi -d "$dev" --json >/tmp/smi.json 2>&1
 grep -q '"tokens_generated"\|tokens' /tmp/smi.json
 check $? "hc-smi --json has token counters"
+# One version everywhere: the firmware (hc-emud) and the driver (this module) say the
+# project's, which is hc-smi's own.
+ver=$(hc-smi --version | sed 's/^hc-smi //')
+got=$(hc-smi -d "$dev" --query firmware_version,driver_version --format=csv,noheader 2>&1)
+[ "$got" = "$ver, $ver" ] && [ "$(cat /sys/module/hc_accel/version)" = "$ver" ]
+check $? "hc-smi shows firmware and driver version $ver ($got)"
 exit $fail
