@@ -475,7 +475,8 @@ struct hc_cqe {
  * A client connects to hc-emud's UNIX stream socket (default HC_EMU_SOCKET_NAME in
  * $XDG_RUNTIME_DIR, or HC_EMU_SOCKET_ROOT for root; HC_DEVICE=emu:/path overrides) and sends
  * struct hc_emu_hello. The daemon answers with struct hc_emu_welcome carrying, via
- * SCM_RIGHTS, in this order: the card memory memfd (mmap MAP_SHARED, mem_size bytes),
+ * SCM_RIGHTS, in this order: the card memory memfd (mmap MAP_SHARED, mem_size bytes, sealed
+ * with F_SEAL_SHRINK so that it cannot be truncated under the client's mapping),
  * n_doorbells doorbells (write ends of pipes: the host writes a u64 1 to ring; EAGAIN means
  * rings are pending already), n_irq_vectors interrupts (read ends of pipes: the card writes 8
  * bytes per interrupt; the host polls and reads until EAGAIN). All are non-blocking; the

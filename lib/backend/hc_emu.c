@@ -181,7 +181,8 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
 			      .msg_controllen = sizeof(cbuf.buf) };
 	struct cmsghdr *c;
-	int fds[HC_EMU_MAX_FDS], n_fds = 0, i, fd;
+	struct timeval tmo = { HC_CTRL_TIMEOUT_MS / 1000, HC_CTRL_TIMEOUT_MS % 1000 * 1000 };
+	int fds[HC_EMU_MAX_FDS], n_fds = 0, i, fd, seals;
 	struct stat st;
 	ssize_t n;
 	void *mem;
@@ -194,8 +195,15 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	if (fd < 0)
 		return -errno;
 	card->sock = fd;
+	/*
+	 * A card that never accepts (its backlog full) or never answers the hello would block
+	 * connect() or recvmsg() forever: bound the handshake like any control step.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;	/* ENOENT: no socket; ECONNREFUSED: nobody listening */
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;	/* ENOENT: no socket;
+								   ECONNREFUSED: nobody listening */
 
 	memset(&hello, 0, sizeof(hello));
 	hello.hdr.magic = HC_CARD_MAGIC;
@@ -206,22 +214,29 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 		n = send(fd, &hello, sizeof(hello), MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n != sizeof(hello))
-		return n < 0 ? -errno : -EPROTO;
+		return n < 0 ? (errno == EAGAIN ? -ETIMEDOUT : -errno) : -EPROTO;
 
 	memset(&w, 0, sizeof(w));
 	do
 		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int), j;
 
-			if (k > HC_EMU_MAX_FDS - n_fds)
-				k = HC_EMU_MAX_FDS - n_fds;
-			memcpy(fds + n_fds, CMSG_DATA(c), k * sizeof(int));
-			n_fds += k;
+			/* CMSG_SPACE rounds up: the kernel may install one more than we keep;
+			 * close what does not fit rather than leak it */
+			for (j = 0; j < k; j++) {
+				int got;
+
+				memcpy(&got, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+				if (n_fds < HC_EMU_MAX_FDS)
+					fds[n_fds++] = got;
+				else
+					close(got);
+			}
 		}
 	}
 	if (n != sizeof(w) || (msg.msg_flags & MSG_CTRUNC) || w.hdr.magic != HC_CARD_MAGIC ||
@@ -229,9 +244,11 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 		close_fds(fds, n_fds);
 		return n == 0 ? -ECONNRESET : -EPROTO;
 	}
-	if (w.status < 0) {
+	if (w.status) {
+		/* 0 or a negative errno: anything else would reach the caller as a bogus code
+		 * (or, positive, as a success without a card) */
 		close_fds(fds, n_fds);
-		return w.status;
+		return w.status < 0 && w.status >= -4095 ? w.status : -EPROTO;
 	}
 	if (w.version != HC_EMU_PROTO_VERSION || w.n_doorbells < 2 || w.n_irq_vectors < 2 ||
 	    w.n_doorbells > 1 + HC_CARD_MAX_QP || w.n_irq_vectors > 1 + HC_CARD_MAX_QP ||
@@ -239,6 +256,20 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	    w.mem_size < HC_CARD_REGS_SIZE || w.mem_size > (1ULL << 40)) {
 		close_fds(fds, n_fds);
 		return -EPROTO;
+	}
+	/*
+	 * Doorbells must be write ends of pipes and interrupts read ends: rings into anything
+	 * else go nowhere, and a wrong interrupt fd never polls readable (a write end) or always
+	 * does (a file), which would turn every wait into a timeout or a busy loop.
+	 */
+	for (i = 0; i < (int)(w.n_doorbells + w.n_irq_vectors); i++) {
+		int fl = fcntl(fds[1 + i], F_GETFL);
+
+		if (fstat(fds[1 + i], &st) < 0 || !S_ISFIFO(st.st_mode) || fl < 0 ||
+		    (fl & O_ACCMODE) != (i < (int)w.n_doorbells ? O_WRONLY : O_RDONLY)) {
+			close_fds(fds, n_fds);
+			return -EPROTO;
+		}
 	}
 	card->n_doorbells = w.n_doorbells;
 	card->n_irqs = w.n_irq_vectors;
@@ -252,8 +283,15 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	for (i = 0; i < (int)w.n_doorbells; i++)
 		fcntl(card->doorbell_fd[i], F_SETFL,
 		      fcntl(card->doorbell_fd[i], F_GETFL) | O_NONBLOCK);
-	/* a memfd shorter than announced would SIGBUS us on access */
-	if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size < w.mem_size) {
+	/*
+	 * A memfd shorter than announced would SIGBUS us on access; so would one the card
+	 * truncates later, unless it is sealed against shrinking (hc-emud seals it, as the
+	 * card interface says). Anything that is not such a memfd (a pipe, a socket, a file)
+	 * fails F_GET_SEALS or lacks the seal.
+	 */
+	seals = fcntl(fds[0], F_GET_SEALS);
+	if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size < w.mem_size || seals < 0 ||
+	    !(seals & F_SEAL_SHRINK)) {
 		close(fds[0]);
 		return -EPROTO;
 	}
