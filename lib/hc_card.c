@@ -431,14 +431,26 @@ static int load_tokenizer(struct hc_card *card)
 	const struct hc_card_regs *r = card->regs;
 	uint64_t off = r->tokenizer_offset, len = r->tokenizer_size;
 	char err[256];
+	void *copy;
+	int ret;
 
 	if (!(r->caps & HC_CAP_TOKENIZER) || !off || !len)
 		return 0;	/* text functions then answer -EOPNOTSUPP */
 	if (off < HC_CARD_REGS_SIZE || off > card->mem_size || len > card->mem_size - off)
 		return -EPROTO;
-	/* hc_tok_load copies what it keeps and validates every length and index. */
-	if (hc_tok_load(card->mem + off, len, &card->tok, err, sizeof(err)) < 0)
-		return -EPROTO;
+	/*
+	 * hc_tok_load validates every length and index, but it was written for files: it may
+	 * read a byte twice (a token's type is stored, then checked on a second read), and the
+	 * card can rewrite its memory in between. Parse a private copy.
+	 */
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, card->mem + off, len);
+	ret = hc_tok_load(copy, len, &card->tok, err, sizeof(err));
+	free(copy);
+	if (ret < 0)
+		return ret == -ENOMEM ? -ENOMEM : -EPROTO;
 	return 0;
 }
 
@@ -447,6 +459,7 @@ int hc__card_setup(struct hc_card *card)
 	struct hc_card_regs *r = card->regs;
 	struct hc_card_info *in = &card->info;
 	int64_t deadline = now_ms() + HC_CTRL_TIMEOUT_MS;
+	uint64_t mem_size, data_offset, data_size;
 	uint32_t i, nq;
 	int ret;
 
@@ -456,14 +469,27 @@ int hc__card_setup(struct hc_card *card)
 	while (hc_ring_load_acquire(&r->status) != HC_CARD_STATUS_READY) {
 		if (now_ms() > deadline)
 			return -ETIMEDOUT;
+		if (card->ops->check && (ret = card->ops->check(card)))
+			return ret;	/* the card went away before it was ready */
 		usleep(1000);
 	}
-	if (r->data_offset < HC_CARD_REGS_SIZE || r->data_offset > card->mem_size ||
-	    r->mem_size > card->mem_size)
+	/*
+	 * The card may rewrite its register page at any time: check copies, once. Values the
+	 * interface cannot have (more queue pairs or vectors than the page has room for, memory
+	 * past the mapping, no stream ring size) mean a broken card, not one to work around.
+	 */
+	mem_size = hc_ring_load64(&r->mem_size);
+	data_offset = hc_ring_load64(&r->data_offset);
+	data_size = hc_ring_load64(&r->data_size);
+	if (data_offset < HC_CARD_REGS_SIZE || mem_size > card->mem_size ||
+	    data_offset > mem_size || data_size > mem_size - data_offset)
 		return -EPROTO;
-	nq = r->n_queue_pairs;
-	if (nq > HC_CARD_MAX_QP)
-		nq = HC_CARD_MAX_QP;
+	nq = hc_ring_load(&r->n_queue_pairs);
+	if (nq > HC_CARD_MAX_QP || hc_ring_load(&r->n_doorbells) > 1 + HC_CARD_MAX_QP ||
+	    hc_ring_load(&r->n_irq_vectors) > 1 + HC_CARD_MAX_QP ||
+	    !hc_ring_load(&r->max_stream_entries))
+		return -EPROTO;
+	/* fewer doorbells or interrupts than queue pairs: use the queue pairs we can signal */
 	if (nq + 1 > (uint32_t)card->n_doorbells)
 		nq = card->n_doorbells > 0 ? card->n_doorbells - 1 : 0;
 	if (nq + 1 > (uint32_t)card->n_irqs)
@@ -506,7 +532,7 @@ int hc__card_setup(struct hc_card *card)
 		card->free_list = calloc(1, sizeof(*card->free_list));
 		if (!card->free_list)
 			return -ENOMEM;
-		card->free_list->off = ALIGN_UP(r->data_offset, HC_CARD_RING_ALIGN);
+		card->free_list->off = ALIGN_UP(data_offset, HC_CARD_RING_ALIGN);
 		if (card->free_list->off >= card->mem_size)
 			return -EPROTO;
 		card->free_list->len = (card->mem_size - card->free_list->off) &
