@@ -230,8 +230,12 @@ int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe 
 
 int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op)
 {
-	int ret;
+	int ret = __atomic_load_n(&card->dead, __ATOMIC_RELAXED);
 
+	/* a card that failed (gone, or broke the interface) gets no more work: its answers
+	 * would be believed, whatever it does with its rings */
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&qp->lock);
 	op->done = 0;
 	op->user_data = ++qp->next_user_data;
@@ -254,7 +258,16 @@ static void reap_locked(struct hc_card *card, struct hc_qp *qp, int drain)
 	if (drain)
 		drain_irq_locked(qp);
 	avail = hc_ring_cons_avail(&qp->cq);
-	if (avail <= 0)
+	if (avail < 0) {
+		/*
+		 * The CQ tail is more than a ring ahead of our head, or behind it: the card broke
+		 * the ring protocol and nothing it posts can be read any more. Fail the card, or
+		 * every wait would sleep (forever, while its heartbeat runs) for a completion.
+		 */
+		hc__card_fail(card, -EPROTO);
+		return;
+	}
+	if (!avail)
 		return;
 	for (i = 0; i < avail; i++) {
 		memcpy(&cqe, hc_ring_cons_entry(&qp->cq, i), sizeof(cqe));
@@ -291,6 +304,14 @@ void hc__reap_nodrain(struct hc_card *card, struct hc_qp *qp)
 	pthread_mutex_unlock(&qp->lock);
 }
 
+void hc__card_fail(struct hc_card *card, int err)
+{
+	int none = 0;
+
+	__atomic_compare_exchange_n(&card->dead, &none, err, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
 int hc__card_check(struct hc_card *card)
 {
 	int dead = __atomic_load_n(&card->dead, __ATOMIC_RELAXED);
@@ -302,8 +323,8 @@ int hc__card_check(struct hc_card *card)
 	if (card->ops->check) {
 		dead = card->ops->check(card);
 		if (dead) {
-			__atomic_store_n(&card->dead, dead, __ATOMIC_RELAXED);
-			return dead;
+			hc__card_fail(card, dead);
+			return __atomic_load_n(&card->dead, __ATOMIC_RELAXED);
 		}
 	}
 	if (!card->regs)

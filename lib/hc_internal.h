@@ -210,6 +210,9 @@ int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct 
 int hc__status_errno(const struct hc_cqe *cqe);
 /* 0 while the card is alive; else negative errno (connection closed, heartbeat frozen). */
 int hc__card_check(struct hc_card *card);
+/* The card broke the interface or went away: from now on every wait on it fails with @err
+ * (the first reason recorded stays). */
+void hc__card_fail(struct hc_card *card, int err);
 
 /* hc_emu.c */
 int hc_emu_open(struct hc_card *card, const char *sock_path);

@@ -141,11 +141,19 @@ void hc__stream_complete(struct hc_stream_impl *si, const struct hc_cqe *cqe)
 	__atomic_store_n(&si->ended, 1, __ATOMIC_RELEASE);
 }
 
-/* Ready: unread tokens, or the job completed (then the remaining tokens are final). */
+/*
+ * Ready: unread tokens, or the job completed (then the remaining tokens are final). A tail
+ * more than a ring ahead of what we consumed (or behind it) breaks the ring protocol:
+ * hc_stream_peek() reads nothing then, so the stream would look ready forever with nothing
+ * to read (a busy loop in every wait). Fail the card instead; the stream then ends with
+ * HC_STREAM_ERROR -EPROTO (stream_mark_dead) and keeps no token it cannot trust.
+ */
 static int stream_ready(struct hc_stream_impl *si)
 {
 	uint32_t tail = __atomic_load_n(si->pub.ktail, __ATOMIC_ACQUIRE);
 
+	if (tail - si->pub.head > si->pub.mask + 1)
+		hc__card_fail(si->ctx->card, -EPROTO);
 	return tail != si->pub.head || __atomic_load_n(&si->ended, __ATOMIC_ACQUIRE);
 }
 
@@ -180,6 +188,7 @@ int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st)
 	if (!__atomic_load_n(&si->ended, __ATOMIC_ACQUIRE)) {
 		/* no drain: level-triggered sleepers (poll, hc_stream_rearm) drain themselves */
 		hc__reap_nodrain(si->ctx->card, si->ctx->qp);
+		stream_ready(si);	/* fails the card on a corrupt tail */
 		/* liveness is probed by the waits; here only its verdict is read (no syscall) */
 		stream_mark_dead(si);
 	}
