@@ -114,9 +114,15 @@ static int wait_ctrl_irq(struct hc_card *card, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = card->irq_fd[HC_IRQ_CONTROL], .events = POLLIN };
 	int64_t left = deadline - now_ms();
+	int ret;
 
 	if (left <= 0)
 		return -ETIMEDOUT;
+	/* a card that went away (or hung) acks nothing: say so now, not after the deadline
+	 * (and a hung-up interrupt pipe would make this loop spin until then) */
+	ret = hc__card_check(card);
+	if (ret)
+		return ret;
 	if (poll(&pfd, 1, left > 100 ? 100 : (int)left) > 0)
 		drain_fd(pfd.fd);
 	return 0;

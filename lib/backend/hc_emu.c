@@ -138,12 +138,28 @@ static void emu_stream_kick(struct hc_card *card, struct hc_stream_impl *si)
 	emu_doorbell(card, HC_DOORBELL_QP(si->ctx->qp->index));
 }
 
-/* The daemon never sends after the welcome: a readable socket means EOF or an error. */
+/*
+ * The daemon never sends after the welcome: a readable socket means EOF or an error. Nor does
+ * it close its ends of the pipes while it serves us: an interrupt pipe that hangs up can never
+ * signal again and a doorbell pipe that errs can never be heard, so either also means the
+ * card is gone (waits would otherwise sleep out their slices forever, or spin on the hang-up).
+ */
 static int emu_check(struct hc_card *card)
 {
-	struct pollfd pfd = { .fd = card->sock, .events = POLLIN };
+	struct pollfd pfd[1 + 2 * (1 + HC_CARD_MAX_QP)];
+	int n = 0, i;
 
-	return poll(&pfd, 1, 0) > 0 ? -ECONNRESET : 0;
+	pfd[n++] = (struct pollfd){ .fd = card->sock, .events = POLLIN };
+	for (i = 0; i < card->n_irqs; i++)
+		pfd[n++] = (struct pollfd){ .fd = card->irq_fd[i] };	/* POLLHUP only */
+	for (i = 0; i < card->n_doorbells; i++)
+		pfd[n++] = (struct pollfd){ .fd = card->doorbell_fd[i] };	/* POLLERR only */
+	if (poll(pfd, n, 0) <= 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			return -ECONNRESET;
+	return 0;
 }
 
 static const struct hc_card_ops emu_ops = {
