@@ -434,7 +434,8 @@ void hc__op_unlink(struct hc_qp *qp, struct hc_op *op)
 	pthread_mutex_unlock(&qp->lock);
 }
 
-int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe)
+int hc__exec_timeout(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe,
+		     struct hc_cqe *cqe, int timeout_ms)
 {
 	struct hc_op op = { 0 };
 	int ret;
@@ -442,13 +443,18 @@ int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct 
 	ret = hc__submit(card, qp, sqe, &op);
 	if (ret)
 		return ret;
-	ret = hc__wait_op(card, qp, &op, -1);
+	ret = hc__wait_op(card, qp, &op, timeout_ms);
 	if (ret) {
-		hc__op_unlink(qp, &op);	/* the card is gone: never complete into our stack */
+		hc__op_unlink(qp, &op);	/* gone or too late: never complete into our stack */
 		return ret;
 	}
 	*cqe = op.cqe;
 	return 0;
+}
+
+int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe)
+{
+	return hc__exec_timeout(card, qp, sqe, cqe, -1);
 }
 
 /* ---- open / close ---- */

@@ -207,6 +207,9 @@ void hc__qp_drop_ops(struct hc_qp *qp);
 void hc__op_unlink(struct hc_qp *qp, struct hc_op *op);
 /* Submit and wait; for tests: raw access to any opcode and context id. */
 int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe);
+/* The same, giving up after @timeout_ms (-1: only when the card is gone) with -ETIMEDOUT. */
+int hc__exec_timeout(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe,
+		     struct hc_cqe *cqe, int timeout_ms);
 int hc__status_errno(const struct hc_cqe *cqe);
 /* 0 while the card is alive; else negative errno (connection closed, heartbeat frozen). */
 int hc__card_check(struct hc_card *card);

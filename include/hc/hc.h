@@ -9,8 +9,11 @@
  * Conventions for every function below:
  *  - Errors are negative errno values (hc_strerror() names them); 0 or a count on success.
  *    Any call that talks to the card may also return -ECONNRESET (the card or its daemon
- *    went away) or -ETIMEDOUT (the card hung: its heartbeat stopped for 3 s); no call blocks
- *    forever on a dead card.
+ *    went away), -ETIMEDOUT (the card hung: its heartbeat stopped for 3 s; or a control step,
+ *    i.e. connecting, the card becoming ready, a queue pair's setup, opening or closing a
+ *    context, went unanswered for 10 s even with a live heartbeat) or -EPROTO (the card broke
+ *    the interface, e.g. ring indices out of range; it stays failed); no call blocks forever
+ *    on a dead card.
  *  - The library never aborts, exits or prints; it keeps no global mutable state.
  *  - Threading: a card handle may be used from several threads at once (hc_ctx_create,
  *    hc_card_info, hc_card_telemetry, ... lock internally). A context, and the streams it

@@ -66,7 +66,13 @@ static void emu_release(struct hc_card *card)
 		close(card->sock);
 }
 
-/* Contexts are card-side objects opened with an SQE on a queue pair of ours. */
+/*
+ * Contexts are card-side objects opened with an SQE on a queue pair of ours. CONTEXT_OPEN and
+ * CONTEXT_CLOSE take effect when the card fetches them and never wait behind queued work
+ * (docs/card-interface.md), so a card that does not answer one within HC_CTRL_TIMEOUT_MS is
+ * broken even if its heartbeat runs: give up with -ETIMEDOUT, as the kernel driver gives up
+ * on its own internal jobs, rather than hang hc_ctx_create or hc_close forever.
+ */
 static int emu_ctx_open(struct hc_card *card, struct hc_ctx *ctx)
 {
 	struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_OPEN };
@@ -76,7 +82,7 @@ static int emu_ctx_open(struct hc_card *card, struct hc_ctx *ctx)
 	ret = hc__qp_get(card, &ctx->qp);
 	if (ret)
 		return ret;
-	ret = hc__exec(card, ctx->qp, &sqe, &cqe);
+	ret = hc__exec_timeout(card, ctx->qp, &sqe, &cqe, HC_CTRL_TIMEOUT_MS);
 	if (!ret)
 		ret = hc__status_errno(&cqe);
 	if (ret) {
@@ -93,7 +99,7 @@ static void emu_ctx_close(struct hc_card *card, struct hc_ctx *ctx)
 	struct hc_cqe cqe;
 
 	sqe.ctx_id = ctx->id;
-	hc__exec(card, ctx->qp, &sqe, &cqe);
+	hc__exec_timeout(card, ctx->qp, &sqe, &cqe, HC_CTRL_TIMEOUT_MS);
 	hc__qp_put(card, ctx->qp);
 }
 
