@@ -4,8 +4,10 @@
  *
  * Each context has its own rings, owned by the driver and mapped here: a submission ring of
  * struct drm_hc_job (we produce, the driver copies and validates each entry on SUBMIT) and a
- * completion ring of struct hc_cqe (the driver produces). The library's queue pair of a
- * context is that pair of rings, so the generic reaping code works unchanged; there is no
+ * completion ring of struct drm_hc_cqe (the driver produces). The library's queue pair of a
+ * context is that pair of rings, so the generic reaping code works unchanged (it reads
+ * struct hc_cqe, the card's entry, which the driver's entry matches field for field: checked
+ * below; a card interface that changes hc_cqe would need a translation here); there is no
  * pollable interrupt fd (irq_fd -1): waits go through DRM_IOCTL_HC_WAIT, and hc_stream_fd()
  * is a per-stream fd from DRM_IOCTL_HC_STREAM_POLLFD. Stream rings live
  * in card memory, mapped from the driver: tokens are read in place, as with hc-emud.
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,23 @@
 #include "hc_internal.h"
 #include "tokenizer.h"
 #include "uapi/drm/hc_accel.h"
+
+#define HK_SAME_FIELD(f)							\
+	_Static_assert(offsetof(struct drm_hc_cqe, f) == offsetof(struct hc_cqe, f) &&	\
+		       sizeof(((struct drm_hc_cqe *)0)->f) == sizeof(((struct hc_cqe *)0)->f), \
+		       "drm_hc_cqe." #f " differs from hc_cqe." #f)
+HK_SAME_FIELD(user_data);
+HK_SAME_FIELD(ctx_id);
+HK_SAME_FIELD(status);
+HK_SAME_FIELD(reason);
+HK_SAME_FIELD(count);
+HK_SAME_FIELD(pos);
+HK_SAME_FIELD(aux);
+HK_SAME_FIELD(flags);
+_Static_assert(sizeof(struct drm_hc_cqe) == sizeof(struct hc_cqe), "completion entry size");
+_Static_assert(DRM_HC_STATUS_ERROR == HC_STATUS_ERROR &&
+	       DRM_HC_STATUS_CANCELLED == HC_STATUS_CANCELLED &&
+	       DRM_HC_STATUS_DONE_STOP_TOKEN == HC_STATUS_DONE_STOP_TOKEN, "statuses");
 
 struct hk_card {
 	int fd;
@@ -109,7 +129,8 @@ static int hk_ctx_open(struct hc_card *card, struct hc_ctx *ctx)
 	pthread_mutex_init(&q->qp.lock, NULL);
 	hc_ring_init(&q->qp.sq, (char *)q->map + a.sq_offset, HC_SQ_ENTRIES,
 		     sizeof(struct drm_hc_job));
-	hc_ring_init(&q->qp.cq, (char *)q->map + a.cq_offset, HC_CQ_ENTRIES, sizeof(struct hc_cqe));
+	hc_ring_init(&q->qp.cq, (char *)q->map + a.cq_offset, HC_CQ_ENTRIES,
+		     sizeof(struct drm_hc_cqe));
 	ctx->qp = &q->qp;
 	ctx->id = a.handle;
 	return 0;

@@ -8,7 +8,7 @@
  * Model: a process opens the node and creates contexts (one KV slot on the card each) and
  * stream buffers (token stream rings in card memory, mmap-able: the process reads tokens in
  * place, zero-copy). Each context has a ring buffer in system memory, mapped by the process:
- * a submission ring of struct drm_hc_job and a completion ring of struct hc_cqe, both using
+ * a submission ring of struct drm_hc_job and a completion ring of struct drm_hc_cqe, both using
  * the ring header and ordering rules of <hc_ring.h> (the process produces jobs and consumes
  * completions; the driver consumes jobs and produces completions). DRM_IOCTL_HC_SUBMIT hands
  * the driver a batch of filled entries: it copies each entry, then validates it, then places
@@ -113,8 +113,13 @@ struct drm_hc_info {
  * @sq_offset: (out) offset of the submission ring (struct hc_ring_hdr, then @sq_entries
  *	struct drm_hc_job) within the mapping.
  * @cq_offset: (out) offset of the completion ring (struct hc_ring_hdr, then @cq_entries
- *	struct hc_cqe) within the mapping.
+ *	struct drm_hc_cqe) within the mapping.
  * @reserved: must be zero.
+ *
+ * Returns -EMFILE when the file has max_contexts open or its process the most contexts one
+ * process may hold (module parameter max_contexts_per_process), -ENOSPC when the card has no
+ * free KV slot, -EAGAIN when the card was reset while the context was being opened (try again),
+ * -EBUSY when the card's queue is full.
  */
 struct drm_hc_ctx_create {
 	__u32 max_ctx;
@@ -136,7 +141,8 @@ struct drm_hc_ctx_create {
  * @flags: (in) must be zero.
  *
  * Cancels the context's jobs and frees its KV slot. Jobs still in flight complete in the
- * completion ring with HC_STATUS_CANCELLED (or an error) before the ioctl returns.
+ * completion ring with DRM_HC_STATUS_CANCELLED (or an error) before the ioctl returns.
+ * A WAIT on the context in another thread returns -ENOENT.
  */
 struct drm_hc_ctx_destroy {
 	__u32 handle;
@@ -153,6 +159,10 @@ struct drm_hc_ctx_destroy {
  * @mmap_offset: (out) mmap() offset of the ring.
  * @size: (out) bytes that may be mapped (whole pages; the ring is at offset 0).
  * @reserved: must be zero.
+ *
+ * Returns -ENOSPC when card memory is exhausted, -EDQUOT when the file or its process would
+ * exceed its card-memory quota (module parameters max_mem_per_file_kb,
+ * max_mem_per_process_kb; the same applies to a PREFILL's prompt at SUBMIT).
  */
 struct drm_hc_stream_create {
 	__u32 entries;
@@ -164,7 +174,10 @@ struct drm_hc_stream_create {
 	__u64 reserved[2];
 };
 
-/* drm_hc_job.opcode: the card's opcodes (enum hc_opcode) that a process may submit. */
+/*
+ * drm_hc_job.opcode: what a process may submit. These are the driver's values; it translates
+ * them to the card's opcodes, which may change with the card interface.
+ */
 #define DRM_HC_OP_NOP		0
 #define DRM_HC_OP_PREFILL	3
 #define DRM_HC_OP_DECODE	4
@@ -207,7 +220,7 @@ struct drm_hc_job_decode {
 	__u64 seed;
 	__u64 step_base;
 	__u32 stop[DRM_HC_MAX_STOP];
-	__u64 reserved[4];
+	__u64 reserved[5];
 };
 
 /**
@@ -216,14 +229,12 @@ struct drm_hc_job_decode {
  * @flags: must be zero.
  * @reserved0: must be zero.
  * @reserved1: must be zero.
- * @user_data: echoed in the completion (struct hc_cqe.user_data).
+ * @user_data: echoed in the completion (struct drm_hc_cqe.user_data).
  * @prefill: DRM_HC_OP_PREFILL.
  * @decode: DRM_HC_OP_DECODE.
- * @args: the union as raw words; all zero for NOP and RESET_CONTEXT.
- *
- * Completions are struct hc_cqe of <hc_card.h> with @ctx_id set to the context handle.
- * Besides the card's statuses and reasons, the driver completes jobs with HC_STATUS_ERROR
- * and one of the DRM_HC_REASON_* reasons below.
+ * @args: the union as raw words; all zero for NOP and RESET_CONTEXT. Every member of the
+ *	union is exactly as large as @args, so every byte of an entry is defined: bytes that no
+ *	field uses are reserved and must be zero.
  */
 struct drm_hc_job {
 	__u8  opcode;
@@ -238,10 +249,45 @@ struct drm_hc_job {
 	};
 };
 
-/* hc_cqe.reason values the driver itself produces (with HC_STATUS_ERROR). */
+/* drm_hc_cqe.status */
+#define DRM_HC_STATUS_OK		0	/* NOP, PREFILL, RESET_CONTEXT done */
+#define DRM_HC_STATUS_DONE_MAX_TOKENS	1	/* DECODE produced max_tokens */
+#define DRM_HC_STATUS_DONE_STOP_TOKEN	2	/* DECODE sampled a stop token (@aux) */
+#define DRM_HC_STATUS_CANCELLED		3	/* by CANCEL or CTX_DESTROY; @count = work done */
+#define DRM_HC_STATUS_CONTEXT_FULL	4	/* no room for the next position */
+#define DRM_HC_STATUS_ERROR		5	/* see @reason */
+
+/*
+ * drm_hc_cqe.reason with DRM_HC_STATUS_ERROR: below 0x100 the card's reason (the values of
+ * enum hc_reason in <hc_card.h>, for diagnostics; e.g. 2 = bad descriptor, 5 = bad token),
+ * from 0x100 the driver's own.
+ */
 #define DRM_HC_REASON_RESET	0x100	/* the card was reset while the job was in flight */
 #define DRM_HC_REASON_TIMEOUT	0x101	/* the job made no progress; the card was reset */
 #define DRM_HC_REASON_LOST	0x102	/* the card lost the job's completion */
+
+/**
+ * struct drm_hc_cqe - a completion ring entry, 32 bytes, written by the driver.
+ * @user_data: the job's drm_hc_job.user_data.
+ * @ctx_id: the context handle.
+ * @status: DRM_HC_STATUS_*.
+ * @reason: DRM_HC_REASON_* (or the card's reason) with DRM_HC_STATUS_ERROR, else 0.
+ * @count: DECODE: tokens written to the stream; PREFILL: prompt tokens consumed; else 0.
+ * @pos: context positions filled after the job (KV length).
+ * @aux: DRM_HC_STATUS_DONE_STOP_TOKEN: the stop token id; DRM_HC_STATUS_ERROR: the job's
+ *	opcode; else 0.
+ * @flags: zero.
+ */
+struct drm_hc_cqe {
+	__u64 user_data;
+	__u32 ctx_id;
+	__u16 status;
+	__u16 reason;
+	__u32 count;
+	__u32 pos;
+	__u32 aux;
+	__u32 flags;
+};
 
 /**
  * struct drm_hc_submit - DRM_IOCTL_HC_SUBMIT: submit filled submission ring entries.
@@ -252,9 +298,13 @@ struct drm_hc_job {
  * @reserved: must be zero.
  *
  * Returns -EINVAL at the first malformed entry (it stays at the head of the ring), -ENOENT
- * for an unknown stream handle, -EFAULT for a bad prompt pointer, -EBUSY when the completion
- * ring has no room for more jobs in flight, -ECANCELED when the context was lost in a card
- * reset (destroy it and create a new one), -EIO when the card is unusable.
+ * for an unknown stream handle, -EFAULT for a bad prompt pointer, -EDQUOT when the prompt
+ * would exceed a card-memory quota, -EBUSY when the completion
+ * ring has no room for more jobs in flight or the context already has the most jobs in
+ * flight one context may have (the module parameter max_jobs_per_context), -ECANCELED when
+ * the context was lost in a card reset (destroy it and create a new one), -EIO when the card
+ * is unusable. Prompts are copied before the driver takes any lock: a prompt pointer whose
+ * page fault does not complete blocks only this call (and destroying this context).
  */
 struct drm_hc_submit {
 	__u32 ctx_handle;
@@ -279,7 +329,8 @@ struct drm_hc_submit {
  * @timeout_ns: (in) absolute CLOCK_MONOTONIC deadline.
  * @reserved: must be zero.
  *
- * Returns 0 when something changed, -ETIME at the deadline, -EINTR/-ERESTARTSYS on a signal.
+ * Returns 0 when something changed, -ETIME at the deadline, -EINTR/-ERESTARTSYS on a signal,
+ * -ENOENT when the context is destroyed meanwhile, -ENODEV when the card is gone.
  * Set HC_STREAM_HOST_NEED_WAKEUP in the stream ring (then re-check its tail) before waiting
  * for tokens, as <hc_ring.h> describes: the card interrupts only when asked to.
  *
@@ -300,7 +351,7 @@ struct drm_hc_wait {
 
 /**
  * struct drm_hc_cancel - DRM_IOCTL_HC_CANCEL: cancel every queued and running job of a
- * context; they complete with HC_STATUS_CANCELLED. Does not wait.
+ * context; they complete with DRM_HC_STATUS_CANCELLED. Does not wait.
  * @ctx_handle: (in) context.
  * @flags: (in) must be zero.
  */

@@ -187,7 +187,7 @@ static inline int kt_ctx_create(int fd, struct kt_ctx *c, uint32_t sq_entries)
 		return -errno;
 	hc_ring_init(&c->sq, (char *)c->map + a.sq_offset, sq_entries, sizeof(struct drm_hc_job));
 	hc_ring_init(&c->cq, (char *)c->map + a.cq_offset, a.cq_entries ? a.cq_entries :
-		     2 * sq_entries, sizeof(struct hc_cqe));
+		     2 * sq_entries, sizeof(struct drm_hc_cqe));
 	return 0;
 }
 
@@ -213,7 +213,7 @@ static inline int kt_submit(struct kt_ctx *c, const struct drm_hc_job *j)
 }
 
 /* Wait for the next completion (up to @ms). */
-static inline int kt_wait_cqe(struct kt_ctx *c, struct hc_cqe *out, int ms)
+static inline int kt_wait_cqe(struct kt_ctx *c, struct drm_hc_cqe *out, int ms)
 {
 	int64_t deadline = kt_now_ns() + (int64_t)ms * 1000000;
 
@@ -221,7 +221,7 @@ static inline int kt_wait_cqe(struct kt_ctx *c, struct hc_cqe *out, int ms)
 		struct drm_hc_wait w = { .ctx_handle = c->handle };
 
 		if (hc_ring_cons_avail(&c->cq) > 0) {
-			*out = *(struct hc_cqe *)hc_ring_cons_entry(&c->cq, 0);
+			*out = *(struct drm_hc_cqe *)hc_ring_cons_entry(&c->cq, 0);
 			hc_ring_cons_release(&c->cq, 1);
 			return 0;
 		}

@@ -88,7 +88,7 @@ static void t_jobs(int fd)
 	struct kt_stream st;
 	struct drm_hc_job j;
 	struct drm_hc_submit s;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	uint32_t toks[4] = { 1, 2, 3, 4 };
 	float nan = __builtin_nanf("");
 	int rc;
@@ -269,7 +269,7 @@ static void t_pollfd(int fd)
 	struct drm_hc_job nop = { .opcode = DRM_HC_OP_NOP };
 	struct kt_ctx c;
 	struct kt_stream st;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	struct pollfd pfd = { .events = POLLIN };
 	char b;
 

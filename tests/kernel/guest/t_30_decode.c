@@ -23,7 +23,7 @@ static int load_expected(uint32_t *ids, int n)
 static int run_case(int fd, uint32_t *out)
 {
 	struct drm_hc_job j;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	struct kt_ctx c;
 	struct kt_stream s;
 	int rc, got;

@@ -58,7 +58,7 @@ static void run(int fd, const char *name)
 	static uint32_t ids[MAXG];
 	struct kt_ctx x;
 	struct kt_stream s;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	int got;
 	uint32_t i;
 

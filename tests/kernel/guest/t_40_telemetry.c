@@ -65,7 +65,7 @@ int main(void)
 	char sysdir[512], hwdir[512], path[600], buf[64];
 	long long tok0, pr0, done0, busy0, sub0, e0, t, p;
 	uint32_t ids[20];
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	struct kt_ctx c;
 	struct kt_stream s;
 	int fd = kt_open(sysdir, sizeof(sysdir));

@@ -68,7 +68,7 @@ int main(void)
 	{
 		struct kt_ctx c;
 		struct kt_stream s;
-		struct hc_cqe cqe;
+		struct drm_hc_cqe cqe;
 		uint32_t ids[8];
 
 		fd = kt_open(sysdir, sizeof(sysdir));

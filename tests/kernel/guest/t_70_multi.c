@@ -22,7 +22,7 @@ static int child(void)
 	uint32_t ids[CTXS][DECODE_CASE_TOKENS];
 	int got[CTXS] = { 0 }, done = 0, i, fd = kt_open(sysdir, sizeof(sysdir));
 	int64_t deadline = kt_now_ns() + 3ll * KT_EVENT_MS * 1000000;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 
 	if (fd < 0)
 		return 1;
@@ -71,7 +71,7 @@ static void t_cancel(int fd)
 	struct kt_ctx c;
 	struct kt_stream s;
 	struct drm_hc_cancel cn;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	uint32_t ids[4096];
 	int n, rc;
 

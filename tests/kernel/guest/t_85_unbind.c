@@ -53,7 +53,7 @@ int main(void)
 	while (hc_ring_load_acquire(&s.r.hdr->tail) < 16)
 		usleep(1000);
 	{
-		struct hc_cqe cqe;
+		struct drm_hc_cqe cqe;
 
 		KT_CHECK(kt_wait_cqe(&c, &cqe, KT_EVENT_MS) == 0 && cqe.user_data == 1,
 			 "prefill completed; the decode is stuck on a full ring");
@@ -77,7 +77,7 @@ int main(void)
 	if (fd2 >= 0) {
 		struct kt_ctx c2;
 		struct kt_stream s2;
-		struct hc_cqe cqe;
+		struct drm_hc_cqe cqe;
 		uint32_t ids[8];
 
 		KT_CHECK(kt_ctx_create(fd2, &c2, 4) == 0 && kt_stream_create(fd2, &s2, 16) == 0,
