@@ -19,7 +19,13 @@ static int hc_ring_state_show(struct seq_file *m, void *unused)
 {
 	struct hc_device *hdev = m->private;
 	struct hc_card_qp *qp = &hdev->regs->qp[HC_QP];
+	int idx;
 
+	/* Card memory goes away with the device (devm): read it only inside drm_dev_enter(). */
+	if (!drm_dev_enter(&hdev->drm, &idx)) {
+		seq_puts(m, "device removed\n");
+		return 0;
+	}
 	seq_printf(m, "status: %u error: %u heartbeat: %llu\n", hc_hw_status(hdev),
 		   READ_ONCE(hdev->regs->error), hc_hw_heartbeat(hdev));
 	if (hdev->sq.hdr) {
@@ -30,6 +36,7 @@ static int hc_ring_state_show(struct seq_file *m, void *unused)
 	}
 	seq_printf(m, "qp: state %u error %u card_inflight %u\n", READ_ONCE(qp->state),
 		   READ_ONCE(qp->error), READ_ONCE(qp->jobs_inflight));
+	drm_dev_exit(idx);
 	seq_printf(m, "driver: inflight %d contexts %d resets %lld lost %lld spurious %lld\n",
 		   atomic_read(&hdev->inflight), atomic_read(&hdev->n_ctx),
 		   (long long)atomic64_read(&hdev->resets),
@@ -86,7 +93,12 @@ static int hc_fault_set(struct hc_device *hdev, size_t off, u64 val)
 static int hc_fault_##name##_get(void *data, u64 *val)			\
 {										\
 	struct hc_device *hdev = data;						\
+	int idx;								\
+										\
+	if (!drm_dev_enter(&hdev->drm, &idx))					\
+		return -ENODEV;							\
 	*val = READ_ONCE(hdev->regs->fault.name);				\
+	drm_dev_exit(idx);							\
 	return 0;								\
 }										\
 static int hc_fault_##name##_set(void *data, u64 val)				\

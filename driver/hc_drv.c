@@ -15,6 +15,7 @@
 
 #include "hc_hw.h"
 #include "hc_job.h"
+#include "hc_quota.h"
 
 unsigned int hc_hang_timeout_ms = 2000;
 module_param_named(hang_timeout_ms, hc_hang_timeout_ms, uint, 0644);
@@ -38,6 +39,11 @@ unsigned int hc_card_peer;
 module_param_named(card_peer, hc_card_peer, uint, 0444);
 MODULE_PARM_DESC(card_peer, "ivshmem peer id of the card (hc-emud serves as peer 0)");
 
+unsigned int hc_max_jobs_per_context = 64;
+module_param_named(max_jobs_per_context, hc_max_jobs_per_context, uint, 0644);
+MODULE_PARM_DESC(max_jobs_per_context,
+		 "Jobs one context may have in flight; SUBMIT beyond it returns -EBUSY (a context runs its jobs in order, so more only hold queue slots others need)");
+
 static int hc_open(struct drm_device *drm, struct drm_file *file)
 {
 	struct hc_file *hfile = kzalloc(sizeof(*hfile), GFP_KERNEL);
@@ -48,6 +54,10 @@ static int hc_open(struct drm_device *drm, struct drm_file *file)
 	mutex_init(&hfile->lock);
 	spin_lock_init(&hfile->busy_lock);
 	xa_init_flags(&hfile->ctxs, XA_FLAGS_ALLOC1);
+	if (hc_quota_open(hfile)) {
+		kfree(hfile);
+		return -ENOMEM;
+	}
 	file->driver_priv = hfile;
 	return 0;
 }
@@ -57,6 +67,7 @@ static void hc_postclose(struct drm_device *drm, struct drm_file *file)
 	struct hc_file *hfile = file->driver_priv;
 
 	hc_ctx_close_all(file);
+	hc_quota_close(hfile);	/* what jobs and streams still hold is returned later */
 	xa_destroy(&hfile->ctxs);
 	mutex_destroy(&hfile->lock);
 	kfree(hfile);
@@ -67,6 +78,7 @@ int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file)
 	struct hc_device *hdev = to_hc_device(drm);
 	const struct hc_card_regs *id = &hdev->ident;
 	struct drm_hc_info *info = data;
+	int idx;
 
 	if (info->flags)
 		return -EINVAL;
@@ -90,7 +102,12 @@ int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file)
 	info->max_stream_entries = id->max_stream_entries;
 	info->max_stop_tokens = min_t(u32, id->max_stop_tokens, DRM_HC_MAX_STOP);
 	info->max_prefill_tokens = id->max_prefill_tokens;
-	info->status = hc_hw_status(hdev);
+	if (drm_dev_enter(drm, &idx)) {
+		info->status = hc_hw_status(hdev);
+		drm_dev_exit(idx);
+	} else {
+		return -ENODEV;	/* card memory is gone with the device */
+	}
 	info->stream_mem_bytes = id->data_size;
 	info->fw_version = id->fw_version;
 	return 0;

@@ -2,14 +2,19 @@
 /*
  * hc_accel: the driver-wide structures (docs/driver.md).
  *
- * Locking, outermost first:
- *   hc_device.reset_lock (rwsem)   read: anything that queues work on the card; write: recovery
- *   hc_ctx.submit_lock (mutex)     one SUBMIT at a time per context (consumes its ring)
- *   hc_file.lock (mutex)           the file's context table
- *   hc_device.cq_lock (mutex)      consuming the card's completion queue
+ * Locking, outermost first (as the code nests them):
+ *   hc_ctx.submit_lock (mutex)     one SUBMIT or close at a time per context (consumes its
+ *                                  ring); user copies happen under it and under nothing else
+ *   hc_device.reset_lock (rwsem)   read: checking a context's card id and queueing work on
+ *                                  the card; write: recovery, lost-completion cleanup
+ *   hc_device.cq_lock (mutex)      consuming the card's completion queue; owning jobs taken
+ *                                  out of hc_device.jobs (every walker of it holds cq_lock)
  *   hc_device.mm_lock (mutex)      card-memory allocator
  *   hc_device.sq_lock (spinlock)   producing into the card's submission queue
  *   hc_ctx.cq_lock (spinlock)      producing into a context's completion ring
+ *   hc_file.lock (mutex)           a file's context table; only quota_lock under it
+ *   hc_device.ctx_lock, hc_device.quota_lock (spinlocks): leaves
+ * No lock is held across a copy from or to user memory, except submit_lock for the prompt.
  */
 #ifndef HC_DRV_H
 #define HC_DRV_H
@@ -48,6 +53,11 @@ extern unsigned int hc_job_timeout_ms;
 extern unsigned int hc_reset_timeout_ms;
 extern bool hc_disable_recovery;
 extern unsigned int hc_card_peer;
+extern unsigned int hc_max_jobs_per_context;
+
+/* Card queue slots kept for the driver's own jobs (context open/close, cancel), so that no
+ * process can fill the queue and block the others' CTX_CREATE, CANCEL or destroy. */
+#define HC_INTERNAL_SLOTS	32
 
 struct hc_device {
 	struct drm_device drm;
@@ -90,8 +100,13 @@ struct hc_device {
 	/* Jobs in flight on the card, by card user_data (hc_job.c). */
 	struct xarray jobs;
 	u32 next_job_id;
-	atomic_t inflight;
+	atomic_t inflight;		/* all jobs on the card */
+	atomic_t user_inflight;		/* of which processes' (<= cq_entries - HC_INTERNAL_SLOTS) */
 	wait_queue_head_t wq;		/* completions, stream progress, control acks */
+
+	/* Quotas (hc_quota.c): accounts of the processes that have the device open. */
+	spinlock_t quota_lock;
+	struct list_head procs;
 
 	/* All contexts of all files, for recovery (hc_ctx.c). */
 	spinlock_t ctx_lock;
@@ -101,6 +116,9 @@ struct hc_device {
 
 	/* Hang detection and recovery (hc_recovery.c). */
 	struct rw_semaphore reset_lock;
+	u32 reset_gen;			/* card resets so far (written under reset_lock) */
+	u32 queued_gen;			/* jobs queued so far, for the lost-completion check */
+	u32 idle_gen;			/* queued_gen at the first idle observation */
 	struct delayed_work hang_work;
 	u64 last_heartbeat;
 	unsigned long last_heartbeat_change;	/* jiffies */
@@ -122,11 +140,15 @@ static inline struct hc_device *to_hc_device(struct drm_device *drm)
 	return container_of(drm, struct hc_device, drm);
 }
 
+struct hc_account;
+
 /* Per open file: its contexts. Streams are GEM objects in the file's handle table. */
 struct hc_file {
 	struct hc_device *hdev;
 	struct mutex lock;
 	struct xarray ctxs;		/* handle -> struct hc_ctx */
+	struct hc_account *acct;	/* this file's use (hc_quota.c) */
+	struct hc_account *proc;	/* its opener's, shared by the process's files */
 	/* Usage for fdinfo (Documentation/gpu/drm-usage-stats.rst). */
 	atomic64_t jobs_completed;
 	atomic64_t tokens;
@@ -151,8 +173,7 @@ void hc_drm_unregister(struct hc_device *hdev);
 extern const struct drm_driver hc_drm_driver;
 
 /* hc_sysfs.c, hc_hwmon.c, hc_debugfs.c */
-int hc_sysfs_init(struct hc_device *hdev);
-void hc_sysfs_fini(struct hc_device *hdev);
+extern const struct attribute_group *hc_dev_groups[];
 int hc_hwmon_init(struct hc_device *hdev);
 void hc_debugfs_init(struct hc_device *hdev);
 

@@ -17,8 +17,10 @@ static void hc_bo_free(struct drm_gem_object *obj)
 	struct hc_bo *bo = to_hc_bo(obj);
 	struct drm_device *drm = obj->dev;
 
-	if (bo->kind == HC_BO_STREAM)
+	if (bo->kind == HC_BO_STREAM) {
 		hc_mem_free(to_hc_device(drm), &bo->node);
+		hc_quota_uncharge(&bo->charge);
+	}
 	else
 		vfree(bo->vaddr);
 	drm_gem_object_release(obj);
@@ -35,6 +37,10 @@ static int hc_bo_mmap(struct drm_gem_object *obj, struct vm_area_struct *vma)
 	int ret, idx;
 
 	if (pgoff > (obj->size >> PAGE_SHIFT) || npages > (obj->size >> PAGE_SHIFT) - pgoff)
+		return -EINVAL;
+	/* Rings are shared with the driver and the card: a private copy would silently stop
+	 * seeing them (and a write would go nowhere). */
+	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (bo->kind == HC_BO_RING)
 		return remap_vmalloc_range(vma, bo->vaddr, pgoff);
@@ -54,8 +60,19 @@ static const struct vm_operations_struct hc_bo_vm_ops = {
 	.close = drm_gem_vm_close,
 };
 
+/*
+ * No PRIME export: a stream is card memory tied to its file's contexts and the card's
+ * lifetime, and a context ring is the driver's; neither may outlive the file in another
+ * driver's hands. (Without .export, DRM exports any GEM object by default.)
+ */
+static struct dma_buf *hc_bo_export(struct drm_gem_object *obj, int flags)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
 static const struct drm_gem_object_funcs hc_bo_funcs = {
 	.free = hc_bo_free,
+	.export = hc_bo_export,
 	.mmap = hc_bo_mmap,
 	.vm_ops = &hc_bo_vm_ops,
 };
@@ -131,6 +148,9 @@ int hc_ioctl_stream_create(struct drm_device *drm, void *data, struct drm_file *
 		goto out;
 	}
 	bo->entries = args->entries;
+	ret = hc_quota_charge(file->driver_priv, &bo->charge, 0, size);
+	if (ret)
+		goto put;	/* -EDQUOT */
 	ret = hc_mem_alloc(hdev, &bo->node, size, PAGE_SIZE);
 	if (ret) {
 		ret = -ENOSPC;	/* card memory exhausted */

@@ -9,6 +9,7 @@
 
 #include <drm/drm_gem.h>
 #include "hc_drv.h"
+#include "hc_quota.h"
 
 enum hc_bo_kind {
 	HC_BO_STREAM = 1,	/* card memory: struct hc_ring_hdr + u32 token ids */
@@ -21,6 +22,7 @@ struct hc_bo {
 	struct drm_mm_node node;	/* HC_BO_STREAM: where in card memory */
 	void *vaddr;			/* kernel view of the whole buffer */
 	u32 entries;			/* HC_BO_STREAM: ring entries */
+	struct hc_charge charge;	/* HC_BO_STREAM: its card memory against the quotas */
 };
 
 static inline struct hc_bo *to_hc_bo(struct drm_gem_object *obj)

@@ -50,42 +50,81 @@ u64 hc_file_busy_ns(struct hc_file *hfile)
 	return ns;
 }
 
-/* Put @job on the card's SQ (no doorbell yet). On success the job belongs to the CQ path. */
+static bool hc_job_is_user(const struct hc_job *job)
+{
+	return job->ctx && !job->internal;
+}
+
+/*
+ * Put @job on the card's SQ (no doorbell yet); the caller holds reset_lock (read). On success
+ * the job belongs to the CQ path. The job appears in hdev->jobs in the same sq_lock section
+ * that publishes its SQE: nobody (completion, abort, timeout walk) ever sees a job that is not
+ * on the card, and a failure here leaves no trace to undo.
+ */
 int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
 {
+	bool user = hc_job_is_user(job);
+	void *curr;
 	int space, ret;
+	u32 id;
 
+	lockdep_assert_held(&hdev->reset_lock);
 	if (READ_ONCE(hdev->dead))
 		return -EIO;
 	if (atomic_inc_return(&hdev->inflight) > hdev->cq_entries) {
-		atomic_dec(&hdev->inflight);
-		return -EBUSY;
+		ret = -EBUSY;
+		goto undo_inflight;
 	}
-	job->queued_at = jiffies;
-	ret = xa_alloc_cyclic(&hdev->jobs, &job->id, job, xa_limit_32b, &hdev->next_job_id,
+	if (user && atomic_inc_return(&hdev->user_inflight) >
+		    hdev->cq_entries - HC_INTERNAL_SLOTS) {
+		ret = -EBUSY;
+		goto undo_user;
+	}
+	/* Reserve the id only (a NULL entry: xa_load() and xa_for_each() do not see it). */
+	ret = xa_alloc_cyclic(&hdev->jobs, &id, NULL, xa_limit_32b, &hdev->next_job_id,
 			      GFP_KERNEL);
-	if (ret < 0) {
-		atomic_dec(&hdev->inflight);
-		return ret;
-	}
-	sqe->user_data = job->id;
+	if (ret < 0)
+		goto undo_user;
+	job->id = id;
+	job->queued_at = jiffies;
+	sqe->user_data = id;
 
 	spin_lock(&hdev->sq_lock);
 	space = hc_ring_prod_space(&hdev->sq);
 	if (space <= 0) {
 		spin_unlock(&hdev->sq_lock);
-		xa_erase(&hdev->jobs, job->id);
-		atomic_dec(&hdev->inflight);
-		return space < 0 ? -EIO : -EBUSY;
+		xa_release(&hdev->jobs, id);
+		ret = space < 0 ? -EIO : -EBUSY;
+		goto undo_user;
 	}
-	if (job->ctx && !job->internal) {
+	/*
+	 * Fills the reserved slot, which nobody else touches (the CQ path erases only ids it
+	 * finds a job at): no allocation. (Not xa_cmpxchg(NULL): newer kernels do not match a
+	 * reserved entry with NULL.)
+	 */
+	curr = xa_store(&hdev->jobs, id, job, GFP_ATOMIC);
+	if (xa_is_err(curr)) {
+		spin_unlock(&hdev->sq_lock);
+		xa_release(&hdev->jobs, id);
+		ret = xa_err(curr);
+		goto undo_user;
+	}
+	if (user) {
 		job->busy = true;
 		hc_file_busy(job->ctx->hfile, true);
 	}
 	memcpy(hc_ring_prod_entry(&hdev->sq, 0), sqe, sizeof(*sqe));
 	hc_ring_prod_publish(&hdev->sq, 1);
+	hdev->queued_gen++;
 	spin_unlock(&hdev->sq_lock);
 	return 0;
+
+undo_user:
+	if (user)
+		atomic_dec(&hdev->user_inflight);
+undo_inflight:
+	atomic_dec(&hdev->inflight);
+	return ret;
 }
 
 /* Tell the card about newly queued jobs and watch them for hangs. */
@@ -107,6 +146,7 @@ static void hc_job_release(struct hc_device *hdev, struct hc_job *job)
 	if (job->stream)
 		hc_bo_put(job->stream);
 	hc_mem_free(hdev, &job->prompt);
+	hc_quota_uncharge(&job->charge);
 	if (job->ctx)
 		hc_ctx_put(job->ctx);
 	kfree(job);
@@ -116,6 +156,8 @@ static void hc_job_release(struct hc_device *hdev, struct hc_job *job)
 void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc_cqe *cqe)
 {
 	atomic_dec(&hdev->inflight);
+	if (hc_job_is_user(job))
+		atomic_dec(&hdev->user_inflight);
 	if (job->internal) {
 		job->cqe = *cqe;
 		complete(&job->done);	/* the waiter frees it */
@@ -149,12 +191,16 @@ void hc_job_fail(struct hc_device *hdev, struct hc_job *job, u16 reason)
 	hc_job_complete(hdev, job, &cqe);
 }
 
-/* Fail every job in flight (of context @only, or all); the card must no longer run them. */
+/*
+ * Fail every job in flight (of context @only, or all); the card must no longer run them.
+ * The caller holds cq_lock, as every taker of jobs out of hdev->jobs does.
+ */
 void hc_job_abort_all(struct hc_device *hdev, struct hc_ctx *only, u16 reason)
 {
 	struct hc_job *job;
 	unsigned long id;
 
+	lockdep_assert_held(&hdev->cq_lock);
 	xa_for_each(&hdev->jobs, id, job) {
 		if (only && job->ctx != only)
 			continue;
@@ -167,8 +213,15 @@ void hc_job_abort_all(struct hc_device *hdev, struct hc_ctx *only, u16 reason)
 	wake_up_all(&hdev->wq);
 }
 
-/* Queue a driver-internal job and wait for its completion. */
-int hc_job_run_internal(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cqe *cqe)
+/*
+ * Queue a driver-internal job and wait for its completion. With @ctx, the job is about that
+ * context's card id: it is queued only if the context was not lost in a reset (checked under
+ * the reset_lock section that queues it; -ECANCELED otherwise), so it can never reach a card
+ * context id that a reset freed and the card gave to someone else. @gen (if not NULL)
+ * receives the reset generation the job was queued in.
+ */
+int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sqe *sqe,
+			struct hc_cqe *cqe, u32 *gen)
 {
 	unsigned long tmo = msecs_to_jiffies(hc_hang_timeout_ms * 2 + hc_reset_timeout_ms * 2);
 	struct hc_job *job;
@@ -182,7 +235,12 @@ int hc_job_run_internal(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cq
 	init_completion(&job->done);
 
 	down_read(&hdev->reset_lock);
-	ret = hc_job_queue(hdev, job, sqe);
+	if (ctx && READ_ONCE(ctx->lost))
+		ret = -ECANCELED;
+	else
+		ret = hc_job_queue(hdev, job, sqe);
+	if (gen)
+		*gen = hdev->reset_gen;
 	up_read(&hdev->reset_lock);
 	if (ret) {
 		kfree(job);
@@ -192,11 +250,16 @@ int hc_job_run_internal(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cq
 
 	/* Hang detection fails the job if the card stops; this bound only covers its absence. */
 	if (!wait_for_completion_timeout(&job->done, tmo)) {
-		if (xa_erase(&hdev->jobs, job->id) == job) {
+		/* Under cq_lock: the hang work may be looking at this job (hc_oldest_job). */
+		mutex_lock(&hdev->cq_lock);
+		if (xa_load(&hdev->jobs, job->id) == job) {
+			xa_erase(&hdev->jobs, job->id);
 			atomic_dec(&hdev->inflight);
+			mutex_unlock(&hdev->cq_lock);
 			kfree(job);
 			return -ETIMEDOUT;
 		}
+		mutex_unlock(&hdev->cq_lock);
 		wait_for_completion(&job->done);
 	}
 	*cqe = job->cqe;
@@ -220,8 +283,11 @@ void hc_cq_process(struct hc_device *hdev)
 			memcpy(&cqe, hc_ring_cons_entry(&hdev->cq, 0), sizeof(cqe));
 			hc_ring_cons_release(&hdev->cq, 1);
 			any = true;
+			/* xa_load first: never free an id that hc_job_queue has only reserved. */
 			job = cqe.user_data <= U32_MAX ?
-			      xa_erase(&hdev->jobs, (unsigned long)cqe.user_data) : NULL;
+			      xa_load(&hdev->jobs, (unsigned long)cqe.user_data) : NULL;
+			if (job)
+				xa_erase(&hdev->jobs, (unsigned long)cqe.user_data);
 			if (!job) {
 				atomic64_inc(&hdev->spurious_cqes);
 				dev_warn_ratelimited(hdev->drm.dev,
@@ -256,53 +322,50 @@ static bool hc_all_zero(const void *p, size_t len)
 	return !memchr_inv(p, 0, len);
 }
 
-/* Validate the kernel copy @uj of a ring entry and build the card's SQE for it. */
-static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct hc_ctx *ctx,
-			  const struct drm_hc_job *uj, struct hc_sqe *sqe, struct hc_job *job)
+/*
+ * Copy the ring entry at @entry and check it; for PREFILL also copy the prompt from the process
+ * (into @a->tokens) and check it. Runs with no lock but the context's submit_lock: a prompt
+ * page fault that never completes (userfaultfd, FUSE) blocks this call only, never recovery
+ * or other processes.
+ */
+static int hc_job_copy_args(struct hc_device *hdev, const void *entry, struct hc_job_args *a)
 {
 	const struct hc_card_regs *id = &hdev->ident;
+	const struct drm_hc_job *uj = &a->uj;
 	u32 i;
-	int ret;
 
+	/* Every union member covers all of args: no byte of an entry goes unchecked. */
+	BUILD_BUG_ON(sizeof(struct drm_hc_job_prefill) != sizeof(uj->args));
+	BUILD_BUG_ON(sizeof(struct drm_hc_job_decode) != sizeof(uj->args));
+	BUILD_BUG_ON(sizeof(struct drm_hc_job) != 128);
+
+	/* Copy first: the process may rewrite the entry at any moment. */
+	memcpy(&a->uj, entry, sizeof(a->uj));
+	a->tokens = NULL;
 	if (uj->flags || uj->reserved0 || uj->reserved1)
 		return -EINVAL;
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = uj->opcode;
-	sqe->ctx_id = ctx->card_id;
 
 	switch (uj->opcode) {
 	case DRM_HC_OP_NOP:
-		if (!hc_all_zero(uj->args, sizeof(uj->args)))
-			return -EINVAL;
-		sqe->ctx_id = 0;	/* the card wants no context for a NOP */
-		break;
 	case DRM_HC_OP_RESET_CONTEXT:
-		if (!hc_all_zero(uj->args, sizeof(uj->args)))
-			return -EINVAL;
-		break;
+		return hc_all_zero(uj->args, sizeof(uj->args)) ? 0 : -EINVAL;
 	case DRM_HC_OP_PREFILL: {
 		const struct drm_hc_job_prefill *p = &uj->prefill;
-		u32 *tokens;
 
 		if (p->pad || !hc_all_zero(p->reserved, sizeof(p->reserved)))
 			return -EINVAL;
 		if (!p->n_tokens || p->n_tokens > id->max_prefill_tokens)
 			return -EINVAL;
-		ret = hc_mem_alloc(hdev, &job->prompt, (u64)p->n_tokens * sizeof(u32),
-				   HC_CARD_RING_ALIGN);
-		if (ret)
+		a->tokens = kvmalloc_array(p->n_tokens, sizeof(u32), GFP_KERNEL);
+		if (!a->tokens)
 			return -ENOMEM;
-		/* Copy into card memory no process can map, then validate the copy. */
-		tokens = hc_mem_ptr(hdev, job->prompt.start);
-		if (copy_from_user(tokens, u64_to_user_ptr(p->tokens_ptr),
+		if (copy_from_user(a->tokens, u64_to_user_ptr(p->tokens_ptr),
 				   (size_t)p->n_tokens * sizeof(u32)))
 			return -EFAULT;
 		for (i = 0; i < p->n_tokens; i++)
-			if (tokens[i] >= id->vocab_size)
+			if (a->tokens[i] >= id->vocab_size)
 				return -EINVAL;
-		sqe->prefill.tokens_offset = job->prompt.start;
-		sqe->prefill.n_tokens = p->n_tokens;
-		break;
+		return 0;
 	}
 	case DRM_HC_OP_DECODE: {
 		const struct drm_hc_job_decode *d = &uj->decode;
@@ -318,6 +381,55 @@ static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct 
 			if (i < d->n_stop ? d->stop[i] >= id->vocab_size : d->stop[i] != 0)
 				return -EINVAL;
 		}
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Build the card's SQE for the checked entry @a: the card's opcode for the UAPI one, the
+ * prompt placed in card memory no process can map, the stream looked up. Under reset_lock
+ * (read) and drm_dev_enter().
+ */
+static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct hc_ctx *ctx,
+			  const struct hc_job_args *a, struct hc_sqe *sqe, struct hc_job *job)
+{
+	const struct drm_hc_job *uj = &a->uj;
+	int ret;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->ctx_id = ctx->card_id;
+
+	switch (uj->opcode) {
+	case DRM_HC_OP_NOP:
+		sqe->opcode = HC_OP_NOP;
+		sqe->ctx_id = 0;	/* the card wants no context for a NOP */
+		break;
+	case DRM_HC_OP_RESET_CONTEXT:
+		sqe->opcode = HC_OP_RESET_CONTEXT;
+		break;
+	case DRM_HC_OP_PREFILL: {
+		size_t bytes = (size_t)uj->prefill.n_tokens * sizeof(u32);
+
+		sqe->opcode = HC_OP_PREFILL;
+		ret = hc_quota_charge(file->driver_priv, &job->charge, 0,
+				      ALIGN(bytes, HC_CARD_RING_ALIGN));
+		if (ret)
+			return ret;	/* -EDQUOT */
+		ret = hc_mem_alloc(hdev, &job->prompt, bytes, HC_CARD_RING_ALIGN);
+		if (ret)
+			return -ENOMEM;
+		memcpy(hc_mem_ptr(hdev, job->prompt.start), a->tokens, bytes);
+		sqe->prefill.tokens_offset = job->prompt.start;
+		sqe->prefill.n_tokens = uj->prefill.n_tokens;
+		break;
+	}
+	case DRM_HC_OP_DECODE: {
+		const struct drm_hc_job_decode *d = &uj->decode;
+
+		sqe->opcode = HC_OP_DECODE;
 		job->stream = hc_bo_lookup_stream(file, d->stream_handle);
 		if (!job->stream)
 			return -ENOENT;
@@ -334,9 +446,9 @@ static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct 
 		break;
 	}
 	default:
-		return -EINVAL;
+		return -EINVAL;	/* hc_job_copy_args let nothing else through */
 	}
-	job->opcode = uj->opcode;
+	job->opcode = sqe->opcode;
 	job->user_data = uj->user_data;
 	return 0;
 }
@@ -353,7 +465,7 @@ static int hc_ctx_reserve_cqe(struct hc_ctx *ctx)
 	pending = ctx->ucq.local - READ_ONCE(ctx->ucq.hdr->head);
 	if (pending > entries)
 		pending = entries;
-	if (ctx->inflight + pending >= entries)
+	if (ctx->inflight + pending >= entries || ctx->inflight >= hc_max_jobs_per_context)
 		ret = -EBUSY;
 	else
 		ctx->inflight++;
@@ -368,13 +480,44 @@ static void hc_ctx_unreserve_cqe(struct hc_ctx *ctx)
 	spin_unlock(&ctx->cq_lock);
 }
 
+/* Queue the checked entry @a of @ctx; the caller holds reset_lock (read). */
+static int hc_submit_one(struct hc_device *hdev, struct drm_file *file, struct hc_ctx *ctx,
+			 const struct hc_job_args *a)
+{
+	struct hc_sqe sqe;
+	struct hc_job *job;
+	int ret;
+
+	if (ctx->closing)
+		return -ENOENT;
+	if (hdev->dead)
+		return -EIO;
+	if (ctx->lost)
+		return -ECANCELED;
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job)
+		return -ENOMEM;
+	ret = hc_job_prepare(hdev, file, ctx, a, &sqe, job);
+	if (!ret) {
+		ret = hc_ctx_reserve_cqe(ctx);
+		if (!ret) {
+			kref_get(&ctx->ref);
+			job->ctx = ctx;
+			ret = hc_job_queue(hdev, job, &sqe);
+			if (ret)
+				hc_ctx_unreserve_cqe(ctx);
+		}
+	}
+	if (ret)
+		hc_job_release(hdev, job);
+	return ret;
+}
+
 int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 {
 	struct hc_device *hdev = to_hc_device(drm);
 	struct drm_hc_submit *args = data;
-	struct drm_hc_job uj;
-	struct hc_sqe sqe;
-	struct hc_job *job;
+	struct hc_job_args a;
 	struct hc_ctx *ctx;
 	u32 submitted = 0;
 	int avail, ret = 0, idx;
@@ -385,22 +528,9 @@ int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 	ctx = hc_ctx_lookup(file, args->ctx_handle);
 	if (!ctx)
 		return -ENOENT;
-	if (!drm_dev_enter(drm, &idx)) {
-		hc_ctx_put(ctx);
-		return -ENODEV;
-	}
 	mutex_lock(&ctx->submit_lock);
-	down_read(&hdev->reset_lock);
 	if (ctx->closing) {
 		ret = -ENOENT;
-		goto out;
-	}
-	if (hdev->dead) {
-		ret = -EIO;
-		goto out;
-	}
-	if (ctx->lost) {
-		ret = -ECANCELED;
 		goto out;
 	}
 	avail = hc_ring_cons_avail(&ctx->usq);
@@ -412,28 +542,21 @@ int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 		avail = args->count;
 
 	while (submitted < (u32)avail) {
-		/* Copy first: the process may rewrite the entry at any moment. */
-		memcpy(&uj, hc_ring_cons_entry(&ctx->usq, 0), sizeof(uj));
-		job = kzalloc(sizeof(*job), GFP_KERNEL);
-		if (!job) {
-			ret = -ENOMEM;
-			break;
-		}
-		ret = hc_job_prepare(hdev, file, ctx, &uj, &sqe, job);
+		/* The entry and its prompt, copied with no device lock held. */
+		ret = hc_job_copy_args(hdev, hc_ring_cons_entry(&ctx->usq, 0), &a);
 		if (!ret) {
-			ret = hc_ctx_reserve_cqe(ctx);
-			if (!ret) {
-				kref_get(&ctx->ref);
-				job->ctx = ctx;
-				ret = hc_job_queue(hdev, job, &sqe);
-				if (ret)
-					hc_ctx_unreserve_cqe(ctx);
+			if (drm_dev_enter(drm, &idx)) {
+				down_read(&hdev->reset_lock);
+				ret = hc_submit_one(hdev, file, ctx, &a);
+				up_read(&hdev->reset_lock);
+				drm_dev_exit(idx);
+			} else {
+				ret = -ENODEV;
 			}
 		}
-		if (ret) {
-			hc_job_release(hdev, job);
+		kvfree(a.tokens);
+		if (ret)
 			break;
-		}
 		hc_ring_cons_release(&ctx->usq, 1);
 		atomic64_inc(&hdev->jobs_submitted);
 		submitted++;
@@ -441,17 +564,30 @@ int hc_ioctl_submit(struct drm_device *drm, void *data, struct drm_file *file)
 	if (submitted)
 		hc_job_kick(hdev);
 out:
-	up_read(&hdev->reset_lock);
 	mutex_unlock(&ctx->submit_lock);
-	drm_dev_exit(idx);
 	hc_ctx_put(ctx);
 	args->submitted = submitted;
 	return ret;
 }
 
-static u32 hc_stream_tail(struct hc_bo *stream)
+/* Whether WAIT is over: the device is gone, the context destroyed, or a tail moved. Card
+ * memory (the stream) is read only inside drm_dev_enter(): the BAR goes away at remove. */
+static bool hc_wait_done(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_bo *stream,
+			 const struct drm_hc_wait *args)
 {
-	return READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->tail);
+	bool done;
+	int idx;
+
+	if (READ_ONCE(hdev->dead) || READ_ONCE(ctx->closing) ||
+	    READ_ONCE(ctx->ucq.hdr->tail) != args->cq_tail)
+		return true;
+	if (!stream)
+		return false;
+	if (!drm_dev_enter(&hdev->drm, &idx))
+		return true;
+	done = READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->tail) != args->stream_tail;
+	drm_dev_exit(idx);
+	return done;
 }
 
 int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
@@ -479,33 +615,36 @@ int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	}
 
 	/* The process freed stream space: if the card waits for it, wake the card up. */
-	if (stream && (READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->producer_flags) &
-		       HC_STREAM_CARD_WAITING) && drm_dev_enter(drm, &idx)) {
-		hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
+	if (stream && drm_dev_enter(drm, &idx)) {
+		if (READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->producer_flags) &
+		    HC_STREAM_CARD_WAITING)
+			hc_hw_doorbell(hdev, HC_DOORBELL_QP(HC_QP));
 		drm_dev_exit(idx);
 	}
 
-/* dead first: once the device is gone its card memory (the stream) may be unmapped. */
-#define HC_WAIT_DONE (READ_ONCE(hdev->dead) ||						\
-		      READ_ONCE(ctx->ucq.hdr->tail) != args->cq_tail ||		\
-		      (stream && hc_stream_tail(stream) != args->stream_tail))
 	left = ktime_sub(ns_to_ktime(args->timeout_ns), ktime_get());
-	if (HC_WAIT_DONE)
+	if (hc_wait_done(hdev, ctx, stream, args))
 		ret = 0;
 	else if (ktime_to_ns(left) <= 0)
 		ret = -ETIME;
 	else
-		ret = wait_event_interruptible_hrtimeout(hdev->wq, HC_WAIT_DONE, left);
-#undef HC_WAIT_DONE
-	if (!ret && READ_ONCE(hdev->dead))
-		ret = -ENODEV;
+		ret = wait_event_interruptible_hrtimeout(hdev->wq,
+				hc_wait_done(hdev, ctx, stream, args), left);
+	if (!ret && READ_ONCE(ctx->closing))
+		ret = -ENOENT;
 
 	args->cq_tail = READ_ONCE(ctx->ucq.hdr->tail);
 	if (stream) {
-		if (!READ_ONCE(hdev->dead))
-			args->stream_tail = hc_stream_tail(stream);
+		if (drm_dev_enter(drm, &idx)) {
+			args->stream_tail = READ_ONCE(((struct hc_ring_hdr *)stream->vaddr)->tail);
+			drm_dev_exit(idx);
+		} else if (!ret) {
+			ret = -ENODEV;
+		}
 		hc_bo_put(stream);
 	}
+	if (!ret && READ_ONCE(hdev->dead))
+		ret = -ENODEV;
 	hc_ctx_put(ctx);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include <linux/kref.h>
 #include "hc_drv.h"
 #include "hc_gem.h"
+#include "hc_quota.h"
 
 /* A context: one KV slot on the card plus the process's submission/completion rings. */
 struct hc_ctx {
@@ -26,6 +27,14 @@ struct hc_ctx {
 	struct mutex submit_lock;
 	spinlock_t cq_lock;
 	u32 inflight;			/* jobs not yet completed (cq_lock) */
+	struct hc_charge charge;	/* one context against the quotas */
+};
+
+/* What SUBMIT takes from a ring entry before it takes any lock: the validated entry and its
+ * prompt, copied from the process. */
+struct hc_job_args {
+	struct drm_hc_job uj;
+	u32 *tokens;			/* PREFILL: kvmalloc()ed copy of the prompt */
 };
 
 /* A job on the card. user_data on the card is @id; the process's user_data is kept here. */
@@ -38,6 +47,7 @@ struct hc_job {
 	unsigned long queued_at;	/* jiffies */
 	struct hc_bo *stream;		/* DECODE: reference held while in flight */
 	struct drm_mm_node prompt;	/* PREFILL: token ids in card memory */
+	struct hc_charge charge;	/* PREFILL: that card memory against the quotas */
 	struct completion done;		/* internal */
 	struct hc_cqe cqe;		/* internal: the completion */
 	bool busy;			/* counted in its file's drm-engine-hc time */
@@ -48,7 +58,8 @@ void hc_job_kick(struct hc_device *hdev);
 void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc_cqe *cqe);
 void hc_job_fail(struct hc_device *hdev, struct hc_job *job, u16 reason);
 void hc_job_abort_all(struct hc_device *hdev, struct hc_ctx *only, u16 reason);
-int hc_job_run_internal(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cqe *cqe);
+int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sqe *sqe,
+			struct hc_cqe *cqe, u32 *gen);
 void hc_cq_process(struct hc_device *hdev);
 
 struct hc_ctx *hc_ctx_lookup(struct drm_file *file, u32 handle);
@@ -62,6 +73,9 @@ void hc_recovery_init(struct hc_device *hdev);
 void hc_recovery_arm(struct hc_device *hdev);
 void hc_recovery_fini(struct hc_device *hdev);
 int hc_recover(struct hc_device *hdev, const char *why);
+
+/* hc_coredump.c */
+void hc_coredump(struct hc_device *hdev, const char *why);
 
 /* hc_irq.c */
 int hc_irq_init(struct hc_device *hdev);

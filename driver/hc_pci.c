@@ -3,9 +3,11 @@
  * hc_accel: PCI probe and removal.
  *
  * Two kinds of devices carry an HC card: the card itself (its PCI ID is a PLACEHOLDER until
- * one is assigned) and QEMU's ivshmem-doorbell device (1af4:1110) served by hc-emud. ivshmem
- * is a generic device, so we bind it only when its shared memory (BAR2) starts with the HC
- * card signature; any other ivshmem device is left alone (-ENODEV, nothing claimed).
+ * one is assigned), the only entry of the ID table, and QEMU's ivshmem-doorbell device
+ * (1af4:1110) served by hc-emud, a generic device the driver does not claim by its ID: the
+ * administrator (or the test harness) hands it over with driver_override ("echo hc_accel >
+ * /sys/bus/pci/devices/BDF/driver_override"). Either way the driver binds a device only when
+ * its memory (BAR2) starts with the HC card signature (-ENODEV otherwise, nothing claimed).
  * BAR0 holds the doorbell registers, BAR2 the card memory (register page first).
  */
 #include <linux/io.h>
@@ -21,7 +23,6 @@
 #define HC_PCI_VENDOR_PLACEHOLDER	0xffff
 #define HC_PCI_DEVICE_PLACEHOLDER	0x0001
 #define IVSHMEM_VENDOR			0x1af4
-#define IVSHMEM_DEVICE			0x1110
 #define HC_BAR_REGS			0
 #define HC_BAR_MEM			2
 
@@ -51,6 +52,8 @@ static void hc_init_sw(struct hc_device *hdev)
 	spin_lock_init(&hdev->ctx_lock);
 	INIT_LIST_HEAD(&hdev->ctx_list);
 	init_rwsem(&hdev->reset_lock);
+	spin_lock_init(&hdev->quota_lock);
+	INIT_LIST_HEAD(&hdev->procs);
 	hc_recovery_init(hdev);
 }
 
@@ -105,20 +108,15 @@ static int hc_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_reset;
 	hc_debugfs_init(hdev);
-	ret = hc_sysfs_init(hdev);
-	if (ret)
-		goto err_unregister;
 	ret = hc_hwmon_init(hdev);
 	if (ret)
-		goto err_sysfs;
+		goto err_unregister;
 	hc_info(hdev, "%s card, model \"%s\", %llu MiB card memory, %d %s vector(s)\n",
-		id->vendor == IVSHMEM_VENDOR ? "ivshmem" : "HC", hdev->ident.model_name,
+		pdev->vendor == IVSHMEM_VENDOR ? "ivshmem" : "HC", hdev->ident.model_name,
 		hdev->mem_size >> 20, hdev->nvec,
 		hdev->polling ? "polled" : hdev->msix ? "MSI-X" : "INTx");
 	return 0;
 
-err_sysfs:
-	hc_sysfs_fini(hdev);
 err_unregister:
 	drm_dev_unregister(&hdev->drm);
 err_reset:
@@ -138,7 +136,6 @@ static void hc_pci_remove(struct pci_dev *pdev)
 	drm_dev_unplug(&hdev->drm);
 	/* Card memory goes away with the device: revoke every process mapping of it. */
 	unmap_mapping_range(hdev->drm.anon_inode->i_mapping, 0, 0, 1);
-	hc_sysfs_fini(hdev);
 	hc_recovery_fini(hdev);
 
 	down_write(&hdev->reset_lock);
@@ -156,7 +153,6 @@ static void hc_pci_remove(struct pci_dev *pdev)
 
 static const struct pci_device_id hc_pci_ids[] = {
 	{ PCI_DEVICE(HC_PCI_VENDOR_PLACEHOLDER, HC_PCI_DEVICE_PLACEHOLDER) },
-	{ PCI_DEVICE(IVSHMEM_VENDOR, IVSHMEM_DEVICE) },
 	{ }
 };
 MODULE_DEVICE_TABLE(pci, hc_pci_ids);
@@ -166,5 +162,6 @@ static struct pci_driver hc_pci_driver = {
 	.id_table = hc_pci_ids,
 	.probe = hc_pci_probe,
 	.remove = hc_pci_remove,
+	.dev_groups = hc_dev_groups,
 };
 module_pci_driver(hc_pci_driver);

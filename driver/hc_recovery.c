@@ -10,6 +10,10 @@
  * process can see, every context marked lost, queue pair re-initialised, uevent sent.
  * A job whose completion the card lost (the card is idle but the job is still ours) is
  * failed with DRM_HC_REASON_LOST without a reset.
+ *
+ * Both run with reset_lock held for writing: every job is queued under it (read), so no job
+ * is half-queued while they look, and no context can get a card id across a reset unseen
+ * (reset_gen, hc_ctx.c).
  */
 #include <linux/jiffies.h>
 #include <linux/kobject.h>
@@ -86,14 +90,25 @@ static void hc_hang_work(struct work_struct *work)
 			return;
 		}
 	}
-	/* Two idle observations a period apart: those completions are not coming. */
+	/*
+	 * Two idle observations a period apart with no job queued in between: those completions
+	 * are not coming. The second look is under reset_lock (write): nothing is being queued,
+	 * and every job still ours was on the card for the whole period.
+	 */
 	if (hc_card_idle_with_jobs(hdev)) {
-		if (++hdev->idle_checks >= 2) {
-			drm_warn(&hdev->drm, "card lost %d completion(s)\n",
-				 atomic_read(&hdev->inflight));
+		if (hdev->idle_checks++ == 0) {
+			hdev->idle_gen = READ_ONCE(hdev->queued_gen);
+		} else {
+			down_write(&hdev->reset_lock);
 			mutex_lock(&hdev->cq_lock);
-			hc_job_abort_all(hdev, NULL, DRM_HC_REASON_LOST);
+			if (hdev->queued_gen == hdev->idle_gen && !hdev->dead &&
+			    hc_card_idle_with_jobs(hdev)) {
+				drm_warn(&hdev->drm, "card lost %d completion(s)\n",
+					 atomic_read(&hdev->inflight));
+				hc_job_abort_all(hdev, NULL, DRM_HC_REASON_LOST);
+			}
 			mutex_unlock(&hdev->cq_lock);
+			up_write(&hdev->reset_lock);
 			hdev->idle_checks = 0;
 		}
 	} else {
@@ -152,9 +167,12 @@ int hc_recover(struct hc_device *hdev, const char *why)
 	}
 	hc_irq_disable(hdev);
 	mutex_lock(&hdev->cq_lock);
+	if (timeout)	/* a hang, not an administrator's request: keep the evidence */
+		hc_coredump(hdev, why);
 	ret = hc_hw_reset(hdev);
 	/* Counters and context state first: a process may act on its error completion at once. */
 	atomic64_inc(&hdev->resets);
+	hdev->reset_gen++;
 	hc_ctx_mark_all_lost(hdev);
 	hc_fail_all_jobs(hdev, timeout);
 	if (!ret)

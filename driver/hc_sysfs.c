@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * hc_accel: sysfs attributes of the PCI device, one value per file
+ * hc_accel: sysfs attributes of the PCI device (directory hc/), one value per file
  * (docs/ABI/sysfs-driver-hc_accel). Identity and limits are the values read at probe;
  * counters are read live from the card's telemetry, plus the driver's own counters.
  */
@@ -106,12 +106,12 @@ static const struct attribute_group hc_attr_group = {
 	.attrs = hc_attrs,
 };
 
-int hc_sysfs_init(struct hc_device *hdev)
-{
-	return sysfs_create_group(&hdev->pdev->dev.kobj, &hc_attr_group);
-}
-
-void hc_sysfs_fini(struct hc_device *hdev)
-{
-	sysfs_remove_group(&hdev->pdev->dev.kobj, &hc_attr_group);
-}
+/*
+ * The driver core creates these after probe succeeds, before the bind uevent (so udev rules
+ * and monitoring see them as soon as they hear of the device), and removes them before
+ * remove(): pci_driver.driver.dev_groups.
+ */
+const struct attribute_group *hc_dev_groups[] = {
+	&hc_attr_group,
+	NULL
+};

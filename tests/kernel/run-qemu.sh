@@ -46,6 +46,13 @@ if [ $# -gt 0 ]; then
 	card="-chardev socket,path=$sock,id=hccard -device ivshmem-doorbell,chardev=hccard,vectors=$vectors"
 fi
 
+# Memory errors poison and panic instead of passing silently: SLUB red zones, poisoning and
+# sanity checks (slub_debug=FZPU), freed memory zeroed (init_on_free=1: a use after free reads
+# NULL pointers and oopses), and any WARN is a panic (panic_on_warn=1). HC_KT_HARDENING=0
+# boots without them.
+hardening=
+[ "${HC_KT_HARDENING:-1}" = 1 ] && hardening="slub_debug=FZPU init_on_free=1 panic_on_warn=1"
+
 start=$(date +%s.%N)
 # Two vCPUs on ONE host thread (thread=single): with multi-threaded TCG, a vCPU can run a
 # stale translation of kernel text that another vCPU has just patched (static keys go
@@ -62,7 +69,7 @@ timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=s
 	-device ivshmem-plain,memdev=plainmem \
 	$card ${HC_KT_QEMU_EXTRA:-} \
 	-kernel "$VMLINUX" -initrd "$initrd" \
-	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 sysctl.kernel.hung_task_timeout_secs=20 ${HC_KT_APPEND:-}" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=4 sysctl.kernel.hung_task_timeout_secs=20 $hardening ${HC_KT_APPEND:-}" \
 	</dev/null >"$log" 2>&1
 rc=$?
 end=$(date +%s.%N)

@@ -7,7 +7,9 @@
 # Environment: CACHE, OUT, TOP (set by the Makefile); HC_KT_ROM (card ROM; default: bake the
 # synthetic "tiny" ROM); HC_KT_EMUD_BIN (hc-emud binary, default build/hc-emud);
 # HC_KT_DKMS=0 skips the `dkms build` check; HC_KT_LIBHC_TIMEOUT (seconds, default 300) bounds
-# the libhc boot.
+# the libhc boot; HC_KT_FUZZ_SECONDS (default 60) the in-guest ioctl fuzzer of the MSI-X boot;
+# HC_KT_BOOTS (default "msi nomsi libhc") picks the boots, e.g. HC_KT_BOOTS=msi
+# HC_KT_APPEND=hc.tests=t_20_uapi HC_KT_DKMS=0 for one test in one boot while working on it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 TOP=${TOP:-$(cd "$here/../.." && pwd)}
@@ -29,8 +31,15 @@ build_module() {
 	src=$OUT/$1/src
 	rm -rf "$src"
 	mkdir -p "$src/include/uapi"
-	cp "$TOP"/driver/* "$src/"
-	cp -r "$TOP"/include/uapi/* "$src/include/uapi/"
+	# HC_KT_DRIVER_SRC: another driver tree (driver/ files plus include/uapi/), e.g. an older
+	# commit's, to show that a new guest test fails on it.
+	if [ -n "${HC_KT_DRIVER_SRC:-}" ]; then
+		cp "$HC_KT_DRIVER_SRC"/* "$src/" 2>/dev/null
+		cp -r "$HC_KT_DRIVER_SRC"/include/uapi/* "$src/include/uapi/"
+	else
+		cp "$TOP"/driver/* "$src/"
+		cp -r "$TOP"/include/uapi/* "$src/include/uapi/"
+	fi
 	if ! make -C "$KDIR" M="$src" W=1 modules >"$OUT/$1/build.log" 2>&1; then
 		echo "run-suite: $KVER: module build failed:" >&2
 		tail -n 30 "$OUT/$1/build.log" >&2
@@ -38,6 +47,11 @@ build_module() {
 	fi
 	if grep -E 'warning:|error:' "$OUT/$1/build.log" >&2; then
 		echo "run-suite: $KVER: module build has warnings (see $OUT/$1/build.log)" >&2
+		return 1
+	fi
+	# The ID table holds only the card's own ID: ivshmem is bound through driver_override.
+	if /sbin/modinfo -F alias "$src/hc_accel.ko" | grep -qi 'v00001AF4d00001110'; then
+		echo "run-suite: $KVER: hc_accel.ko claims ivshmem (1af4:1110) by its ID table" >&2
 		return 1
 	fi
 	return 0
@@ -173,21 +187,35 @@ for s in $series; do
 	"$here/mkinitramfs.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" "drm" \
 		"$OUT/$s/src/hc_accel.ko" "$OUT"/guest/t_* "$here"/guest/t_*.sh "$OUT"/tools/hc-* "$OUT/expected-decode.txt" \
 		$golden $check_files || { fails=$((fails + 1)); continue; }
+	boots=${HC_KT_BOOTS:-msi nomsi libhc}
 	sock=$OUT/$s/card.sock
 	# The card: hc-emud serving ivshmem-doorbell (card peer 0) plus its own socket, which the
 	# host-side reference runs use. 1 + queue pairs vectors each way.
 	set -- "$emud" --rom "$rom" --socket "$OUT/$s/emu.sock" --ivshmem "$sock" --allow-faults
-	HC_KT_SOCK=$sock HC_KT_VECTORS=5 "$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
-		"$OUT/$s/console.log" "$@" || fails=$((fails + 1))
+	# The MSI-X boot also runs the in-guest ioctl fuzzer (t_95_ioctl_fuzz) for
+	# HC_KT_FUZZ_SECONDS (default 60; the nomsi boot skips it).
+	# Its bound: the usual one plus twice the fuzzing time (the fuzzing runs for that long
+	# whatever the load, and the checks after it wait for its leftovers to go).
+	fuzz_s=${HC_KT_FUZZ_SECONDS:-60}
+	case " $boots " in *" msi "*)
+	HC_KT_SOCK=$sock HC_KT_VECTORS=5 HC_KT_TIMEOUT=$((${HC_KT_TIMEOUT:-180} + 2 * fuzz_s)) \
+		HC_KT_APPEND="hc.fuzz=$fuzz_s ${HC_KT_APPEND:-}" \
+		"$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
+		"$OUT/$s/console.log" "$@" || fails=$((fails + 1)) ;;
+	esac
 	# Again without MSI (pci=nomsi; ivshmem-doorbell has no INTx): the driver's polling mode.
+	case " $boots " in *" nomsi "*)
 	HC_KT_SOCK=$sock HC_KT_VECTORS=5 HC_KT_APPEND="pci=nomsi ${HC_KT_APPEND:-}" \
 		"$here/run-qemu.sh" "$CACHE/$s.env" "$OUT/$s/initramfs.cpio.gz" \
-		"$OUT/$s/console-nomsi.log" "$@" || fails=$((fails + 1))
+		"$OUT/$s/console-nomsi.log" "$@" || fails=$((fails + 1)) ;;
+	esac
 	# libhc's Check programs through the driver, one card per ROM they use. That guest is busy
 	# on one vCPU for a minute (in-process references under TCG): let it run alongside the
 	# next kernel's boots and collect its result at the end.
+	case " $boots " in *" libhc "*)
 	libhc_boot >"$OUT/$s/libhc-boot.out" 2>&1 &
-	libhc_jobs="$libhc_jobs $!:$s"
+	libhc_jobs="$libhc_jobs $!:$s" ;;
+	esac
 	echo "run-suite: $KVER: $(($(date +%s) - t0))s including the module build"
 done
 for j in $libhc_jobs; do

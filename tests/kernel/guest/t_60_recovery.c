@@ -6,8 +6,8 @@
  *    DRM_HC_REASON_LOST, without a reset;
  *  - a card that stalls mid-decode (heartbeat stops): the job times out
  *    (DRM_HC_REASON_TIMEOUT), the card is reset, the other context's job gets
- *    DRM_HC_REASON_RESET, old contexts report -ECANCELED, and new contexts decode exactly
- *    as before.
+ *    DRM_HC_REASON_RESET, old contexts report -ECANCELED, a devcoredump of the card's state
+ *    is left for the bug report, and new contexts decode exactly as before.
  */
 #include "ktest.h"
 #include "decode_case.h"
@@ -28,7 +28,7 @@ static int decode_case_ok(int fd)
 	uint32_t ids[DECODE_CASE_TOKENS], expect[DECODE_CASE_TOKENS];
 	struct kt_ctx c;
 	struct kt_stream s;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	FILE *f = fopen("/etc/expected-decode.txt", "r");
 	int i, ok;
 
@@ -50,12 +50,37 @@ static int decode_case_ok(int fd)
 	return ok;
 }
 
+/* The hang left a snapshot of the card for the bug report (devcoredump); dismiss it. */
+static void check_coredump(void)
+{
+	char head[512] = "";
+	glob_t g;
+	ssize_t n = -1;
+	int fd;
+
+	if (glob("/sys/class/devcoredump/devcd*/data", 0, NULL, &g)) {
+		KT_CHECK(0, "a devcoredump of the hang exists");
+		return;
+	}
+	fd = open(g.gl_pathv[0], O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, head, sizeof(head) - 1);
+		close(fd);
+	}
+	head[n > 0 ? n : 0] = 0;
+	KT_CHECK(strstr(head, "hc_accel") && strstr(head, "reason: ") &&
+		 !strstr(head, "reason: forced") && strstr(head, "regs+0000: "),
+		 "devcoredump of the hang: %.60s...", head);
+	kt_write_file(g.gl_pathv[0], "1");	/* dismiss */
+	globfree(&g);
+}
+
 int main(void)
 {
 	char sysdir[512];
 	struct kt_ctx a, b;
 	struct kt_stream sa, sb;
-	struct hc_cqe cqe;
+	struct drm_hc_cqe cqe;
 	struct drm_hc_submit sub;
 	long long resets0, tmo0, lost0;
 	int fd, rc;
@@ -97,7 +122,7 @@ int main(void)
 	kt_decode(&b, &sb, 3000, 4);
 	{
 		int got_a = 0, got_b = 0, errs = 0, i;
-		struct hc_cqe all[4];
+		struct drm_hc_cqe all[4];
 
 		for (i = 0; i < 4; i++) {
 			struct kt_ctx *c = i < 2 ? &a : &b;
@@ -121,6 +146,7 @@ int main(void)
 		KT_CHECK(got_b >= 1, "the other context's job got a reset error (%d)", got_b);
 	}
 	KT_CHECK(kt_counter(sysdir, "resets") == resets0 + 1, "resets +1");
+	check_coredump();
 	KT_CHECK(kt_counter(sysdir, "jobs_timed_out") == tmo0 + 1, "jobs_timed_out +1");
 	sub = (struct drm_hc_submit){ .ctx_handle = a.handle };
 	kt_prefill(&a, decode_case_prompt, 1, 9);

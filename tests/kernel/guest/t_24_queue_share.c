@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One process cannot take the card's queue from the others, and destroying a context whose
+ * jobs fill the queue never frees card memory the card still writes (defect 2 of driver v2;
+ * at 27ebc51 one context could hold 8191 jobs, a full queue made CONTEXT_CLOSE fail with
+ * -EBUSY, and the driver then freed the context's streams while the card kept its jobs).
+ *
+ *  - a context may have max_jobs_per_context jobs in flight; SUBMIT beyond it is -EBUSY;
+ *  - with that limit lifted, one context fills the driver's whole queue: another file can
+ *    still create a context and cancel (the driver keeps slots for its own jobs), and
+ *    destroying the full context completes every job and closes it on the card: a stream
+ *    made afterwards from the same card memory receives no stray token, and the card holds
+ *    only the contexts that are open.
+ */
+#include "ktest.h"
+#include "decode_case.h"
+
+#define PARAM "/sys/module/hc_accel/parameters/max_jobs_per_context"
+#define FLOOD 1000
+
+/*
+ * A prefill then decodes on @s, submitted 128 at a time (the card takes the SQ's entries into
+ * its own queue after each doorbell) until the driver refuses one; returns how many went.
+ */
+static int flood(struct kt_ctx *c, struct kt_stream *s, int n)
+{
+	struct drm_hc_job j;
+	int i = 0, taken = 0;
+
+	while (i < n) {
+		struct drm_hc_submit sub = { .ctx_handle = c->handle };
+		int batch = 0;
+
+		for (; i < n && batch < 128; i++, batch++) {
+			memset(&j, 0, sizeof(j));
+			j.user_data = 1 + (uint64_t)i;
+			if (i == 0) {
+				j.opcode = DRM_HC_OP_PREFILL;
+				j.prefill.tokens_ptr = (uintptr_t)decode_case_prompt;
+				j.prefill.n_tokens = DECODE_CASE_PROMPT_LEN;
+			} else {
+				j.opcode = DRM_HC_OP_DECODE;
+				j.decode.stream_handle = s->handle;
+				/* the 1-entry stream is never read: runs until cancelled */
+				j.decode.max_tokens = 1000000;
+			}
+			memcpy(hc_ring_prod_entry(&c->sq, 0), &j, sizeof(j));
+			hc_ring_prod_publish(&c->sq, 1);
+		}
+		ioctl(c->fd, DRM_IOCTL_HC_SUBMIT, &sub);
+		taken += (int)sub.submitted;
+		if ((int)sub.submitted < batch) {
+			/* refused (-EBUSY): take the rest back */
+			c->sq.local = hc_ring_load_acquire(&c->sq.hdr->head);
+			hc_ring_store_release(&c->sq.hdr->tail, c->sq.local);
+			break;
+		}
+	}
+	return taken;
+}
+
+static int ctx_big(int fd, struct kt_ctx *c)
+{
+	struct drm_hc_ctx_create a = { .sq_entries = 1024, .cq_entries = 2048 };
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	if (ioctl(fd, DRM_IOCTL_HC_CTX_CREATE, &a))
+		return -errno;
+	c->handle = a.handle;
+	c->map_size = a.ring_size;
+	c->map = mmap(NULL, a.ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      (off_t)a.ring_mmap_offset);
+	if (c->map == MAP_FAILED)
+		return -errno;
+	hc_ring_init(&c->sq, (char *)c->map + a.sq_offset, 1024, sizeof(struct drm_hc_job));
+	hc_ring_init(&c->cq, (char *)c->map + a.cq_offset, 2048, sizeof(struct drm_hc_cqe));
+	return 0;
+}
+
+int main(void)
+{
+	char sysdir[512], param[32];
+	struct kt_ctx a, b, b2;
+	struct kt_stream sa, s2, s3;
+	struct drm_hc_cancel cn;
+	struct drm_hc_cqe cqe;
+	uint32_t ids[4];
+	long limit;
+	int fda, fdb, n, i, done, cancelled;
+
+	fda = kt_open(sysdir, sizeof(sysdir));
+	fdb = kt_open(NULL, 0);
+	if (fda < 0 || fdb < 0)
+		return 1;
+	KT_CHECK(kt_read_file(PARAM, param, sizeof(param)) == 0, "%s exists (%s)", PARAM,
+		 param);
+	limit = strtol(param, NULL, 10);
+
+	/* The per-context limit. */
+	KT_CHECK(ctx_big(fda, &a) == 0 && kt_stream_create(fda, &sa, 1) == 0,
+		 "context with a 1024-entry ring and a 1-entry stream");
+	n = flood(&a, &sa, FLOOD);
+	/* +1: the prefill may complete while the decodes are being submitted */
+	KT_CHECK(n >= limit && n <= limit + 1, "%d of %d jobs taken (limit %ld per context)", n,
+		 FLOOD, limit);
+	kt_stream_destroy(&sa);
+	KT_CHECK(kt_ctx_destroy(&a) == 0, "destroyed");
+
+	/* No limit: one context fills the driver's queue. */
+	KT_CHECK(kt_write_file(PARAM, "1000000") == 0, "limit lifted");
+	KT_CHECK(ctx_big(fda, &a) == 0 && kt_stream_create(fda, &sa, 1) == 0, "context again");
+	n = flood(&a, &sa, FLOOD);
+	KT_CHECK(n > 2 * limit && n < FLOOD, "%d of %d jobs taken: the queue is full", n, FLOOD);
+	KT_CHECK(kt_ctx_create(fdb, &b, 4) == 0, "another file creates a context meanwhile");
+	cn = (struct drm_hc_cancel){ .ctx_handle = b.handle };
+	KT_CHECK(ioctl(fdb, DRM_IOCTL_HC_CANCEL, &cn) == 0, "and cancels");
+
+	/* Destroy the full context without reading its stream: every job completes. */
+	kt_stream_destroy(&sa);	/* the handle goes; the jobs still hold the stream */
+	{
+		struct drm_hc_ctx_destroy d = { .handle = a.handle };
+
+		KT_CHECK(ioctl(fda, DRM_IOCTL_HC_CTX_DESTROY, &d) == 0, "full context destroyed");
+	}
+	done = cancelled = 0;
+	while (hc_ring_cons_avail(&a.cq) > 0) {
+		memcpy(&cqe, hc_ring_cons_entry(&a.cq, 0), sizeof(cqe));
+		hc_ring_cons_release(&a.cq, 1);
+		done++;
+		if (cqe.status == HC_STATUS_CANCELLED)
+			cancelled++;
+	}
+	KT_CHECK(done == n, "%d completions for %d jobs (%d cancelled by the card)", done, n,
+		 cancelled);
+	KT_CHECK(kt_counter(sysdir, "resets") >= 0, "resets: %lld", kt_counter(sysdir, "resets"));
+	munmap(a.map, a.map_size);
+
+	/* Card memory of the old stream, reused: the card must not write into it. */
+	KT_CHECK(kt_stream_create(fdb, &s2, 1) == 0, "new 1-entry stream in another file");
+	KT_CHECK(kt_ctx_create(fdb, &b2, 4) == 0 && kt_stream_create(fdb, &s3, 16) == 0,
+		 "a context decoding elsewhere");
+	kt_prefill(&b2, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
+	kt_decode(&b2, &s3, 4, 2);
+	KT_CHECK(kt_stream_read(&b2, &s3, ids, 4, KT_EVENT_MS) == 4, "4 tokens decoded");
+	for (i = 0; i < 2; i++)
+		KT_CHECK(kt_wait_cqe(&b2, &cqe, KT_EVENT_MS) == 0, "completion %d", i);
+	KT_CHECK(hc_ring_load_acquire(&s2.r.hdr->tail) == 0,
+		 "the new stream received no stray token (tail %u)",
+		 hc_ring_load_acquire(&s2.r.hdr->tail));
+	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 2, KT_EVENT_MS) == 2,
+		 "the card holds exactly the 2 open contexts (%lld)",
+		 kt_counter(sysdir, "contexts_in_use"));
+
+	KT_CHECK(kt_write_file(PARAM, param) == 0, "limit restored to %s", param);
+	kt_stream_destroy(&s2);
+	kt_stream_destroy(&s3);
+	kt_ctx_destroy(&b2);
+	kt_ctx_destroy(&b);
+	KT_CHECK(kt_counter_wait(sysdir, "jobs_inflight", 0, KT_EVENT_MS) == 0,
+		 "nothing left in flight");
+	close(fda);
+	close(fdb);
+	return kt_exit();
+}
