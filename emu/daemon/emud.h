@@ -93,6 +93,9 @@ struct emud_job {
 	bool have_tok;			/* DECODE: tok sampled but not yet in the stream */
 	bool paced;			/* DECODE: tok held until not_before (--pace) */
 	uint64_t not_before;		/* DECODE, --pace: earliest time of the next token */
+	uint64_t wake_ns;		/* DECODE: hc_sqe_decode.wakeup_usec, in ns (0: at once) */
+	uint32_t wake_tokens;		/* DECODE: hc_sqe_decode.wakeup_tokens (0: no limit) */
+	uint64_t wake_at;		/* DECODE: a deferred wake-up is due then (0: none) */
 	int32_t tok;
 	uint32_t count;
 	uint64_t user_data;
@@ -166,6 +169,7 @@ struct emud_fn {
 	uint32_t irqs_dropped, cqes_corrupted;
 
 	uint32_t irq_mask;		/* vectors to raise at the end of this round */
+	uint32_t n_deferred;		/* head jobs with a deferred stream wake-up (wake_at) */
 	bool kicked;			/* a doorbell rang since the last service */
 	uint64_t heartbeat;		/* heartbeat thread only */
 	uint32_t logged;		/* bad-SQE log lines so far */
@@ -205,7 +209,8 @@ struct emud_card {
 	int in_forward;			/* inside hc_forward (the worker pool is busy) */
 
 	int epfd;
-	int pace_tfd;			/* --pace: timerfd for the next held token, or -1 */
+	int timer_tfd;			/* timerfd: next held token (--pace), next deferred
+					   stream wake-up (HC_CAP_WAKEUP_DELAY); or -1 */
 	bool stop;
 };
 
@@ -268,6 +273,11 @@ void emud_fn_destroy(struct emud_fn *fn);	/* frees contexts; memory belongs to t
 void emud_fn_kick(struct emud_fn *fn);		/* a doorbell rang */
 void emud_fn_service(struct emud_fn *fn, bool card_idle);
 bool emud_fn_sleep_prepare(struct emud_fn *fn);	/* false: new work appeared */
+/*
+ * A DECODE published a token while its consumer asked for a wake-up: raise the queue pair's
+ * vector this round, or defer it by the job's wakeup_usec (HC_CAP_WAKEUP_DELAY).
+ */
+void emud_fn_stream_wakeup(struct emud_fn *fn, struct emud_job *j);
 void emud_post_cqe(struct emud_fn *fn, uint32_t q, const struct hc_cqe *cqe);
 void emud_fn_qp_abandon(struct emud_fn *fn, uint32_t q);
 bool emud_fn_log_ok(struct emud_fn *fn);	/* per-function log rate limit */
@@ -292,8 +302,11 @@ void emud_job_enqueue(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j
 void emud_job_free(struct emud_fn *fn, struct emud_job *j);
 void emud_fn_unblock(struct emud_fn *fn);		/* retry jobs waiting for stream space */
 bool emud_fn_runnable(const struct emud_fn *fn);
-/* --pace: the earliest time a held token may be shown (0: none is held). */
-uint64_t emud_sched_next_paced(const struct emud_card *card);
+/*
+ * The earliest time the scheduler must look again while idle: a held token may be shown
+ * (--pace) or a deferred stream wake-up is due (0: neither).
+ */
+uint64_t emud_sched_next_timer(const struct emud_card *card);
 bool emud_sched_round(struct emud_card *card);		/* true if anything ran */
 
 /* emud_null.c: BENCHMARK ONLY --null-model, the stack's ceiling without the model */

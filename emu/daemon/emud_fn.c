@@ -79,7 +79,8 @@ int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t
 	r->magic = HC_CARD_MAGIC;
 	r->version = HC_CARD_VERSION;
 	r->regs_size = sizeof(*r);
-	r->caps = caps | HC_CAP_COALESCE | (card->opt.allow_faults ? HC_CAP_FAULT_INJECTION : 0);
+	r->caps = caps | HC_CAP_COALESCE | HC_CAP_WAKEUP_DELAY |
+		  (card->opt.allow_faults ? HC_CAP_FAULT_INJECTION : 0);
 	r->mem_size = mem_size;
 	r->data_offset = HC_CARD_REGS_SIZE;
 	r->data_size = mem_size - HC_CARD_REGS_SIZE;
@@ -467,6 +468,69 @@ static void qp_fetch(struct emud_fn *fn, uint32_t q)
 		hc_ring_store(&fn->regs->qp[q].jobs_inflight, qp->inflight);
 }
 
+/* Raise @j's stream vector this round (the wake-up is no longer deferred). */
+static void stream_raise(struct emud_fn *fn, struct emud_job *j)
+{
+	fn->irq_mask |= 1u << fn->qp[j->qp].irq_vector;
+	if (j->wake_at) {
+		j->wake_at = 0;
+		fn->n_deferred--;
+	}
+}
+
+void emud_fn_stream_wakeup(struct emud_fn *fn, struct emud_job *j)
+{
+	if (j->wake_ns) {
+		int space = hc_ring_prod_space(&j->stream);
+		uint32_t unread = hc_ring_entries(&j->stream) - (uint32_t)space;
+
+		/* a full ring pauses the context until the host reads: no reason to wait */
+		if (space > 0 && (!j->wake_tokens || unread < j->wake_tokens)) {
+			if (!j->wake_at) {
+				j->wake_at = emud_now_ns() + j->wake_ns;
+				fn->n_deferred++;
+			}
+			return;
+		}
+	}
+	stream_raise(fn, j);
+}
+
+/*
+ * Deferred stream wake-ups (HC_CAP_WAKEUP_DELAY). Once one is due, every deferred one of the
+ * function goes with it: a consumer that sleeps on all its streams then wakes once per
+ * budget, not once per queue pair (earlier than asked is always allowed). One whose vector
+ * is raised this round anyway is delivered by that interrupt. A due one whose consumer
+ * cleared HC_STREAM_HOST_NEED_WAKEUP meanwhile is dropped: that consumer is awake and
+ * re-checks the tail after setting the flag again (the full-barrier pairing of hc_ring.h).
+ */
+static void fn_deferred_wakeups(struct emud_fn *fn)
+{
+	const uint64_t now = emud_now_ns();
+	bool due = false;
+	uint32_t i;
+
+	for (i = 0; i < fn->max_contexts && !due; i++) {
+		const struct emud_job *j = fn->ctx[i] ? fn->ctx[i]->head : NULL;
+
+		due = j && j->wake_at && j->wake_at <= now;
+	}
+	for (i = 0; i < fn->max_contexts && fn->n_deferred; i++) {
+		struct emud_job *j = fn->ctx[i] ? fn->ctx[i]->head : NULL;
+		uint32_t bit;
+
+		if (!j || !j->wake_at)
+			continue;
+		bit = 1u << fn->qp[j->qp].irq_vector;
+		if (!due && !(fn->irq_mask & bit))
+			continue;
+		j->wake_at = 0;
+		fn->n_deferred--;
+		if (!(fn->irq_mask & bit) && hc_ring_prod_need_wakeup(&j->stream))
+			fn->irq_mask |= bit;
+	}
+}
+
 void emud_fn_service(struct emud_fn *fn, bool card_idle)
 {
 	uint64_t now = 0;
@@ -512,6 +576,8 @@ void emud_fn_service(struct emud_fn *fn, bool card_idle)
 		if (hc_ring_prod_need_wakeup(&qp->cq))
 			fn->irq_mask |= 1u << qp->irq_vector;
 	}
+	if (fn->n_deferred)
+		fn_deferred_wakeups(fn);
 	for (v = 0; fn->irq_mask; v++) {
 		if (fn->irq_mask & (1u << v)) {
 			fn->irq_mask &= ~(1u << v);

@@ -78,6 +78,8 @@ int emud_ctx_open(struct emud_fn *fn, uint32_t max_ctx, uint32_t *id, uint16_t *
 
 void emud_job_free(struct emud_fn *fn, struct emud_job *j)
 {
+	if (j->wake_at)
+		fn->n_deferred--;
 	if (j->tokens)
 		fn->tok_bytes -= ((uint64_t)j->n_tokens + 1) * sizeof(*j->tokens);
 	free(j->tokens);
@@ -123,8 +125,12 @@ static void job_complete(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	};
 
 	job_pop(fn, c, j);
-	if (j->op == HC_OP_DECODE)
+	if (j->op == HC_OP_DECODE) {
 		hc_ring_prod_wait_done(&j->stream);
+		/* the job ends: a deferred wake-up has nothing left to wait for */
+		if (j->wake_at && hc_ring_prod_need_wakeup(&j->stream))
+			fn->irq_mask |= 1u << fn->qp[j->qp].irq_vector;
+	}
 	emud_post_cqe(fn, j->qp, &cqe);
 	emud_job_free(fn, j);
 }
@@ -217,7 +223,7 @@ bool emud_fn_runnable(const struct emud_fn *fn)
 	return false;
 }
 
-uint64_t emud_sched_next_paced(const struct emud_card *card)
+uint64_t emud_sched_next_timer(const struct emud_card *card)
 {
 	const struct emud_fn *fn;
 	uint64_t next = 0;
@@ -229,6 +235,8 @@ uint64_t emud_sched_next_paced(const struct emud_card *card)
 
 			if (j && j->paced && !j->waiting && (!next || j->not_before < next))
 				next = j->not_before;
+			if (j && j->wake_at && (!next || j->wake_at < next))
+				next = j->wake_at;
 		}
 	return next;
 }
@@ -391,7 +399,7 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 	hc_ring_store(hc_stream_entry(&j->stream, j->stream.local), (uint32_t)j->tok);
 	hc_ring_prod_publish(&j->stream, 1);
 	if (hc_ring_prod_need_wakeup(&j->stream))
-		fn->irq_mask |= 1u << fn->qp[j->qp].irq_vector;
+		emud_fn_stream_wakeup(fn, j);
 	j->have_tok = false;
 	if (card->opt.pace) {
 		const uint64_t now = emud_now_ns(), gap = 1000000000ull / card->opt.pace;

@@ -103,6 +103,10 @@ static uint16_t check_decode(struct emud_fn *fn, const struct hc_sqe *sqe, const
 	if (!emud_fn_range_ok(fn, d->stream_offset, HC_RING_BYTES(d->stream_entries, 4),
 		      HC_CARD_RING_ALIGN))
 		return *why = "stream ring outside card memory or misaligned", HC_REASON_BAD_OFFSET;
+	if (d->wakeup_usec > HC_CARD_MAX_WAKEUP_USEC)
+		return *why = "wakeup_usec above HC_CARD_MAX_WAKEUP_USEC", HC_REASON_BAD_DESCRIPTOR;
+	if (d->wakeup_tokens > d->stream_entries)
+		return *why = "wakeup_tokens above stream_entries", HC_REASON_BAD_DESCRIPTOR;
 	if (d->max_tokens == 0)
 		return *why = "max_tokens is 0", HC_REASON_BAD_DESCRIPTOR;
 	if (!isfinite(t) || t < 0 || !isfinite(p) || p < 0)
@@ -236,6 +240,8 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 		j->samp.top_k = d->top_k;
 		j->samp.seed = d->seed;
 		j->step_base = d->step_base;
+		j->wake_ns = (uint64_t)d->wakeup_usec * 1000;
+		j->wake_tokens = d->wakeup_tokens;
 	}
 	emud_job_enqueue(fn, c, j);
 }

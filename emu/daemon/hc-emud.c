@@ -315,24 +315,25 @@ static void on_signal(struct emud_ev *ev, uint32_t events)
 	card->stop = true;
 }
 
-/* --pace: the timer fired; the loop that follows shows the held tokens that are due. */
-static void on_pace_timer(struct emud_ev *ev, uint32_t events)
+/* The timer fired: the loop that follows shows the held tokens that are due (--pace) and
+ * raises the deferred stream wake-ups that are due (HC_CAP_WAKEUP_DELAY). */
+static void on_timer(struct emud_ev *ev, uint32_t events)
 {
 	uint64_t n;
 
 	(void)!read((int)ev->vector, &n, sizeof(n));
 }
 
-/* --pace: arm the timer for the earliest held token (absolute, nanoseconds: a tick of an
- * HC1 is 59 us, far below epoll's millisecond timeout). */
-static void pace_arm(struct emud_card *card)
+/* Arm the timer for the earliest held token or deferred wake-up (absolute, nanoseconds: a
+ * tick of an HC1 is 59 us, far below epoll's millisecond timeout). */
+static void timer_arm(struct emud_card *card)
 {
-	const uint64_t next = emud_sched_next_paced(card);
+	const uint64_t next = emud_sched_next_timer(card);
 	struct itimerspec its = { .it_value = { (time_t)(next / 1000000000u),
 						(long)(next % 1000000000u) } };
 
-	if (card->pace_tfd >= 0 && next)
-		timerfd_settime(card->pace_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (card->timer_tfd >= 0 && next)
+		timerfd_settime(card->timer_tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static void run(struct emud_card *card, struct emud_socket *sock)
@@ -372,7 +373,7 @@ static void run(struct emud_card *card, struct emud_socket *sock)
 			timeout = 0;
 			continue;
 		}
-		pace_arm(card);
+		timer_arm(card);
 		/* going idle: ask for SQ doorbells, then look once more (no lost wake-up) */
 		sleep = true;
 		for (fn = card->fns; fn; fn = fn->next)
@@ -411,14 +412,14 @@ int main(int argc, char **argv)
 	struct emud_card card;
 	struct emud_socket *sock = NULL;
 	struct emud_ivshmem *ivs = NULL;
-	struct emud_ev sig_ev, pace_ev;
+	struct emud_ev sig_ev, timer_ev;
 	char err[512], path[256];
 	sigset_t mask;
 	int sfd = -1, rc;
 
 	memset(&card, 0, sizeof(card));
 	card.epfd = -1;
-	card.pace_tfd = -1;
+	card.timer_tfd = -1;
 	if (parse_args(argc, argv, &card.opt) < 0)
 		return 2;
 	emud_service_init(card.opt.verbose);
@@ -459,18 +460,16 @@ int main(int argc, char **argv)
 	rc = emud_ev_add(&card, sfd, &sig_ev);
 	if (rc < 0)
 		goto out;
-	if (card.opt.pace) {
-		card.pace_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (card.pace_tfd < 0) {
-			rc = -errno;
-			emud_err("timerfd: %s", strerror(errno));
-			goto out;
-		}
-		pace_ev = (struct emud_ev){ on_pace_timer, &card, (uint32_t)card.pace_tfd };
-		rc = emud_ev_add(&card, card.pace_tfd, &pace_ev);
-		if (rc < 0)
-			goto out;
+	card.timer_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (card.timer_tfd < 0) {
+		rc = -errno;
+		emud_err("timerfd: %s", strerror(errno));
+		goto out;
 	}
+	timer_ev = (struct emud_ev){ on_timer, &card, (uint32_t)card.timer_tfd };
+	rc = emud_ev_add(&card, card.timer_tfd, &timer_ev);
+	if (rc < 0)
+		goto out;
 	rc = socket_setup(&card, &sock, path, sizeof(path));
 	if (rc < 0)
 		goto out;
@@ -512,8 +511,8 @@ out:
 	emud_socket_close(sock);
 	if (sfd >= 0)
 		close(sfd);
-	if (card.pace_tfd >= 0)
-		close(card.pace_tfd);
+	if (card.timer_tfd >= 0)
+		close(card.timer_tfd);
 	if (card.epfd >= 0)
 		close(card.epfd);
 	card_close(&card);

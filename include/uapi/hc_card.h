@@ -32,6 +32,7 @@
 #define HC_CARD_MAX_STOP	8	/* stop token ids per DECODE */
 #define HC_CARD_NAME_LEN	64
 #define HC_CARD_RING_ALIGN	64	/* rings start on a cache line */
+#define HC_CARD_MAX_WAKEUP_USEC	1000000	/* largest hc_sqe_decode.wakeup_usec (1 s) */
 
 /* Capability bits (hc_card_regs.caps). */
 #define HC_CAP_TRANSPORT_SOCKET	(1ULL << 0)	/* hc-emud socket transport, one memfd per client */
@@ -39,6 +40,7 @@
 #define HC_CAP_FAULT_INJECTION	(1ULL << 2)	/* TEST ONLY: hc_card_regs.fault is honoured */
 #define HC_CAP_COALESCE		(1ULL << 3)	/* hc_card_qp.coalesce_* are honoured */
 #define HC_CAP_TOKENIZER	(1ULL << 4)	/* hc_card_regs.tokenizer_* locate the ROM tokenizer */
+#define HC_CAP_WAKEUP_DELAY	(1ULL << 5)	/* hc_sqe_decode.wakeup_* are honoured */
 
 /* Card status (hc_card_regs.status). */
 enum hc_card_status {
@@ -376,6 +378,19 @@ struct hc_sqe_prefill {
  *	(hc_sample()'s step): use the number of tokens already generated when continuing.
  * @stop: stop token ids (< vocab_size). A sampled stop token ends the job with
  *	HC_STATUS_DONE_STOP_TOKEN; it is NOT written to the stream, the CQE's aux is its id.
+ * @wakeup_usec: (with HC_CAP_WAKEUP_DELAY; else must be zero) how late the stream's
+ *	wake-up may be, in microseconds, at most HC_CARD_MAX_WAKEUP_USEC. When the card
+ *	publishes a token while the stream's HC_STREAM_HOST_NEED_WAKEUP is set, it raises the
+ *	queue pair's irq_vector no later than @wakeup_usec after that publish, provided
+ *	HC_STREAM_HOST_NEED_WAKEUP is still set then (a consumer that cleared it is awake and
+ *	reads the tail itself: the full-barrier pairing of hc_ring.h still holds). Earlier is
+ *	allowed: at once when the ring is full (the context pauses until the host reads), when
+ *	@wakeup_tokens are unread, when the job ends, or together with another interrupt. 0:
+ *	at once, as without the capability. It changes when interrupts are raised, never
+ *	which tokens are produced or when.
+ * @wakeup_tokens: (with HC_CAP_WAKEUP_DELAY; else must be zero) ...or as soon as the stream
+ *	holds this many unread tokens (tail - head); 0: no count limit; at most
+ *	@stream_entries. Meaningless without @wakeup_usec.
  * @reserved: must be zero.
  */
 struct hc_sqe_decode {
@@ -389,7 +404,9 @@ struct hc_sqe_decode {
 	__u64 seed;
 	__u64 step_base;
 	__u32 stop[HC_CARD_MAX_STOP];
-	__u64 reserved[4];
+	__u32 wakeup_usec;
+	__u32 wakeup_tokens;
+	__u64 reserved[3];
 };
 
 /**
@@ -568,6 +585,10 @@ HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_card_regs, qp) == 0x400, "reg
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_sqe_open) == 112, "hc_sqe_open size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_sqe_prefill) == 112, "hc_sqe_prefill size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_sqe_decode) == 112, "hc_sqe_decode size");
+HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_sqe_decode, wakeup_usec) == 80,
+		      "decode wakeup_usec");
+HC_CARD_STATIC_ASSERT(__builtin_offsetof(struct hc_sqe_decode, wakeup_tokens) == 84,
+		      "decode wakeup_tokens");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_sqe) == 128, "hc_sqe size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_cqe) == 32, "hc_cqe size");
 HC_CARD_STATIC_ASSERT(sizeof(struct hc_emu_hello) == 64, "hc_emu_hello size");

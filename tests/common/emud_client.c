@@ -371,6 +371,8 @@ uint64_t tc_decode(struct tc *c, uint32_t ctx, uint64_t stream, uint32_t entries
 	memcpy(s.decode.stop, d->stop, sizeof(s.decode.stop));
 	s.decode.seed = d->seed;
 	s.decode.step_base = d->step_base;
+	s.decode.wakeup_usec = d->wakeup_usec;
+	s.decode.wakeup_tokens = d->wakeup_tokens;
 	tc_submit(c, &s);
 	return s.user_data;
 }

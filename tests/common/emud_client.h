@@ -34,6 +34,7 @@ struct tc_decode {
 	float temperature, top_p;
 	uint32_t top_k, max_tokens, n_stop, stop[HC_CARD_MAX_STOP];
 	uint64_t seed, step_base;
+	uint32_t wakeup_usec, wakeup_tokens;	/* HC_CAP_WAKEUP_DELAY: the stream's wake-up */
 };
 
 /* Milliseconds on the monotonic clock. */

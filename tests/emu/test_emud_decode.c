@@ -185,6 +185,67 @@ START_TEST(test_coalescing)
 }
 END_TEST
 
+/*
+ * Deferred stream wake-ups (HC_CAP_WAKEUP_DELAY): the card advertises them and refuses
+ * settings out of range; deferred streams (a delay alone, and a delay with a token count on
+ * a ring that pauses and wraps) give exactly the tokens of an undeferred one.
+ */
+START_TEST(test_wakeup_delay)
+{
+	static const struct {
+		uint32_t entries, usec, tokens;
+	} bad[] = {
+		{ 16, HC_CARD_MAX_WAKEUP_USEC + 1, 0 },	/* above the card's limit */
+		{ 16, 1000, 17 },			/* more tokens than the ring holds */
+		{ 16, 0xffffffffu, 0xffffffffu },
+	}, ok[3] = { { 64, 0, 0 }, { 64, 1000, 0 }, { 8, 2000, 3 } };
+	struct tc_decode d[3];
+	uint32_t want[3][48], ctx[3];
+	struct gen g[3];
+	struct hc_cqe e;
+	struct ref r;
+	struct tc c;
+	int32_t stop;
+	unsigned i;
+
+	REQUIRE_DAEMON();
+	ref_open(&r);
+	connect_qp(&c);
+	ck_assert(c.regs->caps & HC_CAP_WAKEUP_DELAY);
+	for (i = 0; i < 3; i++) {
+		memset(&d[i], 0, sizeof(d[i]));
+		d[i].temperature = 0.8f;
+		d[i].seed = 300 + i;
+		d[i].max_tokens = 48;
+		ck_assert_uint_eq(ref_generate(&r, 0, prompt, PROMPT_N, &d[i], 48, want[i], &stop),
+				  48);
+		ctx[i] = open_prefill(&c, 0, prompt, PROMPT_N);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		d[0].wakeup_usec = bad[i].usec;
+		d[0].wakeup_tokens = bad[i].tokens;
+		tc_decode(&c, ctx[0], tc_stream(&c, bad[i].entries), bad[i].entries, &d[0]);
+		ck_assert_int_eq(tc_cqe(&c, &e, TC_HANG_MS), 0);
+		ck_assert_uint_eq(e.status, HC_STATUS_ERROR);
+		ck_assert_uint_eq(e.reason, HC_REASON_BAD_DESCRIPTOR);
+		ck_assert_uint_eq(e.count, 0);
+	}
+	for (i = 0; i < 3; i++) {
+		d[i].wakeup_usec = ok[i].usec;
+		d[i].wakeup_tokens = ok[i].tokens;
+		gen_start(&c, &g[i], ctx[i], ok[i].entries, &d[i]);
+	}
+	pump(&c, g, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert_uint_eq(g[i].cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+		ck_assert_uint_eq(g[i].n, 48);
+		ck_assert_msg(!memcmp(g[i].out, want[i], sizeof(want[i])), "stream %u differs", i);
+	}
+	tc_close(&c);
+	ref_close(&r);
+}
+END_TEST
+
 START_TEST(test_stop_token)
 {
 	struct tc_decode d = { .temperature = 1.0f, .seed = 7, .max_tokens = 40 };
@@ -414,6 +475,7 @@ static Suite *emud_decode_suite(void)
 	tcase_add_test(tc, test_parallel_contexts_exact);
 	tcase_add_test(tc, test_round_robin);
 	tcase_add_test(tc, test_coalescing);
+	tcase_add_test(tc, test_wakeup_delay);
 	tcase_add_test(tc, test_stop_token);
 	tcase_add_test(tc, test_context_full);
 	tcase_add_test(tc, test_backpressure_and_cancel);
