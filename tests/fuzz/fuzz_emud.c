@@ -187,6 +187,9 @@ static void submit(struct host *h, struct in *in)
 			if (fix & 0x40)	/* greedy: most random float bits are refused */
 				sqe.decode.temperature = sqe.decode.top_p = 0;
 			memset(sqe.decode.reserved, 0, sizeof(sqe.decode.reserved));
+			/* deferred wake-ups in range (random u32s are nearly all refused) */
+			sqe.decode.wakeup_usec %= 3000;
+			sqe.decode.wakeup_tokens %= sqe.decode.stream_entries + 1;
 		} else if (sqe.opcode == HC_OP_CONTEXT_OPEN) {
 			memset(&sqe.open, 0, sizeof(sqe.open));
 			sqe.open.max_ctx = fix >> 3;
