@@ -597,6 +597,8 @@ static void card_free(struct hc_card *card)
 	for (i = 0; i < card->n_qps; i++)
 		hc__qp_drop_ops(&card->qp[i]);
 
+	if (card->uring)
+		hc__uring_free(card->uring);	/* before its polled fds are closed */
 	if (card->ops && card->ops->release)
 		card->ops->release(card);
 	for (e = card->free_list; e; e = n) {
@@ -609,6 +611,7 @@ static void card_free(struct hc_card *card)
 		hc_tok_free(card->tok);
 	pthread_mutex_destroy(&card->lock);
 	pthread_mutex_destroy(&card->alloc_lock);
+	pthread_mutex_destroy(&card->wait_lock);
 	free(card);
 }
 
@@ -627,6 +630,7 @@ static int open_uri(const char *uri, struct hc_card **out)
 		return -ENOMEM;
 	pthread_mutex_init(&card->lock, NULL);
 	pthread_mutex_init(&card->alloc_lock, NULL);
+	pthread_mutex_init(&card->wait_lock, NULL);
 	card->sock = -1;
 	for (i = 0; i < 1 + HC_CARD_MAX_QP; i++)
 		card->doorbell_fd[i] = card->irq_fd[i] = -1;

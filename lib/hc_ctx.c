@@ -248,7 +248,8 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	uint32_t entries, i;
 	int ret;
 
-	if (!ctx || !p || !out || !p->max_tokens || p->n_stop > HC_MAX_STOP_IDS || p->reserved ||
+	if (!ctx || !p || !out || !p->max_tokens || p->n_stop > HC_MAX_STOP_IDS ||
+	    p->latency_budget_us > HC_MAX_LATENCY_BUDGET_US ||
 	    !(p->temperature >= 0) || !(p->top_p >= 0) || p->temperature > 1e30f ||
 	    p->top_p > 1e30f)
 		return -EINVAL;
@@ -282,6 +283,11 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	si->ctx = ctx;
 	si->poll_fd = -1;
 	si->max_tokens = p->max_tokens;
+	si->budget_us = p->latency_budget_us;
+	/* only the direct card interface (a register page) carries the budget to the card;
+	 * the kernel backend's DECODE has no such field yet */
+	si->card_defers = si->budget_us && card->regs &&
+			  (card->info.capabilities & HC_CAP_WAKEUP_DELAY);
 	si->ring_bytes = HC_RING_BYTES(entries, sizeof(uint32_t));
 	ret = card->ops->buf_alloc(card, HC_BUF_STREAM, si->ring_bytes, &si->ring_cookie,
 				   (void **)&si->hdr);
@@ -315,6 +321,12 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	sqe.decode.step_base = p->step_base;
 	for (i = 0; i < p->n_stop; i++)
 		sqe.decode.stop[i] = (uint32_t)p->stop_ids[i];
+	if (si->card_defers) {
+		/* the card defers the stream's interrupt by up to the budget, or until half the
+		 * ring waits (so that the context does not pause on a full ring meanwhile) */
+		sqe.decode.wakeup_usec = si->budget_us;
+		sqe.decode.wakeup_tokens = entries / 2;
+	}
 	ret = hc__submit(card, ctx->qp, &sqe, &si->op);
 	if (ret) {
 		card->ops->buf_free(card, HC_BUF_STREAM, si->ring_cookie, si->hdr, si->ring_bytes);

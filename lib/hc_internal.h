@@ -148,6 +148,13 @@ struct hc_card {
 	uint64_t hb_last;	/* atomics: last heartbeat seen and when (ms) */
 	int64_t hb_when;
 	struct hc_ctx *ctxs;	/* open contexts, under lock (hc_close frees them) */
+	/*
+	 * The card's io_uring for waits, lazily made: one thread at a time has it (trylock of
+	 * wait_lock); a thread that finds it taken waits with its context's ring instead. Its
+	 * multishot polls stay armed whichever streams a single-threaded application waits on.
+	 */
+	pthread_mutex_t wait_lock;
+	struct hc_uring *uring;
 };
 
 struct hc_ctx {
@@ -174,6 +181,8 @@ struct hc_stream_impl {
 	int ended;		/* CQE reaped (or the card is gone: dead) */
 	int dead;
 	int poll_fd;		/* ops->stream_fd's, made by hc_stream_fd(); -1 before */
+	uint32_t budget_us;	/* hc_decode_params.latency_budget_us */
+	int card_defers;	/* the card got the budget (HC_CAP_WAKEUP_DELAY): no host linger */
 	struct hc_stream_status st;
 	struct hc_op op;
 };

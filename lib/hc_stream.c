@@ -78,18 +78,19 @@ void hc__uring_free(struct hc_uring *u)
 	free(u);
 }
 
-static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
+static struct hc_uring *uring_new(int *err)
 {
-	struct hc_uring *u = ctx->uring;
+	const char *off = getenv("HC_NO_IO_URING");
+	struct hc_uring *u = calloc(1, sizeof(*u));
 	int ret;
 
-	if (u)
-		return u;
-	u = calloc(1, sizeof(*u));
 	if (!u) {
 		*err = -ENOMEM;
 		return NULL;
 	}
+	/* HC_NO_IO_URING=1: take the poll(2) path as if io_uring were refused (tests, triage) */
+	if (off && *off && strcmp(off, "0"))
+		return u;
 	ret = io_uring_queue_init(WAIT_MAX_FDS * 4, &u->ring, 0);
 	if (ret == -ENOMEM) {
 		free(u);
@@ -98,8 +99,14 @@ static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
 	}
 	/* refused (EPERM, ENOSYS, ...): remember it, so the fallback costs no retry per wait */
 	u->ok = ret == 0;
-	ctx->uring = u;
 	return u;
+}
+
+static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
+{
+	if (!ctx->uring)
+		ctx->uring = uring_new(err);
+	return ctx->uring;
 }
 
 /* Called by the reaper with the QP lock held. */
@@ -361,32 +368,28 @@ static int poll_wait(struct hc_qp *const *qps, unsigned nq, const uint32_t *seqs
 	return 0;
 }
 
-int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
+/*
+ * The wait itself, on @u (whose polls watch @owner's fds across waits). *@waited is set
+ * when nothing was ready at the first look, i.e. the streams became ready while we waited.
+ */
+static int wait_core(struct hc_uring *u, struct hc_card *owner, struct hc_stream **streams,
+		     unsigned n, int timeout_ms, int64_t deadline, int *waited)
 {
 	struct hc_qp *qps[WAIT_MAX_FDS];
 	uint32_t seqs[WAIT_MAX_FDS];
-	struct hc_card *owner;
-	struct hc_uring *u;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
 	unsigned i, j, nq;
-	int ready, ret = 0, err = 0, changed, persist, need_check = 0;
+	int ready, ret = 0, changed, persist, need_check = 0, first = 1;
 
-	if (!streams || !n)
-		return -EINVAL;
-	for (i = 0; i < n; i++)
-		if (!streams[i])
-			return -EINVAL;
-	u = ctx_uring(hc__impl(streams[0])->ctx, &err);
-	if (!u)
-		return err;
-	owner = hc__impl(streams[0])->ctx->card;	/* outlives the ring's context */
 	persist = u->ok;	/* multishot polls if every stream is on the owner card */
 	for (i = 0; i < n; i++)
 		persist &= hc__impl(streams[i])->ctx->card == owner;
 	for (;;) {
 		ready = count_ready(streams, n, !persist);
-		if (ready || timeout_ms == 0)
+		if (ready || timeout_ms == 0) {
+			*waited = ready && !first;
 			return ready;
+		}
+		first = 0;
 		if (need_check) {
 			/* woken by no interrupt (timeout, connection event): is the card alive? */
 			ret = check_cards(streams, n);
@@ -511,6 +514,114 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 		if (deadline >= 0 && now_ns() >= deadline)
 			return count_ready(streams, n, 1);
 	}
+}
+
+/*
+ * Host-side batching for cards that did not get the latency budget (no HC_CAP_WAKEUP_DELAY,
+ * or the kernel backend): when every stream of the wait has a budget, a wait that slept
+ * lingers for three quarters of the smallest one once a stream is ready, so that the tokens
+ * of that time come with one wake-up (the last quarter is left for the wake-up itself).
+ * 0: return at once.
+ */
+static int64_t host_linger_ns(struct hc_stream **streams, unsigned n)
+{
+	uint32_t min = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		const struct hc_stream_impl *si = hc__impl(streams[i]);
+
+		if (!si->budget_us || si->card_defers)
+			return 0;
+		if (!min || si->budget_us < min)
+			min = si->budget_us;
+	}
+	return (int64_t)min * 750;
+}
+
+/* Every hc_stream_wait*: @streams are not NULL. */
+static int wait_streams(struct hc_stream **streams, unsigned n, int timeout_ms)
+{
+	struct hc_card *owner = hc__impl(streams[0])->ctx->card;
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t linger = host_linger_ns(streams, n), until;
+	struct hc_uring *u = NULL;
+	int ready, err = 0, waited = 0, locked = 0;
+	struct timespec ts;
+
+	/* the card's ring if no other thread waits with it now, else the context's */
+	if (!pthread_mutex_trylock(&owner->wait_lock)) {
+		if (!owner->uring)
+			owner->uring = uring_new(&err);
+		locked = owner->uring != NULL;
+		if (locked)
+			u = owner->uring;
+		else
+			pthread_mutex_unlock(&owner->wait_lock);
+	}
+	if (!u)
+		u = ctx_uring(hc__impl(streams[0])->ctx, &err);
+	if (!u)
+		return err;
+	ready = wait_core(u, owner, streams, n, timeout_ms, deadline, &waited);
+	if (locked)
+		pthread_mutex_unlock(&owner->wait_lock);
+	if (ready <= 0 || !waited || !linger)
+		return ready;
+	until = now_ns() + linger;
+	if (deadline >= 0 && until > deadline)
+		until = deadline;
+	ts.tv_sec = until / 1000000000;
+	ts.tv_nsec = until % 1000000000;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	ready = count_ready(streams, n, 1);
+	return ready ? ready : 1;	/* readiness does not go away by itself */
+}
+
+int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
+{
+	unsigned i;
+
+	if (!streams || !n)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!streams[i])
+			return -EINVAL;
+	return wait_streams(streams, n, timeout_ms);
+}
+
+int hc_stream_wait_any(struct hc_stream *const *streams, unsigned n, int timeout_ms,
+		       unsigned *ready)
+{
+	struct hc_stream *stack[256], **v = stack;
+	unsigned i, m = 0, k = 0;
+	int ret;
+
+	if (!streams || !n)
+		return -EINVAL;
+	if (n > sizeof(stack) / sizeof(stack[0])) {
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		if (streams[i])
+			v[m++] = streams[i];
+	ret = m ? wait_streams(v, m, timeout_ms) : -EINVAL;
+	if (v != stack)
+		free(v);
+	if (ret <= 0)
+		return ret;
+	/* the slots of the ready ones: readiness only grows until the caller reads */
+	for (i = 0; i < n; i++) {
+		if (streams[i] && stream_ready(hc__impl(streams[i]))) {
+			if (ready)
+				ready[k] = i;
+			k++;
+		}
+	}
+	return (int)k;
 }
 
 int hc_stream_fd(struct hc_stream *s)

@@ -36,6 +36,7 @@ extern "C" {
 #define HC_URI_MAX        256	/* longest device URI, NUL included */
 #define HC_MODEL_NAME_MAX 64	/* model name, NUL included */
 #define HC_MAX_STOP_IDS   8	/* stop token ids per decode job */
+#define HC_MAX_LATENCY_BUDGET_US 1000000	/* largest hc_decode_params.latency_budget_us */
 
 /* Environment variable consulted by hc_open(NULL) first. */
 #define HC_DEVICE_ENV     "HC_DEVICE"
@@ -342,7 +343,12 @@ struct hc_decode_params {
 	uint32_t n_stop;		/* <= HC_MAX_STOP_IDS */
 	int32_t  stop_ids[HC_MAX_STOP_IDS];	/* sampling one ends the job; it is not streamed */
 	uint32_t ring_entries;		/* stream ring size, power of two; 0: library default */
-	uint32_t reserved;		/* must be zero */
+	uint32_t latency_budget_us;	/* how late a token may reach a consumer that sleeps in
+					   hc_stream_wait()/hc_stream_wait_any() or on
+					   hc_stream_fd(), in microseconds (<=
+					   HC_MAX_LATENCY_BUDGET_US): wake-ups are batched, about
+					   one per budget instead of one per token. 0: every token
+					   at once (the default). Never changes the tokens */
 	uint64_t step_base;		/* token i is drawn with step step_base + i; to continue a
 					   sampled conversation reproducibly pass the tokens
 					   generated so far; 0 matches a fresh in-process run */
@@ -352,7 +358,10 @@ struct hc_decode_params {
  * hc_ctx_decode - start generating on the card. Tokens appear in the returned stream as the
  * card produces them; read them with hc_stream_peek()/hc_stream_advance().
  * @ctx: a context with a non-empty history and no decode running.
- * @params: see struct hc_decode_params.
+ * @params: see struct hc_decode_params. A latency budget is handed to a card that can defer
+ * the stream's interrupt (HC_CAP_WAKEUP_DELAY: by up to the budget, or until half the ring is
+ * unread); on other cards hc_stream_wait()/hc_stream_wait_any() batch the wake-ups
+ * themselves (after a wake-up they sleep three quarters of the budget before returning).
  * @out: set to the stream; free with hc_stream_free() after it has ended.
  * Return: 0; -EINVAL bad parameters; -EBUSY a decode is already running on @ctx;
  * -ENOSPC no stream memory left (free finished streams); -EIO.
@@ -405,7 +414,10 @@ int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st);
 
 /*
  * hc_stream_wait - block until at least one of @streams is ready: it has unread tokens or
- * its job has completed. Uses io_uring (one submission covers all streams' interrupt fds).
+ * its job has completed. Uses io_uring (one submission covers all streams' interrupt fds;
+ * poll(2) where io_uring is refused, or when the environment sets HC_NO_IO_URING to anything
+ * but "" or "0": the same results). Streams decoded with a latency budget wake it about once
+ * per budget (see hc_decode_params.latency_budget_us).
  * @streams: @n streams, all owned by the calling thread (they may belong to different
  * contexts and cards).
  * @timeout_ms: -1 forever, 0 poll, otherwise milliseconds.
@@ -413,6 +425,21 @@ int hc_stream_status(struct hc_stream *s, struct hc_stream_status *st);
  * returned: interrupted waits are restarted until the timeout).
  */
 int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms);
+
+/*
+ * hc_stream_wait_any - hc_stream_wait() for an application that keeps its streams in one
+ * array and wants to know which are ready: one io_uring wait covers every stream's interrupt
+ * fd (poll(2) where io_uring is refused or HC_NO_IO_URING is set), however many streams.
+ * @streams: @n slots; NULL slots are skipped (set a slot to NULL once its stream ended). The
+ * streams follow hc_stream_wait()'s rules (owned by the calling thread, any cards).
+ * @timeout_ms: -1 forever, 0 poll, otherwise milliseconds.
+ * @ready: if not NULL, room for @n indices: receives the slots of the ready streams, in
+ * increasing order.
+ * Return: the number of ready streams (= indices written), 0 on timeout, negative errno
+ * (-EINVAL: @n is 0 or every slot is NULL).
+ */
+int hc_stream_wait_any(struct hc_stream *const *streams, unsigned n, int timeout_ms,
+		       unsigned *ready);
 
 /*
  * hc_stream_fd - a file descriptor that becomes readable (POLLIN) when @s may be ready, for
@@ -423,7 +450,9 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms);
  * contexts than n_queue_pairs; beyond that contexts share one, and another thread's
  * hc_stream_wait() may consume a wake-up meant for this fd, so poll it with a timeout in that
  * case. On the kernel backend it is the stream's own fd from the driver (level-triggered,
- * made on the first call, closed by hc_stream_free()).
+ * made on the first call, closed by hc_stream_free()). A latency budget the card got
+ * (HC_CAP_WAKEUP_DELAY) batches this fd's wake-ups too; the host-side batching of cards
+ * without it is done only by hc_stream_wait() and hc_stream_wait_any().
  * Return: the fd (owned by the library) or a negative errno.
  */
 int hc_stream_fd(struct hc_stream *s);
