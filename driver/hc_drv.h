@@ -124,6 +124,7 @@ struct hc_device {
 	unsigned long last_heartbeat_change;	/* jiffies */
 	bool dead;			/* reset failed or device removed */
 	unsigned int idle_checks;	/* hang work: card idle while jobs remain */
+	bool pci_reset_held;		/* a PCI reset or error holds reset_lock (hc_recovery.c) */
 
 	/* Driver counters, exposed in sysfs. */
 	atomic64_t jobs_submitted;

@@ -73,6 +73,7 @@ void hc_recovery_init(struct hc_device *hdev);
 void hc_recovery_arm(struct hc_device *hdev);
 void hc_recovery_fini(struct hc_device *hdev);
 int hc_recover(struct hc_device *hdev, const char *why);
+extern const struct pci_error_handlers hc_pci_err_handlers;
 
 /* hc_coredump.c */
 void hc_coredump(struct hc_device *hdev, const char *why);

@@ -163,5 +163,6 @@ static struct pci_driver hc_pci_driver = {
 	.probe = hc_pci_probe,
 	.remove = hc_pci_remove,
 	.dev_groups = hc_dev_groups,
+	.err_handler = &hc_pci_err_handlers,
 };
 module_pci_driver(hc_pci_driver);

@@ -17,6 +17,7 @@
  */
 #include <linux/jiffies.h>
 #include <linux/kobject.h>
+#include <linux/pci.h>
 #include <linux/workqueue.h>
 
 #include "hc_hw.h"
@@ -148,17 +149,16 @@ static void hc_fail_all_jobs(struct hc_device *hdev, bool timeout)
 	hc_job_abort_all(hdev, NULL, DRM_HC_REASON_RESET);
 }
 
-int hc_recover(struct hc_device *hdev, const char *why)
+/*
+ * The first half of every reset: take reset_lock for writing (held until hc_reset_end(): no
+ * job can be queued), interrupts off, the card reset through its register page (skipped with
+ * @card_reset false: the PCI core resets the function itself), every context marked lost,
+ * every job failed. -ENODEV (and nothing held) if the device is dead.
+ */
+static int hc_reset_begin(struct hc_device *hdev, const char *why, bool timeout,
+			  bool card_reset)
 {
-	char *envp[] = { "HC_EVENT=RESET", NULL };
-	bool timeout = strcmp(why, "forced") != 0;
-	int ret;
-
-	if (hc_disable_recovery) {
-		drm_err_once(&hdev->drm, "%s; recovery disabled by module parameter\n", why);
-		return -EPERM;
-	}
-	drm_err(&hdev->drm, "%s: resetting the card\n", why);
+	int ret = 0;
 
 	down_write(&hdev->reset_lock);
 	if (hdev->dead) {
@@ -169,12 +169,25 @@ int hc_recover(struct hc_device *hdev, const char *why)
 	mutex_lock(&hdev->cq_lock);
 	if (timeout)	/* a hang, not an administrator's request: keep the evidence */
 		hc_coredump(hdev, why);
-	ret = hc_hw_reset(hdev);
+	if (card_reset)
+		ret = hc_hw_reset(hdev);
 	/* Counters and context state first: a process may act on its error completion at once. */
 	atomic64_inc(&hdev->resets);
 	hdev->reset_gen++;
 	hc_ctx_mark_all_lost(hdev);
 	hc_fail_all_jobs(hdev, timeout);
+	hdev->idle_checks = 0;
+	mutex_unlock(&hdev->cq_lock);
+	return ret;
+}
+
+/* The second half: the queue pair set up again (unless @ret already failed), interrupts on,
+ * reset_lock released, the uevent sent. A card that does not come back is marked dead. */
+static int hc_reset_end(struct hc_device *hdev, int ret)
+{
+	char *envp[] = { "HC_EVENT=RESET", NULL };
+
+	mutex_lock(&hdev->cq_lock);
 	if (!ret)
 		ret = hc_hw_qp_enable(hdev);
 	if (ret) {
@@ -182,7 +195,6 @@ int hc_recover(struct hc_device *hdev, const char *why)
 			ret);
 		WRITE_ONCE(hdev->dead, true);
 	}
-	hdev->idle_checks = 0;
 	mutex_unlock(&hdev->cq_lock);
 	hc_irq_enable(hdev);
 	up_write(&hdev->reset_lock);
@@ -191,3 +203,85 @@ int hc_recover(struct hc_device *hdev, const char *why)
 	wake_up_all(&hdev->wq);
 	return ret;
 }
+
+int hc_recover(struct hc_device *hdev, const char *why)
+{
+	bool timeout = strcmp(why, "forced") != 0;
+	int ret;
+
+	if (hc_disable_recovery) {
+		drm_err_once(&hdev->drm, "%s; recovery disabled by module parameter\n", why);
+		return -EPERM;
+	}
+	drm_err(&hdev->drm, "%s: resetting the card\n", why);
+	ret = hc_reset_begin(hdev, why, timeout, true);
+	if (ret == -ENODEV)
+		return ret;
+	return hc_reset_end(hdev, ret);
+}
+
+/*
+ * A reset of the PCI function (the sysfs reset file, a bus reset): the PCI core calls
+ * hc_pci_reset_prepare(), resets the function, restores its config space and calls
+ * hc_pci_reset_done(), in one task, which holds reset_lock (write) in between. For the
+ * driver it is a card reset like any other: every job fails with DRM_HC_REASON_RESET, every
+ * context is lost, the queue pair is set up again.
+ */
+static void hc_pci_reset_prepare(struct pci_dev *pdev)
+{
+	struct hc_device *hdev = pci_get_drvdata(pdev);
+
+	drm_err(&hdev->drm, "PCI function reset: resetting the card\n");
+	hdev->pci_reset_held = hc_reset_begin(hdev, "PCI function reset", false, true) != -ENODEV;
+}
+
+static void hc_pci_reset_done(struct pci_dev *pdev)
+{
+	struct hc_device *hdev = pci_get_drvdata(pdev);
+
+	if (hdev->pci_reset_held) {
+		hdev->pci_reset_held = false;
+		hc_reset_end(hdev, 0);
+	}
+}
+
+/* PCI error recovery (AER): stop on the error, set the card up again after the slot reset. */
+static pci_ers_result_t hc_pci_error_detected(struct pci_dev *pdev, pci_channel_state_t state)
+{
+	struct hc_device *hdev = pci_get_drvdata(pdev);
+
+	drm_err(&hdev->drm, "PCI error (channel state %d)\n", state);
+	if (state == pci_channel_io_perm_failure) {
+		if (hc_reset_begin(hdev, "PCI permanent failure", false, false) != -ENODEV) {
+			WRITE_ONCE(hdev->dead, true);
+			hc_irq_enable(hdev);
+			up_write(&hdev->reset_lock);
+			wake_up_all(&hdev->wq);
+		}
+		return PCI_ERS_RESULT_DISCONNECT;
+	}
+	/* The card cannot be reached now: do not touch its registers until the slot reset. */
+	hdev->pci_reset_held = hc_reset_begin(hdev, "PCI error", false, false) != -ENODEV;
+	return hdev->pci_reset_held ? PCI_ERS_RESULT_NEED_RESET : PCI_ERS_RESULT_DISCONNECT;
+}
+
+static pci_ers_result_t hc_pci_slot_reset(struct pci_dev *pdev)
+{
+	struct hc_device *hdev = pci_get_drvdata(pdev);
+	int ret;
+
+	if (!hdev->pci_reset_held)
+		return PCI_ERS_RESULT_DISCONNECT;
+	pci_restore_state(pdev);
+	hdev->pci_reset_held = false;
+	ret = hc_hw_reset(hdev);
+	ret = hc_reset_end(hdev, ret);
+	return ret ? PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
+}
+
+const struct pci_error_handlers hc_pci_err_handlers = {
+	.error_detected = hc_pci_error_detected,
+	.slot_reset = hc_pci_slot_reset,
+	.reset_prepare = hc_pci_reset_prepare,
+	.reset_done = hc_pci_reset_done,
+};

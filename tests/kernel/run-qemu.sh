@@ -43,7 +43,10 @@ if [ $# -gt 0 ]; then
 		fi
 		sleep 0.1
 	done
-	card="-chardev socket,path=$sock,id=hccard -device ivshmem-doorbell,chardev=hccard,vectors=$vectors"
+	# Behind a PCI bridge, so the function has a reset method (a secondary bus reset: ivshmem
+	# has no FLR, and a device on the root bus none at all) that t_87_pci_reset exercises.
+	card="-device pci-bridge,id=hcbr,chassis_nr=1 -chardev socket,path=$sock,id=hccard"
+	card="$card -device ivshmem-doorbell,chardev=hccard,vectors=$vectors,bus=hcbr,addr=0x1"
 fi
 
 # Memory errors poison and panic instead of passing silently: SLUB red zones, poisoning and
