@@ -9,16 +9,31 @@
  * For each: time to first token and wall time per token (whole job / tokens), plus CPU time
  * per token of the application and of the card (hc-emud, from /proc schedstat). CPU time is
  * what the stack adds per token and, unlike wall time, barely moves with machine load.
- * Direct and card repetitions alternate so both see the same load. Not a test.
+ * Direct and card repetitions alternate so both see the same load.
+ *
+ * --multi N: the host stack at the card's real speed instead. N streams on one card, each
+ * paced at --pace tokens/s (hc-emud --pace, with --null-model when the daemon has it, so that
+ * the model is not what limits), read by ONE application thread, once sleeping in
+ * hc_stream_wait_any() and once in its own epoll loop on hc_stream_fd(), for each latency
+ * budget of --budgets. Reported per run: delivered rate against the paced rate, the
+ * application thread's CPU per token (CLOCK_THREAD_CPUTIME_ID), hc-emud's CPU per token
+ * (utime + stime of /proc/PID/stat) and wake-ups; then the same run again with a watcher
+ * thread that polls every stream's tail every ~50 us, for token latency p50/p99 (from the
+ * moment the watcher saw the token in the ring to the moment the consumer had it: the card
+ * interface has no per-token time stamp). The watcher costs CPU of its own, so rates and CPU
+ * come from the run without it. Not a test: nothing is asserted.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -29,6 +44,8 @@
 #include "rom.h"
 
 #define MAX_REPS 64
+#define MAX_MULTI 256		/* --multi streams */
+#define MAX_BUDGETS 8
 
 struct opts {
 	const char *rom;
@@ -38,6 +55,11 @@ struct opts {
 	uint32_t null_tokens;	/* --null-model run: far more tokens than a ring holds */
 	int reps;
 	int spin;		/* consumer spins on peek instead of sleeping in hc_stream_wait */
+	unsigned multi;		/* --multi: paced streams read by one thread (0: off) */
+	uint32_t pace;		/* --pace: tokens/s per stream */
+	double seconds;		/* --seconds: length of each --multi run */
+	uint32_t budgets[MAX_BUDGETS];	/* --budgets: latency budgets, us */
+	unsigned n_budgets;
 };
 
 /* One repetition. */
@@ -185,18 +207,30 @@ static void direct_rep(const struct opts *o, struct direct *d, struct sample *s)
 static pid_t start_emud(const struct opts *o, const char *sock, int null_model)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	pid_t pid = fork();
+	char pace[32];
+	pid_t pid;
 	int i, fd;
 
+	snprintf(pace, sizeof(pace), "--pace=%u", o->pace);
+	pid = fork();
 	if (pid == 0) {
+		const char *argv[10];
+		int n = 0;
+
 		fd = open("/dev/null", O_WRONLY);
 		if (fd >= 0)
 			dup2(fd, 2);
+		argv[n++] = o->emud;
+		argv[n++] = "--rom";
+		argv[n++] = o->rom;
+		argv[n++] = "--socket";
+		argv[n++] = sock;
 		if (null_model)
-			execl(o->emud, o->emud, "--rom", o->rom, "--socket", sock, "--null-model",
-			      (char *)NULL);
-		else
-			execl(o->emud, o->emud, "--rom", o->rom, "--socket", sock, (char *)NULL);
+			argv[n++] = "--null-model";
+		if (o->multi)
+			argv[n++] = pace;
+		argv[n] = NULL;
+		execv(o->emud, (char *const *)argv);
 		_exit(127);
 	}
 	if (pid < 0)
@@ -314,6 +348,384 @@ fail:
 	return -1;
 }
 
+/* ---- --multi: many paced streams, one consumer thread ---- */
+
+#define LAT_BINS 200000		/* latency histogram: 1 us bins up to 200 ms, then overflow */
+
+/* The card's side of each token: when a watcher thread first saw it in its ring. */
+struct watch {
+	unsigned n;
+	uint32_t nt;
+	struct hc_stream **s;
+	int64_t *seen;		/* [n][nt], ns; 0 until seen */
+	int stop;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *watcher(void *arg)
+{
+	struct watch *w = arg;
+	uint32_t *pos = calloc(w->n, sizeof(*pos));
+	const struct timespec nap = { 0, 50000 };
+
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);	/* 1 us, not the default 50 us */
+	while (pos && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		int64_t now = 0;
+
+		for (unsigned i = 0; i < w->n; i++) {
+			uint32_t tail = __atomic_load_n(w->s[i]->ktail, __ATOMIC_ACQUIRE);
+			int64_t *seen = w->seen + (size_t)i * w->nt;
+
+			/* ktail is free-running from 0 for a fresh stream ring */
+			while (pos[i] != tail && pos[i] < w->nt) {
+				if (!now)
+					now = mono_ns();
+				__atomic_store_n(&seen[pos[i]++], now, __ATOMIC_RELAXED);
+			}
+		}
+		nanosleep(&nap, NULL);
+	}
+	free(pos);
+	return NULL;
+}
+
+/* CPU seconds of @pid from /proc/PID/stat: utime + stime (fields 14 and 15). */
+static double proc_stat_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');	/* the command name may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+			 &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct mresult {
+	double secs;		/* first decode submitted -> last token read */
+	double rate_pct;	/* delivered tokens/s against n * pace */
+	double app_cpu_us;	/* consumer thread CPU / token */
+	double card_cpu_us;	/* hc-emud CPU / token */
+	double p50_us, p99_us;	/* token latency */
+	double wakes_per_s, tokens_per_wake;
+	double watch_cpu_us;	/* the watcher thread's CPU / token (measurement cost) */
+	uint64_t tokens;
+};
+
+static double lat_percentile(const uint32_t *hist, uint64_t total, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)total), sum = 0;
+
+	for (unsigned b = 0; b <= LAT_BINS; b++) {
+		sum += hist[b];
+		if (sum > want)
+			return b;
+	}
+	return LAT_BINS;
+}
+
+/* Take every readable token of stream @i, noting each one's latency. */
+static unsigned take(struct hc_stream *s, const int64_t *seen, uint32_t *got, uint32_t nt,
+		     uint32_t *hist)
+{
+	const uint32_t *t;
+	unsigned k, total = 0;
+
+	while ((k = hc_stream_peek(s, &t))) {
+		int64_t now = mono_ns();
+
+		for (unsigned j = 0; j < k && *got + j < nt; j++) {
+			int64_t at = __atomic_load_n(&seen[*got + j], __ATOMIC_RELAXED);
+			int64_t us = at && now > at ? (now - at) / 1000 : 0;
+
+			hist[us < LAT_BINS ? us : LAT_BINS]++;
+		}
+		*got += k;
+		total += k;
+		hc_stream_advance(s, k);
+	}
+	return total;
+}
+
+/*
+ * One run: n decodes of pace * seconds tokens on @ctx[], read by this thread in
+ * hc_stream_wait_any() (@epoll 0) or in an epoll loop on hc_stream_fd() (@epoll 1).
+ */
+static int multi_run(const struct opts *o, struct hc_ctx **ctx, pid_t emud, uint32_t budget,
+		     int use_epoll, int watch, struct mresult *r)
+{
+	const unsigned n = o->multi;
+	const uint32_t nt = (uint32_t)(o->pace * o->seconds);
+	struct hc_stream *s[MAX_MULTI], *slot[MAX_MULTI];
+	uint32_t got[MAX_MULTI] = { 0 }, *hist;
+	unsigned ready[MAX_MULTI], live = n, i;
+	struct watch w = { .n = n, .nt = nt, .s = s };
+	double c0, c1, e0, e1, wcpu = 0;
+	clockid_t wclk;
+	int64_t t0, t1;
+	uint64_t wakes = 0, total = 0;
+	int epfd = -1, rc = 0;
+	pthread_t th;
+
+	hist = calloc(LAT_BINS + 1, sizeof(*hist));
+	/* without the watcher nothing is ever seen: every latency reads 0 */
+	w.seen = calloc(watch ? (size_t)n * nt : nt, sizeof(*w.seen));
+	if (!hist || !w.seen) {
+		free(hist);
+		free(w.seen);
+		return -ENOMEM;
+	}
+	e0 = proc_stat_cpu(emud);
+	t0 = mono_ns();
+	for (i = 0; i < n && !rc; i++) {
+		struct hc_decode_params dp = { .max_tokens = nt, .latency_budget_us = budget };
+
+		rc = hc_ctx_decode(ctx[i], &dp, &s[i]);
+		slot[i] = s[i];
+	}
+	if (rc) {
+		fprintf(stderr, "hc-bench-stack: decode: %s\n", hc_strerror(rc));
+		while (i-- > 1)
+			hc_stream_free(s[i - 1]);
+		free(hist);
+		free(w.seen);
+		return rc;
+	}
+	if (use_epoll) {
+		epfd = epoll_create1(EPOLL_CLOEXEC);
+		for (i = 0; i < n && epfd >= 0; i++) {
+			struct epoll_event ev = { .events = EPOLLIN };
+			int fd = hc_stream_fd(s[i]);
+
+			ev.data.fd = fd;
+			/* contexts share queue pairs, and so fds: EEXIST is expected */
+			if (fd < 0 || (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST)) {
+				close(epfd);
+				epfd = -1;
+			}
+		}
+		if (epfd < 0)
+			rc = -EOPNOTSUPP;
+	}
+	if (watch && pthread_create(&th, NULL, watcher, &w))
+		watch = 0;
+	c0 = now(CLOCK_THREAD_CPUTIME_ID);
+	while (live && !rc) {
+		if (!use_epoll) {
+			int k = hc_stream_wait_any(slot, n, -1, ready);
+
+			wakes++;
+			if (k < 0) {
+				rc = k;
+				break;
+			}
+			for (int j = 0; j < k; j++) {
+				i = ready[j];
+				total += take(slot[i], w.seen + (watch ? (size_t)i * nt : 0), &got[i],
+					      nt, hist);
+				if (hc_stream_status(slot[i], NULL) == 1) {
+					slot[i] = NULL;
+					live--;
+				}
+			}
+		} else {
+			struct epoll_event evs[16];
+			unsigned progress = 0;
+			int sleep_ok = 1;
+
+			for (i = 0; i < n; i++) {
+				if (!slot[i])
+					continue;
+				progress += take(slot[i], w.seen + (watch ? (size_t)i * nt : 0),
+						 &got[i], nt, hist);
+				if (hc_stream_status(slot[i], NULL) == 1) {
+					slot[i] = NULL;
+					live--;
+				}
+			}
+			total += progress;
+			if (!live || progress)
+				continue;
+			/* the fd's contract: rearm every stream before sleeping on it */
+			for (i = 0; i < n && sleep_ok; i++)
+				if (slot[i] && hc_stream_rearm(slot[i]) != 0)
+					sleep_ok = 0;
+			if (!sleep_ok)
+				continue;
+			if (epoll_wait(epfd, evs, 16, -1) < 0 && errno != EINTR)
+				rc = -errno;
+			wakes++;
+		}
+	}
+	c1 = now(CLOCK_THREAD_CPUTIME_ID);
+	t1 = mono_ns();
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+	if (watch && !pthread_getcpuclockid(th, &wclk))
+		wcpu = now(wclk);
+	if (watch)
+		pthread_join(th, NULL);
+	e1 = proc_stat_cpu(emud);
+	if (epfd >= 0)
+		close(epfd);
+	for (i = 0; i < n; i++)
+		hc_stream_free(s[i]);
+	if (!rc && total) {
+		r->tokens = total;
+		r->secs = (t1 - t0) / 1e9;
+		r->rate_pct = 100.0 * (double)total / r->secs / ((double)n * o->pace);
+		r->app_cpu_us = (c1 - c0) / (double)total * 1e6;
+		r->card_cpu_us = (e1 - e0) / (double)total * 1e6;
+		r->p50_us = lat_percentile(hist, total, 0.50);
+		r->p99_us = lat_percentile(hist, total, 0.99);
+		r->wakes_per_s = (double)wakes / r->secs;
+		r->tokens_per_wake = (double)total / (double)(wakes ? wakes : 1);
+		r->watch_cpu_us = wcpu / (double)total * 1e6;
+	}
+	free(hist);
+	free(w.seen);
+	return rc;
+}
+
+/* CPU model and cores, and how loaded the machine was. */
+static void print_hardware(void)
+{
+	char line[256], model[200] = "unknown";
+	double load[3] = { 0, 0, 0 };
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':');
+
+		if (!strncmp(line, "model name", 10) && c) {
+			snprintf(model, sizeof(model), "%s", c + 2);
+			model[strcspn(model, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (getloadavg(load, 3) < 0)
+		load[0] = -1;
+	printf("hardware: %s, %ld cores online; load average %.2f %.2f %.2f at the start\n",
+	       model, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
+}
+
+static int multi_main(const struct opts *o, int have_null)
+{
+	char dir[] = "/tmp/hc-bench-XXXXXX", sock[128], uri[160];
+	struct hc_ctx *ctx[MAX_MULTI];
+	int32_t prompt[16];
+	struct hc_card *card = NULL;
+	struct hc_card_info info;
+	unsigned i, b, n_ctx = 0;
+	double watch_max = 0;
+	int rc = 0, mode;
+	pid_t pid;
+
+	if (!mkdtemp(dir)) {
+		perror("hc-bench-stack: mkdtemp");
+		return 1;
+	}
+	snprintf(sock, sizeof(sock), "%s/emud.sock", dir);
+	snprintf(uri, sizeof(uri), "emu:%s", sock);
+	pid = start_emud(o, sock, have_null);
+	if (pid < 0) {
+		fprintf(stderr, "hc-bench-stack: %s did not serve %s\n", o->emud, sock);
+		rmdir(dir);
+		return 1;
+	}
+	rc = hc_open(uri, &card);
+	if (!rc)
+		rc = hc_card_info(card, &info);
+	if (!rc)
+		make_prompt(prompt, 16, info.vocab_size);
+	for (i = 0; !rc && i < o->multi; i++) {
+		rc = hc_ctx_create(card, &ctx[i]);
+		if (!rc) {
+			n_ctx++;
+			rc = hc_ctx_prefill_tokens(ctx[i], prompt, 16);
+		}
+	}
+	if (rc) {
+		fprintf(stderr, "hc-bench-stack: %u streams on %s: %s\n", o->multi, uri,
+			hc_strerror(rc));
+	} else {
+		printf("hc-bench-stack: %u streams paced at %u tokens/s each (hc-emud --pace%s), "
+		       "%.1f s each, read by one thread\n", o->multi, o->pace,
+		       have_null ? " --null-model" : ", the ROM's model", o->seconds);
+		print_hardware();
+		printf("%-9s %7s %10s %9s %9s %9s %9s %10s %8s\n", "consumer", "budget",
+		       "delivered", "app CPU", "card CPU", "p50", "p99", "wake-ups", "tokens");
+		printf("%-9s %7s %10s %9s %9s %9s %9s %10s %8s\n", "", "us", "% of pace",
+		       "us/token", "us/token", "us", "us", "/s", "/wake");
+	}
+	for (mode = 0; !rc && mode < 2; mode++) {
+		for (b = 0; !rc && b < o->n_budgets; b++) {
+			struct mresult m = { 0 }, l = { 0 };
+
+			rc = multi_run(o, ctx, pid, o->budgets[b], mode, 0, &m);
+			if (!rc)
+				rc = multi_run(o, ctx, pid, o->budgets[b], mode, 1, &l);
+			if (rc) {
+				fprintf(stderr, "hc-bench-stack: %s: %s\n",
+					mode ? "epoll" : "wait_any", hc_strerror(rc));
+				break;
+			}
+			printf("%-9s %7u %10.1f %9.2f %9.2f %9.0f %9.0f %10.0f %8.1f\n",
+			       mode ? "epoll" : "wait_any", o->budgets[b], m.rate_pct, m.app_cpu_us,
+			       m.card_cpu_us, l.p50_us, l.p99_us, m.wakes_per_s, m.tokens_per_wake);
+			fflush(stdout);
+			if (l.watch_cpu_us > watch_max)
+				watch_max = l.watch_cpu_us;
+		}
+	}
+	if (!rc)
+		printf("p50/p99: a second run of each row with a watcher thread that polls the "
+		       "rings every ~50 us (up to %.2f us CPU/token): from the watcher seeing a "
+		       "token to the consumer having it (0 when the consumer had it first); the "
+		       "other columns are from the run without it\n", watch_max);
+	while (n_ctx--)
+		hc_ctx_destroy(ctx[n_ctx]);
+	hc_close(card);
+	stop_emud(pid);
+	unlink(sock);
+	rmdir(dir);
+	return rc ? 1 : 0;
+}
+
+static int parse_budgets(const char *arg, struct opts *o)
+{
+	char *end;
+
+	o->n_budgets = 0;
+	do {
+		unsigned long v = strtoul(arg, &end, 10);
+
+		if (end == arg || v > HC_MAX_LATENCY_BUDGET_US || o->n_budgets == MAX_BUDGETS)
+			return -1;
+		o->budgets[o->n_budgets++] = (uint32_t)v;
+		arg = end + (*end == ',');
+	} while (*end == ',');
+	return *end ? -1 : 0;
+}
+
 static int emud_has_null_model(const char *emud)
 {
 	char cmd[600], line[512];
@@ -335,6 +747,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hc-bench-stack --rom ROM [--emud PATH] [-n TOKENS] [--prompt N] [--reps R]\n"
 		"                      [--null-tokens N] [--spin]\n"
+		"       hc-bench-stack --rom ROM [--emud PATH] --multi N [--pace TOKENS_PER_S]\n"
+		"                      [--budgets US,US,...] [--seconds S]\n"
 		"  --rom ROM         model to time (in-process and on hc-emud)\n"
 		"  --emud PATH       hc-emud binary (default build/hc-emud)\n"
 		"  -n TOKENS         tokens per decode (default 256; at most max_ctx - prompt)\n"
@@ -342,8 +756,14 @@ static void usage(FILE *f)
 		"  --reps R          repetitions, medians reported (default 5, max %d)\n"
 		"  --null-tokens N   tokens per decode on hc-emud --null-model (default 200000)\n"
 		"  --spin            consumer spins on hc_stream_peek instead of sleeping\n"
+		"  --multi N         N streams paced by hc-emud --pace (--null-model if it has\n"
+		"                    it), read by one thread: in hc_stream_wait_any, then in an\n"
+		"                    epoll loop on hc_stream_fd (at most %d)\n"
+		"  --pace T          tokens/s per stream for --multi (default 17000, the HC1's)\n"
+		"  --budgets LIST    latency budgets in us for --multi (default 0,100,1000)\n"
+		"  --seconds S       length of each --multi run (default 2)\n"
 		"  -V, --version     print the version and exit\n",
-		MAX_REPS);
+		MAX_REPS, MAX_MULTI);
 }
 
 static void row(const char *name, const struct sample *m)
@@ -361,12 +781,17 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'R' },
 		{ "null-tokens", required_argument, NULL, 'N' },
 		{ "spin", no_argument, NULL, 's' },
+		{ "multi", required_argument, NULL, 'm' },
+		{ "pace", required_argument, NULL, 'P' },
+		{ "budgets", required_argument, NULL, 'b' },
+		{ "seconds", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct opts o = { .emud = "build/hc-emud", .n_tokens = 256, .n_prompt = 16, .reps = 5,
-			  .null_tokens = 200000 };
+			  .null_tokens = 200000, .pace = 17000, .seconds = 2,
+			  .budgets = { 0, 100, 1000 }, .n_budgets = 3 };
 	struct sample ds[MAX_REPS], cs[MAX_REPS], ns[MAX_REPS], dm, cm, nm;
 	char dir[] = "/tmp/hc-bench-XXXXXX", sock[128], uri[160];
 	struct direct d = { 0 };
@@ -383,16 +808,28 @@ int main(int argc, char **argv)
 		case 'R': o.reps = atoi(optarg); break;
 		case 'N': o.null_tokens = (uint32_t)atoi(optarg); break;
 		case 's': o.spin = 1; break;
+		case 'm': o.multi = (unsigned)atoi(optarg); break;
+		case 'P': o.pace = (uint32_t)atoi(optarg); break;
+		case 'b':
+			if (parse_budgets(optarg, &o)) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'S': o.seconds = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("hc-bench-stack " HC_VERSION_STRING "\n"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (!o.rom || o.n_tokens < 2 || !o.n_prompt || o.reps < 1 || o.reps > MAX_REPS ||
-	    o.null_tokens < 2) {
+	    o.null_tokens < 2 || o.multi > MAX_MULTI || !o.pace || !(o.seconds > 0) ||
+	    o.pace * o.seconds < 2 || o.pace * o.seconds > 1e8) {
 		usage(stderr);
 		return 2;
 	}
+	if (o.multi)
+		return multi_main(&o, emud_has_null_model(o.emud));
 	if (direct_open(&o, &d))
 		return 1;
 	if (!mkdtemp(dir)) {
