@@ -17,7 +17,9 @@
  *		hc_stream_advance(s, n);
  *	}
  *
- * A stream belongs to one thread at a time.
+ * A stream belongs to one thread at a time. One thread reading many streams sleeps in
+ * hc_stream_wait_any() (<hc/hc.h>), which names the ready ones; a decode's latency budget
+ * (hc_decode_params.latency_budget_us) lets it wake once per budget, not once per token.
  *
  * For bindings (Python ctypes/cffi, Rust, Go) that cannot call static inline functions,
  * libhc.so also exports every function of this header under the same name (lib/hc_ffi.c
