@@ -10,3 +10,7 @@ hc-bench-stack_LIBS := hc hcmodel hcrom hcutil
 hc-bench-stack_EXT := uring drm pcre2 crypto
 INC_tools_bench := -Iinclude -Iemu/model -Iemu/rom -Ilib/util
 MANS += man/hc-bench.1
+LIBEXEC += hc-bench-batch
+hc-bench-batch_SRCS := tools/bench/hc-bench-batch.c
+hc-bench-batch_LIBS := hc hcutil
+hc-bench-batch_EXT := uring drm pcre2 crypto
