@@ -34,6 +34,7 @@ START_TEST(test_programs_answer_version)
 {
 	static const char *const progs[] = {
 		"hc-bake", "hc-run", "hc-smi", "hc-emud", "hc-bench", "hc-bench-stack", "hc-serve",
+		"hc-bench-batch",
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {

@@ -142,7 +142,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: hc-bench-batch --rom ROM [--emud PATH] [--threads T] [--contexts 1,4,16,32]\n"
-		"                      [--prompt N] [--decode N] [--repeat R] [--no-solo]\n");
+		"                      [--prompt N] [--decode N] [--repeat R] [--no-solo]\n"
+		"       hc-bench-batch --version\n");
 	exit(2);
 }
 
@@ -155,7 +156,8 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "rom", 1, 0, 'r' }, { "emud", 1, 0, 'e' }, { "threads", 1, 0, 't' },
 		{ "contexts", 1, 0, 'c' }, { "prompt", 1, 0, 'p' }, { "decode", 1, 0, 'n' },
-		{ "repeat", 1, 0, 'R' }, { "no-solo", 0, 0, 'S' }, { 0, 0, 0, 0 }
+		{ "repeat", 1, 0, 'R' }, { "no-solo", 0, 0, 'S' }, { "version", 0, 0, 'V' },
+		{ 0, 0, 0, 0 }
 	};
 	struct hc_card_info info;
 	struct hc_ctx *ctx[MAX_N];
@@ -175,6 +177,7 @@ int main(int argc, char **argv)
 		case 'n': nt = (uint32_t)atoi(optarg); break;
 		case 'R': reps = (unsigned)atoi(optarg); break;
 		case 'S': solo = 0; break;
+		case 'V': printf("hc-bench-batch " HC_VERSION_STRING "\n"); return 0;
 		case 'c':
 			for (char *s = strtok(optarg, ","); s && n_list < MAX_LIST; s = strtok(NULL, ","))
 				list[n_list++] = (unsigned)atoi(s);
