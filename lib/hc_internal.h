@@ -182,7 +182,8 @@ struct hc_stream_impl {
 	int dead;
 	int poll_fd;		/* ops->stream_fd's, made by hc_stream_fd(); -1 before */
 	uint32_t budget_us;	/* hc_decode_params.latency_budget_us */
-	int card_defers;	/* the card got the budget (HC_CAP_WAKEUP_DELAY): no host linger */
+	int card_defers;	/* the DECODE carried the budget (HC_CAP_WAKEUP_DELAY): no host
+				   linger */
 	struct hc_stream_status st;
 	struct hc_op op;
 };

@@ -517,8 +517,8 @@ static int wait_core(struct hc_uring *u, struct hc_card *owner, struct hc_stream
 }
 
 /*
- * Host-side batching for cards that did not get the latency budget (no HC_CAP_WAKEUP_DELAY,
- * or the kernel backend): when every stream of the wait has a budget, a wait that slept
+ * Host-side batching for cards that did not get the latency budget (no HC_CAP_WAKEUP_DELAY
+ * in what hc_open found): when every stream of the wait has a budget, a wait that slept
  * lingers for three quarters of the smallest one once a stream is ready, so that the tokens
  * of that time come with one wake-up (the last quarter is left for the wake-up itself).
  * 0: return at once.
