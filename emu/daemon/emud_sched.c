@@ -229,7 +229,11 @@ uint64_t emud_sched_next_timer(const struct emud_card *card)
 	uint64_t next = 0;
 	uint32_t i;
 
-	for (fn = card->fns; fn; fn = fn->next)
+	for (fn = card->fns; fn; fn = fn->next) {
+		/* a stalled function shows nothing and raises nothing: a timer for its held
+		 * token or due wake-up would fire again at once, for ever */
+		if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
+			continue;
 		for (i = 0; i < fn->max_contexts; i++) {
 			const struct emud_job *j = fn->ctx[i] ? fn->ctx[i]->head : NULL;
 
@@ -238,6 +242,7 @@ uint64_t emud_sched_next_timer(const struct emud_card *card)
 			if (j && j->wake_at && (!next || j->wake_at < next))
 				next = j->wake_at;
 		}
+	}
 	return next;
 }
 
