@@ -84,7 +84,8 @@ int hc_ioctl_get_info(struct drm_device *drm, void *data, struct drm_file *file)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
 	info->interface_version = id->version;
-	info->caps = id->caps;
+	/* Only what the driver supports: a card feature it does not pass on is not there. */
+	info->caps = id->caps & HC_DRIVER_CAPS;
 	memcpy(info->model_identity, id->model_identity, sizeof(info->model_identity));
 	strscpy(info->model_name, id->model_name, sizeof(info->model_name));
 	info->vocab_size = id->vocab_size;

@@ -55,6 +55,10 @@ extern bool hc_disable_recovery;
 extern unsigned int hc_card_peer;
 extern unsigned int hc_max_jobs_per_context;
 
+/* Card capabilities the driver supports and reports in GET_INFO (HC_CAP_COALESCE: no UAPI). */
+#define HC_DRIVER_CAPS		(HC_CAP_TRANSPORT_PCI | HC_CAP_TOKENIZER | HC_CAP_WAKEUP_DELAY | \
+				 HC_CAP_FAULT_INJECTION)
+
 /* Card queue slots kept for the driver's own jobs (context open/close, cancel), so that no
  * process can fill the queue and block the others' CTX_CREATE, CANCEL or destroy. */
 #define HC_INTERNAL_SLOTS	32

@@ -381,6 +381,10 @@ static int hc_job_copy_args(struct hc_device *hdev, const void *entry, struct hc
 			if (i < d->n_stop ? d->stop[i] >= id->vocab_size : d->stop[i] != 0)
 				return -EINVAL;
 		}
+		if ((d->wakeup_usec || d->wakeup_tokens) && !(id->caps & HC_CAP_WAKEUP_DELAY))
+			return -EINVAL;
+		if (d->wakeup_usec > HC_CARD_MAX_WAKEUP_USEC)
+			return -EINVAL;
 		return 0;
 	}
 	default:
@@ -443,6 +447,10 @@ static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct 
 		sqe->decode.seed = d->seed;
 		sqe->decode.step_base = d->step_base;
 		memcpy(sqe->decode.stop, d->stop, sizeof(d->stop));
+		if (d->wakeup_tokens > job->stream->entries)
+			return -EINVAL;
+		sqe->decode.wakeup_usec = d->wakeup_usec;
+		sqe->decode.wakeup_tokens = d->wakeup_tokens;
 		break;
 	}
 	default:

@@ -165,17 +165,22 @@ static int hk_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *
 	if (space <= 0)
 		return space < 0 ? -EIO : -EAGAIN;
 	memset(&j, 0, sizeof(j));
-	j.opcode = sqe->opcode;
 	j.user_data = sqe->user_data;
+	/* The driver's opcodes are its own UAPI, not the card's (they happen to share values). */
 	switch (sqe->opcode) {
 	case HC_OP_NOP:
+		j.opcode = DRM_HC_OP_NOP;
+		break;
 	case HC_OP_RESET_CONTEXT:
+		j.opcode = DRM_HC_OP_RESET_CONTEXT;
 		break;
 	case HC_OP_PREFILL:
+		j.opcode = DRM_HC_OP_PREFILL;
 		j.prefill.tokens_ptr = sqe->prefill.tokens_offset;	/* a PROMPT cookie */
 		j.prefill.n_tokens = sqe->prefill.n_tokens;
 		break;
 	case HC_OP_DECODE:
+		j.opcode = DRM_HC_OP_DECODE;
 		j.decode.stream_handle = (uint32_t)sqe->decode.stream_offset;	/* STREAM cookie */
 		j.decode.max_tokens = sqe->decode.max_tokens;
 		j.decode.temperature = sqe->decode.temperature;
@@ -185,6 +190,9 @@ static int hk_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *
 		j.decode.seed = sqe->decode.seed;
 		j.decode.step_base = sqe->decode.step_base;
 		memcpy(j.decode.stop, sqe->decode.stop, sizeof(j.decode.stop));
+		/* set only when GET_INFO's caps have HC_CAP_WAKEUP_DELAY (the driver passes it) */
+		j.decode.wakeup_usec = sqe->decode.wakeup_usec;
+		j.decode.wakeup_tokens = sqe->decode.wakeup_tokens;
 		break;
 	default:
 		return -EINVAL;	/* contexts and cancels have their own ioctls */

@@ -45,7 +45,8 @@ extern "C" {
  * struct drm_hc_info - DRM_IOCTL_HC_GET_INFO: the card and its baked model.
  * @flags: (in) must be zero.
  * @interface_version: (out) card interface version (HC_CARD_VERSION of <hc_card.h>).
- * @caps: (out) card capability bits (HC_CAP_*).
+ * @caps: (out) card capability bits (HC_CAP_*) that the driver supports and passes on:
+ *	HC_CAP_TRANSPORT_PCI, HC_CAP_TOKENIZER, HC_CAP_WAKEUP_DELAY, HC_CAP_FAULT_INJECTION.
  * @model_identity: (out) SHA-256 identity of the baked model ROM.
  * @model_name: (out) NUL-terminated model name.
  * @vocab_size: (out) vocabulary size; token ids are below it.
@@ -208,6 +209,12 @@ struct drm_hc_job_prefill {
  * @seed: sampling seed.
  * @step_base: sampling step of the first token (tokens already generated when continuing).
  * @stop: stop token ids.
+ * @wakeup_usec: how late the stream's wake-up may come, in microseconds (at most 1000000),
+ *	when drm_hc_info.caps has HC_CAP_WAKEUP_DELAY (else must be zero): the card may delay the
+ *	interrupt for a token published while HC_STREAM_HOST_NEED_WAKEUP is set by up to this
+ *	long (struct hc_sqe_decode in <hc_card.h>); the tokens never change. 0: at once.
+ * @wakeup_tokens: ...or until this many tokens are unread (0: no count; at most the stream's
+ *	entries). Zero without HC_CAP_WAKEUP_DELAY.
  * @reserved: must be zero.
  */
 struct drm_hc_job_decode {
@@ -220,7 +227,9 @@ struct drm_hc_job_decode {
 	__u64 seed;
 	__u64 step_base;
 	__u32 stop[DRM_HC_MAX_STOP];
-	__u64 reserved[5];
+	__u32 wakeup_usec;
+	__u32 wakeup_tokens;
+	__u64 reserved[4];
 };
 
 /**
