@@ -10,8 +10,10 @@
  *    still create a context and cancel (the driver keeps slots for its own jobs), and
  *    destroying the full context completes every job and closes it on the card: a stream
  *    made afterwards from the same card memory receives no stray token, and the card holds
- *    only the contexts that are open.
+ *    only the contexts that are open;
+ *  - a process that floods the queue and exits without cleaning up leaves nothing behind.
  */
+#include <sys/wait.h>
 #include "ktest.h"
 #include "decode_case.h"
 
@@ -151,6 +153,30 @@ int main(void)
 	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 2, KT_EVENT_MS) == 2,
 		 "the card holds exactly the 2 open contexts (%lld)",
 		 kt_counter(sysdir, "contexts_in_use"));
+
+	/* A process that floods the queue and exits without destroying anything. */
+	{
+		pid_t pid = fork();
+		int status = -1;
+
+		if (pid == 0) {
+			struct kt_ctx x;
+			struct kt_stream xs;
+			int fdx = kt_open(NULL, 0);
+
+			if (fdx < 0 || ctx_big(fdx, &x) || kt_stream_create(fdx, &xs, 1))
+				_exit(1);
+			_exit(flood(&x, &xs, FLOOD) > 2 * limit ? 0 : 2);
+		}
+		KT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			 WEXITSTATUS(status) == 0, "a process flooded the queue and exited (%#x)",
+			 status);
+		KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", 2, KT_EVENT_MS) == 2,
+			 "its context is closed on the card (%lld in use)",
+			 kt_counter(sysdir, "contexts_in_use"));
+		KT_CHECK(kt_counter_wait(sysdir, "jobs_inflight", 0, KT_EVENT_MS) == 0,
+			 "its jobs are gone (%lld in flight)", kt_counter(sysdir, "jobs_inflight"));
+	}
 
 	KT_CHECK(kt_write_file(PARAM, param) == 0, "limit restored to %s", param);
 	kt_stream_destroy(&s2);
