@@ -100,6 +100,7 @@ struct serve_job {
 	double t_last;			/* when the last token came */
 	int sent_role;			/* chat stream: the first chunk carried the role */
 	int cancel_sent;
+	int started;			/* (L) decoding: a stream's 200 and events may go out */
 
 	/* shared with the connection */
 	struct serve_buf out;		/* (L) bytes ready for the client */
@@ -129,7 +130,11 @@ void serve_sched_abandon(struct serve_job *j);
 /* serve_output.c: OpenAI response bodies and server-sent events, written into job->out. */
 void serve_out_text(struct serve_job *j, const char *text, size_t len);
 void serve_out_finish(struct serve_job *j, const char *finish_reason);
+/* The job's answer is an error: a status and an error object, or (a stream that has started)
+ * a last error event. */
 void serve_out_fail(struct serve_job *j, int status, const char *message, const char *code);
+/* The job is decoding: a stream's 200 and events may go out (wakes a waiting connection). */
+void serve_job_begin(struct serve_job *j);
 /* Append to out under the job's lock and wake a waiting connection. */
 void serve_job_publish(struct serve_job *j, const char *p, size_t n, int done, int status);
 

@@ -2,8 +2,9 @@
 /*
  * hc-serve's HTTP side, on libmicrohttpd: one internal polling thread (epoll where available)
  * for every connection, none per connection. A generation never blocks it: the connection is
- * suspended while its job waits for a context or for tokens and resumed by the card thread
- * when there is output (serve_job_publish), so a slow or stuck request stalls nobody else.
+ * suspended while its job waits for a context, its prefill or tokens and resumed by the card
+ * thread when there is something to send (serve_job_begin, serve_job_publish), so a slow or
+ * stuck request stalls nobody else.
  *
  * Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, GET /health,
  * GET /metrics. Errors are OpenAI error objects.
@@ -219,24 +220,56 @@ static void sse_free(void *cls)
 	serve_job_put(cls);
 }
 
-/* A non-streaming job: its answer when done, else wait (suspended) for it. */
+/* A decoding stream: 200 and the event stream, read from the job as it grows. */
+static enum MHD_Result sse_reply(struct serve_server *srv, struct MHD_Connection *c,
+				 struct conn *k)
+{
+	struct serve_job *j = k->job;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&j->lock);
+	j->refs++;	/* the response's */
+	pthread_mutex_unlock(&j->lock);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, j, sse_free);
+	if (!r) {
+		serve_job_put(j);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	/* nginx: do not buffer the events */
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	serve_metrics_count(srv, k->ep, 200);
+	return ret;
+}
+
+/* A job's reply. A stream gets its 200 once it decodes, so a request that fails before (no
+ * context, a failed prefill) gets a real status code, not a 200 and an error event; a
+ * non-streaming job gets its answer when done. Until then the connection waits, suspended. */
 static enum MHD_Result job_reply(struct serve_server *srv, struct MHD_Connection *c,
 				 struct conn *k)
 {
 	struct serve_job *j = k->job;
 	enum MHD_Result ret;
+	int stream;
 
 	pthread_mutex_lock(&j->lock);
-	if (!j->done) {
+	stream = j->req.stream && j->started;
+	if (!j->done && !stream) {
 		MHD_suspend_connection(c);
 		j->suspended = 1;
 		pthread_mutex_unlock(&j->lock);
 		return MHD_YES;
 	}
 	pthread_mutex_unlock(&j->lock);
-	/* done: the card thread writes nothing more */
+	if (stream)
+		return sse_reply(srv, c, k);
+	/* done: nothing more is written to it */
 	ret = reply(srv, c, k->ep, j->status, "application/json", j->out.data ? j->out.data : "",
-		    j->out.len, j->status == 503 ? "1" : NULL);
+		    j->out.len, j->status == 503 || j->status == 429 ? "1" : NULL);
 	return ret;
 }
 
@@ -246,8 +279,6 @@ static enum MHD_Result generate(struct serve_server *srv, struct MHD_Connection 
 	struct serve_error e = { 0 };
 	struct serve_card *card;
 	struct serve_job *j;
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 	int rc;
 
 	j = serve_job_new(srv);
@@ -281,24 +312,7 @@ static enum MHD_Result generate(struct serve_server *srv, struct MHD_Connection 
 			    "the server is shutting down");
 	}
 	k->job = j;
-	if (!j->req.stream)
-		return job_reply(srv, c, k);
-	pthread_mutex_lock(&j->lock);
-	j->refs++;	/* the response's */
-	pthread_mutex_unlock(&j->lock);
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, j, sse_free);
-	if (!r) {
-		serve_job_put(j);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	/* nginx: do not buffer the events */
-	MHD_add_response_header(r, "X-Accel-Buffering", "no");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	serve_metrics_count(srv, k->ep, 200);
-	return ret;
+	return job_reply(srv, c, k);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,

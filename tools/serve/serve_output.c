@@ -39,6 +39,21 @@ void serve_job_publish(struct serve_job *j, const char *p, size_t n, int done, i
 		MHD_resume_connection(resume);
 }
 
+void serve_job_begin(struct serve_job *j)
+{
+	struct MHD_Connection *resume = NULL;
+
+	pthread_mutex_lock(&j->lock);
+	j->started = 1;
+	if (j->suspended && j->conn) {
+		j->suspended = 0;
+		resume = j->conn;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (resume)
+		MHD_resume_connection(resume);
+}
+
 static json_t *base_object(struct serve_job *j, const char *object)
 {
 	return json_pack("{s:s, s:s, s:I, s:s}", "id", j->id, "object", object, "created",
@@ -156,11 +171,15 @@ void serve_out_fail(struct serve_job *j, int status, const char *message, const 
 {
 	struct serve_error e;
 	char *s;
+	int started;
 
 	serve_error_set(&e, status, status >= 500 ? "server_error" : "invalid_request_error",
 			NULL, code, "%s", message);
 	s = serve_error_json(&e);
-	if (j->req.stream) {
+	pthread_mutex_lock(&j->lock);
+	started = j->started;
+	pthread_mutex_unlock(&j->lock);
+	if (j->req.stream && started) {
 		/* the 200 and the event-stream headers are out: the error is the last event */
 		struct serve_buf b = { 0 };
 

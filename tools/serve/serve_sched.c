@@ -443,6 +443,7 @@ static void *card_thread(void *arg)
 			j = in;
 			in = in->next;
 			if (job_start(c, j)) {
+				serve_job_begin(j);
 				j->next = active;
 				active = j;
 			} else {
