@@ -298,6 +298,25 @@ case_disconnect() {
 	text_of <"$TMP/out" >/dev/null || die "clean request's body"
 }
 
+# a long prompt's prefill never stalls the streams of other clients (prefill-stall.js)
+case_prefill() {
+	need_node
+	# contexts long enough for a prompt that takes seconds to prefill; a paced card so stream A
+	# lasts tens of seconds and makes tokens while B's prompt is prefilled
+	MAX_CTX=4096 start_emud long --pace=100
+	start_serve "$DEV"
+	n=$((4096 - 16))
+	t0=$(now)
+	timeout 100 node "$HERE/prefill-stall.js" "$URL" "$MODEL" "$n" $((4096 - 32)) "$TMP/b" ||
+		die "prefill-stall.js failed"
+	echo "(the two streams took $(since "$t0") s)"
+	ids=$(node -e 'const a = []; for (let i = 0; i < Number(process.argv[1]); i++) a.push(1000 + (i * 7919) % 60000); console.log(a.join(","))' "$n")
+	"$B/hc-run" -d "$DEV" --prompt-ids "$ids" -n 8 >"$TMP/ref" 2>>"$TMP/run.log" || die "hc-run"
+	text_of <"$TMP/b" >"$TMP/got" && cmp -s "$TMP/ref" "$TMP/got" ||
+		die "the long prompt's completion differs from hc-run's: '$(cat "$TMP/got")' vs '$(cat "$TMP/ref")'"
+	echo "the $n-token prompt's completion equals hc-run's ($(since "$t0") s in all)"
+}
+
 case_concurrent() {
 	need_node
 	n=${HC_SERVE_CONCURRENT:-32}
@@ -349,7 +368,7 @@ case_openai() {
 }
 
 OPENAI_VERSION=4.77.0
-CASES="basic chat errors auth_limits queue disconnect concurrent openai"
+CASES="basic chat errors auth_limits queue prefill disconnect concurrent openai"
 # seconds per case: >= 3x what each takes on a loaded 2-core machine
 bound() {
 	case $1 in

@@ -2,9 +2,9 @@
 /*
  * hc-serve: the objects every part of the server shares (docs/hc-serve.md).
  *
- * One struct serve_server owns everything: the cards (one libhc handle and one decode thread
- * each), the bounded queue of requests waiting for a context, the metrics and the HTTP
- * daemon. A request becomes a struct serve_job, shared by the HTTP side (the connection that
+ * One struct serve_server owns everything: the cards (one libhc handle, one decode thread, a
+ * few prefill workers and a closer thread each), the bounded queue of requests waiting for a context, the
+ * metrics and the HTTP daemon. A request becomes a struct serve_job, shared by the HTTP side (the connection that
  * sends its output) and the card thread that decodes it; a reference count frees it when
  * both are done with it. There is no global mutable state.
  */
@@ -19,6 +19,9 @@
 #include "serve_request.h"
 
 #define SERVE_MAX_CARDS 16
+/* Prefill workers per card: they create contexts and prefill prompts (synchronous libhc calls
+ * that can take seconds), so the card thread never waits for one. */
+#define SERVE_CARD_WORKERS 4
 
 struct MHD_Daemon;
 struct MHD_Connection;
@@ -44,10 +47,21 @@ struct serve_card {
 	uint32_t capacity;		/* contexts this server may hold on the card */
 	pthread_t thread;
 	int thread_started;
-	int wake_fd;			/* eventfd: new work or a cancel for the card thread */
+	int wake_fd;			/* eventfd: decoding jobs or a cancel for the card thread */
+	pthread_t workers[SERVE_CARD_WORKERS];
+	unsigned n_workers;		/* prefill workers started */
+	pthread_cond_t work;		/* (with srv->lock) the inbox has a job, or stopping */
+	pthread_t closer;		/* destroys the contexts of ended jobs, releases their slots */
+	int closer_started;
+	pthread_cond_t close_cond;	/* (with srv->lock) closing has a job, or closer_stop */
 	/* under srv->lock */
 	uint32_t active;		/* jobs assigned to the card (each holds or will hold a context) */
-	struct serve_job *inbox, **inbox_tail;	/* assigned, not yet picked up by the thread */
+	uint32_t prefilling;		/* jobs a worker is creating a context for or prefilling */
+	struct serve_job *inbox, **inbox_tail;	/* assigned, waiting for a prefill worker */
+	struct serve_job *ready, **ready_tail;	/* prefilled and decoding, for the card thread */
+	struct serve_job *closing, **closing_tail;	/* ended, for the closer */
+	int closer_stop;		/* the card thread has ended: the closer may end */
+	int workers_done;		/* the workers have exited: the card thread may end */
 	/* under srv->metrics.lock */
 	struct serve_card_metrics m;
 };
@@ -90,7 +104,8 @@ struct serve_job {
 	struct serve_card *card;	/* set when assigned */
 	struct serve_job *next;		/* queue / inbox / the card thread's active list */
 
-	/* the card thread's own state */
+	/* a prefill worker's, then (once handed over through the card's ready list) the card
+	 * thread's own state: one thread at a time, as libhc wants for a context */
 	struct hc_ctx *ctx;
 	struct hc_stream *stream;
 	struct hc_text_stream *ts;

@@ -2,8 +2,8 @@
 /*
  * hc-serve's HTTP side, on libmicrohttpd: one internal polling thread (epoll where available)
  * for every connection, none per connection. A generation never blocks it: the connection is
- * suspended while its job waits for a context, its prefill or tokens and resumed by the card
- * thread when there is something to send (serve_job_begin, serve_job_publish), so a slow or
+ * suspended while its job waits for a context, its prefill or tokens and resumed by the card's
+ * threads when there is something to send (serve_job_begin, serve_job_publish), so a slow or
  * stuck request stalls nobody else.
  *
  * Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, GET /health,

@@ -81,13 +81,15 @@ char *serve_metrics_render(struct serve_server *srv, size_t *len)
 {
 	struct serve_metrics *m = &srv->metrics;
 	struct serve_buf b = { 0 };
-	uint32_t active[SERVE_MAX_CARDS], queue_len;
+	uint32_t active[SERVE_MAX_CARDS], prefilling[SERVE_MAX_CARDS], queue_len;
 	char line[2048], labels[160];
 	unsigned c, e, i;
 
 	pthread_mutex_lock(&srv->lock);
-	for (c = 0; c < srv->n_cards; c++)
+	for (c = 0; c < srv->n_cards; c++) {
 		active[c] = srv->cards[c].active;
+		prefilling[c] = srv->cards[c].prefilling;
+	}
 	queue_len = srv->queue_len;
 	pthread_mutex_unlock(&srv->lock);
 
@@ -117,7 +119,10 @@ char *serve_metrics_render(struct serve_server *srv, size_t *len)
 	    "# HELP hc_serve_contexts_active Contexts this server holds on the card.\n"
 	    "# TYPE hc_serve_contexts_active gauge\n"
 	    "# HELP hc_serve_contexts_capacity Contexts this server may hold on the card.\n"
-	    "# TYPE hc_serve_contexts_capacity gauge\n");
+	    "# TYPE hc_serve_contexts_capacity gauge\n"
+	    "# HELP hc_serve_contexts_prefilling Requests whose context is being created or "
+	    "prompt prefilled.\n"
+	    "# TYPE hc_serve_contexts_prefilling gauge\n");
 	for (c = 0; c < srv->n_cards; c++) {
 		const struct serve_card *k = &srv->cards[c];
 
@@ -132,6 +137,7 @@ char *serve_metrics_render(struct serve_server *srv, size_t *len)
 		    (unsigned long long)k->m.completion_tokens);
 		OUT("hc_serve_contexts_active{%s} %u\n", labels, active[c]);
 		OUT("hc_serve_contexts_capacity{%s} %u\n", labels, k->capacity);
+		OUT("hc_serve_contexts_prefilling{%s} %u\n", labels, prefilling[c]);
 	}
 	OUT("# HELP hc_serve_time_to_first_token_seconds From accepting a request to its first "
 	    "token (queue and prefill included).\n"

@@ -3,7 +3,8 @@
  * hc-serve's output: OpenAI completion and chat completion objects, whole (stream: false) or
  * as server-sent events (stream: true: one "data: {chunk}\n\n" per piece of text, a last
  * chunk with finish_reason, optionally a usage chunk, then "data: [DONE]\n\n"). Called from
- * the card thread; the bytes go to the connection through serve_job_publish().
+ * the card thread (and, for errors before the decode starts, a prefill worker); the bytes go
+ * to the connection through serve_job_publish().
  */
 #include <stdio.h>
 #include <stdlib.h>

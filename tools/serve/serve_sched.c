@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * hc-serve's scheduler: which card runs a request, the bounded queue of requests waiting for a
- * context, and one decode thread per card.
+ * context, and per card a few prefill workers and one decode thread.
  *
- * A card thread owns every libhc context and stream of its card (libhc wants a context used by
- * one thread at a time), so cancels and new jobs reach it through its inbox and an eventfd. It
- * sleeps in poll() on that eventfd and on its streams' fds (hc_stream_fd), so tokens are
- * forwarded as the card makes them, without a thread per request or per connection.
+ * A job assigned to a card goes to its inbox; a prefill worker takes it, creates its context,
+ * prefills the prompt and starts the decode (synchronous libhc calls: a long prompt takes
+ * seconds), then hands context and stream to the card thread through the card's ready list and
+ * an eventfd. libhc wants a context used by one thread at a time; the hand-off under srv->lock
+ * is where it changes threads. The card thread sleeps in poll() on that eventfd and on its
+ * streams' fds (hc_stream_fd), so tokens are forwarded as the card makes them, without a thread
+ * per request or per connection, and no prefill ever holds them up. An ended job's context
+ * goes to the card's closer thread (hc_ctx_destroy waits for the card too), which then
+ * releases the slot. The card thread makes no libhc call that waits for the card.
  */
 #include <errno.h>
 #include <poll.h>
@@ -139,7 +144,7 @@ static struct serve_card *pick_card(struct serve_server *srv, const struct serve
 	return best;
 }
 
-/* Under srv->lock: hand @j to @c's thread. */
+/* Under srv->lock: hand @j to @c's prefill workers. */
 static void assign(struct serve_card *c, struct serve_job *j)
 {
 	c->active++;
@@ -147,7 +152,30 @@ static void assign(struct serve_card *c, struct serve_job *j)
 	j->next = NULL;
 	*c->inbox_tail = j;
 	c->inbox_tail = &j->next;
-	wake(c);
+	pthread_cond_signal(&c->work);
+}
+
+/* Under srv->lock: assign the first queued job @c serves; 0 if there is none. */
+static int dispatch_one(struct serve_card *c)
+{
+	struct serve_server *srv = c->srv;
+	struct serve_job **p;
+
+	if (srv->stopping)
+		return 0;
+	for (p = &srv->queue; *p; p = &(*p)->next) {
+		struct serve_job *q = *p;
+
+		if (!card_serves(c, q))
+			continue;
+		*p = q->next;
+		if (srv->queue_tail == &q->next)
+			srv->queue_tail = p;
+		srv->queue_len--;
+		assign(c, q);
+		return 1;
+	}
+	return 0;
 }
 
 int serve_sched_submit(struct serve_server *srv, struct serve_job *j)
@@ -214,26 +242,14 @@ void serve_sched_abandon(struct serve_job *j)
 		serve_job_put(j);
 }
 
-/* A card thread is done with @j: give the slot to the first queued job this card serves. */
+/* The card is done with @j: give the slot to the first queued job this card serves. */
 static void release(struct serve_card *c, struct serve_job *j)
 {
 	struct serve_server *srv = c->srv;
-	struct serve_job **p;
 
 	pthread_mutex_lock(&srv->lock);
 	c->active--;
-	for (p = &srv->queue; *p; p = &(*p)->next) {
-		struct serve_job *q = *p;
-
-		if (!card_serves(c, q))
-			continue;
-		*p = q->next;
-		if (srv->queue_tail == &q->next)
-			srv->queue_tail = p;
-		srv->queue_len--;
-		assign(c, q);
-		break;
-	}
+	dispatch_one(c);
 	pthread_mutex_unlock(&srv->lock);
 	serve_job_put(j);
 }
@@ -250,28 +266,39 @@ static int job_cancelled(struct serve_job *j)
 	return c;
 }
 
-/* Prefill and start decoding; on failure the job is answered and 0 returned. */
-static int job_start(struct serve_card *c, struct serve_job *j)
+enum prep { PREP_FAILED, PREP_READY };
+
+/* A prefill worker: create the job's context, prefill, start decoding. PREP_READY: decoding,
+ * for the card thread; PREP_FAILED: answered (or cancelled), for job_end. */
+static enum prep job_prepare(struct serve_card *c, struct serve_job *j)
 {
+	struct serve_server *srv = c->srv;
 	struct hc_decode_params p = { 0 };
 	char buf[512];
 	size_t i;
-	int rc;
+	int rc, stopping;
 
 	if (job_cancelled(j))
-		return 0;
+		return PREP_FAILED;
+	pthread_mutex_lock(&srv->lock);
+	stopping = srv->stopping;
+	pthread_mutex_unlock(&srv->lock);
+	if (stopping) {
+		serve_out_fail(j, 503, "the server is shutting down", "shutting_down");
+		return PREP_FAILED;
+	}
 	rc = hc_ctx_create(c->card, &j->ctx);
 	if (rc) {
 		/* other clients of the card hold its contexts */
 		serve_out_fail(j, rc == -EBUSY ? 503 : 500, rc == -EBUSY ? "the card has no free "
 			       "context (held by other clients); retry later" : hc_strerror(rc),
 			       rc == -EBUSY ? "card_busy" : "card_error");
-		return 0;
+		return PREP_FAILED;
 	}
 	rc = hc_ctx_prefill_tokens(j->ctx, j->req.ids, j->req.n_ids);
 	if (rc) {
 		serve_out_fail(j, 500, hc_strerror(rc), "card_error");
-		return 0;
+		return PREP_FAILED;
 	}
 	/* exactly hc-run's decode: the same parameters and the model's stop ids */
 	p.max_tokens = j->req.max_tokens;
@@ -284,19 +311,19 @@ static int job_start(struct serve_card *c, struct serve_job *j)
 	rc = hc_ctx_decode(j->ctx, &p, &j->stream);
 	if (rc) {
 		serve_out_fail(j, rc == -ENOSPC ? 503 : 500, hc_strerror(rc), "card_error");
-		return 0;
+		return PREP_FAILED;
 	}
 	/* the decoder's state after the prompt (e.g. no leading space after BOS), as hc-run */
 	rc = hc_text_stream_new(c->card, &j->ts);
 	if (rc) {
 		serve_out_fail(j, 500, hc_strerror(rc), "card_error");
-		return 0;
+		return PREP_FAILED;
 	}
 	for (i = 0; i < j->req.n_ids; i++)
 		hc_text_stream_push(j->ts, j->req.ids[i], buf, sizeof(buf));
 	hc_text_stream_flush(j->ts, buf, sizeof(buf));
 	serve_stop_init(&j->stopm, j->req.stop, j->req.n_stop);
-	return 1;
+	return PREP_READY;
 }
 
 static void emit_text(void *arg, const char *p, size_t n)
@@ -325,7 +352,51 @@ static int job_token(struct serve_card *c, struct serve_job *j, uint32_t id)
 	return n > 0 && serve_stop_feed(&j->stopm, buf, (size_t)n, emit_text, j);
 }
 
-/* Free the job's card objects and answer it if it has not been answered yet. */
+/* Give @j's context to the card's closer thread, which destroys it and releases the slot:
+ * hc_ctx_destroy waits for the card (up to one of its scheduling turns, tens of ms while a
+ * long prompt is prefilled), which the card thread must not. */
+static void close_later(struct serve_card *c, struct serve_job *j)
+{
+	struct serve_server *srv = c->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	j->next = NULL;
+	*c->closing_tail = j;
+	c->closing_tail = &j->next;
+	pthread_cond_signal(&c->close_cond);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void *card_closer(void *arg)
+{
+	struct serve_card *c = arg;
+	struct serve_server *srv = c->srv;
+	struct serve_job *j;
+
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		while (!c->closing && !c->closer_stop)
+			pthread_cond_wait(&c->close_cond, &srv->lock);
+		if (!c->closing)
+			break;	/* stopping, and the card thread has ended: nothing more comes */
+		j = c->closing;
+		c->closing = j->next;
+		if (!c->closing)
+			c->closing_tail = &c->closing;
+		pthread_mutex_unlock(&srv->lock);
+		hc_stream_free(j->stream);
+		hc_ctx_destroy(j->ctx);
+		j->stream = NULL;
+		j->ctx = NULL;
+		release(c, j);
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+/* Answer @j if it has not been answered yet, then have its context destroyed and its slot
+ * released (@j is not the caller's any more). */
 static void job_end(struct serve_card *c, struct serve_job *j, const char *finish,
 		    int stop_hit)
 {
@@ -347,12 +418,7 @@ static void job_end(struct serve_card *c, struct serve_job *j, const char *finis
 		serve_out_finish(j, finish);
 	}
 	hc_text_stream_free(j->ts);
-	hc_stream_free(j->stream);
-	/* the slot goes back to the card now, not when the connection is torn down */
-	hc_ctx_destroy(j->ctx);
 	j->ts = NULL;
-	j->stream = NULL;
-	j->ctx = NULL;
 	pthread_mutex_lock(&m->lock);
 	c->m.requests++;
 	c->m.prompt_tokens += j->req.n_ids;
@@ -363,10 +429,14 @@ static void job_end(struct serve_card *c, struct serve_job *j, const char *finis
 		/* nobody reads it, but end it so a late reader does not wait */
 		serve_job_publish(j, NULL, 0, 1, 499);
 	}
-	release(c, j);
+	/* the slot goes back to the card now, not when the connection is torn down */
+	if (j->ctx)
+		close_later(c, j);
+	else
+		release(c, j);
 }
 
-/* Forward what the stream has; 1 if the job has ended (and was released). */
+/* Forward what the stream has; 1 if the job has ended (and is the closer's now). */
 static int job_pump(struct serve_card *c, struct serve_job *j)
 {
 	struct hc_stream_status st;
@@ -415,22 +485,70 @@ static int job_pump(struct serve_card *c, struct serve_job *j)
 	return 1;
 }
 
+static void *card_worker(void *arg)
+{
+	struct serve_card *c = arg;
+	struct serve_server *srv = c->srv;
+	struct serve_job *j;
+	enum prep r;
+
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		while (!c->inbox && !srv->stopping)
+			pthread_cond_wait(&c->work, &srv->lock);
+		if (!c->inbox)
+			break;	/* stopping, and every assigned job was taken */
+		j = c->inbox;
+		c->inbox = j->next;
+		if (!c->inbox)
+			c->inbox_tail = &c->inbox;
+		c->prefilling++;
+		pthread_mutex_unlock(&srv->lock);
+
+		r = job_prepare(c, j);
+		if (r == PREP_READY)
+			serve_job_begin(j);	/* before the hand-over: then j is the card's */
+
+		pthread_mutex_lock(&srv->lock);
+		c->prefilling--;
+		if (r == PREP_READY) {
+			j->next = NULL;
+			*c->ready_tail = j;
+			c->ready_tail = &j->next;
+			wake(c);
+		}
+		pthread_mutex_unlock(&srv->lock);
+		if (r == PREP_FAILED)
+			job_end(c, j, NULL, 0);
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
 static void *card_thread(void *arg)
 {
 	struct serve_card *c = arg;
 	struct serve_server *srv = c->srv;
-	struct serve_job *active = NULL, *j, **p, *in;
+	struct serve_job *active = NULL, *j, **p, *in, *next;
 	struct pollfd fds[CARD_MAX_POLL + 1];
 	uint64_t v;
-	int stop;
+	int stop, done;
 
 	for (;;) {
 		pthread_mutex_lock(&srv->lock);
-		in = c->inbox;
-		c->inbox = NULL;
-		c->inbox_tail = &c->inbox;
+		in = c->ready;
+		c->ready = NULL;
+		c->ready_tail = &c->ready;
 		stop = srv->stopping;
+		done = stop && c->workers_done;	/* no more jobs can come */
 		pthread_mutex_unlock(&srv->lock);
+		while (in) {
+			j = in;
+			in = in->next;
+			j->next = active;
+			active = j;
+		}
 		if (stop) {
 			/* cancel what runs; the loop ends when the last job has ended */
 			for (j = active; j; j = j->next) {
@@ -439,25 +557,15 @@ static void *card_thread(void *arg)
 				pthread_mutex_unlock(&j->lock);
 			}
 		}
-		while (in) {
-			j = in;
-			in = in->next;
-			if (job_start(c, j)) {
-				serve_job_begin(j);
-				j->next = active;
-				active = j;
-			} else {
-				job_end(c, j, NULL, 0);
-			}
-		}
 		for (p = &active; *p;) {
 			j = *p;
+			next = j->next;	/* an ended job is the closer's: not to be read */
 			if (job_pump(c, j))
-				*p = j->next;
+				*p = next;
 			else
 				p = &j->next;
 		}
-		if (stop && !active)
+		if (done && !active)
 			break;
 
 		nfds_t n = 1;
@@ -516,6 +624,10 @@ int serve_cards_open(struct serve_server *srv, char *err, size_t errlen)
 		c->index = (unsigned)i;
 		c->wake_fd = -1;
 		c->inbox_tail = &c->inbox;
+		c->ready_tail = &c->ready;
+		c->closing_tail = &c->closing;
+		pthread_cond_init(&c->work, NULL);
+		pthread_cond_init(&c->close_cond, NULL);
 		snprintf(c->uri, sizeof(c->uri), "%s", uris[i]);
 		srv->n_cards = (unsigned)i + 1;
 		rc = hc_open(c->uri, &c->card);
@@ -540,6 +652,20 @@ int serve_cards_open(struct serve_server *srv, char *err, size_t errlen)
 			return -rc;
 		}
 		c->thread_started = 1;
+		rc = pthread_create(&c->closer, NULL, card_closer, c);
+		if (rc) {
+			snprintf(err, errlen, "starting the closer thread: %s", strerror(rc));
+			return -rc;
+		}
+		c->closer_started = 1;
+		while (c->n_workers < SERVE_CARD_WORKERS) {
+			rc = pthread_create(&c->workers[c->n_workers], NULL, card_worker, c);
+			if (rc) {
+				snprintf(err, errlen, "starting a prefill worker: %s", strerror(rc));
+				return -rc;
+			}
+			c->n_workers++;
+		}
 	}
 	return 0;
 }
@@ -555,9 +681,11 @@ void serve_cards_close(struct serve_server *srv)
 	srv->queue = NULL;
 	srv->queue_tail = &srv->queue;
 	srv->queue_len = 0;
-	for (i = 0; i < srv->n_cards; i++)
+	for (i = 0; i < srv->n_cards; i++) {
+		pthread_cond_broadcast(&srv->cards[i].work);
 		if (srv->cards[i].thread_started)
 			wake(&srv->cards[i]);
+	}
 	pthread_mutex_unlock(&srv->lock);
 	while (q) {
 		struct serve_job *next = q->next;
@@ -566,12 +694,41 @@ void serve_cards_close(struct serve_server *srv)
 		serve_job_put(q);
 		q = next;
 	}
+	/* the workers answer what is left in the inbox and finish the prefills they run (a
+	 * prefill cannot be interrupted); then the card threads end what decodes */
+	for (i = 0; i < srv->n_cards; i++) {
+		struct serve_card *c = &srv->cards[i];
+
+		while (c->n_workers)
+			pthread_join(c->workers[--c->n_workers], NULL);
+	}
+	pthread_mutex_lock(&srv->lock);
+	for (i = 0; i < srv->n_cards; i++) {
+		srv->cards[i].workers_done = 1;
+		if (srv->cards[i].thread_started)
+			wake(&srv->cards[i]);
+	}
+	pthread_mutex_unlock(&srv->lock);
 	for (i = 0; i < srv->n_cards; i++) {
 		struct serve_card *c = &srv->cards[i];
 
 		if (c->thread_started)
 			pthread_join(c->thread, NULL);
 		c->thread_started = 0;
+	}
+	/* last, the closer: it destroys the contexts of what the card threads ended */
+	pthread_mutex_lock(&srv->lock);
+	for (i = 0; i < srv->n_cards; i++) {
+		srv->cards[i].closer_stop = 1;
+		pthread_cond_signal(&srv->cards[i].close_cond);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	for (i = 0; i < srv->n_cards; i++) {
+		struct serve_card *c = &srv->cards[i];
+
+		if (c->closer_started)
+			pthread_join(c->closer, NULL);
+		c->closer_started = 0;
 	}
 }
 
@@ -585,6 +742,8 @@ void serve_cards_free(struct serve_server *srv)
 		if (c->wake_fd >= 0)
 			close(c->wake_fd);
 		c->wake_fd = -1;
+		pthread_cond_destroy(&c->work);
+		pthread_cond_destroy(&c->close_cond);
 		hc_close(c->card);
 		c->card = NULL;
 	}
