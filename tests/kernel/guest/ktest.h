@@ -23,6 +23,7 @@
 #include "uapi/hc_card.h"
 #include "uapi/hc_ring.h"
 #include "uapi/drm/hc_accel.h"
+#include "decode_case.h"
 
 static int kt_failures;
 
@@ -171,9 +172,11 @@ struct kt_ctx {
 	struct hc_ring cq;	/* we consume hc_cqe */
 };
 
-static inline int kt_ctx_create(int fd, struct kt_ctx *c, uint32_t sq_entries)
+/* A context with @sq_entries and @cq_entries (0: twice as many) ring entries, mapped. */
+static inline int kt_ctx_create_cq(int fd, struct kt_ctx *c, uint32_t sq_entries,
+				   uint32_t cq_entries)
 {
-	struct drm_hc_ctx_create a = { .sq_entries = sq_entries };
+	struct drm_hc_ctx_create a = { .sq_entries = sq_entries, .cq_entries = cq_entries };
 
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
@@ -189,6 +192,11 @@ static inline int kt_ctx_create(int fd, struct kt_ctx *c, uint32_t sq_entries)
 	hc_ring_init(&c->cq, (char *)c->map + a.cq_offset, a.cq_entries ? a.cq_entries :
 		     2 * sq_entries, sizeof(struct drm_hc_cqe));
 	return 0;
+}
+
+static inline int kt_ctx_create(int fd, struct kt_ctx *c, uint32_t sq_entries)
+{
+	return kt_ctx_create_cq(fd, c, sq_entries, 0);
 }
 
 static inline int kt_ctx_destroy(struct kt_ctx *c)
@@ -330,6 +338,68 @@ static inline int kt_decode(struct kt_ctx *c, struct kt_stream *s, uint32_t max,
 	j.decode.stream_handle = s->handle;
 	j.decode.max_tokens = max;
 	return kt_submit(c, &j);
+}
+
+/* The PCI address (e.g. 0000:01:01.0) of the device behind the node's sysfs directory. */
+static inline int kt_pci_bdf(const char *sysdir, char *bdf, size_t len)
+{
+	char path[600], link[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/device", sysdir);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	snprintf(bdf, len, "%s", strrchr(link, '/') + 1);
+	return 0;
+}
+
+/* The decode case's tokens as hc-emud's socket path produced them on the host (host_ref);
+ * returns how many were read (DECODE_CASE_TOKENS when all are there). */
+static inline int kt_expected_tokens(uint32_t *ids)
+{
+	FILE *f = fopen("/etc/expected-decode.txt", "r");
+	int n = 0;
+
+	while (f && n < DECODE_CASE_TOKENS && fscanf(f, "%u", &ids[n]) == 1)
+		n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * The decode case on a new context of @fd, through a DECODE_CASE_RING-entry stream (smaller
+ * than the output: the card waits for space and is woken): 1 if the tokens are exactly the
+ * host's and both jobs complete as they should.
+ */
+static inline int kt_decode_case_exact(int fd)
+{
+	uint32_t ids[DECODE_CASE_TOKENS], expect[DECODE_CASE_TOKENS];
+	struct drm_hc_cqe cqe;
+	struct kt_ctx c;
+	struct kt_stream s;
+	int ok;
+
+	if (kt_expected_tokens(expect) != DECODE_CASE_TOKENS)
+		return 0;
+	if (kt_ctx_create(fd, &c, 4))
+		return 0;
+	if (kt_stream_create(fd, &s, DECODE_CASE_RING)) {
+		kt_ctx_destroy(&c);
+		return 0;
+	}
+	kt_prefill(&c, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
+	kt_decode(&c, &s, DECODE_CASE_TOKENS, 2);
+	ok = kt_stream_read(&c, &s, ids, DECODE_CASE_TOKENS, KT_EVENT_MS) == DECODE_CASE_TOKENS &&
+	     !memcmp(ids, expect, sizeof(ids));
+	ok = ok && !kt_wait_cqe(&c, &cqe, KT_EVENT_MS) && cqe.status == DRM_HC_STATUS_OK;
+	ok = ok && !kt_wait_cqe(&c, &cqe, KT_EVENT_MS) &&
+	     cqe.status == DRM_HC_STATUS_DONE_MAX_TOKENS;
+	kt_stream_destroy(&s);
+	kt_ctx_destroy(&c);
+	return ok;
 }
 
 /* The driver's debugfs directory (accel or dri). */

@@ -61,23 +61,10 @@ static int flood(struct kt_ctx *c, struct kt_stream *s, int n)
 	return taken;
 }
 
+/* A context with a 1024-entry submission ring (and 2048 completions). */
 static int ctx_big(int fd, struct kt_ctx *c)
 {
-	struct drm_hc_ctx_create a = { .sq_entries = 1024, .cq_entries = 2048 };
-
-	memset(c, 0, sizeof(*c));
-	c->fd = fd;
-	if (ioctl(fd, DRM_IOCTL_HC_CTX_CREATE, &a))
-		return -errno;
-	c->handle = a.handle;
-	c->map_size = a.ring_size;
-	c->map = mmap(NULL, a.ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		      (off_t)a.ring_mmap_offset);
-	if (c->map == MAP_FAILED)
-		return -errno;
-	hc_ring_init(&c->sq, (char *)c->map + a.sq_offset, 1024, sizeof(struct drm_hc_job));
-	hc_ring_init(&c->cq, (char *)c->map + a.cq_offset, 2048, sizeof(struct drm_hc_cqe));
-	return 0;
+	return kt_ctx_create_cq(fd, c, 1024, 2048);
 }
 
 int main(void)

@@ -274,7 +274,6 @@ int main(void)
 	char sysdir[512], cmdline[4096], *arg;
 	int secs = 8;
 	pthread_t th[6];
-	FILE *f;
 	int i, n;
 
 	if (!kt_read_file("/proc/cmdline", cmdline, sizeof(cmdline)) &&
@@ -288,11 +287,7 @@ int main(void)
 	if (fd_main < 0)
 		return 1;
 	KT_CHECK(kt_debugfs(dbg, sizeof(dbg)) == 0, "debugfs at %s", dbg);
-	f = fopen("/etc/expected-decode.txt", "r");
-	for (n = 0; f && n < DECODE_CASE_TOKENS && fscanf(f, "%u", &expect[n]) == 1; n++)
-		;
-	if (f)
-		fclose(f);
+	n = kt_expected_tokens(expect);
 	KT_CHECK(n == DECODE_CASE_TOKENS, "expected tokens from the host (%d)", n);
 
 	stop_at = kt_now_ns() + (int64_t)secs * 1000000000;

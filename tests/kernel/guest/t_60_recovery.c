@@ -22,34 +22,6 @@ static int fault(const char *name, const char *val)
 	return kt_write_file(path, val);
 }
 
-/* Run the decode case on a fresh context; 1 if the tokens match the host's. */
-static int decode_case_ok(int fd)
-{
-	uint32_t ids[DECODE_CASE_TOKENS], expect[DECODE_CASE_TOKENS];
-	struct kt_ctx c;
-	struct kt_stream s;
-	struct drm_hc_cqe cqe;
-	FILE *f = fopen("/etc/expected-decode.txt", "r");
-	int i, ok;
-
-	for (i = 0; f && i < DECODE_CASE_TOKENS; i++)
-		if (fscanf(f, "%u", &expect[i]) != 1)
-			break;
-	if (f)
-		fclose(f);
-	if (kt_ctx_create(fd, &c, 4) || kt_stream_create(fd, &s, DECODE_CASE_RING))
-		return 0;
-	kt_prefill(&c, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
-	kt_decode(&c, &s, DECODE_CASE_TOKENS, 2);
-	ok = kt_stream_read(&c, &s, ids, DECODE_CASE_TOKENS, KT_EVENT_MS) == DECODE_CASE_TOKENS &&
-	     !memcmp(ids, expect, sizeof(ids));
-	ok = ok && !kt_wait_cqe(&c, &cqe, KT_EVENT_MS) && cqe.status == HC_STATUS_OK;
-	ok = ok && !kt_wait_cqe(&c, &cqe, KT_EVENT_MS) && cqe.status == HC_STATUS_DONE_MAX_TOKENS;
-	kt_stream_destroy(&s);
-	kt_ctx_destroy(&c);
-	return ok;
-}
-
 /* The hang left a snapshot of the card for the bug report (devcoredump); dismiss it. */
 static void check_coredump(void)
 {
@@ -97,7 +69,7 @@ int main(void)
 
 	/* A dropped interrupt costs latency, not the job. */
 	KT_CHECK(fault("fault_drop_irqs", "1") == 0, "fault: drop the next interrupt");
-	KT_CHECK(decode_case_ok(fd), "decode correct despite a lost interrupt");
+	KT_CHECK(kt_decode_case_exact(fd), "decode correct despite a lost interrupt");
 
 	/* A corrupt completion: the job is failed as lost, the card is not reset. */
 	KT_CHECK(kt_ctx_create(fd, &a, 4) == 0, "context for the corrupt completion");
@@ -155,7 +127,7 @@ int main(void)
 	kt_stream_destroy(&sb);
 	KT_CHECK(kt_ctx_destroy(&a) == 0 && kt_ctx_destroy(&b) == 0, "old contexts destroyed");
 
-	KT_CHECK(decode_case_ok(fd), "new context after the reset decodes exactly as before");
+	KT_CHECK(kt_decode_case_exact(fd), "new context after the reset decodes exactly as before");
 	KT_CHECK(kt_counter(sysdir, "jobs_inflight") == 0, "nothing left in flight");
 	kt_write_file("/sys/module/hc_accel/parameters/hang_timeout_ms", "2000");
 	close(fd);

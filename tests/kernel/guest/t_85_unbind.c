@@ -29,22 +29,15 @@ static void *waiter(void *arg)
 
 int main(void)
 {
-	char sysdir[512], link[512], path[600], bdf[64];
+	char sysdir[512], path[600], bdf[64];
 	struct drm_hc_info info = { 0 };
 	pthread_t th;
-	ssize_t n;
 	int fd, fd2;
 
 	fd = kt_open(sysdir, sizeof(sysdir));
 	if (fd < 0)
 		return 1;
-	snprintf(path, sizeof(path), "%s/device", sysdir);
-	n = readlink(path, link, sizeof(link) - 1);
-	KT_CHECK(n > 0, "PCI device of the node");
-	if (n <= 0)
-		return kt_exit();
-	link[n] = 0;
-	snprintf(bdf, sizeof(bdf), "%s", strrchr(link, '/') + 1);
+	KT_CHECK(kt_pci_bdf(sysdir, bdf, sizeof(bdf)) == 0, "PCI device of the node: %s", bdf);
 
 	KT_CHECK(kt_ctx_create(fd, &c, 4) == 0 && kt_stream_create(fd, &s, 16) == 0,
 		 "context and mapped stream");
@@ -75,20 +68,7 @@ int main(void)
 	fd2 = kt_open(sysdir, sizeof(sysdir));
 	KT_CHECK(fd2 >= 0, "node back");
 	if (fd2 >= 0) {
-		struct kt_ctx c2;
-		struct kt_stream s2;
-		struct drm_hc_cqe cqe;
-		uint32_t ids[8];
-
-		KT_CHECK(kt_ctx_create(fd2, &c2, 4) == 0 && kt_stream_create(fd2, &s2, 16) == 0,
-			 "context after rebinding");
-		kt_prefill(&c2, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
-		kt_decode(&c2, &s2, 8, 2);
-		KT_CHECK(kt_stream_read(&c2, &s2, ids, 8, KT_EVENT_MS) == 8, "decodes after rebinding");
-		kt_wait_cqe(&c2, &cqe, KT_EVENT_MS);
-		kt_wait_cqe(&c2, &cqe, KT_EVENT_MS);
-		kt_stream_destroy(&s2);
-		kt_ctx_destroy(&c2);
+		KT_CHECK(kt_decode_case_exact(fd2), "decodes exactly after rebinding");
 		close(fd2);
 	}
 	return kt_exit();

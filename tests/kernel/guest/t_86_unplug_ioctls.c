@@ -135,22 +135,15 @@ static void *worker(void *arg)
 
 int main(void)
 {
-	char sysdir[512], link[512], path[600], bdf[64];
+	char sysdir[512], bdf[64];
 	pthread_t th[T_N];
-	ssize_t n;
 	int i, fd2;
 
 	fd = kt_open(sysdir, sizeof(sysdir));
 	if (fd < 0)
 		return 1;
 	KT_CHECK(kt_debugfs(dbg, sizeof(dbg)) == 0, "debugfs at %s", dbg);
-	snprintf(path, sizeof(path), "%s/device", sysdir);
-	n = readlink(path, link, sizeof(link) - 1);
-	KT_CHECK(n > 0, "PCI device of the node");
-	if (n <= 0)
-		return kt_exit();
-	link[n] = 0;
-	snprintf(bdf, sizeof(bdf), "%s", strrchr(link, '/') + 1);
+	KT_CHECK(kt_pci_bdf(sysdir, bdf, sizeof(bdf)) == 0, "PCI device of the node: %s", bdf);
 	KT_CHECK(kt_ctx_create(fd, &c, 64) == 0 && kt_stream_create(fd, &s, 16) == 0,
 		 "context and stream");
 
@@ -182,20 +175,7 @@ int main(void)
 	KT_CHECK(kt_write_file("/sys/bus/pci/drivers/hc_accel/bind", bdf) == 0, "bind %s again", bdf);
 	fd2 = kt_open(sysdir, sizeof(sysdir));
 	if (fd2 >= 0) {
-		struct kt_ctx c2;
-		struct kt_stream s2;
-		struct drm_hc_cqe cqe;
-		uint32_t ids[8];
-
-		KT_CHECK(kt_ctx_create(fd2, &c2, 4) == 0 && kt_stream_create(fd2, &s2, 16) == 0,
-			 "context after rebinding");
-		kt_prefill(&c2, decode_case_prompt, DECODE_CASE_PROMPT_LEN, 1);
-		kt_decode(&c2, &s2, 8, 2);
-		KT_CHECK(kt_stream_read(&c2, &s2, ids, 8, KT_EVENT_MS) == 8, "decodes after rebinding");
-		kt_wait_cqe(&c2, &cqe, KT_EVENT_MS);
-		kt_wait_cqe(&c2, &cqe, KT_EVENT_MS);
-		kt_stream_destroy(&s2);
-		kt_ctx_destroy(&c2);
+		KT_CHECK(kt_decode_case_exact(fd2), "decodes exactly after rebinding");
 		close(fd2);
 	}
 	return kt_exit();
