@@ -655,8 +655,72 @@ int hc_stream_rearm(struct hc_stream *s)
 		return 1;
 	set_need_wakeup(si, 1);
 	hc_ring_mb();
-	hc__reap(si->ctx->card, si->ctx->qp);
+	/* completions that came meanwhile; no second drain (a wake-up left in the fd is only
+	 * spurious, and the re-check below sees what it announced) */
+	hc__reap_nodrain(si->ctx->card, si->ctx->qp);
 	return stream_ready(si);
+}
+
+/*
+ * Every drain comes before every check: a drain after one stream's check could eat the
+ * interrupt announcing that stream's next token (streams of a queue pair share its fd), and
+ * the caller would sleep on a quiet fd with the token in the ring. So: drain each distinct
+ * QP once, look, then ask for wake-ups, full barrier, reap without draining, look again.
+ */
+int hc_stream_rearm_many(struct hc_stream *const *streams, unsigned n)
+{
+	struct hc_qp *qps[WAIT_MAX_FDS];
+	unsigned i, j, nq = 0, live = 0;
+	int ready = 0;
+
+	if (!streams || !n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct hc_stream_impl *si;
+
+		if (!streams[i])
+			continue;
+		live++;
+		si = hc__impl(streams[i]);
+		for (j = 0; j < nq && qps[j] != si->ctx->qp; j++)
+			;
+		if (j < nq)
+			continue;
+		if (nq < WAIT_MAX_FDS)
+			qps[nq++] = si->ctx->qp;
+		/* beyond the table a QP may be drained twice: harmless, no check came yet */
+		hc__reap(si->ctx->card, si->ctx->qp);
+	}
+	if (!live)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (streams[i])
+			ready += stream_ready(hc__impl(streams[i]));
+	if (ready)
+		return ready;
+	for (i = 0; i < n; i++)
+		if (streams[i])
+			set_need_wakeup(hc__impl(streams[i]), 1);
+	hc_ring_mb();
+	nq = 0;
+	for (i = 0; i < n; i++) {
+		struct hc_stream_impl *si;
+
+		if (!streams[i])
+			continue;
+		si = hc__impl(streams[i]);
+		for (j = 0; j < nq && qps[j] != si->ctx->qp; j++)
+			;
+		if (j < nq)
+			continue;
+		if (nq < WAIT_MAX_FDS)
+			qps[nq++] = si->ctx->qp;
+		hc__reap_nodrain(si->ctx->card, si->ctx->qp);
+	}
+	for (i = 0; i < n; i++)
+		if (streams[i])
+			ready += stream_ready(hc__impl(streams[i]));
+	return ready;
 }
 
 int hc_stream_read(struct hc_stream *s, uint32_t *ids, unsigned cap)

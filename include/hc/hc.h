@@ -444,7 +444,8 @@ int hc_stream_wait_any(struct hc_stream *const *streams, unsigned n, int timeout
 /*
  * hc_stream_fd - a file descriptor that becomes readable (POLLIN) when @s may be ready, for
  * the application's own epoll/io_uring loop. Wake-ups may be spurious. Call hc_stream_rearm()
- * before sleeping on it (it reaps completions, drains the fd and re-enables wake-ups), then
+ * before sleeping on it (it reaps completions, drains the fd and re-enables wake-ups;
+ * hc_stream_rearm_many() for several streams, required when they share an fd), then
  * peek after it fires. Do not read the fd yourself. With hc-emud the fd is the interrupt of
  * the context's queue pair: a context has one of its own while the handle has no more
  * contexts than n_queue_pairs; beyond that contexts share one, and another thread's
@@ -463,6 +464,22 @@ int hc_stream_fd(struct hc_stream *s);
  * 0 if it is safe to wait on the fd, negative errno.
  */
 int hc_stream_rearm(struct hc_stream *s);
+
+/*
+ * hc_stream_rearm_many - hc_stream_rearm() for every stream an event loop is about to sleep
+ * on, at once. Streams whose fds are the same (contexts sharing a queue pair) must be rearmed
+ * together by one call: hc_stream_rearm() of one drains the shared fd, which may consume
+ * the wake-up announcing another stream's token after that stream's own rearm (the loop
+ * then sleeps with the token in the ring until some other interrupt). This call drains each distinct fd once, before looking at any stream, then asks for
+ * wake-ups (HOST_NEED_WAKEUP), issues a full barrier and re-checks: when it returns 0, a
+ * token any of the streams gets later makes its fd readable. Each distinct fd is drained
+ * once, not twice per stream.
+ * @streams: @n slots; NULL slots are skipped (as hc_stream_wait_any()).
+ * Return: the number of ready streams (>0: do not sleep; wake-ups may still be off for some,
+ * so call it again before sleeping), 0 if it is safe to wait on the fds, negative errno
+ * (-EINVAL: @n is 0 or every slot is NULL).
+ */
+int hc_stream_rearm_many(struct hc_stream *const *streams, unsigned n);
 
 /*
  * hc_stream_read - copying convenience over peek/advance: wait for and copy up to @cap

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Many streams, one consumer: hc_stream_wait_any() over 64 paced streams with a latency
- * budget (deferred wake-ups on the card) gives every stream exactly its solo run; the poll(2)
+ * budget (deferred wake-ups on the card) gives every stream exactly its solo run, and so does
+ * an application's own epoll loop on hc_stream_fd() with hc_stream_rearm_many(); the poll(2)
  * fallback (HC_NO_IO_URING=1) gives the same tokens as io_uring; a budget is honoured (no
  * token reaches the application much later than the budget after the card published it, a
  * liveness check with a generous slack, not a speed test), budget 0 leaves the DECODE as it
@@ -14,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include "hc_internal.h"
@@ -73,11 +75,68 @@ struct run {
 	uint32_t nt;			/* tokens each */
 	uint32_t budget_us;
 	int strip_wakeup_cap;		/* white box: pretend the card cannot defer wake-ups */
+	int epoll;			/* read in an epoll loop on hc_stream_fd + rearm_many */
 	uint32_t got[MAX_NS][MAX_NT];
 	uint32_t n[MAX_NS];
 	unsigned waits;			/* hc_stream_wait_any calls */
 	int urings;			/* io_uring fds while the card was open */
 };
+
+/*
+ * An application's own event loop: one epoll over every stream's hc_stream_fd() (contexts
+ * share queue pairs, so fds), read every live stream, and sleep with no timeout after
+ * hc_stream_rearm_many() said 0. A wake-up lost with no later interrupt to cover it (the
+ * streams' last tokens) hangs here until the test case's timeout.
+ */
+static void epoll_loop(struct hc_stream **slot, struct run *r)
+{
+	unsigned live = r->ns, i;
+	int epfd = epoll_create1(EPOLL_CLOEXEC), k;
+
+	ck_assert_int_ge(epfd, 0);
+	for (i = 0; i < r->ns; i++) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int fd = hc_stream_fd(slot[i]);
+
+		ck_assert_int_ge(fd, 0);
+		ev.data.fd = fd;
+		ck_assert(!epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) || errno == EEXIST);
+	}
+	while (live) {
+		struct epoll_event evs[8];
+
+		for (i = 0; i < r->ns; i++) {
+			const uint32_t *t;
+			unsigned m;
+
+			if (!slot[i])
+				continue;
+			while ((m = hc_stream_peek(slot[i], &t))) {
+				ck_assert_uint_le(r->n[i] + m, r->nt);
+				memcpy(r->got[i] + r->n[i], t, m * sizeof(*t));
+				r->n[i] += m;
+				hc_stream_advance(slot[i], m);
+			}
+			if (hc_stream_status(slot[i], NULL) == 1) {
+				slot[i] = NULL;
+				live--;
+			}
+		}
+		if (!live)
+			break;
+		k = hc_stream_rearm_many(slot, r->ns);
+		ck_assert_int_ge(k, 0);
+		if (k)
+			continue;
+		k = epoll_wait(epfd, evs, 8, -1);
+		ck_assert(k > 0 || (k < 0 && errno == EINTR));
+		r->waits++;
+	}
+	ck_assert_int_eq(hc_stream_rearm_many(slot, r->ns), -EINVAL);	/* every slot NULL */
+	ck_assert_int_eq(hc_stream_rearm_many(NULL, 1), -EINVAL);
+	ck_assert_int_eq(hc_stream_rearm_many(slot, 0), -EINVAL);
+	close(epfd);
+}
 
 /*
  * @r->ns decodes on one card, all read by this thread through hc_stream_wait_any(): slots of
@@ -114,6 +173,10 @@ static void run_multi(const char *uri, struct run *r)
 			ck_assert_uint_eq(sqe->decode.wakeup_tokens, 0);
 		}
 		slot[i] = s[i];
+	}
+	if (r->epoll) {
+		epoll_loop(slot, r);
+		live = 0;
 	}
 	while (live) {
 		k = hc_stream_wait_any(slot, r->ns, -1, ready);
@@ -192,6 +255,32 @@ START_TEST(test_64_paced_coalesced_exact)
 	run_multi(e.uri, &r);
 	check_exact(&r, want, "paced, 1 ms budget");
 	fprintf(stderr, "64 streams x %u tokens, 1 ms budget: %u waits\n", r.nt, r.waits);
+	t_emud_stop(&e);
+}
+END_TEST
+
+/*
+ * The same 64 paced streams read in an application's own epoll loop on hc_stream_fd(), every
+ * stream rearmed at once by hc_stream_rearm_many() before each sleep (no timeout: a lost
+ * wake-up at the end would hang): with budget 0 and 1 ms each equals its solo run.
+ */
+START_TEST(test_64_epoll_rearm_many_exact)
+{
+	static int32_t want[MAX_NS][MAX_NT];
+	static struct run r;
+	struct t_emud e;
+	char rom[256];
+
+	t_bake_long(2, 1100, rom, sizeof(rom));
+	references(rom, 64, 200, want);
+	T_EMUD_START(&e, rom, "--pace", NULL);
+	for (uint32_t budget = 0; budget <= 1000; budget += 1000) {
+		r = (struct run){ .ns = 64, .nt = 200, .budget_us = budget, .epoll = 1 };
+		run_multi(e.uri, &r);
+		check_exact(&r, want, budget ? "epoll, 1 ms budget" : "epoll, no budget");
+		fprintf(stderr, "epoll: 64 streams x %u tokens, budget %u us: %u sleeps\n", r.nt,
+			budget, r.waits);
+	}
 	t_emud_stop(&e);
 }
 END_TEST
@@ -422,6 +511,7 @@ static Suite *multi_suite(void)
 
 	tcase_add_test(tc, test_wait_any_args);
 	tcase_add_test(tc, test_64_paced_coalesced_exact);
+	tcase_add_test(tc, test_64_epoll_rearm_many_exact);
 	tcase_add_test(tc, test_wait_any_poll_fallback);
 	tcase_add_test(tc, test_budget_without_card_support);
 	tcase_add_test(tc, test_budget_honoured);

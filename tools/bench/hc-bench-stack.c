@@ -548,7 +548,7 @@ static int multi_run(const struct opts *o, struct hc_ctx **ctx, pid_t emud, uint
 		} else {
 			struct epoll_event evs[16];
 			unsigned progress = 0;
-			int sleep_ok = 1;
+			int armed;
 
 			for (i = 0; i < n; i++) {
 				if (!slot[i])
@@ -563,11 +563,13 @@ static int multi_run(const struct opts *o, struct hc_ctx **ctx, pid_t emud, uint
 			total += progress;
 			if (!live || progress)
 				continue;
-			/* the fd's contract: rearm every stream before sleeping on it */
-			for (i = 0; i < n && sleep_ok; i++)
-				if (slot[i] && hc_stream_rearm(slot[i]) != 0)
-					sleep_ok = 0;
-			if (!sleep_ok)
+			/* the fd's contract: rearm every stream before sleeping on it, all at once
+			 * (contexts share queue pairs, so fds: each is drained once, before any
+			 * stream is looked at) */
+			armed = hc_stream_rearm_many(slot, n);
+			if (armed < 0)
+				rc = armed;
+			if (armed != 0)
 				continue;
 			if (epoll_wait(epfd, evs, 16, -1) < 0 && errno != EINTR)
 				rc = -errno;
