@@ -60,7 +60,10 @@ printf '%-6s %-5s %3s %12s %12s %7s %12s %12s %7s\n' shape type thr "llama pp128
 	ratio "llama tg128" "hc decode" ratio
 for shape in $shapes; do
 	if [ ! -f "$dir/$shape-Q4_0.gguf" ] || [ ! -f "$dir/$shape.bin" ]; then
-		"$peer" model "$shape" "$dir" >/dev/null
+		if ! "$peer" model "$shape" "$dir" >/dev/null 2>"$dir/model-$shape.err"; then
+			echo "SKIP: $shape: peer-bench model failed: $(tail -n 1 "$dir/model-$shape.err")"
+			continue
+		fi
 	fi
 	for type in $types; do
 		case $type in

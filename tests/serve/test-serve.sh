@@ -79,7 +79,32 @@ contexts_in_use() {
 	"$B/hc-smi" -d "$1" --sample 0 --query contexts_in_use --format=csv,noheader,nounits | tr -d ' '
 }
 contexts_zero() { [ "$(contexts_in_use "$1")" = 0 ]; }
+contexts_are() { [ "$(contexts_in_use "$1")" = "$2" ]; }
 metric() { curl -s --max-time 10 "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_over() { [ "$(metric "$1")" -gt "$2" ]; }
+queued_or_answered() { [ -s "$1" ] || metric_is hc_serve_queue_depth 1; }
+
+# hold_contexts N: N other programs (hc-run -i: one context each, held while it waits for
+# input) take contexts of $DEV. Their input is the fifo $TMP/hold, whose one writer is a
+# sleep; release_contexts kills it: at the end of their input they free their contexts, exit.
+hold_contexts() {
+	rm -f "$TMP/hold"
+	mkfifo "$TMP/hold" || die "mkfifo"
+	HOLDERS=
+	for h in $(seq "$1"); do
+		"$B/hc-run" -d "$DEV" -i <"$TMP/hold" >/dev/null 2>>"$TMP/run.log" &
+		HOLDERS="$HOLDERS $!"
+	done
+	sleep 600 >"$TMP/hold" &
+	FEEDER=$!
+	PIDS="$PIDS $HOLDERS $FEEDER"
+	wait_for 30 "$1 contexts held by other programs" contexts_are "$DEV" "$1"
+}
+release_contexts() {
+	kill "$FEEDER"
+	for h in $HOLDERS; do wait "$h" || die "a context holder failed: $(tail -n 3 "$TMP/run.log")"; done
+}
 
 # expect STATUS PARAM PATH JSON: the request fails with STATUS and an error object naming PARAM
 # ("null" for none).
@@ -298,6 +323,60 @@ case_disconnect() {
 	text_of <"$TMP/out" >/dev/null || die "clean request's body"
 }
 
+# another program holds every context of the card: a request waits in the queue (not 503),
+# the server retrying the card on its timer, and runs once the contexts are released; with
+# them never released, it gets 429 and Retry-After after --queue-timeout (a stream too: its
+# 200 goes out only once it decodes)
+case_foreign() {
+	need_node
+	start_emud small --contexts 2
+	hold_contexts 2
+	start_serve "$DEV" --queue-timeout 60
+	ref "$TMP/ref" --bos -n 8 "The quick brown fox"
+	body="{\"model\":\"$MODEL\",\"prompt\":\"The quick brown fox\",\"max_tokens\":8,\"temperature\":0"
+	t0=$(now)
+	curl -sS --max-time 60 -o "$TMP/r1" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$body}" "$URL/v1/completions" >"$TMP/r1.code" 2>>"$TMP/curl.log" &
+	c1=$!
+	PIDS="$PIDS $c1"
+	wait_for 30 "the request queued behind the held contexts" queued_or_answered "$TMP/r1.code"
+	[ ! -s "$TMP/r1.code" ] ||
+		die "answered $(cat "$TMP/r1.code") while other programs held every context: $(cat "$TMP/r1")"
+	full=$(metric 'hc_serve_card_full_total{card="0",model="'"$MODEL"'"}')
+	[ "${full:-0}" -ge 1 ] || die "queued, but the server never found the card full"
+	wait_for 30 "the server to retry the full card" \
+		metric_over 'hc_serve_card_full_total{card="0",model="'"$MODEL"'"}' $((full + 2))
+	[ ! -s "$TMP/r1.code" ] || die "answered while every context was held: $(cat "$TMP/r1.code") $(cat "$TMP/r1")"
+	code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$URL/health")
+	[ "$code" = 200 ] || die "/health while one request waits (queue not full): $code"
+	t1=$(now)
+	release_contexts
+	wait "$c1"
+	[ "$(cat "$TMP/r1.code")" = 200 ] || die "after the release: $(cat "$TMP/r1.code") $(cat "$TMP/r1")"
+	text_of <"$TMP/r1" >"$TMP/got" && cmp -s "$TMP/ref" "$TMP/got" ||
+		die "completion differs from hc-run: '$(cat "$TMP/got")' vs '$(cat "$TMP/ref")'"
+	echo "waited $(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }') s while other programs held the card, done $(since "$t1") s after they let go"
+	wait_for 30 "the card's contexts back to 0" contexts_zero "$DEV"
+	# never released: 429 with Retry-After once the bound has passed, not before
+	hold_contexts 2
+	start_serve "$DEV" --queue-timeout 2
+	t0=$(now)
+	curl -sS --max-time 60 -o "$TMP/r2" -D "$TMP/h2" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$body,\"stream\":true}" "$URL/v1/completions" >"$TMP/r2.code" 2>>"$TMP/curl.log" &
+	c2=$!
+	PIDS="$PIDS $c2"
+	wait "$c2"
+	secs=$(since "$t0")
+	[ "$(cat "$TMP/r2.code")" = 429 ] || die "held for good: $(cat "$TMP/r2.code") $(cat "$TMP/r2")"
+	grep -qi '^Retry-After: ' "$TMP/h2" || die "429 without Retry-After"
+	grep -q '"code":"queue_timeout"' "$TMP/r2" || die "429 body: $(cat "$TMP/r2")"
+	[ "$(echo "$secs" | awk '{ print ($1 >= 2) }')" = 1 ] || die "429 after $secs s, before the 2 s bound"
+	[ "$(metric hc_serve_queue_depth)" = 0 ] || die "the queue is not empty after the 429"
+	release_contexts
+	[ "$(post /v1/completions "$body}")" = 200 ] || die "after the 429 and the release: $(cat "$TMP/out")"
+	echo "429 with Retry-After after $secs s (--queue-timeout 2)"
+}
+
 # a long prompt's prefill never stalls the streams of other clients (prefill-stall.js)
 case_prefill() {
 	need_node
@@ -368,7 +447,7 @@ case_openai() {
 }
 
 OPENAI_VERSION=4.77.0
-CASES="basic chat errors auth_limits queue prefill disconnect concurrent openai"
+CASES="basic chat errors auth_limits queue foreign prefill disconnect concurrent openai"
 # seconds per case: >= 3x what each takes on a loaded 2-core machine
 bound() {
 	case $1 in

@@ -2,6 +2,7 @@
 /*
  * hc-serve: HC cards behind an OpenAI-compatible HTTP API (docs/hc-serve.md, hc-serve(1)).
  *   hc-serve [-d DEVICE]... [--listen ADDR:PORT] [--api-key-file FILE] [--max-queue N]
+ *            [--queue-timeout SECONDS]
  * The main thread parses the command line, starts the card threads (serve_sched.c) and the
  * HTTP daemon (serve_http.c), then waits for SIGINT/SIGTERM and shuts down in order.
  */
@@ -17,7 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hc-serve [-d DEVICE]... [--listen ADDR:PORT] [--api-key-file FILE]\n"
-		"                [--max-queue N] [--max-body BYTES] [--max-connections N]\n"
+		"                [--max-queue N] [--queue-timeout SECONDS] [--max-body BYTES]\n"
+		"                [--max-connections N]\n"
 		"Serve HC cards over an OpenAI-compatible HTTP API: /v1/models, /v1/completions,\n"
 		"/v1/chat/completions (stream or not), /health, /metrics.\n"
 		"  -d, --device DEV       card to serve (repeatable): emu:/path/to/socket or\n"
@@ -29,6 +31,8 @@ static void usage(FILE *f)
 		"                         being the first line of FILE\n"
 		"      --max-queue N      requests that may wait for a free context (default 64);\n"
 		"                         beyond that: 429 with Retry-After\n"
+		"      --queue-timeout SECONDS  longest wait for a context, also one that other\n"
+		"                         programs hold (default 30; 0: no bound); then 429\n"
 		"      --max-body BYTES   largest request body (default 1048576); larger: 413\n"
 		"      --max-connections N  simultaneous connections (default 1024)\n"
 		"  -h, --help             this text\n"
@@ -75,7 +79,22 @@ static int read_key(const char *path, struct serve_config *cfg)
 	return 0;
 }
 
-enum { OPT_KEY = 256, OPT_QUEUE, OPT_BODY, OPT_CONNS, OPT_PORT_FILE };
+enum { OPT_KEY = 256, OPT_QUEUE, OPT_QUEUE_TIMEOUT, OPT_BODY, OPT_CONNS, OPT_PORT_FILE };
+
+/* Seconds, a decimal number in [0, 86400]. */
+static int parse_seconds(const char *s, const char *what, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !(*out >= 0 && *out <= 86400)) {
+		fprintf(stderr, "hc-serve: %s: '%s' is not a number of seconds in [0, 86400]\n",
+			what, s);
+		return -1;
+	}
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct serve_config *cfg)
 {
@@ -85,6 +104,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "api-key-file", required_argument, NULL, OPT_KEY },
 		{ "max-queue", required_argument, NULL, OPT_QUEUE },
+		{ "queue-timeout", required_argument, NULL, OPT_QUEUE_TIMEOUT },
 		{ "max-body", required_argument, NULL, OPT_BODY },
 		{ "max-connections", required_argument, NULL, OPT_CONNS },
 		{ "help", no_argument, NULL, 'h' },
@@ -96,6 +116,7 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 
 	cfg->listen = "127.0.0.1:8080";
 	cfg->max_queue = 64;
+	cfg->queue_timeout = 30;
 	cfg->max_body = 1 << 20;
 	cfg->max_connections = 1024;
 	while ((ch = getopt_long(argc, argv, "d:l:hV", opts, NULL)) != -1) {
@@ -117,6 +138,10 @@ static int parse_args(int argc, char **argv, struct serve_config *cfg)
 			if (parse_count(optarg, "--max-queue", 1 << 20, &v))
 				return -1;
 			cfg->max_queue = (uint32_t)v;
+			break;
+		case OPT_QUEUE_TIMEOUT:
+			if (parse_seconds(optarg, "--queue-timeout", &cfg->queue_timeout))
+				return -1;
 			break;
 		case OPT_BODY:
 			if (parse_count(optarg, "--max-body", 1u << 30, &v) || v < 64) {

@@ -61,6 +61,9 @@ struct serve_card {
 	struct serve_job *ready, **ready_tail;	/* prefilled and decoding, for the card thread */
 	struct serve_job *closing, **closing_tail;	/* ended, for the closer */
 	int closer_stop;		/* the card thread has ended: the closer may end */
+	int full;			/* a context creation found every context of the card taken
+					 * (by other programs): queue new jobs, retry on a timer */
+	double retry_at;		/* when the card thread next retries a full card */
 	int workers_done;		/* the workers have exited: the card thread may end */
 	/* under srv->metrics.lock */
 	struct serve_card_metrics m;
@@ -74,6 +77,7 @@ struct serve_config {
 	char *api_key;			/* NULL: no authentication */
 	size_t api_key_len;
 	uint32_t max_queue;
+	double queue_timeout;		/* seconds a request may wait for a context; 0: no bound */
 	size_t max_body;
 	unsigned max_connections;
 };

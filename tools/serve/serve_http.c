@@ -158,8 +158,9 @@ static enum MHD_Result health(struct serve_server *srv, struct MHD_Connection *c
 	unsigned i;
 
 	pthread_mutex_lock(&srv->lock);
-	for (i = 0; i < srv->n_cards; i++)
-		free_ctx += srv->cards[i].capacity - srv->cards[i].active;
+	for (i = 0; i < srv->n_cards; i++)	/* a full card's free ones are other programs' */
+		if (!srv->cards[i].full)
+			free_ctx += srv->cards[i].capacity - srv->cards[i].active;
 	queue = srv->queue_len;
 	stopping = srv->stopping;
 	pthread_mutex_unlock(&srv->lock);

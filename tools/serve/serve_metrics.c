@@ -122,7 +122,10 @@ char *serve_metrics_render(struct serve_server *srv, size_t *len)
 	    "# TYPE hc_serve_contexts_capacity gauge\n"
 	    "# HELP hc_serve_contexts_prefilling Requests whose context is being created or "
 	    "prompt prefilled.\n"
-	    "# TYPE hc_serve_contexts_prefilling gauge\n");
+	    "# TYPE hc_serve_contexts_prefilling gauge\n"
+	    "# HELP hc_serve_card_full_total Context creations the card refused because other "
+	    "programs held its contexts (the request waits in the queue).\n"
+	    "# TYPE hc_serve_card_full_total counter\n");
 	for (c = 0; c < srv->n_cards; c++) {
 		const struct serve_card *k = &srv->cards[c];
 
@@ -138,6 +141,8 @@ char *serve_metrics_render(struct serve_server *srv, size_t *len)
 		OUT("hc_serve_contexts_active{%s} %u\n", labels, active[c]);
 		OUT("hc_serve_contexts_capacity{%s} %u\n", labels, k->capacity);
 		OUT("hc_serve_contexts_prefilling{%s} %u\n", labels, prefilling[c]);
+		OUT("hc_serve_card_full_total{%s} %llu\n", labels,
+		    (unsigned long long)k->m.card_full);
 	}
 	OUT("# HELP hc_serve_time_to_first_token_seconds From accepting a request to its first "
 	    "token (queue and prefill included).\n"

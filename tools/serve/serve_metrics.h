@@ -22,6 +22,7 @@ struct serve_card_metrics {
 	uint64_t requests;		/* jobs the card finished (any outcome) */
 	uint64_t prompt_tokens, completion_tokens;
 	uint64_t cancelled;		/* clients that went away mid-decode */
+	uint64_t card_full;		/* context creations refused: other programs held them all */
 	struct serve_hist ttft;		/* submit -> first token, seconds */
 	struct serve_hist itl;		/* between two tokens of one job, seconds */
 };

@@ -3,8 +3,8 @@
  * hc-serve's output: OpenAI completion and chat completion objects, whole (stream: false) or
  * as server-sent events (stream: true: one "data: {chunk}\n\n" per piece of text, a last
  * chunk with finish_reason, optionally a usage chunk, then "data: [DONE]\n\n"). Called from
- * the card thread (and, for errors before the decode starts, a prefill worker); the bytes go
- * to the connection through serve_job_publish().
+ * the card thread (and, for errors before the decode starts, a prefill worker or the
+ * scheduler); the bytes go to the connection through serve_job_publish().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,8 +174,8 @@ void serve_out_fail(struct serve_job *j, int status, const char *message, const 
 	char *s;
 	int started;
 
-	serve_error_set(&e, status, status >= 500 ? "server_error" : "invalid_request_error",
-			NULL, code, "%s", message);
+	serve_error_set(&e, status, status >= 500 ? "server_error" : status == 429 ?
+			"rate_limit_error" : "invalid_request_error", NULL, code, "%s", message);
 	s = serve_error_json(&e);
 	pthread_mutex_lock(&j->lock);
 	started = j->started;

@@ -12,6 +12,11 @@
  * per request or per connection, and no prefill ever holds them up. An ended job's context
  * goes to the card's closer thread (hc_ctx_destroy waits for the card too), which then
  * releases the slot. The card thread makes no libhc call that waits for the card.
+ *
+ * When the card has no free context although this server holds fewer than its capacity (other
+ * programs hold the rest), the job goes back into the queue, in order of arrival, and the card
+ * is marked full: the card thread retries it every CARD_RETRY_MS, and a context this server
+ * frees is tried at once. A queued job that waits longer than --queue-timeout gets 429.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,9 +29,12 @@
 #include "serve.h"
 
 /* hc_stream_fd() may share one fd between contexts (more contexts than queue pairs), and
- * then a wake-up can go to another stream's check; a bounded sleep covers that case. */
+ * then a wake-up can go to another stream's check; a bounded sleep covers that case. The
+ * card thread's timers (retries, the queue bound) run at each wake-up. */
 #define CARD_POLL_MS 20
 #define CARD_MAX_POLL 256
+/* How often a card whose contexts other programs hold is asked again for one. */
+#define CARD_RETRY_MS 25
 
 double serve_now(void)
 {
@@ -134,7 +142,7 @@ static struct serve_card *pick_card(struct serve_server *srv, const struct serve
 	for (i = 0; i < srv->n_cards; i++) {
 		struct serve_card *c = &srv->cards[i];
 
-		if (!card_serves(c, j) || c->active >= c->capacity)
+		if (!card_serves(c, j) || c->active >= c->capacity || c->full)
 			continue;
 		/* compare active/capacity without division */
 		if (!best || (uint64_t)c->active * best->capacity <
@@ -176,6 +184,20 @@ static int dispatch_one(struct serve_card *c)
 		return 1;
 	}
 	return 0;
+}
+
+/* Under srv->lock: put @j back into the queue in order of arrival (it keeps its place). */
+static void requeue(struct serve_server *srv, struct serve_job *j)
+{
+	struct serve_job **p;
+
+	for (p = &srv->queue; *p && (*p)->t_submit <= j->t_submit; p = &(*p)->next)
+		;
+	j->next = *p;
+	*p = j;
+	if (!j->next)
+		srv->queue_tail = &j->next;
+	srv->queue_len++;
 }
 
 int serve_sched_submit(struct serve_server *srv, struct serve_job *j)
@@ -242,14 +264,16 @@ void serve_sched_abandon(struct serve_job *j)
 		serve_job_put(j);
 }
 
-/* The card is done with @j: give the slot to the first queued job this card serves. */
+/* The card is done with @j: give the slot to the first queued job this card serves (also on a
+ * full card: the context just freed is the one it tries). */
 static void release(struct serve_card *c, struct serve_job *j)
 {
 	struct serve_server *srv = c->srv;
 
 	pthread_mutex_lock(&srv->lock);
 	c->active--;
-	dispatch_one(c);
+	if (!dispatch_one(c))
+		c->full = 0;	/* nobody waits: a new job tries the freed context itself */
 	pthread_mutex_unlock(&srv->lock);
 	serve_job_put(j);
 }
@@ -266,10 +290,11 @@ static int job_cancelled(struct serve_job *j)
 	return c;
 }
 
-enum prep { PREP_FAILED, PREP_READY };
+enum prep { PREP_FAILED, PREP_READY, PREP_FULL };
 
 /* A prefill worker: create the job's context, prefill, start decoding. PREP_READY: decoding,
- * for the card thread; PREP_FAILED: answered (or cancelled), for job_end. */
+ * for the card thread; PREP_FULL: the card has no free context (other programs hold them);
+ * PREP_FAILED: answered (or cancelled), for job_end. */
 static enum prep job_prepare(struct serve_card *c, struct serve_job *j)
 {
 	struct serve_server *srv = c->srv;
@@ -288,13 +313,21 @@ static enum prep job_prepare(struct serve_card *c, struct serve_job *j)
 		return PREP_FAILED;
 	}
 	rc = hc_ctx_create(c->card, &j->ctx);
+	if (rc == -EBUSY)
+		return PREP_FULL;
 	if (rc) {
-		/* other clients of the card hold its contexts */
-		serve_out_fail(j, rc == -EBUSY ? 503 : 500, rc == -EBUSY ? "the card has no free "
-			       "context (held by other clients); retry later" : hc_strerror(rc),
-			       rc == -EBUSY ? "card_busy" : "card_error");
+		serve_out_fail(j, 500, hc_strerror(rc), "card_error");
 		return PREP_FAILED;
 	}
+	pthread_mutex_lock(&srv->lock);
+	if (c->full) {
+		/* contexts came back: the jobs queued behind the full card try them now (those
+		 * that find none go back into the queue) */
+		c->full = 0;
+		while (c->active < c->capacity && dispatch_one(c))
+			;
+	}
+	pthread_mutex_unlock(&srv->lock);
 	rc = hc_ctx_prefill_tokens(j->ctx, j->req.ids, j->req.n_ids);
 	if (rc) {
 		serve_out_fail(j, 500, hc_strerror(rc), "card_error");
@@ -485,12 +518,41 @@ static int job_pump(struct serve_card *c, struct serve_job *j)
 	return 1;
 }
 
+/* Under srv->lock: @j found every context of @c taken (by other programs). It goes to another
+ * card of its model with room, or waits in the queue again, in order of arrival, while the
+ * card is retried on a timer. 0, or the status to answer @j with instead (the queue is full,
+ * the server stops, the client has gone). */
+static int card_full(struct serve_card *c, struct serve_job *j)
+{
+	struct serve_server *srv = c->srv;
+	struct serve_card *other;
+
+	c->active--;
+	c->full = 1;
+	c->retry_at = serve_now() + CARD_RETRY_MS / 1000.0;
+	if (srv->stopping)
+		return 503;
+	if (job_cancelled(j))
+		return 499;
+	other = pick_card(srv, j);	/* never @c: it is full now */
+	if (other) {
+		assign(other, j);
+		return 0;
+	}
+	if (srv->queue_len >= srv->cfg.max_queue)
+		return 429;
+	requeue(srv, j);
+	return 0;
+}
+
 static void *card_worker(void *arg)
 {
 	struct serve_card *c = arg;
 	struct serve_server *srv = c->srv;
+	struct serve_metrics *m = &srv->metrics;
 	struct serve_job *j;
 	enum prep r;
+	int status;
 
 	pthread_mutex_lock(&srv->lock);
 	for (;;) {
@@ -516,14 +578,77 @@ static void *card_worker(void *arg)
 			*c->ready_tail = j;
 			c->ready_tail = &j->next;
 			wake(c);
+		} else if (r == PREP_FULL) {
+			status = card_full(c, j);
+		} else {
+			status = 0;
 		}
 		pthread_mutex_unlock(&srv->lock);
-		if (r == PREP_FAILED)
+		if (r == PREP_FAILED) {
 			job_end(c, j, NULL, 0);
+		} else if (r == PREP_FULL) {
+			pthread_mutex_lock(&m->lock);
+			c->m.card_full++;
+			pthread_mutex_unlock(&m->lock);
+			if (status == 429)
+				serve_out_fail(j, 429, "every context is busy and the queue is full; "
+					       "retry later", "queue_full");
+			else if (status == 503)
+				serve_out_fail(j, 503, "the server is shutting down", "shutting_down");
+			else if (status)
+				serve_job_publish(j, NULL, 0, 1, 499);
+			if (status)
+				serve_job_put(j);	/* the scheduler's reference */
+		}
 		pthread_mutex_lock(&srv->lock);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	return NULL;
+}
+
+/* The card thread's timers, at each wake-up: retry a full card every CARD_RETRY_MS, answer
+ * queued jobs of this card's model that waited --queue-timeout with 429. The poll timeout. */
+static int card_timers(struct serve_card *c)
+{
+	struct serve_server *srv = c->srv;
+	struct serve_job *expired = NULL, **p, *j;
+	double now = serve_now(), bound = srv->cfg.queue_timeout;
+	int timeout = CARD_POLL_MS;
+
+	pthread_mutex_lock(&srv->lock);
+	if (c->full && !srv->stopping) {
+		if (now >= c->retry_at) {
+			c->retry_at = now + CARD_RETRY_MS / 1000.0;
+			/* one job tries; if it gets a context, the others follow (job_prepare) */
+			if (c->active < c->capacity && !dispatch_one(c))
+				c->full = 0;
+		}
+		if (c->retry_at - now < CARD_POLL_MS / 1000.0)
+			timeout = (int)((c->retry_at - now) * 1000.0) + 1;
+	}
+	/* the queue is in order of arrival: the first job young enough ends the walk */
+	for (p = &srv->queue; bound > 0 && *p && now - (*p)->t_submit >= bound;) {
+		j = *p;
+		if (!card_serves(c, j)) {
+			p = &j->next;
+			continue;
+		}
+		*p = j->next;
+		if (srv->queue_tail == &j->next)
+			srv->queue_tail = p;
+		srv->queue_len--;
+		j->next = expired;
+		expired = j;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	while (expired) {
+		j = expired;
+		expired = j->next;
+		serve_out_fail(j, 429, "no context became free within the queue's time bound "
+			       "(--queue-timeout); retry later", "queue_timeout");
+		serve_job_put(j);	/* the scheduler's reference */
+	}
+	return timeout < 0 ? 0 : timeout;
 }
 
 static void *card_thread(void *arg)
@@ -533,7 +658,7 @@ static void *card_thread(void *arg)
 	struct serve_job *active = NULL, *j, **p, *in, *next;
 	struct pollfd fds[CARD_MAX_POLL + 1];
 	uint64_t v;
-	int stop, done;
+	int stop, done, timeout;
 
 	for (;;) {
 		pthread_mutex_lock(&srv->lock);
@@ -567,6 +692,7 @@ static void *card_thread(void *arg)
 		}
 		if (done && !active)
 			break;
+		timeout = card_timers(c);
 
 		nfds_t n = 1;
 		int ready = 0;
@@ -583,7 +709,7 @@ static void *card_thread(void *arg)
 		}
 		if (ready)
 			continue;
-		if (poll(fds, n, CARD_POLL_MS) > 0 && (fds[0].revents & POLLIN) &&
+		if (poll(fds, n, timeout) > 0 && (fds[0].revents & POLLIN) &&
 		    read(c->wake_fd, &v, sizeof(v)) < 0)
 			continue;
 	}
