@@ -42,6 +42,7 @@ static int hc_ring_state_show(struct seq_file *m, void *unused)
 		   (long long)atomic64_read(&hdev->resets),
 		   (long long)atomic64_read(&hdev->jobs_lost),
 		   (long long)atomic64_read(&hdev->spurious_cqes));
+	seq_printf(m, "wait_spurious: %lld\n", (long long)atomic64_read(&hdev->wait_spurious));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hc_ring_state);

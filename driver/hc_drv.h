@@ -136,6 +136,7 @@ struct hc_device {
 	atomic64_t jobs_lost;
 	atomic64_t resets;
 	atomic64_t spurious_cqes;
+	atomic64_t wait_spurious;	/* WAITs woken with nothing changed for them (debugfs) */
 
 	struct device *hwmon;
 };

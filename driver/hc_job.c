@@ -598,6 +598,61 @@ static bool hc_wait_done(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_b
 	return done;
 }
 
+/*
+ * A WAIT sleeping on the device's wait queue. The queue is woken for every completion batch
+ * and stream interrupt of every context; this entry's wake function looks at its own
+ * condition first and wakes the task only when it holds, so a sleeper is not woken by other
+ * users' traffic (no thundering herd: sleepers of idle contexts stay asleep).
+ */
+struct hc_wait_entry {
+	struct wait_queue_entry wq;
+	struct hc_device *hdev;
+	struct hc_ctx *ctx;
+	struct hc_bo *stream;
+	const struct drm_hc_wait *args;
+};
+
+static int hc_wait_wake(struct wait_queue_entry *wq, unsigned int mode, int sync, void *key)
+{
+	struct hc_wait_entry *w = container_of(wq, struct hc_wait_entry, wq);
+
+	if (!hc_wait_done(w->hdev, w->ctx, w->stream, w->args))
+		return 0;
+	return default_wake_function(wq, mode, sync, key);
+}
+
+/* Sleep until hc_wait_done() or the absolute CLOCK_MONOTONIC @deadline: 0, -ETIME or
+ * -ERESTARTSYS. */
+static int hc_wait_sleep(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_bo *stream,
+			 const struct drm_hc_wait *args, ktime_t deadline)
+{
+	struct hc_wait_entry w = { .hdev = hdev, .ctx = ctx, .stream = stream, .args = args };
+	int ret = 0;
+
+	init_waitqueue_func_entry(&w.wq, hc_wait_wake);
+	w.wq.private = current;
+	add_wait_queue(&hdev->wq, &w.wq);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (hc_wait_done(hdev, ctx, stream, args))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (!schedule_hrtimeout(&deadline, HRTIMER_MODE_ABS)) {
+			ret = hc_wait_done(hdev, ctx, stream, args) ? 0 : -ETIME;
+			break;
+		}
+		/* Woken with nothing to report: what the wake function is there to prevent. */
+		if (!hc_wait_done(hdev, ctx, stream, args) && !signal_pending(current))
+			atomic64_inc(&hdev->wait_spurious);
+	}
+	__set_current_state(TASK_RUNNING);
+	remove_wait_queue(&hdev->wq, &w.wq);
+	return ret;
+}
+
 int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 {
 	struct hc_device *hdev = to_hc_device(drm);
@@ -636,8 +691,7 @@ int hc_ioctl_wait(struct drm_device *drm, void *data, struct drm_file *file)
 	else if (ktime_to_ns(left) <= 0)
 		ret = -ETIME;
 	else
-		ret = wait_event_interruptible_hrtimeout(hdev->wq,
-				hc_wait_done(hdev, ctx, stream, args), left);
+		ret = hc_wait_sleep(hdev, ctx, stream, args, ns_to_ktime(args->timeout_ns));
 	if (!ret && READ_ONCE(ctx->closing))
 		ret = -ENOENT;
 
