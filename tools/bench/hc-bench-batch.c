@@ -141,8 +141,9 @@ static double run(struct hc_ctx **ctx, unsigned first, unsigned n, int32_t **pro
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: hc-bench-batch --rom ROM [--emud PATH] [--threads T] [--contexts 1,4,16,32]\n"
-		"                      [--prompt N] [--decode N] [--repeat R] [--no-solo]\n"
+		"usage: hc-bench-batch --rom ROM [--emud PATH] [--threads T]\n"
+		"                      [--contexts 1,4,16,32] [--prompt N] [--decode N]\n"
+		"                      [--repeat R] [--no-solo]\n"
 		"       hc-bench-batch --version\n");
 	exit(2);
 }
@@ -179,7 +180,8 @@ int main(int argc, char **argv)
 		case 'S': solo = 0; break;
 		case 'V': printf("hc-bench-batch " HC_VERSION_STRING "\n"); return 0;
 		case 'c':
-			for (char *s = strtok(optarg, ","); s && n_list < MAX_LIST; s = strtok(NULL, ","))
+			for (char *s = strtok(optarg, ","); s && n_list < MAX_LIST;
+			     s = strtok(NULL, ","))
 				list[n_list++] = (unsigned)atoi(s);
 			break;
 		default: usage();
@@ -253,8 +255,8 @@ int main(int argc, char **argv)
 				goto out_card;
 			same += !memcmp(tok[i], ref[i], nt * sizeof(uint32_t));
 		}
-		printf("streams equal solo: %u/%u (%u tokens each, batched with %u contexts vs alone)\n",
-		       same, maxn, nt, maxn);
+		printf("streams equal solo: %u/%u (%u tokens each, batched with %u contexts"
+		       " vs alone)\n", same, maxn, nt, maxn);
 	}
 	rc = 0;
 out_card:

@@ -73,26 +73,40 @@ AVX2 static float dot_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 
 /*
  * One weight row against 4 tokens: each block's weights are loaded (and for Q4_0
- * unpacked) once; every token keeps its own accumulator with the per-block operations
- * of dot_q8_avx2, and the four chains run side by side.
+ * unpacked) once; the four integer sums are reduced together (exact) and lane k is token
+ * k's accumulator with dot_q8_avx2's per-block operations, acc = acc + (float)isum *
+ * (d_w * d_x): the four chains run side by side.
  */
 #define DOT4_BODY(LOADW, DW)                                                          \
 	const __m256i ones = _mm256_set1_epi16(1);                                    \
-	float acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };                                    \
+	const struct hc_block_q8_0 *x0 = x, *x1 = x + nb, *x2 = x + 2 * (size_t)nb;  \
+	const struct hc_block_q8_0 *x3 = x + 3 * (size_t)nb;                          \
+	__m128 acc = _mm_setzero_ps();                                                \
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const __m256i vw = LOADW;                                             \
 		const __m256i aw = _mm256_sign_epi8(vw, vw);                          \
-		const float dw = fp16[DW];                                            \
-		for (int k = 0; k < 4; k++) {                                         \
-			const struct hc_block_q8_0 *xb = x + (size_t)k * nb + b;      \
-			const __m256i sx = _mm256_sign_epi8(                          \
-				_mm256_loadu_si256((const __m256i *)xb->qs), vw);     \
-			const __m256i p = _mm256_madd_epi16(                          \
-				_mm256_maddubs_epi16(aw, sx), ones);                  \
-			acc[k] += (float)hsum_i32x8(p) * (dw * fp16[xb->d]);          \
-		}                                                                     \
+		const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw,         \
+			_mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x0[b].qs), \
+					 vw)), ones);                                  \
+		const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw,         \
+			_mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x1[b].qs), \
+					 vw)), ones);                                  \
+		const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw,         \
+			_mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x2[b].qs), \
+					 vw)), ones);                                  \
+		const __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw,         \
+			_mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x3[b].qs), \
+					 vw)), ones);                                  \
+		const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1),        \
+						    _mm256_hadd_epi32(p2, p3));       \
+		const __m128 s = _mm_cvtepi32_ps(_mm_add_epi32(                       \
+			_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));  \
+		const __m128 dx = _mm_setr_ps(fp16[x0[b].d], fp16[x1[b].d],           \
+					      fp16[x2[b].d], fp16[x3[b].d]);          \
+		const __m128 sc = _mm_mul_ps(_mm_set1_ps(fp16[DW]), dx);              \
+		acc = _mm_add_ps(acc, _mm_mul_ps(s, sc));                             \
 	}                                                                             \
-	memcpy(out, acc, sizeof(acc));
+	_mm_storeu_ps(out, acc);
 
 AVX2 static void dot4_q8_avx2(const float *fp16, const struct hc_block_q8_0 *w,
 			      const struct hc_block_q8_0 *x, uint32_t nb, float *out)
