@@ -234,7 +234,7 @@ int hc_ioctl_ctx_create(struct drm_device *drm, void *data, struct drm_file *fil
 		goto err_free;
 	}
 	sqe.open.max_ctx = args->max_ctx;
-	ret = hc_job_run_internal(hdev, NULL, &sqe, &cqe, &gen);
+	ret = hc_job_run_open(hdev, &sqe, &cqe, &gen);
 	drm_dev_exit(idx);
 	if (ret == -ETIMEDOUT) {
 		/* The open may still happen on the card and hold a slot nobody knows about. */

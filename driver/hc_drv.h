@@ -101,6 +101,12 @@ struct hc_device {
 	struct delayed_work poll_work;
 	u32 qp_vector;
 
+	/* Card contexts opened for a CTX_CREATE whose caller was killed meanwhile: closed by
+	 * orphan_work (hc_job.c). */
+	spinlock_t orphan_lock;
+	struct list_head orphans;
+	struct work_struct orphan_work;
+
 	/* Jobs in flight on the card, by card user_data (hc_job.c). */
 	struct xarray jobs;
 	u32 next_job_id;

@@ -152,6 +152,9 @@ static void hc_job_release(struct hc_device *hdev, struct hc_job *job)
 	kfree(job);
 }
 
+static void hc_job_orphan_done(struct hc_device *hdev, struct hc_job *job,
+			       const struct hc_cqe *cqe);
+
 /* Deliver @cqe for @job, which the caller has removed from hdev->jobs (and so owns). */
 void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc_cqe *cqe)
 {
@@ -159,6 +162,10 @@ void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc
 	if (hc_job_is_user(job))
 		atomic_dec(&hdev->user_inflight);
 	if (job->internal) {
+		if (job->orphan) {
+			hc_job_orphan_done(hdev, job, cqe);
+			return;
+		}
 		job->cqe = *cqe;
 		complete(&job->done);	/* the waiter frees it */
 		return;
@@ -176,6 +183,95 @@ void hc_job_complete(struct hc_device *hdev, struct hc_job *job, const struct hc
 			atomic64_add(cqe->count, &hfile->prompt_tokens);
 	}
 	hc_job_release(hdev, job);
+}
+
+/*
+ * A CONTEXT_OPEN whose waiter was killed. If the card opened the context, nobody knows its
+ * id: orphan_work closes it (fire and forget), unless a reset closes it first (the reset
+ * generation it was opened in is kept with it). Called under cq_lock.
+ */
+struct hc_orphan {
+	struct list_head node;
+	u32 card_id;
+	u32 gen;
+};
+
+static void hc_job_orphan_done(struct hc_device *hdev, struct hc_job *job,
+			       const struct hc_cqe *cqe)
+{
+	struct hc_orphan *o;
+
+	if (cqe->status == HC_STATUS_OK && job->opcode == HC_OP_CONTEXT_OPEN) {
+		o = kzalloc(sizeof(*o), GFP_ATOMIC);
+		if (o) {
+			o->card_id = cqe->ctx_id;
+			o->gen = hdev->reset_gen;	/* stable under cq_lock */
+			spin_lock(&hdev->orphan_lock);
+			list_add_tail(&o->node, &hdev->orphans);
+			spin_unlock(&hdev->orphan_lock);
+			schedule_work(&hdev->orphan_work);
+		} else {
+			drm_err(&hdev->drm, "card context %u of a killed CTX_CREATE leaks\n",
+				cqe->ctx_id);
+		}
+	}
+	kfree(job);
+}
+
+static void hc_job_orphan_work(struct work_struct *work)
+{
+	struct hc_device *hdev = container_of(work, struct hc_device, orphan_work);
+	struct hc_orphan *o;
+	bool reset = false;
+
+	for (;;) {
+		spin_lock(&hdev->orphan_lock);
+		o = list_first_entry_or_null(&hdev->orphans, struct hc_orphan, node);
+		if (o)
+			list_del(&o->node);
+		spin_unlock(&hdev->orphan_lock);
+		if (!o)
+			break;
+		down_read(&hdev->reset_lock);
+		if (o->gen == hdev->reset_gen && !hdev->dead) {
+			struct hc_sqe sqe = { .opcode = HC_OP_CONTEXT_CLOSE, .ctx_id = o->card_id };
+			struct hc_job *job = kzalloc(sizeof(*job), GFP_KERNEL);
+
+			/* fire and forget, as CANCEL: the CQ path frees it */
+			if (job) {
+				job->opcode = HC_OP_CONTEXT_CLOSE;
+				if (hc_job_queue(hdev, job, &sqe)) {
+					kfree(job);
+					reset = true;
+				}
+			} else {
+				reset = true;
+			}
+		}
+		up_read(&hdev->reset_lock);
+		kfree(o);
+	}
+	hc_job_kick(hdev);
+	if (reset)	/* the close could not be queued: a reset frees the slot */
+		hc_recover(hdev, "closing a killed creator's context failed");
+}
+
+void hc_job_orphans_init(struct hc_device *hdev)
+{
+	spin_lock_init(&hdev->orphan_lock);
+	INIT_LIST_HEAD(&hdev->orphans);
+	INIT_WORK(&hdev->orphan_work, hc_job_orphan_work);
+}
+
+/* At remove, after the card was reset (which closed every context): drop what is left. */
+void hc_job_orphans_fini(struct hc_device *hdev)
+{
+	struct hc_orphan *o, *tmp;
+
+	cancel_work_sync(&hdev->orphan_work);
+	list_for_each_entry_safe(o, tmp, &hdev->orphans, node)
+		kfree(o);
+	INIT_LIST_HEAD(&hdev->orphans);
 }
 
 /* Complete @job (owned by the caller) with a driver-made error. */
@@ -220,8 +316,8 @@ void hc_job_abort_all(struct hc_device *hdev, struct hc_ctx *only, u16 reason)
  * context id that a reset freed and the card gave to someone else. @gen (if not NULL)
  * receives the reset generation the job was queued in.
  */
-int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sqe *sqe,
-			struct hc_cqe *cqe, u32 *gen)
+static int hc_job_run(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sqe *sqe,
+		      struct hc_cqe *cqe, u32 *gen, bool killable)
 {
 	unsigned long tmo = msecs_to_jiffies(hc_hang_timeout_ms * 2 + hc_reset_timeout_ms * 2);
 	struct hc_job *job;
@@ -249,7 +345,24 @@ int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sq
 	hc_job_kick(hdev);
 
 	/* Hang detection fails the job if the card stops; this bound only covers its absence. */
-	if (!wait_for_completion_timeout(&job->done, tmo)) {
+	if (killable) {
+		long left = wait_for_completion_killable_timeout(&job->done, tmo);
+
+		if (left < 0) {
+			/* Killed: the CQ path (or an abort) disposes of the job, under cq_lock. */
+			mutex_lock(&hdev->cq_lock);
+			if (xa_load(&hdev->jobs, job->id) == job) {
+				job->orphan = true;
+				mutex_unlock(&hdev->cq_lock);
+				return -EINTR;
+			}
+			mutex_unlock(&hdev->cq_lock);
+			wait_for_completion(&job->done);	/* completed meanwhile */
+		} else if (!left) {
+			goto timed_out;
+		}
+	} else if (!wait_for_completion_timeout(&job->done, tmo)) {
+timed_out:
 		/* Under cq_lock: the hang work may be looking at this job (hc_oldest_job). */
 		mutex_lock(&hdev->cq_lock);
 		if (xa_load(&hdev->jobs, job->id) == job) {
@@ -265,6 +378,23 @@ int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sq
 	*cqe = job->cqe;
 	kfree(job);
 	return 0;
+}
+
+int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sqe *sqe,
+			struct hc_cqe *cqe, u32 *gen)
+{
+	return hc_job_run(hdev, ctx, sqe, cqe, gen, false);
+}
+
+/*
+ * The CONTEXT_OPEN of CTX_CREATE: a fatal signal ends the wait (-EINTR) instead of keeping a
+ * dying process in D state until the card answers or the bound expires; the job stays with
+ * the CQ path, and a context the card opens for it is closed (hc_job_orphan_done). Closes are
+ * never killable: a dying process's contexts must be closed before their streams go.
+ */
+int hc_job_run_open(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cqe *cqe, u32 *gen)
+{
+	return hc_job_run(hdev, NULL, sqe, cqe, gen, true);
 }
 
 /* Consume the card's CQ. Called from the interrupt thread and the hang-check work. */

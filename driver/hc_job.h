@@ -51,6 +51,7 @@ struct hc_job {
 	struct completion done;		/* internal */
 	struct hc_cqe cqe;		/* internal: the completion */
 	bool busy;			/* counted in its file's drm-engine-hc time */
+	bool orphan;			/* internal: its waiter was killed (cq_lock) */
 };
 
 int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe);
@@ -60,6 +61,9 @@ void hc_job_fail(struct hc_device *hdev, struct hc_job *job, u16 reason);
 void hc_job_abort_all(struct hc_device *hdev, struct hc_ctx *only, u16 reason);
 int hc_job_run_internal(struct hc_device *hdev, struct hc_ctx *ctx, struct hc_sqe *sqe,
 			struct hc_cqe *cqe, u32 *gen);
+int hc_job_run_open(struct hc_device *hdev, struct hc_sqe *sqe, struct hc_cqe *cqe, u32 *gen);
+void hc_job_orphans_init(struct hc_device *hdev);
+void hc_job_orphans_fini(struct hc_device *hdev);
 void hc_cq_process(struct hc_device *hdev);
 
 struct hc_ctx *hc_ctx_lookup(struct drm_file *file, u32 handle);

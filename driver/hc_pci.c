@@ -55,6 +55,7 @@ static void hc_init_sw(struct hc_device *hdev)
 	spin_lock_init(&hdev->quota_lock);
 	INIT_LIST_HEAD(&hdev->procs);
 	hc_recovery_init(hdev);
+	hc_job_orphans_init(hdev);
 }
 
 static int hc_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -148,6 +149,7 @@ static void hc_pci_remove(struct pci_dev *pdev)
 	mutex_unlock(&hdev->cq_lock);
 	hc_ctx_mark_all_lost(hdev);
 	up_write(&hdev->reset_lock);
+	hc_job_orphans_fini(hdev);
 	hc_hw_fini(hdev);
 }
 
