@@ -59,8 +59,9 @@ extern unsigned int hc_max_jobs_per_context;
 #define HC_DRIVER_CAPS		(HC_CAP_TRANSPORT_PCI | HC_CAP_TOKENIZER | HC_CAP_WAKEUP_DELAY | \
 				 HC_CAP_FAULT_INJECTION)
 
-/* Card queue slots kept for the driver's own jobs (context open/close, cancel), so that no
- * process can fill the queue and block the others' CTX_CREATE, CANCEL or destroy. */
+/* Card queue slots (in flight and in the SQ) kept for the driver's own jobs (context
+ * open/close, cancel), so that no process can fill the queue and block the others'
+ * CTX_CREATE, CANCEL or destroy. */
 #define HC_INTERNAL_SLOTS	32
 
 struct hc_device {

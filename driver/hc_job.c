@@ -91,7 +91,9 @@ int hc_job_queue(struct hc_device *hdev, struct hc_job *job, struct hc_sqe *sqe)
 
 	spin_lock(&hdev->sq_lock);
 	space = hc_ring_prod_space(&hdev->sq);
-	if (space <= 0) {
+	/* SQ entries too are kept for the driver's own jobs: a card slow to take its SQ (or a
+	 * stalled one) must not let processes' jobs fill it to the last entry. */
+	if (space <= (user ? HC_INTERNAL_SLOTS : 0)) {
 		spin_unlock(&hdev->sq_lock);
 		xa_release(&hdev->jobs, id);
 		ret = space < 0 ? -EIO : -EBUSY;

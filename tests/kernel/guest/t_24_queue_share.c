@@ -11,8 +11,12 @@
  *    destroying the full context completes every job and closes it on the card: a stream
  *    made afterwards from the same card memory receives no stray token, and the card holds
  *    only the contexts that are open;
- *  - a process that floods the queue and exits without cleaning up leaves nothing behind.
+ *  - a process that floods the queue and exits without cleaning up leaves nothing behind;
+ *  - with the card stalled (it takes nothing from its SQ ring), a flood still leaves SQ
+ *    entries for the driver's own jobs: another file's CTX_CREATE is queued and works once
+ *    the card runs again (a card slow under load showed this: the flood filled the SQ).
  */
+#include <pthread.h>
 #include <sys/wait.h>
 #include "ktest.h"
 #include "decode_case.h"
@@ -65,6 +69,54 @@ static int flood(struct kt_ctx *c, struct kt_stream *s, int n)
 static int ctx_big(int fd, struct kt_ctx *c)
 {
 	return kt_ctx_create_cq(fd, c, 1024, 2048);
+}
+
+/* A stalled card takes nothing from its SQ: a flood fills the SQ ring itself. */
+static int create_rc = 1;
+static int create_fd;
+
+static void *creator(void *arg)
+{
+	struct drm_hc_ctx_create a = { .sq_entries = 4 };
+
+	(void)arg;
+	create_rc = ioctl(create_fd, DRM_IOCTL_HC_CTX_CREATE, &a) ? errno : 0;
+	if (!create_rc) {
+		struct drm_hc_ctx_destroy d = { .handle = a.handle };
+
+		ioctl(create_fd, DRM_IOCTL_HC_CTX_DESTROY, &d);
+	}
+	return NULL;
+}
+
+static void stalled_card(int fda, int fdb, long limit)
+{
+	char dbg[512], path[600];
+	struct kt_ctx a;
+	struct kt_stream sa;
+	pthread_t th;
+	int n;
+
+	KT_CHECK(kt_debugfs(dbg, sizeof(dbg)) == 0, "debugfs at %s", dbg);
+	snprintf(path, sizeof(path), "%s/fault_stall", dbg);
+	KT_CHECK(kt_ctx_create_cq(fda, &a, 1024, 2048) == 0 && kt_stream_create(fda, &sa, 1) == 0,
+		 "context again");
+	/* no hang recovery while it is stalled on purpose, however slow this guest runs */
+	KT_CHECK(kt_write_file("/sys/module/hc_accel/parameters/hang_timeout_ms", "600000") == 0,
+		 "hang_timeout_ms 600000");
+	KT_CHECK(kt_write_file(path, "1") == 0, "card stalled: it takes nothing from its SQ");
+	n = flood(&a, &sa, FLOOD);
+	KT_CHECK(n > 2 * limit && n < FLOOD, "%d jobs taken before the SQ had no room for them", n);
+	create_fd = fdb;
+	pthread_create(&th, NULL, creator, NULL);	/* its open waits for the card */
+	usleep(200000);	/* ordering only: the open is queued, or about to be */
+	KT_CHECK(kt_write_file(path, "0") == 0, "card runs again");
+	kt_write_file("/sys/module/hc_accel/parameters/hang_timeout_ms", "2000");
+	pthread_join(th, NULL);
+	KT_CHECK(create_rc == 0, "another file's CTX_CREATE queued behind the flood and worked (%s)",
+		 create_rc ? strerror(create_rc) : "ok");
+	kt_stream_destroy(&sa);
+	KT_CHECK(kt_ctx_destroy(&a) == 0, "flooded context destroyed");
 }
 
 int main(void)
@@ -164,6 +216,8 @@ int main(void)
 		KT_CHECK(kt_counter_wait(sysdir, "jobs_inflight", 0, KT_EVENT_MS) == 0,
 			 "its jobs are gone (%lld in flight)", kt_counter(sysdir, "jobs_inflight"));
 	}
+
+	stalled_card(fda, fdb, limit);
 
 	KT_CHECK(kt_write_file(PARAM, param) == 0, "limit restored to %s", param);
 	kt_stream_destroy(&s2);
