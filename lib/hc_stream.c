@@ -591,24 +591,48 @@ int hc_stream_wait(struct hc_stream **streams, unsigned n, int timeout_ms)
 	return wait_streams(streams, n, timeout_ms);
 }
 
-int hc_stream_wait_any(struct hc_stream *const *streams, unsigned n, int timeout_ms,
-		       unsigned *ready)
-{
-	struct hc_stream *stack[256], **v = stack;
-	unsigned i, m = 0, k = 0;
-	int ret;
+#define LIVE_STACK 256
 
+/*
+ * The non-NULL slots of @streams, packed into @stack (LIVE_STACK entries) or, for more, a
+ * malloc()ed array the caller frees. NULL with *@m 0: no stream at all (or bad arguments);
+ * NULL with *@m set: out of memory.
+ */
+static struct hc_stream **live_streams(struct hc_stream *const *streams, unsigned n,
+				       struct hc_stream **stack, unsigned *m)
+{
+	struct hc_stream **v = stack;
+	unsigned i;
+
+	*m = 0;
 	if (!streams || !n)
-		return -EINVAL;
-	if (n > sizeof(stack) / sizeof(stack[0])) {
+		return NULL;
+	if (n > LIVE_STACK) {
 		v = malloc(n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
+		if (!v) {
+			*m = n;
+			return NULL;
+		}
 	}
 	for (i = 0; i < n; i++)
 		if (streams[i])
-			v[m++] = streams[i];
-	ret = m ? wait_streams(v, m, timeout_ms) : -EINVAL;
+			v[(*m)++] = streams[i];
+	if (!*m && v != stack)
+		free(v);
+	return *m ? v : NULL;
+}
+
+int hc_stream_wait_any(struct hc_stream *const *streams, unsigned n, int timeout_ms,
+		       unsigned *ready)
+{
+	struct hc_stream *stack[LIVE_STACK], **v;
+	unsigned i, m, k = 0;
+	int ret;
+
+	v = live_streams(streams, n, stack, &m);
+	if (!v)
+		return m ? -ENOMEM : -EINVAL;
+	ret = wait_streams(v, m, timeout_ms);
 	if (v != stack)
 		free(v);
 	if (ret <= 0)
@@ -643,84 +667,38 @@ int hc_stream_fd(struct hc_stream *s)
 	return si->poll_fd;
 }
 
-int hc_stream_rearm(struct hc_stream *s)
-{
-	struct hc_stream_impl *si;
-
-	if (!s)
-		return -EINVAL;
-	si = hc__impl(s);
-	hc__reap(si->ctx->card, si->ctx->qp);	/* also drains the fd */
-	if (stream_ready(si))
-		return 1;
-	set_need_wakeup(si, 1);
-	hc_ring_mb();
-	/* completions that came meanwhile; no second drain (a wake-up left in the fd is only
-	 * spurious, and the re-check below sees what it announced) */
-	hc__reap_nodrain(si->ctx->card, si->ctx->qp);
-	return stream_ready(si);
-}
-
 /*
  * Every drain comes before every check: a drain after one stream's check could eat the
  * interrupt announcing that stream's next token (streams of a queue pair share its fd), and
  * the caller would sleep on a quiet fd with the token in the ring. So: drain each distinct
- * QP once, look, then ask for wake-ups, full barrier, reap without draining, look again.
+ * QP once and look (count_ready), then ask for wake-ups, full barrier, reap without draining
+ * (a wake-up left in the fd is only spurious, and the second look sees what it announced),
+ * look again.
  */
 int hc_stream_rearm_many(struct hc_stream *const *streams, unsigned n)
 {
-	struct hc_qp *qps[WAIT_MAX_FDS];
-	unsigned i, j, nq = 0, live = 0;
-	int ready = 0;
+	struct hc_stream *stack[LIVE_STACK], **v;
+	unsigned i, m;
+	int ready;
 
-	if (!streams || !n)
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		struct hc_stream_impl *si;
-
-		if (!streams[i])
-			continue;
-		live++;
-		si = hc__impl(streams[i]);
-		for (j = 0; j < nq && qps[j] != si->ctx->qp; j++)
-			;
-		if (j < nq)
-			continue;
-		if (nq < WAIT_MAX_FDS)
-			qps[nq++] = si->ctx->qp;
-		/* beyond the table a QP may be drained twice: harmless, no check came yet */
-		hc__reap(si->ctx->card, si->ctx->qp);
+	v = live_streams(streams, n, stack, &m);
+	if (!v)
+		return m ? -ENOMEM : -EINVAL;
+	ready = count_ready(v, m, 1);
+	if (!ready) {
+		for (i = 0; i < m; i++)
+			set_need_wakeup(hc__impl(v[i]), 1);
+		hc_ring_mb();
+		ready = count_ready(v, m, 0);
 	}
-	if (!live)
-		return -EINVAL;
-	for (i = 0; i < n; i++)
-		if (streams[i])
-			ready += stream_ready(hc__impl(streams[i]));
-	if (ready)
-		return ready;
-	for (i = 0; i < n; i++)
-		if (streams[i])
-			set_need_wakeup(hc__impl(streams[i]), 1);
-	hc_ring_mb();
-	nq = 0;
-	for (i = 0; i < n; i++) {
-		struct hc_stream_impl *si;
-
-		if (!streams[i])
-			continue;
-		si = hc__impl(streams[i]);
-		for (j = 0; j < nq && qps[j] != si->ctx->qp; j++)
-			;
-		if (j < nq)
-			continue;
-		if (nq < WAIT_MAX_FDS)
-			qps[nq++] = si->ctx->qp;
-		hc__reap_nodrain(si->ctx->card, si->ctx->qp);
-	}
-	for (i = 0; i < n; i++)
-		if (streams[i])
-			ready += stream_ready(hc__impl(streams[i]));
+	if (v != stack)
+		free(v);
 	return ready;
+}
+
+int hc_stream_rearm(struct hc_stream *s)
+{
+	return s ? hc_stream_rearm_many(&s, 1) : -EINVAL;
 }
 
 int hc_stream_read(struct hc_stream *s, uint32_t *ids, unsigned cap)
