@@ -972,27 +972,34 @@ static const struct {
 };
 
 /* Every malformed welcome: hc_open fails with its error and keeps no descriptor. */
+/* hc_open through the fake card @f fails with @want and keeps no descriptor: 1, else 0 (and
+ * a line on stderr naming the @kind of case and its @name). */
+static int open_refused(struct fk *f, int want, const char *kind, const char *name)
+{
+	struct hc_card *card = NULL;
+	int fds = fd_count(), ret, left;
+
+	fk_start(f);
+	ret = hc_open(f->uri, &card);
+	if (!ret)
+		hc_close(card);
+	fk_stop(f);
+	left = fd_count() - fds;
+	if (ret == want && !left)
+		return 1;
+	fprintf(stderr, "%s \"%s\": hc_open %d (%s), want %d (%s); %d fds left\n", kind, name,
+		ret, hc_strerror(ret), want, hc_strerror(want), left);
+	return 0;
+}
+
 START_TEST(test_bad_welcome)
 {
 	unsigned i, bad = 0;
 
 	for (i = 0; i < sizeof(welcomes) / sizeof(welcomes[0]); i++) {
 		struct fk f = { .welcome = welcomes[i].edit };
-		struct hc_card *card = NULL;
-		int fds = fd_count(), ret, left;
 
-		fk_start(&f);
-		ret = hc_open(f.uri, &card);
-		if (!ret)
-			hc_close(card);
-		fk_stop(&f);
-		left = fd_count() - fds;
-		if (ret != welcomes[i].want || left) {
-			fprintf(stderr, "welcome \"%s\": hc_open %d (%s), want %d (%s); %d fds left\n",
-				welcomes[i].name, ret, hc_strerror(ret), welcomes[i].want,
-				hc_strerror(welcomes[i].want), left);
-			bad++;
-		}
+		bad += !open_refused(&f, welcomes[i].want, "welcome", welcomes[i].name);
 	}
 	ck_assert_msg(!bad, "%u of %zu malformed welcomes not refused cleanly (see above)", bad,
 		      sizeof(welcomes) / sizeof(welcomes[0]));
@@ -1070,20 +1077,8 @@ START_TEST(test_bad_register_page)
 
 	for (i = 0; i < sizeof(regs_bad) / sizeof(regs_bad[0]); i++) {
 		struct fk f = { .regs = regs_bad[i].edit };
-		struct hc_card *card = NULL;
-		int fds = fd_count(), ret, left;
 
-		fk_start(&f);
-		ret = hc_open(f.uri, &card);
-		if (!ret)
-			hc_close(card);
-		fk_stop(&f);
-		left = fd_count() - fds;
-		if (ret != regs_bad[i].want || left) {
-			fprintf(stderr, "register page \"%s\": hc_open %d (%s), want %d; %d fds left\n",
-				regs_bad[i].name, ret, hc_strerror(ret), regs_bad[i].want, left);
-			bad++;
-		}
+		bad += !open_refused(&f, regs_bad[i].want, "register page", regs_bad[i].name);
 	}
 	ck_assert_msg(!bad, "%u of %zu garbage register pages accepted (see above)", bad,
 		      sizeof(regs_bad) / sizeof(regs_bad[0]));
