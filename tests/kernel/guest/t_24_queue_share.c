@@ -174,7 +174,7 @@ int main(void)
 	}
 	KT_CHECK(done == n, "%d completions for %d jobs (%d cancelled by the card)", done, n,
 		 cancelled);
-	KT_CHECK(kt_counter(sysdir, "resets") >= 0, "resets: %lld", kt_counter(sysdir, "resets"));
+	printf("  info resets so far: %lld\n", kt_counter(sysdir, "resets"));
 	munmap(a.map, a.map_size);
 
 	/* Card memory of the old stream, reused: the card must not write into it. */

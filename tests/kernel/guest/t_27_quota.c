@@ -135,8 +135,7 @@ int main(void)
 	close(fd_race);
 	KT_CHECK(kt_counter_wait(sysdir, "contexts_open", 0, KT_EVENT_MS) == 0,
 		 "closing the file closed them");
-	KT_CHECK(kt_counter(sysdir, "mem_used_bytes") >= 0, "card memory in use: %lld",
-		 kt_counter(sysdir, "mem_used_bytes"));
+	printf("  info card memory in use: %lld\n", kt_counter(sysdir, "mem_used_bytes"));
 	close(fd2);
 	close(fd1);
 	return kt_exit();
