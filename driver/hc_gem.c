@@ -2,6 +2,12 @@
 /*
  * hc_accel: buffer objects. Stream rings are page-granular ranges of card memory, so mapping
  * one whole never exposes a neighbour; mmap is bounds-checked against the object.
+ *
+ * Unplug: drm_dev_unplug() zaps every CPU mapping of the node, but processes keep their
+ * mappings and touch them next (a ring head, a token). Without a fault handler that touch is
+ * SIGBUS; with hc_bo_vm_fault() a context ring gets its own pages back (system memory the
+ * object still owns) and a stream, whose card memory is gone, gets a zeroed page of its own:
+ * the process learns of the unplug from ENODEV on its next ioctl, and does not crash first.
  */
 #include <linux/mm.h>
 #include <linux/vmalloc.h>
@@ -20,9 +26,11 @@ static void hc_bo_free(struct drm_gem_object *obj)
 	if (bo->kind == HC_BO_STREAM) {
 		hc_mem_free(to_hc_device(drm), &bo->node);
 		hc_quota_uncharge(&bo->charge);
-	}
-	else
+		if (bo->orphan_page)
+			__free_page(bo->orphan_page);
+	} else {
 		vfree(bo->vaddr);
+	}
 	drm_gem_object_release(obj);
 	kfree(bo);
 	drm_dev_put(drm);
@@ -55,7 +63,62 @@ static int hc_bo_mmap(struct drm_gem_object *obj, struct vm_area_struct *vma)
 	return ret;
 }
 
+/* The zeroed page that stands in for a stream's card memory once the card is gone. */
+static struct page *hc_bo_orphan_page(struct hc_bo *bo)
+{
+	struct page *page = READ_ONCE(bo->orphan_page);
+
+	if (page)
+		return page;
+	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!page)
+		return NULL;
+	if (cmpxchg(&bo->orphan_page, NULL, page)) {	/* another fault won */
+		__free_page(page);
+		page = READ_ONCE(bo->orphan_page);
+	}
+	return page;
+}
+
+/*
+ * Only after a zap: mmap populates both kinds whole. A context ring maps its own pages again
+ * (as uio does for vmalloc memory); a stream maps its card memory while the device is there,
+ * else its orphan page at every address (as TTM's dummy page after a hot unplug).
+ */
+static vm_fault_t hc_bo_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct drm_gem_object *obj = vma->vm_private_data;
+	struct hc_bo *bo = to_hc_bo(obj);
+	unsigned long pgoff = vmf->pgoff - drm_vma_node_start(&obj->vma_node);
+	struct page *page;
+	vm_fault_t ret;
+	int idx;
+
+	if (pgoff >= obj->size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	if (bo->kind == HC_BO_RING) {
+		page = vmalloc_to_page(bo->vaddr + (pgoff << PAGE_SHIFT));
+		get_page(page);
+		vmf->page = page;
+		return 0;
+	}
+	if (drm_dev_enter(obj->dev, &idx)) {
+		struct hc_device *hdev = to_hc_device(obj->dev);
+
+		ret = vmf_insert_pfn(vma, vmf->address,
+				     PHYS_PFN(hdev->mem_phys + bo->node.start) + pgoff);
+		drm_dev_exit(idx);
+		return ret;
+	}
+	page = hc_bo_orphan_page(bo);
+	if (!page)
+		return VM_FAULT_OOM;
+	return vmf_insert_pfn(vma, vmf->address, page_to_pfn(page));
+}
+
 static const struct vm_operations_struct hc_bo_vm_ops = {
+	.fault = hc_bo_vm_fault,
 	.open = drm_gem_vm_open,
 	.close = drm_gem_vm_close,
 };

@@ -23,6 +23,8 @@ struct hc_bo {
 	void *vaddr;			/* kernel view of the whole buffer */
 	u32 entries;			/* HC_BO_STREAM: ring entries */
 	struct hc_charge charge;	/* HC_BO_STREAM: its card memory against the quotas */
+	struct page *orphan_page;	/* HC_BO_STREAM: mapped in place of card memory after an
+					 * unplug (hc_bo_vm_fault), freed with the object */
 };
 
 static inline struct hc_bo *to_hc_bo(struct drm_gem_object *obj)

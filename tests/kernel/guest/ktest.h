@@ -377,7 +377,7 @@ static inline int kt_expected_tokens(uint32_t *ids)
 static inline int kt_decode_case_exact(int fd)
 {
 	uint32_t ids[DECODE_CASE_TOKENS], expect[DECODE_CASE_TOKENS];
-	struct drm_hc_cqe cqe;
+	struct drm_hc_cqe cqe = { 0 };
 	struct kt_ctx c;
 	struct kt_stream s;
 	int ok;

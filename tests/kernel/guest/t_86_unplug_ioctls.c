@@ -5,10 +5,15 @@
  * ring_state, while the driver is unbound from the card. Every call either works or fails
  * with ENODEV (EIO for a card marked dead); after the unbind every thread sees ENODEV; the host
  * fails the boot on any oops or WARN (card memory goes away with the device: nothing may
- * read it after). Then the card is bound again and decodes.
+ * read it after). The mappings outlive the card: a process that touches its rings or stream
+ * after the unbind (every libhc consumer does, before its next ioctl) gets no SIGBUS; the
+ * context rings keep their contents, a stream reads as zeroes. Then the card is bound again
+ * and decodes.
  */
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include "ktest.h"
 #include "decode_case.h"
 
@@ -133,6 +138,41 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/*
+ * After the unbind the driver has zapped every mapping of the node; touch them again in a
+ * child, so that a SIGBUS is reported as such. The SQ tail this process wrote last must read
+ * back (a context ring is system memory the object still owns), and the stream, whose card
+ * memory is gone, reads as zeroes and takes a write.
+ */
+static int mappings_outlive_card(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		volatile uint32_t *sq_tail = &c.sq.hdr->tail;
+		volatile uint32_t *stream = s.map;
+		uint32_t i, nonzero = 0;
+
+		if (*sq_tail != c.sq.local)
+			_exit(2);
+		*sq_tail = c.sq.local;
+		for (i = 0; i < s.size / sizeof(uint32_t); i++)
+			nonzero |= stream[i];
+		stream[0] = 1;
+		_exit(nonzero ? 3 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return 0;
+	if (WIFSIGNALED(st))
+		printf("  touching the mappings: %s\n", strsignal(WTERMSIG(st)));
+	else if (WEXITSTATUS(st) == 2)
+		printf("  the SQ tail read back as %u, not %u\n", c.sq.hdr->tail, c.sq.local);
+	else if (WEXITSTATUS(st) == 3)
+		printf("  the stream did not read as zeroes\n");
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 int main(void)
 {
 	char sysdir[512], bdf[64];
@@ -170,6 +210,7 @@ int main(void)
 		KT_CHECK(saw_enodev[i] && !unexpected[i], "%s: %ld calls, then ENODEV", names[i],
 			 calls[i]);
 	}
+	KT_CHECK(mappings_outlive_card(), "rings and stream still mapped after the unbind");
 	close(fd);	/* mappings go with the process */
 
 	KT_CHECK(kt_write_file("/sys/bus/pci/drivers/hc_accel/bind", bdf) == 0, "bind %s again", bdf);
