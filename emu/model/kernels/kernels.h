@@ -28,11 +28,12 @@ struct hc_kernels {
 	float (*dot_q4)(const float *fp16, const struct hc_block_q4_0 *w,
 			const struct hc_block_q8_0 *x, uint32_t nb);
 
-	/* Optional. One quantized row against 4 tokens (x: 4 rows of @nb blocks): out[0..3]. */
+	/* Optional. One quantized row against 4 tokens (x: 4 rows of @nb blocks), whose block
+	 * scales come as floats, xd4[b * 4 + l] = fp16[x[l * nb + b].d]: out[0..3]. */
 	void (*dot4_q8)(const float *fp16, const struct hc_block_q8_0 *w,
-			const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+			const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb, float *out);
 	void (*dot4_q4)(const float *fp16, const struct hc_block_q4_0 *w,
-			const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+			const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb, float *out);
 
 	/* Optional. Eight F32 rows (@ld floats apart) against one token: out[0..7]. */
 	void (*f32_rows8)(const float *w, size_t ld, const float *x, uint32_t n, float *out);

@@ -101,21 +101,22 @@ AVX2 static float dot_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 						    _mm256_hadd_epi32(p2, p3));       \
 		const __m128 s = _mm_cvtepi32_ps(_mm_add_epi32(                       \
 			_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));  \
-		const __m128 dx = _mm_setr_ps(fp16[x0[b].d], fp16[x1[b].d],           \
-					      fp16[x2[b].d], fp16[x3[b].d]);          \
+		const __m128 dx = _mm_loadu_ps(xd4 + (size_t)b * 4);                  \
 		const __m128 sc = _mm_mul_ps(_mm_set1_ps(fp16[DW]), dx);              \
 		acc = _mm_add_ps(acc, _mm_mul_ps(s, sc));                             \
 	}                                                                             \
 	_mm_storeu_ps(out, acc);
 
 AVX2 static void dot4_q8_avx2(const float *fp16, const struct hc_block_q8_0 *w,
-			      const struct hc_block_q8_0 *x, uint32_t nb, float *out)
+			      const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb,
+			      float *out)
 {
 	DOT4_BODY(_mm256_loadu_si256((const __m256i *)w[b].qs), w[b].d)
 }
 
 AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
-			      const struct hc_block_q8_0 *x, uint32_t nb, float *out)
+			      const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb,
+			      float *out)
 {
 	const __m256i lo4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
 
