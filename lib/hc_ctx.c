@@ -320,9 +320,10 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	for (i = 0; i < p->n_stop; i++)
 		sqe.decode.stop[i] = (uint32_t)p->stop_ids[i];
 	if (si->card_defers) {
-		/* the card defers the stream's interrupt by up to the budget, or until half the
-		 * ring waits (so that the context does not pause on a full ring meanwhile) */
-		sqe.decode.wakeup_usec = si->budget_us;
+		/* the card defers the stream's interrupt by up to the budget less the wake-up's
+		 * own time, or until half the ring waits (so that the context does not pause on
+		 * a full ring meanwhile) */
+		sqe.decode.wakeup_usec = hc__wakeup_defer_us(si->budget_us);
 		sqe.decode.wakeup_tokens = entries / 2;
 	}
 	ret = hc__submit(card, ctx->qp, &sqe, &si->op);

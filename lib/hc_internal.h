@@ -188,6 +188,24 @@ struct hc_stream_impl {
 	struct hc_op op;
 };
 
+/*
+ * How long a stream's wake-up may be held back (by the card, HC_CAP_WAKEUP_DELAY, or by the
+ * waits on the host for cards without it) for a latency budget of @budget_us. The budget is
+ * how late the application may have a token, and the wake-up itself takes time after the
+ * deferral ends: the interrupt, scheduling the sleeping thread, reaping (tens of
+ * microseconds on a busy machine). So: the budget less an allowance for that of half the
+ * budget, at most HC_WAKE_ALLOWANCE_US.
+ */
+#define HC_WAKE_ALLOWANCE_US 100
+static inline uint32_t hc__wakeup_defer_us(uint32_t budget_us)
+{
+	uint32_t allowance = budget_us / 2;
+
+	if (allowance > HC_WAKE_ALLOWANCE_US)
+		allowance = HC_WAKE_ALLOWANCE_US;
+	return budget_us - allowance;
+}
+
 static inline struct hc_stream_impl *hc__impl(struct hc_stream *s)
 {
 	return (struct hc_stream_impl *)s->priv;

@@ -519,8 +519,8 @@ static int wait_core(struct hc_uring *u, struct hc_card *owner, struct hc_stream
 /*
  * Host-side batching for cards that did not get the latency budget (no HC_CAP_WAKEUP_DELAY
  * in what hc_open found): when every stream of the wait has a budget, a wait that slept
- * lingers for three quarters of the smallest one once a stream is ready, so that the tokens
- * of that time come with one wake-up (the last quarter is left for the wake-up itself).
+ * lingers once a stream is ready for what the smallest budget leaves after the wake-up
+ * itself (hc__wakeup_defer_us), so that the tokens of that time come with one wake-up.
  * 0: return at once.
  */
 static int64_t host_linger_ns(struct hc_stream **streams, unsigned n)
@@ -536,7 +536,7 @@ static int64_t host_linger_ns(struct hc_stream **streams, unsigned n)
 		if (!min || si->budget_us < min)
 			min = si->budget_us;
 	}
-	return (int64_t)min * 750;
+	return (int64_t)hc__wakeup_defer_us(min) * 1000;
 }
 
 /* Every hc_stream_wait*: @streams are not NULL. */
