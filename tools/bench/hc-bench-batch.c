@@ -17,12 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "hc/hc.h"
+#include "bench_emud.h"
 
 #define MAX_N 64
 #define MAX_LIST 16
@@ -41,41 +40,6 @@ static void make_prompt(int32_t *p, uint32_t n, uint32_t vocab, unsigned i)
 	p[0] = 1 % vocab;
 	for (uint32_t k = 1; k < n; k++)
 		p[k] = (int32_t)((k * 7919u + i * 104729u + 13) % vocab);
-}
-
-static pid_t start_emud(const char *emud, const char *rom, const char *sock, const char *threads,
-			const char *max_ctx)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	pid_t pid = fork();
-	int fd;
-
-	if (pid == 0) {
-		fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execl(emud, emud, "--rom", rom, "--socket", sock, "--threads", threads,
-		      "--max-ctx", max_ctx, (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0)
-		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	for (int i = 0; i < 6000; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(fd);
-			return pid;
-		}
-		if (fd >= 0)
-			close(fd);
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return -1;
-		usleep(10000);
-	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	return -1;
 }
 
 /*
@@ -204,7 +168,12 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/emud.sock", dir);
 	snprintf(uri, sizeof(uri), "emu:%s", sock);
 	snprintf(maxctx, sizeof(maxctx), "%u", np + nt + 8);	/* small KV slots */
-	pid = start_emud(emud, rom, sock, threads, maxctx);
+	{
+		char *argv[] = { (char *)emud, "--rom", (char *)rom, "--socket", sock, "--threads",
+				 (char *)threads, "--max-ctx", maxctx, NULL };
+
+		pid = bench_emud_start(argv, BENCH_EMUD_READY_MS);
+	}
 	if (pid < 0) {
 		fprintf(stderr, "hc-bench-batch: %s did not start\n", emud);
 		rmdir(dir);

@@ -34,12 +34,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "hc/hc.h"
+#include "bench_emud.h"
 #include "model.h"
 #include "rom.h"
 
@@ -204,59 +203,25 @@ static void direct_rep(const struct opts *o, struct direct *d, struct sample *s)
 
 /* ---- through the card ---- */
 
+/* hc-emud on @sock with the model (or --null-model), paced for --multi. */
 static pid_t start_emud(const struct opts *o, const char *sock, int null_model)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char pace[32];
-	pid_t pid;
-	int i, fd;
+	char *argv[10];
+	int n = 0;
 
 	snprintf(pace, sizeof(pace), "--pace=%u", o->pace);
-	pid = fork();
-	if (pid == 0) {
-		const char *argv[10];
-		int n = 0;
-
-		fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0)
-			dup2(fd, 2);
-		argv[n++] = o->emud;
-		argv[n++] = "--rom";
-		argv[n++] = o->rom;
-		argv[n++] = "--socket";
-		argv[n++] = sock;
-		if (null_model)
-			argv[n++] = "--null-model";
-		if (o->multi)
-			argv[n++] = pace;
-		argv[n] = NULL;
-		execv(o->emud, (char *const *)argv);
-		_exit(127);
-	}
-	if (pid < 0)
-		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	for (i = 0; i < 3000; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(fd);
-			return pid;
-		}
-		if (fd >= 0)
-			close(fd);
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return -1;
-		usleep(10000);
-	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
-
-static void stop_emud(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	argv[n++] = (char *)o->emud;
+	argv[n++] = "--rom";
+	argv[n++] = (char *)o->rom;
+	argv[n++] = "--socket";
+	argv[n++] = (char *)sock;
+	if (null_model)
+		argv[n++] = "--null-model";
+	if (o->multi)
+		argv[n++] = pace;
+	argv[n] = NULL;
+	return bench_emud_start(argv, BENCH_EMUD_READY_MS);
 }
 
 struct card {
@@ -706,7 +671,7 @@ static int multi_main(const struct opts *o, int have_null)
 	while (n_ctx--)
 		hc_ctx_destroy(ctx[n_ctx]);
 	hc_close(card);
-	stop_emud(pid);
+	bench_emud_stop(pid);
 	unlink(sock);
 	rmdir(dir);
 	return rc ? 1 : 0;
@@ -845,7 +810,7 @@ int main(int argc, char **argv)
 	if (pid < 0 || card_open(&o, uri, pid, &c)) {
 		fprintf(stderr, "hc-bench-stack: %s did not serve %s\n", o.emud, sock);
 		if (pid > 0)
-			stop_emud(pid);
+			bench_emud_stop(pid);
 		rmdir(dir);
 		return 1;
 	}
@@ -854,7 +819,7 @@ int main(int argc, char **argv)
 		ok = !card_rep(&o, &c, o.n_tokens, &cs[rep]);
 	}
 	card_close(&c);
-	stop_emud(pid);
+	bench_emud_stop(pid);
 	direct_close(&d);
 	if (!ok) {
 		rmdir(dir);
@@ -870,7 +835,7 @@ int main(int argc, char **argv)
 			have_null = !card_rep(&o, &c, o.null_tokens, &ns[rep]);
 		if (pid > 0) {
 			card_close(&c);
-			stop_emud(pid);
+			bench_emud_stop(pid);
 		}
 	}
 	unlink(sock);
