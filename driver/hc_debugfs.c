@@ -42,7 +42,10 @@ static int hc_ring_state_show(struct seq_file *m, void *unused)
 		   (long long)atomic64_read(&hdev->resets),
 		   (long long)atomic64_read(&hdev->jobs_lost),
 		   (long long)atomic64_read(&hdev->spurious_cqes));
-	seq_printf(m, "wait_spurious: %lld\n", (long long)atomic64_read(&hdev->wait_spurious));
+	seq_printf(m, "wait_spurious: %lld poll_wakeups: %lld poll_filtered: %lld\n",
+		   (long long)atomic64_read(&hdev->wait_spurious),
+		   (long long)atomic64_read(&hdev->poll_wakeups),
+		   (long long)atomic64_read(&hdev->poll_filtered));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hc_ring_state);

@@ -144,6 +144,8 @@ struct hc_device {
 	atomic64_t resets;
 	atomic64_t spurious_cqes;
 	atomic64_t wait_spurious;	/* WAITs woken with nothing changed for them (debugfs) */
+	atomic64_t poll_wakeups;	/* wake-ups of hdev->wq a poll fd passed on (debugfs) */
+	atomic64_t poll_filtered;	/* ... and kept from its pollers: nothing for them */
 
 	struct device *hwmon;
 };
