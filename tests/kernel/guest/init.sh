@@ -33,6 +33,21 @@ done
 for m in $(cat /etc/hc-modules); do
 	insmod "/lib/modules/$m" || { echo "hc-ktest: insmod $m failed"; finish insmod; }
 done
+# After a failed test: a test that died between unbinding the card (or unloading the module)
+# and putting it back would fail every test after it too; put it back, so that each failure
+# is its own. Says what it restored.
+restore_card() {
+	[ -d /sys/module/hc_accel ] || for m in $(cat /etc/hc-modules); do
+		case $m in hc_accel.ko) insmod "/lib/modules/$m" &&
+			echo "hc-ktest: reloaded hc_accel after the failure" ;; esac
+	done
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/driver_override" 2>/dev/null)" = hc_accel ] && [ ! -e "$d/driver" ] ||
+			continue
+		echo "${d##*/}" >/sys/bus/pci/drivers/hc_accel/bind 2>/dev/null &&
+			echo "hc-ktest: bound ${d##*/} again after the failure"
+	done
+}
 fails=0
 # hc.tests=a,b on the kernel command line runs those instead of the whole list.
 tests=$(cat /etc/hc-tests)
@@ -52,6 +67,7 @@ for t in $tests; do
 	else
 		echo "hc-ktest: FAIL $t (exit $rc, $secs)"
 		fails=$((fails + 1))
+		restore_card
 	fi
 done
 echo "hc-ktest: $fails failed"
