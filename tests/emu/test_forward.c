@@ -381,9 +381,11 @@ static float rndf(void)
 
 START_TEST(matmul_kernels_follow_contract)
 {
-	enum { COLS = 320, ROWS = 37, TOK = 6 };	/* 10 blocks: groups of 8 + tail */
+	/* 10 blocks: groups of 8 + tail; 21 tokens: F32 batches as a pair of groups of 8 and
+	 * one group of 5, quantized ones as 5 groups of 4 and one alone */
+	enum { COLS = 320, ROWS = 37, TOK = 21 };
 	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
-	static float xt[8 * COLS];
+	static float xt[24 * COLS];
 	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
 	static struct hc_block_q4_0 wq4[ROWS * COLS / 32];
 	static float fp16[65536];

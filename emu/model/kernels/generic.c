@@ -38,6 +38,12 @@ static void f32_rows8(const float *w, size_t ld, const float *x, uint32_t n, flo
 	out[7] = a7;
 }
 
+static void f32_tok16x4(const float *w, size_t ld, const float *xt0, const float *xt1,
+			uint32_t n, float *out)
+{
+	F32_TOK16X4_BODY
+}
+
 static void f32_tok8x4(const float *w, size_t ld, const float *xt, uint32_t n, float *out)
 {
 	F32_TOK8X4_BODY
@@ -55,5 +61,6 @@ const struct hc_kernels hc_kernels_generic = {
 	.dot_q4 = hc_dot_q4_ref,
 	.f32_rows8 = f32_rows8,
 	.f32_tok8x4 = f32_tok8x4,
+	.f32_tok16x4 = f32_tok16x4,
 	.f32_tok8 = f32_tok8,
 };

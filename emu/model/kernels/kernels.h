@@ -42,6 +42,10 @@ struct hc_kernels {
 	 * for row k, token l. Both or neither. */
 	void (*f32_tok8x4)(const float *w, size_t ld, const float *xt, uint32_t n, float *out);
 	void (*f32_tok8)(const float *w, const float *xt, uint32_t n, float *out);
+	/* Optional, with the two above: 4 rows against two groups of 8 (@xt0, @xt1),
+	 * out[g * 32 + k * 8 + l]. */
+	void (*f32_tok16x4)(const float *w, size_t ld, const float *xt0, const float *xt1,
+			    uint32_t n, float *out);
 };
 
 extern const struct hc_kernels hc_kernels_ref;		/* ref.c: the definition */

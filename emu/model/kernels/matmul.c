@@ -49,28 +49,45 @@ void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt)
 			}
 }
 
-/* Batches: every group of 8 tokens (transposed in a->xt) against 4 rows, then 1. */
+/* Rows r.. (@nr of them) of groups g.. (@ngr of them) from a kernel's res[h * 32 + i * 8 + l]. */
+static void put_tok8(float *out, size_t os, uint32_t r, uint32_t nr, uint32_t g, uint32_t ngr,
+		     const float *res, uint32_t n_tok)
+{
+	for (uint32_t h = 0; h < ngr; h++)
+		for (uint32_t i = 0; i < nr; i++)
+			for (uint32_t l = 0; l < 8 && (g + h) * 8 + l < n_tok; l++)
+				out[((g + h) * 8 + l) * os + r + i] = res[h * 32 + i * 8 + l];
+}
+
+/* Batches: every group of 8 tokens (transposed in a->xt) against 4 rows, then 1; pairs of
+ * groups at once where the table has the kernel (eight chains instead of four). */
 static void f32_tok8(const struct hc_kernels *k, const struct hc_mat *w,
 		     const struct hc_act *a, float *out, size_t os, uint32_t r, uint32_t r1)
 {
 	const size_t ld = w->row_bytes / sizeof(float);
+	const size_t gs = (size_t)w->cols * 8;	/* floats per group in xt */
 	const uint32_t ng = (a->n_tok + 7) / 8;
-	float res[32];
+	float res[64];
 
 	for (; r < r1; ) {
 		const float *wr = (const float *)(w->data + (size_t)r * w->row_bytes);
 		const uint32_t nr = r + 4 <= r1 ? 4 : 1;
 
-		for (uint32_t g = 0; g < ng; g++) {
-			const float *xt = a->xt + (size_t)g * w->cols * 8;
+		for (uint32_t g = 0; g < ng; ) {
+			const float *xt = a->xt + g * gs;
 
+			if (nr == 4 && k->f32_tok16x4 && g + 1 < ng) {
+				k->f32_tok16x4(wr, ld, xt, xt + gs, w->cols, res);
+				put_tok8(out, os, r, nr, g, 2, res, a->n_tok);
+				g += 2;
+				continue;
+			}
 			if (nr == 4)
 				k->f32_tok8x4(wr, ld, xt, w->cols, res);
 			else
 				k->f32_tok8(wr, xt, w->cols, res);
-			for (uint32_t i = 0; i < nr; i++)
-				for (uint32_t l = 0; l < 8 && g * 8 + l < a->n_tok; l++)
-					out[(g * 8 + l) * os + r + i] = res[i * 8 + l];
+			put_tok8(out, os, r, nr, g, 1, res, a->n_tok);
+			g++;
 		}
 		r += nr;
 	}

@@ -169,6 +169,12 @@ AVX2 static void f32_rows8_avx2(const float *w, size_t ld, const float *x, uint3
 	_mm256_storeu_ps(out, acc);
 }
 
+AVX2 static void f32_tok16x4_avx2(const float *w, size_t ld, const float *xt0,
+				  const float *xt1, uint32_t n, float *out)
+{
+	F32_TOK16X4_BODY
+}
+
 AVX2 static void f32_tok8x4_avx2(const float *w, size_t ld, const float *xt, uint32_t n,
 				 float *out)
 {
@@ -189,6 +195,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 	.dot4_q4 = dot4_q4_avx2,
 	.f32_rows8 = f32_rows8_avx2,
 	.f32_tok8x4 = f32_tok8x4_avx2,
+	.f32_tok16x4 = f32_tok16x4_avx2,
 	.f32_tok8 = f32_tok8_avx2,
 };
 #endif
