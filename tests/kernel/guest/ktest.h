@@ -53,7 +53,8 @@ static inline int kt_exit(void)
 	return kt_failures ? 1 : 0;
 }
 
-/* Read one line of a sysfs file into @buf; -1 if missing. */
+/* Read a small file (sysfs, procfs, debugfs) into @buf, trailing newlines dropped; -1 if
+ * missing. */
 static inline int kt_read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);

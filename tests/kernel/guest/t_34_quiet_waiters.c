@@ -47,16 +47,10 @@ static void *idle_poller(void *arg)
 static int task_status(int tid, const char *field, char *out, size_t len)
 {
 	char path[64], buf[4096], key[64], *p, *e;
-	int sfd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	sfd = open(path, O_RDONLY);
-	if (sfd < 0)
+	if (kt_read_file(path, buf, sizeof(buf)))
 		return -1;
-	n = read(sfd, buf, sizeof(buf) - 1);
-	close(sfd);
-	buf[n > 0 ? n : 0] = 0;
 	snprintf(key, sizeof(key), "\n%s:", field);	/* not nonvoluntary_ctxt_switches */
 	p = strstr(buf, key);
 	if (!p)
@@ -93,18 +87,11 @@ static void *idle_waiter(void *arg)
 /* A counter of debugfs ring_state ("wait_spurious", "poll_filtered", ...); -1 if missing. */
 static long long ring_state(const char *name)
 {
-	char key[64];
-	char path[600], buf[1024], *p;
-	int dfd;
-	ssize_t n;
+	char key[64], path[600], buf[1024], *p;
 
 	snprintf(path, sizeof(path), "%s/ring_state", dbg);
-	dfd = open(path, O_RDONLY);
-	if (dfd < 0)
+	if (kt_read_file(path, buf, sizeof(buf)))
 		return -1;
-	n = read(dfd, buf, sizeof(buf) - 1);
-	close(dfd);
-	buf[n > 0 ? n : 0] = 0;
 	snprintf(key, sizeof(key), "%s: ", name);
 	p = strstr(buf, key);
 	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
