@@ -21,18 +21,22 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- card memory allocator (socket transport: the library owns [data_offset, mem_size)) ---- */
+/*
+ * ---- memory allocators (socket transport): the library owns card memory's
+ * [data_offset, mem_size) and, with HC_CAP_HOST_MEMORY, all of its host memory ----
+ */
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
-int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off)
+static int extent_alloc(struct hc_card *card, struct hc_extent **list, uint64_t size,
+			uint64_t *off)
 {
 	struct hc_extent **pp, *e;
 	int ret = -ENOSPC;
 
 	size = ALIGN_UP(size, HC_CARD_RING_ALIGN);
 	pthread_mutex_lock(&card->alloc_lock);
-	for (pp = &card->free_list; (e = *pp); pp = &e->next) {
+	for (pp = list; (e = *pp); pp = &e->next) {
 		if (e->len < size)
 			continue;
 		*off = e->off;
@@ -49,13 +53,14 @@ int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off)
 	return ret;
 }
 
-void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size)
+static void extent_free(struct hc_card *card, struct hc_extent **list, uint64_t off,
+			uint64_t size)
 {
 	struct hc_extent **pp, *e, *n;
 
 	size = ALIGN_UP(size, HC_CARD_RING_ALIGN);
 	pthread_mutex_lock(&card->alloc_lock);
-	for (pp = &card->free_list; (e = *pp) && e->off < off; pp = &e->next)
+	for (pp = list; (e = *pp) && e->off < off; pp = &e->next)
 		;
 	n = malloc(sizeof(*n));
 	if (!n) {
@@ -73,7 +78,7 @@ void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size)
 		n->next = e->next;
 		free(e);
 	}
-	for (e = card->free_list; e && e != n; e = e->next) {
+	for (e = *list; e && e != n; e = e->next) {
 		if (e->next == n && e->off + e->len == n->off) {
 			e->len += n->len;
 			e->next = n->next;
@@ -82,6 +87,26 @@ void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size)
 		}
 	}
 	pthread_mutex_unlock(&card->alloc_lock);
+}
+
+int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off)
+{
+	return extent_alloc(card, &card->free_list, size, off);
+}
+
+void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size)
+{
+	extent_free(card, &card->free_list, off, size);
+}
+
+int hc__host_alloc(struct hc_card *card, uint64_t size, uint64_t *addr)
+{
+	return extent_alloc(card, &card->host_free, size, addr);
+}
+
+void hc__host_free(struct hc_card *card, uint64_t addr, uint64_t size)
+{
+	extent_free(card, &card->host_free, addr, size);
 }
 
 /* ---- interrupts ---- */
@@ -147,23 +172,30 @@ static int qp_enable_locked(struct hc_card *card, struct hc_qp *qp)
 	uint64_t sq_bytes = HC_RING_BYTES(HC_SQ_ENTRIES, sizeof(struct hc_sqe));
 	uint64_t cq_bytes = HC_RING_BYTES(HC_CQ_ENTRIES, sizeof(struct hc_cqe));
 	uint32_t sq_n = HC_SQ_ENTRIES, cq_n = HC_CQ_ENTRIES, seq;
+	uint8_t *cq_mem;
 	int64_t deadline;
 	int ret;
 
 	if (sq_n > card->regs->max_sq_entries || cq_n > card->regs->max_cq_entries)
 		return -EPROTO;
 	ret = hc__mem_alloc(card, sq_bytes, &qp->sq_off);
-	if (!ret) {
-		ret = hc__mem_alloc(card, cq_bytes, &qp->cq_off);
-		if (ret)
-			hc__mem_free(card, qp->sq_off, sq_bytes);
-	}
 	if (ret)
 		return ret;
+	/* the CQ where the card writes it for us: host memory if we have it, so that reaping
+	 * never reads card memory (on a PCIe card, an uncached read across the bus) */
+	qp->cq_host = card->host_mem && !hc__host_alloc(card, cq_bytes, &qp->cq_off);
+	if (!qp->cq_host) {
+		ret = hc__mem_alloc(card, cq_bytes, &qp->cq_off);
+		if (ret) {
+			hc__mem_free(card, qp->sq_off, sq_bytes);
+			return ret;
+		}
+	}
+	cq_mem = (qp->cq_host ? card->host_mem : card->mem) + qp->cq_off;
 	memset(card->mem + qp->sq_off, 0, HC_RING_HDR_SIZE);
-	memset(card->mem + qp->cq_off, 0, HC_RING_HDR_SIZE);
+	memset(cq_mem, 0, HC_RING_HDR_SIZE);
 	hc_ring_init(&qp->sq, card->mem + qp->sq_off, sq_n, sizeof(struct hc_sqe));
-	hc_ring_init(&qp->cq, card->mem + qp->cq_off, cq_n, sizeof(struct hc_cqe));
+	hc_ring_init(&qp->cq, cq_mem, cq_n, sizeof(struct hc_cqe));
 	/* We always want completion interrupts: leave the CQ's NEED_WAKEUP set for good. */
 	qp->cq.hdr->consumer_flags = HC_RING_CONSUMER_NEED_WAKEUP;
 	qp->irq_vector = 1 + qp->index;
@@ -174,7 +206,7 @@ static int qp_enable_locked(struct hc_card *card, struct hc_qp *qp)
 	r->sq_entries = sq_n;
 	r->cq_entries = cq_n;
 	r->irq_vector = qp->irq_vector;
-	r->ctrl = HC_QP_CTRL_ENABLE;
+	r->ctrl = HC_QP_CTRL_ENABLE | (qp->cq_host ? HC_QP_CTRL_CQ_HOST : 0);
 	r->coalesce_count = 0;
 	r->coalesce_usec = 0;
 	seq = hc_ring_load(&r->ctrl_seq) + 1;
@@ -194,7 +226,10 @@ static int qp_enable_locked(struct hc_card *card, struct hc_qp *qp)
 	return 0;
 fail:
 	hc__mem_free(card, qp->sq_off, sq_bytes);
-	hc__mem_free(card, qp->cq_off, cq_bytes);
+	if (qp->cq_host)
+		hc__host_free(card, qp->cq_off, cq_bytes);
+	else
+		hc__mem_free(card, qp->cq_off, cq_bytes);
 	return ret;
 }
 
@@ -613,6 +648,10 @@ static void card_free(struct hc_card *card)
 	if (card->ops && card->ops->release)
 		card->ops->release(card);
 	for (e = card->free_list; e; e = n) {
+		n = e->next;
+		free(e);
+	}
+	for (e = card->host_free; e; e = n) {
 		n = e->next;
 		free(e);
 	}

@@ -109,6 +109,7 @@ struct hc_qp {
 	int users;		/* contexts assigned */
 	pthread_mutex_t lock;	/* SQ, CQ, ops list, irq_seq */
 	uint64_t sq_off, cq_off;
+	int cq_host;		/* the CQ is in host memory at bus address cq_off */
 	struct hc_ring sq, cq;
 	struct hc_op *ops;	/* outstanding */
 	uint64_t next_user_data;
@@ -129,6 +130,11 @@ struct hc_card {
 	pthread_mutex_t alloc_lock;	/* free_list */
 	uint8_t *mem;
 	size_t mem_size;
+	/* socket transport with HC_CAP_HOST_MEMORY: our memfd that the card writes CQs and
+	 * streams into (bus address = offset); NULL when the card memory holds them */
+	uint8_t *host_mem;
+	size_t host_size;
+	struct hc_extent *host_free;	/* free list over host_mem, alloc_lock */
 	struct hc_card_regs *regs;
 	int sock;		/* emu: the connection (its EOF frees our contexts) */
 	int n_doorbells, n_irqs;
@@ -214,6 +220,9 @@ static inline struct hc_stream_impl *hc__impl(struct hc_stream *s)
 /* hc_card.c: the direct card interface (register page, QP registers), used by hc_emu.c */
 int hc__card_setup(struct hc_card *card);	/* after the backend mapped card memory */
 int hc__mem_alloc(struct hc_card *card, uint64_t size, uint64_t *off);
+/* The same over host memory (card->host_mem, HC_CAP_HOST_MEMORY): bus addresses. */
+int hc__host_alloc(struct hc_card *card, uint64_t size, uint64_t *addr);
+void hc__host_free(struct hc_card *card, uint64_t addr, uint64_t size);
 void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size);
 int hc__qp_get(struct hc_card *card, struct hc_qp **out);	/* least-used, enabled */
 void hc__qp_put(struct hc_card *card, struct hc_qp *qp);

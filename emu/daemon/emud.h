@@ -152,6 +152,8 @@ struct emud_fn {
 	unsigned char *mem;
 	uint64_t mem_size;
 	uint64_t data_offset;		/* our copy: host-managed memory starts here */
+	unsigned char *host_mem;	/* HC_CAP_HOST_MEMORY: bus address 0 (set before init) */
+	uint64_t host_size;
 	struct hc_card_regs *regs;
 	uint32_t n_qp, n_irq;
 	struct emud_qp qp[HC_CARD_MAX_QP];
@@ -288,6 +290,8 @@ void emud_fn_log_bad(struct emud_fn *fn, const struct hc_sqe *sqe, uint16_t reas
  * @align-aligned (a power of two), without overflow? Rings and SQE buffers alike.
  */
 bool emud_fn_range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint64_t align);
+/* The same for host memory at bus address @addr (HC_CAP_HOST_MEMORY). */
+bool emud_fn_host_ok(const struct emud_fn *fn, uint64_t addr, uint64_t len, uint64_t align);
 
 /* emud_sqe.c: validate a copied SQE and act on it */
 void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe);

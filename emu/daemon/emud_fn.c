@@ -32,6 +32,13 @@ bool emud_fn_range_ok(const struct emud_fn *fn, uint64_t off, uint64_t len, uint
 	return len <= fn->mem_size - off;
 }
 
+bool emud_fn_host_ok(const struct emud_fn *fn, uint64_t addr, uint64_t len, uint64_t align)
+{
+	if (!fn->host_mem || (addr & (align - 1)) || addr > fn->host_size)
+		return false;
+	return len <= fn->host_size - addr;
+}
+
 /*
  * The ROM's tokenizer blob goes right after the register page (HC_CAP_TOKENIZER): hosts need
  * it to turn text into ids and back without the ROM file. Host-managed memory starts after
@@ -79,6 +86,8 @@ int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t
 	r->magic = HC_CARD_MAGIC;
 	r->version = HC_CARD_VERSION;
 	r->regs_size = sizeof(*r);
+	if (!fn->host_mem)
+		caps &= ~HC_CAP_HOST_MEMORY;
 	r->caps = caps | HC_CAP_COALESCE | HC_CAP_WAKEUP_DELAY |
 		  (card->opt.allow_faults ? HC_CAP_FAULT_INJECTION : 0);
 	r->mem_size = mem_size;
@@ -190,6 +199,7 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 	uint64_t sq_off, cq_off, sq_len, cq_len;
 	uint32_t sq_n, cq_n, vec, ctrl, cc, cus, i;
 	uint16_t reason = 0;
+	bool cq_host;
 	const char *why = NULL;
 
 	if (seq == qp->seen_seq)
@@ -204,13 +214,16 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 	cq_n = hc_ring_load(&r->cq_entries);
 	vec = hc_ring_load(&r->irq_vector);
 	ctrl = hc_ring_load(&r->ctrl);
+	cq_host = !!(ctrl & HC_QP_CTRL_CQ_HOST);
 	cc = hc_ring_load(&r->coalesce_count);
 	cus = hc_ring_load(&r->coalesce_usec);
 	for (i = 0; i < 5; i++)
 		if (hc_ring_load(&r->host_reserved[i]))
 			reason = HC_REASON_BAD_DESCRIPTOR, why = "reserved field not zero";
-	if (ctrl & ~HC_QP_CTRL_ENABLE)
+	if (ctrl & ~(HC_QP_CTRL_ENABLE | HC_QP_CTRL_CQ_HOST))
 		reason = HC_REASON_BAD_DESCRIPTOR, why = "unknown ctrl bits";
+	else if (cq_host && !fn->host_mem)	/* not the register page's caps: hosts write it */
+		reason = HC_REASON_BAD_DESCRIPTOR, why = "CQ in host memory without HC_CAP_HOST_MEMORY";
 
 	if (!reason && (ctrl & HC_QP_CTRL_ENABLE)) {
 		sq_len = HC_RING_BYTES(sq_n, sizeof(struct hc_sqe));
@@ -219,9 +232,11 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 		    !hc_is_pow2_u32(cq_n) || cq_n > EMUD_MAX_CQ_ENTRIES)
 			reason = HC_REASON_BAD_RING, why = "ring entries not a power of two or too many";
 		else if (!emud_fn_range_ok(fn, sq_off, sq_len, HC_CARD_RING_ALIGN) ||
-			 !emud_fn_range_ok(fn, cq_off, cq_len, HC_CARD_RING_ALIGN))
+			 (!cq_host && !emud_fn_range_ok(fn, cq_off, cq_len, HC_CARD_RING_ALIGN)))
 			reason = HC_REASON_BAD_OFFSET, why = "ring outside card memory or misaligned";
-		else if (sq_off < cq_off + cq_len && cq_off < sq_off + sq_len)
+		else if (cq_host && !emud_fn_host_ok(fn, cq_off, cq_len, HC_CARD_RING_ALIGN))
+			reason = HC_REASON_DMA_FAULT, why = "CQ outside host memory or misaligned";
+		else if (!cq_host && sq_off < cq_off + cq_len && cq_off < sq_off + sq_len)
 			reason = HC_REASON_BAD_OFFSET, why = "SQ and CQ overlap";
 		else if (vec >= fn->n_irq)
 			reason = HC_REASON_BAD_VECTOR, why = "irq_vector out of range";
@@ -235,7 +250,8 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 	} else if (ctrl & HC_QP_CTRL_ENABLE) {
 		hc_ring_init(&qp->sq, fn->mem + sq_off, sq_n, sizeof(struct hc_sqe));
 		hc_ring_cons_sync(&qp->sq);
-		hc_ring_init(&qp->cq, fn->mem + cq_off, cq_n, sizeof(struct hc_cqe));
+		hc_ring_init(&qp->cq, (cq_host ? fn->host_mem : fn->mem) + cq_off, cq_n,
+			     sizeof(struct hc_cqe));
 		hc_ring_prod_sync(&qp->cq);
 		qp->irq_vector = vec;
 		qp->coalesce_count = cc;
@@ -243,9 +259,9 @@ static void qp_apply(struct emud_fn *fn, uint32_t q)
 		qp->enabled = true;
 		hc_ring_store(&r->error, 0);
 		hc_ring_store(&r->state, HC_QP_STATE_ENABLED);
-		emud_dbg("%s %u: qp %u enabled: sq %u entries at 0x%llx, cq %u at 0x%llx, irq %u",
+		emud_dbg("%s %u: qp %u enabled: sq %u entries at 0x%llx, cq %u at %s 0x%llx, irq %u",
 			 fn->ops->kind, fn->id, q, sq_n, (unsigned long long)sq_off, cq_n,
-			 (unsigned long long)cq_off, vec);
+			 cq_host ? "host" : "card", (unsigned long long)cq_off, vec);
 	} else {
 		hc_ring_store(&r->error, 0);
 		hc_ring_store(&r->state, HC_QP_STATE_DISABLED);

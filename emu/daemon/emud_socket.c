@@ -35,6 +35,10 @@ struct emud_client {
 	int sock, memfd;
 	unsigned char *mem;
 	uint64_t mem_size;
+	int host_fd;			/* the hello's host memory memfd, until mapped */
+	int bad_fds;			/* descriptors passed that the protocol does not allow */
+	unsigned char *host_mem;	/* the client's host memory (HC_EMU_HELLO_HOST_MEMORY) */
+	uint64_t host_size;
 	uint32_t n_db, n_irq;
 	int db[1 + HC_CARD_MAX_QP];	/* our read ends */
 	int irq[1 + HC_CARD_MAX_QP];	/* our write ends */
@@ -190,11 +194,44 @@ static const char *check_hello(const struct hc_emu_hello *h)
 		return "not a hello message (type/size)";
 	if (h->version < 1)
 		return "unsupported protocol version";
-	if (h->flags)
-		return "hello flags not zero";
+	if (h->flags & ~HC_EMU_HELLO_HOST_MEMORY)
+		return "unknown hello flags";
 	for (i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++)
 		if (h->reserved[i])
 			return "hello reserved field not zero";
+	if (!(h->flags & HC_EMU_HELLO_HOST_MEMORY))
+		return h->host_mem_size ? "host_mem_size without HC_EMU_HELLO_HOST_MEMORY" : NULL;
+	if (!h->host_mem_size || (h->host_mem_size & 4095) ||
+	    h->host_mem_size > HC_EMU_MAX_HOST_MEM)
+		return "host_mem_size 0, not a multiple of 4096 or above HC_EMU_MAX_HOST_MEM";
+	return NULL;
+}
+
+/*
+ * Map the client's host memory (HC_CAP_HOST_MEMORY). It is the client's memfd, shared with
+ * it: only seals keep it from truncating the file under our mapping (SIGBUS in the daemon)
+ * or sealing it against our writes later, so it must carry F_SEAL_SHRINK and F_SEAL_SEAL.
+ * Anything that is not such a memfd (a file, a pipe, a socket) fails F_GET_SEALS or lacks
+ * them. NULL with the reason in *@why.
+ */
+static const char *client_map_host(struct emud_client *cl)
+{
+	uint64_t size = cl->in.hello.host_mem_size;
+	int seals = fcntl(cl->host_fd, F_GET_SEALS);
+	struct stat st;
+	void *p;
+
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_SEAL)) != (F_SEAL_SHRINK | F_SEAL_SEAL))
+		return "host memory is not a memfd sealed with F_SEAL_SHRINK and F_SEAL_SEAL";
+	if (fstat(cl->host_fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return "host memory memfd shorter than host_mem_size";
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, cl->host_fd, 0);
+	if (p == MAP_FAILED)
+		return "cannot map the host memory memfd (sealed against writes?)";
+	close(cl->host_fd);
+	cl->host_fd = -1;
+	cl->host_mem = p;
+	cl->host_size = size;
 	return NULL;
 }
 
@@ -259,7 +296,10 @@ static int client_setup(struct emud_client *cl)
 		if (rc < 0)
 			return rc;
 	}
-	rc = emud_fn_init(&cl->fn, card, cl->mem, want, HC_CAP_TRANSPORT_SOCKET, &client_ops, cl);
+	cl->fn.host_mem = cl->host_mem;
+	cl->fn.host_size = cl->host_size;
+	rc = emud_fn_init(&cl->fn, card, cl->mem, want, HC_CAP_TRANSPORT_SOCKET | HC_CAP_HOST_MEMORY,
+			  &client_ops, cl);
 	if (rc < 0)
 		return rc;
 	return 0;
@@ -285,6 +325,14 @@ static void client_hello(struct emud_client *cl)
 	uint32_t i, n = 0;
 	int rc;
 
+	if (!bad && cl->bad_fds)
+		bad = "unexpected file descriptors with the hello";
+	else if (!bad && (cl->in.hello.flags & HC_EMU_HELLO_HOST_MEMORY) != 0 && cl->host_fd < 0)
+		bad = "HC_EMU_HELLO_HOST_MEMORY without a memfd";
+	else if (!bad && !(cl->in.hello.flags & HC_EMU_HELLO_HOST_MEMORY) && cl->host_fd >= 0)
+		bad = "a file descriptor with the hello but no HC_EMU_HELLO_HOST_MEMORY";
+	else if (!bad && cl->host_fd >= 0)
+		bad = client_map_host(cl);
 	if (bad) {
 		emud_warn("client %u: %s", cl->fn.id, bad);
 		send_welcome(cl, -EPROTO, NULL, 0);
@@ -320,6 +368,45 @@ static void client_hello(struct emud_client *cl)
 		 cl->fn.max_contexts);
 }
 
+/*
+ * Read more of the hello. Its bytes may come in pieces; the host memory memfd comes with one
+ * of them (SCM_RIGHTS). Keep one descriptor; any other is closed and fails the hello.
+ */
+static ssize_t recv_hello(struct emud_client *cl)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cbuf;
+	struct iovec iov = { cl->in.bytes + cl->in_len, sizeof(cl->in) - cl->in_len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+			      .msg_controllen = sizeof(cbuf.buf) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(cl->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (n < 0)
+		return n;
+	if (msg.msg_flags & MSG_CTRUNC)
+		cl->bad_fds++;	/* more than we take: the kernel closed the rest */
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		int k, j, fd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (j = 0; j < k; j++) {
+			memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+			if (cl->host_fd < 0 && !cl->bad_fds) {
+				cl->host_fd = fd;
+			} else {
+				close(fd);
+				cl->bad_fds++;
+			}
+		}
+	}
+	return n;
+}
+
 static void on_client(struct emud_ev *ev, uint32_t events)
 {
 	struct emud_client *cl = ev->obj;
@@ -330,7 +417,7 @@ static void on_client(struct emud_ev *ev, uint32_t events)
 		return;
 	if (events & EPOLLIN) {
 		if (!cl->welcomed) {
-			n = read(cl->sock, cl->in.bytes + cl->in_len, sizeof(cl->in) - cl->in_len);
+			n = recv_hello(cl);
 			if (n > 0) {
 				cl->in_len += (size_t)n;
 				if (cl->in_len == sizeof(cl->in))
@@ -387,6 +474,10 @@ static void client_free(struct emud_client *cl)
 		munmap(cl->mem, cl->mem_size);
 	if (cl->memfd >= 0)
 		close(cl->memfd);
+	if (cl->host_mem)
+		munmap(cl->host_mem, cl->host_size);
+	if (cl->host_fd >= 0)
+		close(cl->host_fd);
 	free(cl);
 }
 
@@ -433,6 +524,7 @@ static void on_listen(struct emud_ev *ev, uint32_t events)
 		cl->srv = s;
 		cl->sock = fd;
 		cl->memfd = -1;
+		cl->host_fd = -1;
 		for (i = 0; i <= HC_CARD_MAX_QP; i++)
 			cl->db[i] = cl->irq[i] = cl->db_peer[i] = cl->irq_peer[i] = -1;
 		cl->fn.id = s->next_id++;

@@ -100,9 +100,15 @@ static uint16_t check_decode(struct emud_fn *fn, const struct hc_sqe *sqe, const
 		return *why = "reserved field not zero", HC_REASON_BAD_DESCRIPTOR;
 	if (!hc_is_pow2_u32(d->stream_entries) || d->stream_entries > EMUD_MAX_STREAM_ENTRIES)
 		return *why = "stream_entries not a power of two or too many", HC_REASON_BAD_RING;
-	if (!emud_fn_range_ok(fn, d->stream_offset, HC_RING_BYTES(d->stream_entries, 4),
-		      HC_CARD_RING_ALIGN))
+	if (sqe->flags & HC_SQE_F_STREAM_HOST) {
+		if (!emud_fn_host_ok(fn, d->stream_offset, HC_RING_BYTES(d->stream_entries, 4),
+				     HC_CARD_RING_ALIGN))
+			return *why = "stream ring outside host memory or misaligned",
+			       HC_REASON_DMA_FAULT;
+	} else if (!emud_fn_range_ok(fn, d->stream_offset, HC_RING_BYTES(d->stream_entries, 4),
+				     HC_CARD_RING_ALIGN)) {
 		return *why = "stream ring outside card memory or misaligned", HC_REASON_BAD_OFFSET;
+	}
 	if (d->wakeup_usec > HC_CARD_MAX_WAKEUP_USEC)
 		return *why = "wakeup_usec above HC_CARD_MAX_WAKEUP_USEC", HC_REASON_BAD_DESCRIPTOR;
 	if (d->wakeup_tokens > d->stream_entries)
@@ -131,8 +137,13 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 	uint16_t reason = 0;
 	uint32_t id;
 
-	if (sqe->flags || sqe->reserved0) {
+	if ((sqe->flags & ~HC_SQE_F_STREAM_HOST) || sqe->reserved0) {
 		post_error(fn, q, sqe, HC_REASON_BAD_DESCRIPTOR, "flags or reserved0 not zero");
+		return;
+	}
+	if ((sqe->flags & HC_SQE_F_STREAM_HOST) && (sqe->opcode != HC_OP_DECODE || !fn->host_mem)) {
+		post_error(fn, q, sqe, HC_REASON_BAD_DESCRIPTOR,
+			   "HC_SQE_F_STREAM_HOST without DECODE or HC_CAP_HOST_MEMORY");
 		return;
 	}
 	switch (sqe->opcode) {
@@ -231,7 +242,8 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 	} else if (j->op == HC_OP_DECODE) {
 		const struct hc_sqe_decode *d = &sqe->decode;
 
-		hc_ring_init(&j->stream, fn->mem + d->stream_offset, d->stream_entries, 4);
+		hc_ring_init(&j->stream, (sqe->flags & HC_SQE_F_STREAM_HOST ? fn->host_mem : fn->mem) +
+			     d->stream_offset, d->stream_entries, 4);
 		j->max_tokens = d->max_tokens;
 		j->n_stop = d->n_stop;
 		memcpy(j->stop, d->stop, sizeof(j->stop));

@@ -118,7 +118,9 @@ int hc_list_devices(struct hc_device_desc *out, size_t cap, size_t *n_out);
  * -ECONNREFUSED the socket exists but no daemon listens; -EPROTO the card speaks another
  * interface version or sent malformed setup data; -ENODEV backend not available (e.g. the
  * kernel driver is not loaded); -ETIMEDOUT the card never became ready; -ENOMEM.
- * Thread-safe. The handle owns file descriptors (close-on-exec) and a mapping of card memory.
+ * Thread-safe. The handle owns file descriptors (close-on-exec) and a mapping of card memory;
+ * over hc-emud's socket also a memfd of host memory the card writes completions and tokens
+ * into (HC_EMU_HOST_MEMORY=0 in the environment: card memory instead, same tokens).
  */
 int hc_open(const char *uri, struct hc_card **out);
 

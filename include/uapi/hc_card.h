@@ -41,6 +41,17 @@
 #define HC_CAP_COALESCE		(1ULL << 3)	/* hc_card_qp.coalesce_* are honoured */
 #define HC_CAP_TOKENIZER	(1ULL << 4)	/* hc_card_regs.tokenizer_* locate the ROM tokenizer */
 #define HC_CAP_WAKEUP_DELAY	(1ULL << 5)	/* hc_sqe_decode.wakeup_* are honoured */
+#define HC_CAP_HOST_MEMORY	(1ULL << 6)	/* CQs and stream rings may live in host memory */
+
+/*
+ * Host memory (HC_CAP_HOST_MEMORY): what the card writes for the host -- a queue pair's CQ
+ * (HC_QP_CTRL_CQ_HOST) and a DECODE's stream ring (HC_SQE_F_STREAM_HOST) -- may live in the
+ * host's own memory at a *bus address*, which the card writes as a PCIe device writes by DMA;
+ * the host then never reads card memory on its hot path. The bus address space is the
+ * transport's: on the socket transport, offsets into the memfd the client passed with its
+ * hello (HC_EMU_HELLO_HOST_MEMORY). A range outside host memory is refused with
+ * HC_REASON_DMA_FAULT, as a device's DMA fault: the card writes nothing there.
+ */
 
 /* Card status (hc_card_regs.status). */
 enum hc_card_status {
@@ -137,6 +148,7 @@ struct hc_card_fault_state {
 
 /* hc_card_qp.ctrl bits (host-written). */
 #define HC_QP_CTRL_ENABLE	(1u << 0)
+#define HC_QP_CTRL_CQ_HOST	(1u << 1)	/* @cq_offset is a host bus address (HC_CAP_HOST_MEMORY) */
 
 /* hc_card_qp.state (card-written). */
 enum hc_qp_state {
@@ -155,7 +167,8 @@ enum hc_qp_state {
  *
  * @sq_offset: (host) card-memory offset of the SQ ring (HC_CARD_RING_ALIGN aligned, inside
  *	[data_offset, mem_size)): struct hc_ring_hdr then @sq_entries struct hc_sqe.
- * @cq_offset: (host) same for the CQ ring: struct hc_ring_hdr then @cq_entries hc_cqe.
+ * @cq_offset: (host) same for the CQ ring: struct hc_ring_hdr then @cq_entries hc_cqe. With
+ *	HC_QP_CTRL_CQ_HOST, a bus address in host memory instead (HC_CARD_RING_ALIGN aligned).
  * @sq_entries: (host) power of two, 1..max_sq_entries.
  * @cq_entries: (host) power of two, 1..max_cq_entries.
  * @irq_vector: (host) interrupt vector for this CQ and for stream rings fed by DECODE jobs
@@ -366,7 +379,8 @@ struct hc_sqe_prefill {
 /**
  * struct hc_sqe_decode - HC_OP_DECODE arguments.
  * @stream_offset: card-memory offset of the stream ring (HC_CARD_RING_ALIGN aligned):
- *	struct hc_ring_hdr then @stream_entries __u32 token ids.
+ *	struct hc_ring_hdr then @stream_entries __u32 token ids. With the SQE's
+ *	HC_SQE_F_STREAM_HOST, a bus address in host memory instead.
  * @stream_entries: power of two, 1..max_stream_entries.
  * @max_tokens: stop after this many tokens, >= 1.
  * @temperature: IEEE-754 binary32 bits; 0.0 = greedy. Finite, >= 0.
@@ -412,7 +426,7 @@ struct hc_sqe_decode {
 /**
  * struct hc_sqe - submission queue entry, 128 bytes, host-written.
  * @opcode: enum hc_opcode.
- * @flags: must be zero (none defined yet).
+ * @flags: HC_SQE_F_*; others must be zero.
  * @reserved0: must be zero.
  * @ctx_id: context, as returned by HC_OP_CONTEXT_OPEN (ids are per function); 0 for
  *	NOP and CONTEXT_OPEN.
@@ -422,6 +436,8 @@ struct hc_sqe_decode {
  * @decode: HC_OP_DECODE.
  * @args: the union as raw words; all zero for CLOSE, CANCEL, RESET_CONTEXT and NOP.
  */
+#define HC_SQE_F_STREAM_HOST	(1u << 0)	/* DECODE: stream_offset is a host bus address */
+
 struct hc_sqe {
 	__u8  opcode;
 	__u8  flags;
@@ -461,6 +477,7 @@ enum hc_reason {
 	HC_REASON_NO_MEMORY = 9,	/* card out of memory, or a queue limit reached */
 	HC_REASON_INTERNAL = 10,	/* card failure */
 	HC_REASON_BAD_VECTOR = 11,	/* irq_vector >= n_irq_vectors */
+	HC_REASON_DMA_FAULT = 12,	/* host-memory range outside host memory or misaligned */
 };
 
 /**
@@ -525,16 +542,25 @@ struct hc_emu_msg_hdr {
  * struct hc_emu_hello - client -> daemon, first and only message.
  * @hdr: type HC_EMU_MSG_HELLO, size sizeof(struct hc_emu_hello).
  * @version: HC_EMU_PROTO_VERSION.
- * @flags: must be zero.
+ * @flags: HC_EMU_HELLO_*; others must be zero.
  * @mem_size: requested card memory bytes (0 = daemon default); capped by the daemon.
+ * @host_mem_size: with HC_EMU_HELLO_HOST_MEMORY, bytes of the host memory memfd passed
+ *	with this message (SCM_RIGHTS, the only fd): a memfd sealed with F_SEAL_SHRINK and
+ *	F_SEAL_SEAL (so that it cannot be truncated under the daemon's mapping), at least this
+ *	long, a multiple of 4096, at most HC_EMU_MAX_HOST_MEM. Its offsets are the bus addresses
+ *	of this client's function (HC_CAP_HOST_MEMORY); else must be zero.
  * @reserved: must be zero.
  */
+#define HC_EMU_HELLO_HOST_MEMORY	(1u << 0)
+#define HC_EMU_MAX_HOST_MEM		(1ULL << 36)
+
 struct hc_emu_hello {
 	struct hc_emu_msg_hdr hdr;
 	__u32 version;
 	__u32 flags;
 	__u64 mem_size;
-	__u64 reserved[4];
+	__u64 host_mem_size;
+	__u64 reserved[3];
 };
 
 /**

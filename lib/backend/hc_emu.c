@@ -4,6 +4,11 @@
  * the write ends of the doorbell pipes and the read ends of the interrupt pipes arrive with
  * SCM_RIGHTS. Nothing else crosses the socket. (Pipes: the daemon keeps the other ends, which
  * nothing we do to ours can make blocking.)
+ *
+ * Host memory (HC_CAP_HOST_MEMORY): we pass a sealed memfd of our own with the hello, and the
+ * card writes our CQs and stream rings there, as a PCIe card writes them into host RAM by
+ * DMA; we then read only our own memory on the hot path. HC_EMU_HOST_MEMORY=0 in the
+ * environment keeps everything in card memory (and talks to daemons older than 1.0.0's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +61,8 @@ static void emu_release(struct hc_card *card)
 
 	if (card->mem)
 		munmap(card->mem, card->mem_size);
+	if (card->host_mem)
+		munmap(card->host_mem, card->host_size);
 	for (i = 0; i < 1 + HC_CARD_MAX_QP; i++) {
 		if (card->doorbell_fd[i] >= 0)
 			close(card->doorbell_fd[i]);
@@ -119,13 +126,27 @@ static int emu_cancel(struct hc_card *card, struct hc_ctx *ctx)
 	return ret;
 }
 
-/* Our own card memory: the cookie is the card-memory offset the SQE carries. */
+/*
+ * Buffers: a stream ring (the card writes it) in host memory when we have it, with the cookie
+ * its bus address | EMU_COOKIE_HOST; everything else, and streams once host memory is full,
+ * in card memory at the offset the SQE carries.
+ */
+#define EMU_COOKIE_HOST (1ULL << 63)
+/* Our host memory: the CQs and a thousand 4096-entry streams (16 KiB each); a page takes
+ * RAM only once the card writes it. Streams that do not fit go to card memory. */
+#define EMU_HOST_MEM_SIZE (16ULL << 20)
+
 static int emu_buf_alloc(struct hc_card *card, enum hc_buf_kind kind, uint64_t size,
 			 uint64_t *cookie, void **ptr)
 {
-	int ret = hc__mem_alloc(card, size, cookie);
+	int ret;
 
-	(void)kind;
+	if (kind == HC_BUF_STREAM && card->host_mem && !hc__host_alloc(card, size, cookie)) {
+		*ptr = card->host_mem + *cookie;
+		*cookie |= EMU_COOKIE_HOST;
+		return 0;
+	}
+	ret = hc__mem_alloc(card, size, cookie);
 	if (!ret)
 		*ptr = card->mem + *cookie;
 	return ret;
@@ -136,7 +157,23 @@ static void emu_buf_free(struct hc_card *card, enum hc_buf_kind kind, uint64_t c
 {
 	(void)kind;
 	(void)ptr;
-	hc__mem_free(card, cookie, size);
+	if (cookie & EMU_COOKIE_HOST)
+		hc__host_free(card, cookie & ~EMU_COOKIE_HOST, size);
+	else
+		hc__mem_free(card, cookie, size);
+}
+
+/* A DECODE whose stream is in host memory names it by bus address, flagged as such. */
+static int emu_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe)
+{
+	struct hc_sqe s;
+
+	if (sqe->opcode != HC_OP_DECODE || !(sqe->decode.stream_offset & EMU_COOKIE_HOST))
+		return hc__direct_push(card, qp, sqe);
+	s = *sqe;
+	s.flags |= HC_SQE_F_STREAM_HOST;
+	s.decode.stream_offset &= ~EMU_COOKIE_HOST;
+	return hc__direct_push(card, qp, &s);
 }
 
 static void emu_stream_kick(struct hc_card *card, struct hc_stream_impl *si)
@@ -173,7 +210,7 @@ static const struct hc_card_ops emu_ops = {
 	.release = emu_release,
 	.ctx_open = emu_ctx_open,
 	.ctx_close = emu_ctx_close,
-	.push = hc__direct_push,
+	.push = emu_push,
 	.cancel = emu_cancel,
 	.buf_alloc = emu_buf_alloc,
 	.buf_free = emu_buf_free,
@@ -181,6 +218,77 @@ static const struct hc_card_ops emu_ops = {
 	.check = emu_check,
 	.doorbell = emu_doorbell,
 };
+
+/*
+ * Our host memory: a memfd sealed so that neither side can truncate it under the other's
+ * mapping (the daemon refuses one without F_SEAL_SHRINK and F_SEAL_SEAL). Pages are
+ * allocated as the card writes them. fd or negative errno; the mapping in card->host_mem.
+ */
+static int host_memory_create(struct hc_card *card)
+{
+	int fd = memfd_create("hc-host-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, EMU_HOST_MEM_SIZE) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	p = mmap(NULL, EMU_HOST_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	card->host_mem = p;
+	card->host_size = EMU_HOST_MEM_SIZE;
+	return fd;
+fail:
+	close(fd);
+	return -errno;
+}
+
+/* Allocations start one page in, so that bus address 0 is never a ring. */
+static int host_memory_setup(struct hc_card *card)
+{
+	if (!(card->info.capabilities & HC_CAP_HOST_MEMORY)) {
+		munmap(card->host_mem, card->host_size);
+		card->host_mem = NULL;
+		card->host_size = 0;
+		return 0;
+	}
+	card->host_free = calloc(1, sizeof(*card->host_free));
+	if (!card->host_free)
+		return -ENOMEM;
+	card->host_free->off = 4096;
+	card->host_free->len = card->host_size - 4096;
+	return 0;
+}
+
+/* The hello, with our host memory's memfd if @host_fd >= 0. Bytes sent or -1 (errno). */
+static ssize_t send_hello(int sock, const struct hc_emu_hello *hello, int host_fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)hello, .iov_len = sizeof(*hello) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (host_fd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &host_fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
 
 static void close_fds(const int *fds, int n)
 {
@@ -204,7 +312,8 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 			      .msg_controllen = sizeof(cbuf.buf) };
 	struct cmsghdr *c;
 	struct timeval tmo = { HC_CTRL_TIMEOUT_MS / 1000, HC_CTRL_TIMEOUT_MS % 1000 * 1000 };
-	int fds[HC_EMU_MAX_FDS], n_fds = 0, i, fd, seals;
+	int fds[HC_EMU_MAX_FDS], n_fds = 0, i, fd, seals, host_fd = -1, ret;
+	const char *env = getenv("HC_EMU_HOST_MEMORY");
 	struct stat st;
 	ssize_t n;
 	void *mem;
@@ -232,9 +341,16 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	hello.hdr.type = HC_EMU_MSG_HELLO;
 	hello.hdr.size = sizeof(hello);
 	hello.version = HC_EMU_PROTO_VERSION;
-	do
-		n = send(fd, &hello, sizeof(hello), MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	if (!env || strcmp(env, "0")) {
+		host_fd = host_memory_create(card);
+		if (host_fd < 0)
+			return host_fd;
+		hello.flags = HC_EMU_HELLO_HOST_MEMORY;
+		hello.host_mem_size = card->host_size;
+	}
+	n = send_hello(fd, &hello, host_fd);
+	if (host_fd >= 0)
+		close(host_fd);	/* the daemon has its own now; our mapping stays */
 	if (n != sizeof(hello))
 		return n < 0 ? (errno == EAGAIN ? -ETIMEDOUT : -errno) : -EPROTO;
 
@@ -324,5 +440,6 @@ int hc_emu_open(struct hc_card *card, const char *sock_path)
 	card->mem = mem;
 	card->mem_size = w.mem_size;
 	card->regs = mem;
-	return hc__card_setup(card);
+	ret = hc__card_setup(card);
+	return ret ? ret : host_memory_setup(card);
 }

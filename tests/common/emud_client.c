@@ -61,6 +61,67 @@ int tc_sock_connect(const char *path)
 
 int tc_connect(struct tc *c, const char *path, uint64_t mem_size)
 {
+	return tc_hello(c, path, mem_size, 0, 0, NULL, 0);
+}
+
+int tc_memfd(uint64_t size, int seals)
+{
+	int fd = memfd_create("tc-host", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)size) < 0 || (seals && fcntl(fd, F_ADD_SEALS, seals) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int tc_connect_host(struct tc *c, const char *path, uint64_t host_size)
+{
+	int fd = tc_memfd(host_size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), rc;
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	rc = tc_hello(c, path, 0, HC_EMU_HELLO_HOST_MEMORY, host_size, &fd, 1);
+	if (!rc) {
+		p = mmap(NULL, host_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			rc = -errno;
+		else {
+			c->host_mem = p;
+			c->host_size = host_size;
+			c->host_brk = 4096;
+			c->host_rings = 1;
+			c->host_fd = fd;
+			return 0;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+void *tc_ptr(struct tc *c, uint64_t off)
+{
+	return (c->host_rings ? c->host_mem : c->mem) + off;
+}
+
+/* Offset of @len fresh zeroed bytes of host memory, 64-aligned; 0 when full. */
+static uint64_t tc_host_alloc(struct tc *c, uint64_t len)
+{
+	uint64_t off = (c->host_brk + 63) & ~63ull;
+
+	if (off + len > c->host_size)
+		return 0;
+	c->host_brk = off + len;
+	memset(c->host_mem + off, 0, len);
+	return off;
+}
+
+int tc_hello(struct tc *c, const char *path, uint64_t mem_size, uint32_t flags,
+	     uint64_t host_size, const int *pass, int n_pass)
+{
 	struct hc_emu_hello h;
 	struct hc_emu_welcome w;
 	union {
@@ -85,8 +146,29 @@ int tc_connect(struct tc *c, const char *path, uint64_t mem_size)
 	h.hdr.size = sizeof(h);
 	h.version = HC_EMU_PROTO_VERSION;
 	h.mem_size = mem_size;
-	if (write(c->sock, &h, sizeof(h)) != sizeof(h))
-		return -EIO;
+	h.flags = flags;
+	h.host_mem_size = host_size;
+	{
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} o;
+		struct iovec hv = { &h, sizeof(h) };
+		struct msghdr hm = { .msg_iov = &hv, .msg_iovlen = 1 };
+
+		if (n_pass > 0 && n_pass <= 4) {
+			memset(&o, 0, sizeof(o));
+			hm.msg_control = o.buf;
+			hm.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_pass);
+			cm = CMSG_FIRSTHDR(&hm);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_pass);
+			memcpy(CMSG_DATA(cm), pass, sizeof(int) * (size_t)n_pass);
+		}
+		if (sendmsg(c->sock, &hm, MSG_NOSIGNAL) != sizeof(h))
+			return -EIO;
+	}
 	n = recvmsg(c->sock, &msg, MSG_CMSG_CLOEXEC);
 	if (n != sizeof(w) || w.hdr.magic != HC_CARD_MAGIC || w.hdr.type != HC_EMU_MSG_WELCOME)
 		return -EPROTO;
@@ -188,6 +270,10 @@ void tc_close(struct tc *c)
 
 	if (c->mem && c->mem != MAP_FAILED)
 		munmap(c->mem, c->mem_size);
+	if (c->host_mem) {
+		munmap(c->host_mem, c->host_size);
+		close(c->host_fd);
+	}
 	for (i = 0; i < c->n_db; i++)
 		close(c->db[i]);
 	for (i = 0; i < c->n_irq; i++)
@@ -235,7 +321,8 @@ uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint32_t cq_n, int
 {
 	struct hc_card_qp *r = &c->regs->qp[q];
 	uint64_t sq = tc_alloc(c, HC_RING_BYTES(sq_n, sizeof(struct hc_sqe)));
-	uint64_t cq = tc_alloc(c, HC_RING_BYTES(cq_n, sizeof(struct hc_cqe)));
+	uint64_t cq = c->host_rings ? tc_host_alloc(c, HC_RING_BYTES(cq_n, sizeof(struct hc_cqe))) :
+				     tc_alloc(c, HC_RING_BYTES(cq_n, sizeof(struct hc_cqe)));
 	uint32_t seq = r->ctrl_seq + 1;
 	uint64_t t0 = tc_ms();
 
@@ -244,7 +331,7 @@ uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint32_t cq_n, int
 	r->sq_entries = sq_n;
 	r->cq_entries = cq_n;
 	r->irq_vector = 1 + q;
-	r->ctrl = enable ? HC_QP_CTRL_ENABLE : 0;
+	r->ctrl = (enable ? HC_QP_CTRL_ENABLE : 0) | (c->host_rings ? HC_QP_CTRL_CQ_HOST : 0);
 	r->coalesce_count = c->coalesce_count;
 	r->coalesce_usec = c->coalesce_usec;
 	hc_ring_store_release(&r->ctrl_seq, seq);
@@ -253,7 +340,7 @@ uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint32_t cq_n, int
 		tc_wait_irq(c, HC_IRQ_CONTROL, 100);
 	if (hc_ring_load(&r->state) == HC_QP_STATE_ENABLED) {
 		hc_ring_init(&c->sq, c->mem + sq, sq_n, sizeof(struct hc_sqe));
-		hc_ring_init(&c->cq, c->mem + cq, cq_n, sizeof(struct hc_cqe));
+		hc_ring_init(&c->cq, tc_ptr(c, cq), cq_n, sizeof(struct hc_cqe));
 		c->qp = q;
 	}
 	return hc_ring_load(&r->state);
@@ -349,6 +436,8 @@ uint64_t tc_prefill(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n)
 
 uint64_t tc_stream(struct tc *c, uint32_t entries)
 {
+	if (c->host_rings)
+		return tc_host_alloc(c, HC_RING_BYTES(entries, 4));
 	return tc_alloc(c, HC_RING_BYTES(entries, 4));
 }
 
@@ -361,6 +450,7 @@ uint64_t tc_decode(struct tc *c, uint32_t ctx, uint64_t stream, uint32_t entries
 	s.opcode = HC_OP_DECODE;
 	s.ctx_id = ctx;
 	s.user_data = c->next_user_data++;
+	s.flags = c->host_rings ? HC_SQE_F_STREAM_HOST : 0;
 	s.decode.stream_offset = stream;
 	s.decode.stream_entries = entries;
 	s.decode.max_tokens = d->max_tokens;

@@ -27,6 +27,12 @@ struct tc {
 	uint32_t qp;
 	uint64_t next_user_data;
 	uint32_t coalesce_count, coalesce_usec;	/* used by the next tc_qp_setup() */
+	/* tc_connect_host(): our host memory (bus address = offset); with @host_rings set,
+	 * tc_qp_setup(), tc_stream() and tc_decode() put the CQ and streams there */
+	unsigned char *host_mem;
+	uint64_t host_size, host_brk;
+	int host_rings;
+	int host_fd;			/* its memfd, while host_mem is mapped */
 };
 
 /* Sampling and limits of one DECODE (tc_decode()). */
@@ -47,6 +53,25 @@ int tc_sock_connect(const char *path);
 
 /* Connect and receive the card memory, doorbell and interrupt pipes; 0 or negative errno. */
 int tc_connect(struct tc *c, const char *path, uint64_t mem_size);
+
+/*
+ * The same with a hello of @flags and @host_size, passing @fds (n_fds of them) with it: the
+ * welcome's status (0, or the daemon's negative errno), or -EPROTO/-EIO.
+ */
+int tc_hello(struct tc *c, const char *path, uint64_t mem_size, uint32_t flags,
+	     uint64_t host_size, const int *fds, int n_fds);
+
+/* A memfd of @size with @seals added (F_SEAL_*), or -1. */
+int tc_memfd(uint64_t size, int seals);
+
+/*
+ * Connect with @host_size bytes of host memory (HC_EMU_HELLO_HOST_MEMORY, a sealed memfd),
+ * mapped at c->host_mem; sets c->host_rings. 0 or negative errno.
+ */
+int tc_connect_host(struct tc *c, const char *path, uint64_t host_size);
+
+/* Where the ring at @off (as tc_stream() returned it) is in our memory. */
+void *tc_ptr(struct tc *c, uint64_t off);
 
 /* One ivshmem server message: an int64 and maybe an fd (else *fd = -1). 0 or -1 (EOF/error). */
 int tc_iv_recv(int sock, int64_t *val, int *fd);

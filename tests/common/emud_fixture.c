@@ -107,7 +107,7 @@ void gen_start(struct tc *c, struct gen *g, uint32_t ctx, uint32_t entries,
 	g->entries = entries;
 	g->stream = tc_stream(c, entries);
 	ck_assert(g->stream);
-	hc_ring_init(&g->r, c->mem + g->stream, entries, 4);
+	hc_ring_init(&g->r, tc_ptr(c, g->stream), entries, 4);
 	g->ud = tc_decode(c, ctx, g->stream, entries, d);
 }
 

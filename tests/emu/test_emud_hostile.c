@@ -742,6 +742,111 @@ START_TEST(test_pci_freeze)
 }
 END_TEST
 
+/* Re-program queue pair @q of @c with its CQ at bus address @cq; the card's verdict. */
+static uint32_t qp_move_cq(struct tc *c, uint32_t q, uint64_t cq)
+{
+	struct hc_card_qp *r = &c->regs->qp[q];
+	uint32_t seq = r->ctrl_seq + 1;
+	uint64_t t0 = tc_ms();
+
+	r->cq_offset = cq;
+	hc_ring_store_release(&r->ctrl_seq, seq);
+	tc_ring(c, HC_DOORBELL_CONTROL);
+	while (hc_ring_load_acquire(&r->ack_seq) != seq && tc_ms() - t0 < TC_HANG_MS)
+		tc_wait_irq(c, HC_IRQ_CONTROL, 100);
+	return hc_ring_load(&r->state);
+}
+
+/* A hello that must be refused, with @fds passed: the daemon answers it with an error. */
+static void hello_refused(uint32_t flags, uint64_t host_size, const int *fds, int n_fds,
+			  const char *what)
+{
+	struct tc c;
+	int rc = tc_hello(&c, emud.sock, 0, flags, host_size, fds, n_fds);
+
+	ck_assert_msg(rc < 0, "hello accepted: %s", what);
+	tc_close(&c);
+}
+
+/*
+ * Host memory (HC_CAP_HOST_MEMORY): hellos whose memfd could be truncated under the daemon
+ * (SIGBUS) or is no memfd at all are refused; rings outside host memory are DMA faults; and
+ * a CQ and stream in host memory give exactly the tokens card memory gives.
+ */
+START_TEST(test_host_memory)
+{
+	struct tc_decode d = { .temperature = 0.8f, .seed = 5, .max_tokens = 24 };
+	const int all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct tc h, m;
+	struct gen gh, gm;
+	struct hc_cqe e;
+	uint32_t ch, cm;
+	int fd, fd2, p[2];
+
+	REQUIRE_DAEMON();
+	fd = tc_memfd(1 << 20, 0);
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, 1 << 20, NULL, 0, "no memfd");
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, 1 << 20, &fd, 1, "unsealed memfd");
+	close(fd);
+	fd = tc_memfd(1 << 20, F_SEAL_SHRINK);
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, 1 << 20, &fd, 1, "memfd without F_SEAL_SEAL");
+	close(fd);
+	fd = tc_memfd(1 << 20, all);
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, 2 << 20, &fd, 1, "memfd shorter than announced");
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, (1 << 20) + 1, &fd, 1, "size not page-aligned");
+	hello_refused(0, 0, &fd, 1, "memfd without the flag");
+	hello_refused(0, 1 << 20, NULL, 0, "host_mem_size without the flag");
+	fd2 = tc_memfd(1 << 20, all);
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, 1 << 20, (int[]){ fd, fd2 }, 2, "two memfds");
+	close(fd2);
+	close(fd);
+	ck_assert_int_eq(pipe(p), 0);
+	hello_refused(HC_EMU_HELLO_HOST_MEMORY, 4096, p, 1, "a pipe");
+	close(p[0]);
+	close(p[1]);
+
+	ck_assert_int_eq(tc_connect_host(&h, emud.sock, 1 << 20), 0);
+	ck_assert(h.regs->caps & HC_CAP_HOST_MEMORY);
+	/* a CQ past the end of host memory: a DMA fault, not a write */
+	ck_assert_uint_eq(tc_qp_setup(&h, 1, 16, 16, 1), HC_QP_STATE_ENABLED);
+	ck_assert_uint_eq(qp_move_cq(&h, 1, h.host_size - 64), HC_QP_STATE_ERROR);
+	ck_assert_uint_eq(h.regs->qp[1].error, HC_REASON_DMA_FAULT);
+	ck_assert_uint_eq(qp_move_cq(&h, 1, 1ULL << 62), HC_QP_STATE_ERROR);
+	ck_assert_uint_eq(h.regs->qp[1].error, HC_REASON_DMA_FAULT);
+	ck_assert_uint_eq(tc_qp_setup(&h, 0, 64, 64, 1), HC_QP_STATE_ENABLED);
+	ch = open_prefill(&h, 0, prompt, PROMPT_N);
+	ck_assert_uint_ne(ch, 0);
+	/* a stream straddling the end of host memory: a DMA fault too */
+	tc_decode(&h, ch, h.host_size - 64, 64, &d);
+	ck_assert_int_eq(tc_cqe(&h, &e, TC_HANG_MS), 0);
+	ck_assert_uint_eq(e.status, HC_STATUS_ERROR);
+	ck_assert_uint_eq(e.reason, HC_REASON_DMA_FAULT);
+	/* the client cannot take the memory from under the daemon's mapping */
+	ck_assert_int_ne(ftruncate(h.host_fd, 0), 0);
+
+	/* the same decode in card memory, by a client without host memory */
+	connect_qp(&m);
+	ck_assert(!(m.regs->caps & HC_CAP_HOST_MEMORY));
+	cm = open_prefill(&m, 0, prompt, PROMPT_N);
+	/* which refuses host addresses outright */
+	m.host_rings = 1;
+	tc_decode(&m, cm, 4096, 64, &d);
+	m.host_rings = 0;
+	ck_assert_int_eq(tc_cqe(&m, &e, TC_HANG_MS), 0);
+	ck_assert_uint_eq(e.reason, HC_REASON_BAD_DESCRIPTOR);
+	gen_start(&h, &gh, ch, 8, &d);
+	gen_start(&m, &gm, cm, 8, &d);
+	pump(&h, &gh, 1);
+	pump(&m, &gm, 1);
+	ck_assert_uint_eq(gh.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+	ck_assert_uint_eq(gh.n, 24);
+	ck_assert_uint_eq(gm.n, 24);
+	ck_assert_int_eq(memcmp(gh.out, gm.out, sizeof(gh.out[0]) * 24), 0);
+	tc_close(&h);
+	tc_close(&m);
+}
+END_TEST
+
 static Suite *emud_hostile_suite(void)
 {
 	Suite *s = suite_create("emud_hostile");
@@ -757,6 +862,7 @@ static Suite *emud_hostile_suite(void)
 	tcase_add_test(tc, test_doorbell_freeze);
 	tcase_add_test(tc, test_irq_freeze);
 	tcase_add_test(tc, test_pci_freeze);
+	tcase_add_test(tc, test_host_memory);
 	return s;
 }
 

@@ -90,6 +90,7 @@ struct run {
 	uint32_t n[MAX_NS];
 	unsigned waits;			/* hc_stream_wait_any calls */
 	int urings;			/* io_uring fds while the card was open */
+	unsigned in_host;		/* streams whose ring is in host memory */
 };
 
 /*
@@ -162,6 +163,7 @@ static void run_multi(const char *uri, struct run *r)
 
 	memset(r->n, 0, sizeof(r->n));
 	r->waits = 0;
+	r->in_host = 0;
 	ck_assert_int_eq(hc_open(uri, &card), 0);
 	if (r->strip_wakeup_cap)
 		card->info.capabilities &= ~HC_CAP_WAKEUP_DELAY;
@@ -183,6 +185,8 @@ static void run_multi(const char *uri, struct run *r)
 			ck_assert_uint_eq(sqe->decode.wakeup_tokens, 0);
 		}
 		slot[i] = s[i];
+		r->in_host += card->host_mem && (const uint8_t *)s[i]->entries >= card->host_mem &&
+			      (const uint8_t *)s[i]->entries < card->host_mem + card->host_size;
 	}
 	if (r->epoll) {
 		epoll_loop(slot, r);
@@ -325,6 +329,38 @@ START_TEST(test_wait_any_poll_fallback)
 		fprintf(stderr, "budget %u us: io_uring %u waits (%d rings), poll %u waits\n",
 			budget, ur.waits, ur.urings, pr.waits);
 	}
+	t_emud_stop(&e);
+}
+END_TEST
+
+/*
+ * The socket transport's host memory (HC_CAP_HOST_MEMORY, the default): the card writes
+ * every stream and CQ into libhc's own memfd, and the tokens are those of streams in card
+ * memory (HC_EMU_HOST_MEMORY=0), bit for bit, for 16 paced streams with a budget.
+ */
+START_TEST(test_host_memory_exact)
+{
+	static int32_t want[MAX_NS][MAX_NT];
+	static struct run hr, cr;
+	struct t_emud e;
+	char rom[256];
+
+	t_bake_long(2, 1100, rom, sizeof(rom));
+	references(rom, 16, 300, want);
+	T_EMUD_START(&e, rom, "--pace=4000", NULL);
+	hr = (struct run){ .ns = 16, .nt = 300, .budget_us = 500 };
+	cr = hr;
+	unsetenv("HC_EMU_HOST_MEMORY");
+	run_multi(e.uri, &hr);
+	check_exact(&hr, want, "host memory");
+	ck_assert_uint_eq(hr.in_host, 16);
+	ck_assert_int_eq(setenv("HC_EMU_HOST_MEMORY", "0", 1), 0);
+	run_multi(e.uri, &cr);
+	unsetenv("HC_EMU_HOST_MEMORY");
+	check_exact(&cr, want, "card memory");
+	ck_assert_uint_eq(cr.in_host, 0);
+	for (unsigned i = 0; i < 16; i++)
+		ck_assert(!memcmp(hr.got[i], cr.got[i], sizeof(hr.got[i])));
 	t_emud_stop(&e);
 }
 END_TEST
@@ -523,6 +559,7 @@ static Suite *multi_suite(void)
 	tcase_add_test(tc, test_64_paced_coalesced_exact);
 	tcase_add_test(tc, test_64_epoll_rearm_many_exact);
 	tcase_add_test(tc, test_wait_any_poll_fallback);
+	tcase_add_test(tc, test_host_memory_exact);
 	tcase_add_test(tc, test_budget_without_card_support);
 	tcase_add_test(tc, test_budget_honoured);
 	return s;

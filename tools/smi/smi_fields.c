@@ -315,7 +315,7 @@ void smi_field_value(const struct smi_field *f, const struct smi_snapshot *s,
 
 static const char *const cap_names[] = {
 	"transport_socket", "transport_pci", "fault_injection", "coalesce", "tokenizer",
-	"wakeup_delay",
+	"wakeup_delay", "host_memory",
 };
 
 /* Capability names separated by spaces; unknown bits as bitN. */
