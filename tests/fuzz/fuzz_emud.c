@@ -5,7 +5,8 @@
  * heap card memory, the way emud_socket.c makes one per client. The input is a program of
  * a hostile client: raw writes anywhere in card memory (register page included), queue-pair
  * setups, SQEs (raw or nudged towards valid), doorbells, service and scheduler rounds, CQ
- * and stream reads, resets. The daemon side runs exactly what its event loop runs
+ * and stream reads, resets; with bit 1 of the first byte set, the function has host memory
+ * too (HC_CAP_HOST_MEMORY) and CQs and streams may live there. The daemon side runs exactly what its event loop runs
  * (emud_fn_kick, emud_fn_service, emud_sched_round, emud_fn_sleep_prepare). At the end the
  * function is destroyed and the card's KV accounting must be back to zero.
  */
@@ -117,7 +118,14 @@ struct host {
 	uint32_t sq_n[N_QP], cq_n[N_QP];
 	uint32_t ctx[4];		/* context ids seen in completions */
 	uint32_t n_ctx;
+	unsigned char *cq_mem[N_QP], *st_mem[N_QP];	/* card or host memory */
 };
+
+/* Where a ring the host names is: host memory (if the function has it and @host) or card. */
+static unsigned char *space(struct host *h, bool host)
+{
+	return host && h->fn->host_mem ? h->fn->host_mem : h->fn->mem;
+}
 
 static struct hc_card_regs *regs(struct host *h)
 {
@@ -137,13 +145,16 @@ static void setup_qp(struct host *h, struct in *in)
 
 	h->sq_n[q] = 1u << (sel % 5);
 	h->cq_n[q] = 1u << (sel / 5 % 7);
+	h->cq_mem[q] = space(h, sel & 0x40);
 	memset(h->fn->mem + area(h, q), 0, QP_AREA);
+	memset(h->cq_mem[q] + area(h, q), 0, QP_AREA);
 	r->sq_offset = area(h, q);
 	r->cq_offset = area(h, q) + CQ_AT;
 	r->sq_entries = h->sq_n[q];
 	r->cq_entries = h->cq_n[q];
 	r->irq_vector = get(in, 1) % (1 + N_QP);
-	r->ctrl = sel & 0x80 ? 0 : HC_QP_CTRL_ENABLE;
+	r->ctrl = (sel & 0x80 ? 0 : HC_QP_CTRL_ENABLE) |
+		  (h->cq_mem[q] != h->fn->mem ? HC_QP_CTRL_CQ_HOST : 0);
 	r->coalesce_count = get(in, 1) % 4;
 	r->coalesce_usec = get(in, 1) % 4 * 10;
 	hc_ring_store_release(&r->ctrl_seq, r->ctrl_seq + 1);
@@ -181,6 +192,9 @@ static void submit(struct host *h, struct in *in)
 			sqe.prefill.reserved0 = 0;
 		} else if (sqe.opcode == HC_OP_DECODE) {
 			sqe.decode.stream_offset = area(h, q) + STREAM_AT;
+			h->st_mem[q] = space(h, fix & 0x20);
+			if (h->st_mem[q] != h->fn->mem)
+				sqe.flags = HC_SQE_F_STREAM_HOST;
 			sqe.decode.stream_entries = 1u << (sqe.decode.stream_entries % 11);
 			sqe.decode.max_tokens %= 200;
 			sqe.decode.n_stop %= HC_CARD_MAX_STOP + 1;
@@ -208,18 +222,20 @@ static void submit(struct host *h, struct in *in)
 static void consume(struct host *h, struct in *in)
 {
 	uint32_t q = get(in, 1) % N_QP;
-	struct hc_ring_hdr *cq = (struct hc_ring_hdr *)(h->fn->mem + area(h, q) + CQ_AT);
-	struct hc_ring_hdr *st = (struct hc_ring_hdr *)(h->fn->mem + area(h, q) + STREAM_AT);
+	unsigned char *cqm = h->cq_mem[q], *stm = h->st_mem[q] ? h->st_mem[q] : h->fn->mem;
+	struct hc_ring_hdr *cq, *st;
 	uint32_t head, tail;
 
 	if (!h->cq_n[q])
 		return;
+	cq = (struct hc_ring_hdr *)(cqm + area(h, q) + CQ_AT);
+	st = (struct hc_ring_hdr *)(stm + area(h, q) + STREAM_AT);
 	head = hc_ring_load(&cq->head);
 	tail = hc_ring_load_acquire(&cq->tail);
 	for (uint32_t i = 0; head != tail && i < h->cq_n[q]; i++, head++) {
 		struct hc_cqe cqe;
 
-		memcpy(&cqe, h->fn->mem + area(h, q) + CQ_AT + HC_RING_HDR_SIZE +
+		memcpy(&cqe, cqm + area(h, q) + CQ_AT + HC_RING_HDR_SIZE +
 		       (uint64_t)(head & (h->cq_n[q] - 1)) * sizeof(cqe), sizeof(cqe));
 		if (cqe.ctx_id && cqe.status == HC_STATUS_OK)
 			h->ctx[h->n_ctx < 4 ? h->n_ctx++ : cqe.ctx_id % 4] = cqe.ctx_id;
@@ -240,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct in in = { data, data + size };
 	struct emud_fn fn;
 	struct host h;
-	unsigned char *mem;
+	unsigned char *mem, *host = NULL;
 	unsigned rounds = 0;
 
 	if (!card.rom)
@@ -253,7 +269,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(mem, 0, MEM_SIZE);
 	memset(&fn, 0, sizeof(fn));
 	fn.id = ++card.next_fn_id;
-	if (emud_fn_init(&fn, &card, mem, MEM_SIZE, HC_CAP_TRANSPORT_SOCKET, &ops, NULL))
+	if (size && (data[0] & 2)) {
+		host = aligned_alloc(4096, MEM_SIZE);
+		if (!host) {
+			free(mem);
+			return 0;
+		}
+		memset(host, 0, MEM_SIZE);
+		fn.host_mem = host;
+		fn.host_size = MEM_SIZE;
+	}
+	if (emud_fn_init(&fn, &card, mem, MEM_SIZE, HC_CAP_TRANSPORT_SOCKET | HC_CAP_HOST_MEMORY,
+			 &ops, NULL))
 		abort();
 	emud_card_add_fn(&card, &fn);
 	memset(&h, 0, sizeof(h));
@@ -321,6 +348,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	emud_card_remove_fn(&card, &fn);
 	emud_fn_destroy(&fn);
 	free(mem);
+	free(host);
 	/* a function gone, everything it held is back: no KV slot or byte leaks to others */
 	if (card.kv_in_use || card.kv_reserved)
 		__builtin_trap();
