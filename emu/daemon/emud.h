@@ -44,6 +44,7 @@ struct emud_opts {
 	const char *rom_path;
 	const char *socket_path;
 	const char *ivshmem_path;
+	const char *guest_ram;		/* the PCI guest's RAM file: its host memory */
 	int threads;
 	uint32_t n_contexts;		/* card-wide KV slots */
 	uint32_t max_contexts;		/* per function */

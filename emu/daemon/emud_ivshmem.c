@@ -19,6 +19,7 @@
  * pci_raise_irq(). The socket is 0600: the one peer is a process of our own user.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ struct emud_ivshmem {
 	int memfd;
 	unsigned char *mem;
 	uint64_t mem_size;
+	unsigned char *ram;		/* --guest-ram: guest-physical address = offset */
+	uint64_t ram_size;
 	struct emud_fn fn;
 	bool fn_live;			/* fn initialised and in card->fns */
 	uint32_t n_vec;			/* doorbell and interrupt vectors */
@@ -158,6 +161,48 @@ static int send_msg(int sock, int64_t msg, int fd)
 	return 0;
 }
 
+/*
+ * The guest's RAM, as QEMU shares it (memory-backend-file,share=on): with no vIOMMU and the
+ * RAM below the PCI hole (-M pc with less than 3 GiB), a guest-physical address is an offset
+ * into the file, so the PCI function's bus addresses resolve against it. The file must exist
+ * at its full size before QEMU starts, and nobody may shrink it while we run (the harness
+ * and QEMU are the only other users: the same trust as the ivshmem socket).
+ */
+static int map_guest_ram(struct emud_ivshmem *s, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	void *p;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
+		emud_err("--guest-ram %s: %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 4096) {
+		emud_err("--guest-ram %s: not a regular file of the guest's RAM size", path);
+		close(fd);
+		return -EINVAL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		emud_err("--guest-ram %s: mmap: %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	s->ram = p;
+	s->ram_size = (uint64_t)st.st_size;
+	emud_log("pci: guest RAM %s, %llu MiB: the card's host memory", path,
+		 (unsigned long long)(s->ram_size >> 20));
+	return 0;
+}
+
 /* A fresh function over the card memory: register page written, status READY. */
 static int fn_start(struct emud_ivshmem *s)
 {
@@ -166,8 +211,10 @@ static int fn_start(struct emud_ivshmem *s)
 	memset(&s->fn, 0, sizeof(s->fn));
 	s->fn.id = 0;
 	memset(s->mem, 0, s->mem_size);
-	rc = emud_fn_init(&s->fn, s->card, s->mem, s->mem_size, HC_CAP_TRANSPORT_PCI, &pci_ops,
-			  s);
+	s->fn.host_mem = s->ram;
+	s->fn.host_size = s->ram_size;
+	rc = emud_fn_init(&s->fn, s->card, s->mem, s->mem_size,
+			  HC_CAP_TRANSPORT_PCI | HC_CAP_HOST_MEMORY, &pci_ops, s);
 	if (rc < 0)
 		return rc;
 	emud_card_add_fn(s->card, &s->fn);
@@ -318,6 +365,11 @@ int emud_ivshmem_open(struct emud_card *card, const char *path, uint64_t mem_siz
 	s->mem_size = mem_size;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 
+	if (card->opt.guest_ram) {
+		rc = map_guest_ram(s, card->opt.guest_ram);
+		if (rc < 0)
+			goto fail;
+	}
 	s->memfd = memfd_create("hc-card-pci", MFD_CLOEXEC);
 	if (s->memfd < 0 || ftruncate(s->memfd, (off_t)mem_size) < 0)
 		goto fail_errno;
@@ -391,6 +443,8 @@ void emud_ivshmem_close(struct emud_ivshmem *s)
 	}
 	if (s->mem)
 		munmap(s->mem, s->mem_size);
+	if (s->ram)
+		munmap(s->ram, s->ram_size);
 	if (s->memfd >= 0)
 		close(s->memfd);
 	free(s);

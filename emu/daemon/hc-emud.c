@@ -69,6 +69,9 @@ static void usage(FILE *f)
 "                           PATH as card peer 0 (-device ivshmem-doorbell,chardev=..,\n"
 "                           vectors=1+queue-pairs); one guest at a time\n"
 "  --ivshmem-mem BYTES      the guest's card memory, BAR2 (power of two, default 16M)\n"
+"  --guest-ram FILE         the guest's RAM (QEMU -object memory-backend-file,share=on,\n"
+"                           mem-path=FILE): the card writes completions and streams there\n"
+"                           by guest-physical address, as a PCIe card does by DMA\n"
 "  --allow-faults           TEST ONLY: honour the fault-injection registers (stall,\n"
 "                           dropped interrupts, corrupt completions); never in production\n"
 "  --pace[=TOKENS_PER_S]    the card's timing model: each decoding context shows at most\n"
@@ -117,7 +120,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
 	OPT_CHUNK, OPT_MAX_CTX, OPT_KV_MEM, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
-	OPT_SOCKET_GROUP, OPT_PACE,
+	OPT_SOCKET_GROUP, OPT_PACE, OPT_GUEST_RAM,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -139,6 +142,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "pace", optional_argument, NULL, OPT_PACE },
 		{ "ivshmem", required_argument, NULL, OPT_IVSHMEM },
 		{ "ivshmem-mem", required_argument, NULL, OPT_IVSHMEM_MEM },
+		{ "guest-ram", required_argument, NULL, OPT_GUEST_RAM },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -208,6 +212,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			o->pace = (uint32_t)v;
 			break;
 		case OPT_IVSHMEM: o->ivshmem_path = optarg; break;
+		case OPT_GUEST_RAM: o->guest_ram = optarg; break;
 		case OPT_IVSHMEM_MEM:
 			if (parse_u64("--ivshmem-mem", optarg, EMUD_MIN_CLIENT_MEM, EMUD_MAX_CLIENT_MEM,
 				      true, &v))
@@ -231,6 +236,10 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 	}
 	if (!o->rom_path) {
 		fprintf(stderr, "hc-emud: --rom FILE is required (see --help)\n");
+		return -EINVAL;
+	}
+	if (o->guest_ram && !o->ivshmem_path) {
+		fprintf(stderr, "hc-emud: --guest-ram needs --ivshmem (it is the PCI guest's RAM)\n");
 		return -EINVAL;
 	}
 	if (!o->max_contexts || o->max_contexts > o->n_contexts)

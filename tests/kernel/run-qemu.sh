@@ -17,18 +17,24 @@ timeout_s=${HC_KT_TIMEOUT:-180}
 sock=${HC_KT_SOCK:-$(dirname "$log")/ivshmem.sock}
 vectors=${HC_KT_VECTORS:-4}
 plain=$(dirname "$log")/plain.shm
+# The guest's RAM in a file shared with the card peer (tmpfs: it is RAM), as a PCIe card
+# reaches host RAM: hc-emud --guest-ram maps it and writes completions there by
+# guest-physical address (no vIOMMU; all of it below the PCI hole with -M pc).
+ram_mb=768
+ram=${HC_KT_RAM_DIR:-/dev/shm}/hc-kt-guest-ram.$$
 emud_pid=
 cleanup() {
 	[ -n "$emud_pid" ] && kill "$emud_pid" 2>/dev/null && wait "$emud_pid" 2>/dev/null
-	rm -f "$plain"
+	rm -f "$plain" "$ram"
 }
 trap cleanup EXIT INT TERM
 
 # A 1 MiB zero-filled memory backend: an ivshmem device that is not an HC card.
 head -c 1048576 /dev/zero >"$plain"
-set -- "$@"
+truncate -s ${ram_mb}M "$ram" || exit 1
 card=
 if [ $# -gt 0 ]; then
+	set -- "$@" --guest-ram "$ram"
 	rm -f "$sock"
 	"$@" >"$log.emud" 2>&1 &
 	emud_pid=$!
@@ -64,8 +70,9 @@ start=$(date +%s.%N)
 # thread invalidates the translation before the other vCPU runs again; the guest still sees
 # two CPUs and interleaves them, and the cost is small on a 2-core host.
 # shellcheck disable=SC2086
-timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -M pc -accel tcg,thread=single -cpu max \
-	-m 768M -smp 2 \
+timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -M pc,memory-backend=guestram \
+	-accel tcg,thread=single -cpu max -m ${ram_mb}M -smp 2 \
+	-object memory-backend-file,id=guestram,size=${ram_mb}M,share=on,mem-path="$ram" \
 	-nographic -no-reboot -nodefaults -serial stdio \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-object memory-backend-file,id=plainmem,size=1M,share=on,mem-path="$plain" \
