@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * hc_accel: debugfs, in the DRM minor's directory (debugfs accel/N or dri/N).
- *   ring_state      queue-pair indices, jobs in flight, heartbeat, card status
+ *   ring_state      queue-pair indices, where the CQ is, jobs in flight, heartbeat, card status
  *   force_recovery  write 1: run the recovery path now
+ *   fault_dma       TEST ONLY: the next N DECODEs name their stream at a bus address outside
+ *                   host memory (the card refuses them: HC_REASON_DMA_FAULT)
  *   fault_*         TEST ONLY: the card's fault-injection controls (struct hc_card_fault),
  *                   honoured only when the card advertises HC_CAP_FAULT_INJECTION
  */
@@ -31,8 +33,9 @@ static int hc_ring_state_show(struct seq_file *m, void *unused)
 	if (hdev->sq.hdr) {
 		seq_printf(m, "sq: entries %u head %u tail %u\n", hdev->sq_entries,
 			   READ_ONCE(hdev->sq.hdr->head), READ_ONCE(hdev->sq.hdr->tail));
-		seq_printf(m, "cq: entries %u head %u tail %u\n", hdev->cq_entries,
-			   READ_ONCE(hdev->cq.hdr->head), READ_ONCE(hdev->cq.hdr->tail));
+		seq_printf(m, "cq: entries %u head %u tail %u in %s\n", hdev->cq_entries,
+			   READ_ONCE(hdev->cq.hdr->head), READ_ONCE(hdev->cq.hdr->tail),
+			   hdev->cq_host ? "host memory (DMA)" : "card memory");
 	}
 	seq_printf(m, "qp: state %u error %u card_inflight %u\n", READ_ONCE(qp->state),
 		   READ_ONCE(qp->error), READ_ONCE(qp->jobs_inflight));
@@ -42,6 +45,10 @@ static int hc_ring_state_show(struct seq_file *m, void *unused)
 		   (long long)atomic64_read(&hdev->resets),
 		   (long long)atomic64_read(&hdev->jobs_lost),
 		   (long long)atomic64_read(&hdev->spurious_cqes));
+	seq_printf(m, "streams_host: %lld streams_card: %lld dma_faults: %lld\n",
+		   (long long)atomic64_read(&hdev->streams_host),
+		   (long long)atomic64_read(&hdev->streams_card),
+		   (long long)atomic64_read(&hdev->dma_faults));
 	seq_printf(m, "wait_spurious: %lld poll_wakeups: %lld poll_filtered: %lld\n",
 		   (long long)atomic64_read(&hdev->wait_spurious),
 		   (long long)atomic64_read(&hdev->poll_wakeups),
@@ -117,6 +124,28 @@ HC_FAULT_ATTR(stall_after_tokens);
 HC_FAULT_ATTR(drop_irqs);
 HC_FAULT_ATTR(corrupt_cqes);
 
+/* The driver's own DMA fault: only where streams are in host memory (HC_CAP_HOST_MEMORY). */
+static int hc_fault_dma_get(void *data, u64 *val)
+{
+	struct hc_device *hdev = data;
+
+	*val = atomic_read(&hdev->fault_dma);
+	return 0;
+}
+
+static int hc_fault_dma_set(void *data, u64 val)
+{
+	struct hc_device *hdev = data;
+
+	if (!hdev->cq_host)
+		return -EOPNOTSUPP;
+	if (val > INT_MAX)
+		return -EINVAL;
+	atomic_set(&hdev->fault_dma, (int)val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(hc_fault_dma_fops, hc_fault_dma_get, hc_fault_dma_set, "%llu\n");
+
 void hc_debugfs_init(struct hc_device *hdev)
 {
 	struct dentry *root = hc_debugfs_root(&hdev->drm);
@@ -125,6 +154,7 @@ void hc_debugfs_init(struct hc_device *hdev)
 		return;
 	debugfs_create_file("ring_state", 0444, root, hdev, &hc_ring_state_fops);
 	debugfs_create_file("force_recovery", 0200, root, hdev, &hc_force_recovery_fops);
+	debugfs_create_file_unsafe("fault_dma", 0600, root, hdev, &hc_fault_dma_fops);
 	debugfs_create_file_unsafe("fault_stall", 0600, root, hdev, &hc_fault_stall_fops);
 	debugfs_create_file_unsafe("fault_stall_after_tokens", 0600, root, hdev,
 				   &hc_fault_stall_after_tokens_fops);

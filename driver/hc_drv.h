@@ -63,6 +63,8 @@ extern unsigned int hc_max_jobs_per_context;
  * open/close, cancel), so that no process can fill the queue and block the others'
  * CTX_CREATE, CANCEL or destroy. */
 #define HC_INTERNAL_SLOTS	32
+/* TEST ONLY (debugfs fault_dma): added to a stream's bus address, far beyond any host RAM. */
+#define HC_FAULT_DMA_OFFSET	(1ULL << 46)
 
 struct hc_device {
 	struct drm_device drm;
@@ -90,7 +92,9 @@ struct hc_device {
 	struct hc_ring sq;		/* driver produces */
 	struct hc_ring cq;		/* driver consumes */
 	struct drm_mm_node sq_node;
-	struct drm_mm_node cq_node;
+	struct drm_mm_node cq_node;	/* the CQ in card memory, without cq_host */
+	void *cq_host;			/* ...or in host memory the card writes by DMA */
+	dma_addr_t cq_dma;		/* its bus address */
 	u32 sq_entries;
 	u32 cq_entries;
 	u32 ctrl_seq;
@@ -146,6 +150,11 @@ struct hc_device {
 	atomic64_t wait_spurious;	/* WAITs woken with nothing changed for them (debugfs) */
 	atomic64_t poll_wakeups;	/* wake-ups of hdev->wq a poll fd passed on (debugfs) */
 	atomic64_t poll_filtered;	/* ... and kept from its pollers: nothing for them */
+	atomic64_t host_mem_used;	/* bytes of host memory the card writes (CQ, streams) */
+	atomic64_t dma_faults;		/* jobs the card failed with HC_REASON_DMA_FAULT */
+	atomic_t fault_dma;		/* TEST ONLY (debugfs): DECODEs to give a bad bus address */
+	atomic64_t streams_host;	/* streams created in host memory (DMA) (debugfs) */
+	atomic64_t streams_card;	/* ... and in card memory */
 
 	struct device *hwmon;
 };

@@ -3,12 +3,16 @@
  * hc_accel: buffer objects. Stream rings are page-granular ranges of card memory, so mapping
  * one whole never exposes a neighbour; mmap is bounds-checked against the object.
  *
+ * Streams the card writes by DMA (HC_CAP_HOST_MEMORY) are dma_alloc_coherent() memory
+ * instead, mapped with dma_mmap_coherent(); the card gets their bus address.
+ *
  * Unplug: drm_dev_unplug() zaps every CPU mapping of the node, but processes keep their
  * mappings and touch them next (a ring head, a token). Without a fault handler that touch is
  * SIGBUS; with hc_bo_vm_fault() a context ring gets its own pages back (system memory the
  * object still owns) and a stream, whose card memory is gone, gets a zeroed page of its own:
  * the process learns of the unplug from ENODEV on its next ioctl, and does not crash first.
  */
+#include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/vmalloc.h>
 #include <drm/drm_drv.h>
@@ -24,6 +28,11 @@ static void hc_bo_free(struct drm_gem_object *obj)
 	struct drm_device *drm = obj->dev;
 
 	if (bo->kind == HC_BO_STREAM) {
+		/* the card is done with it: jobs hold a reference, a reset abandons them */
+		if (bo->host) {
+			dma_free_coherent(drm->dev, obj->size, bo->vaddr, bo->dma);
+			atomic64_sub(obj->size, &to_hc_device(drm)->host_mem_used);
+		}
 		hc_mem_free(to_hc_device(drm), &bo->node);
 		hc_quota_uncharge(&bo->charge);
 		if (bo->orphan_page)
@@ -55,10 +64,20 @@ static int hc_bo_mmap(struct drm_gem_object *obj, struct vm_area_struct *vma)
 
 	if (!drm_dev_enter(obj->dev, &idx))
 		return -ENODEV;
-	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
-	ret = io_remap_pfn_range(vma, vma->vm_start,
-				 ((hdev->mem_phys + bo->node.start) >> PAGE_SHIFT) + pgoff,
-				 npages << PAGE_SHIFT, vma->vm_page_prot);
+	if (bo->host) {
+		unsigned long gem_pgoff = vma->vm_pgoff;
+
+		/* dma_mmap_coherent() maps from vm_pgoff into the buffer: give it ours, then
+		 * put the GEM offset back for hc_bo_vm_fault() */
+		vma->vm_pgoff = pgoff;
+		ret = dma_mmap_coherent(obj->dev->dev, vma, bo->vaddr, bo->dma, obj->size);
+		vma->vm_pgoff = gem_pgoff;
+	} else {
+		vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+		ret = io_remap_pfn_range(vma, vma->vm_start,
+					 ((hdev->mem_phys + bo->node.start) >> PAGE_SHIFT) + pgoff,
+					 npages << PAGE_SHIFT, vma->vm_page_prot);
+	}
 	drm_dev_exit(idx);
 	return ret;
 }
@@ -103,7 +122,8 @@ static vm_fault_t hc_bo_vm_fault(struct vm_fault *vmf)
 		vmf->page = page;
 		return 0;
 	}
-	if (drm_dev_enter(obj->dev, &idx)) {
+	/* a stream in host memory is mapped whole by mmap and zapped only at unplug */
+	if (!bo->host && drm_dev_enter(obj->dev, &idx)) {
 		struct hc_device *hdev = to_hc_device(obj->dev);
 
 		ret = vmf_insert_pfn(vma, vmf->address,
@@ -214,13 +234,26 @@ int hc_ioctl_stream_create(struct drm_device *drm, void *data, struct drm_file *
 	ret = hc_quota_charge(file->driver_priv, &bo->charge, 0, size);
 	if (ret)
 		goto put;	/* -EDQUOT */
-	ret = hc_mem_alloc(hdev, &bo->node, size, PAGE_SIZE);
-	if (ret) {
-		ret = -ENOSPC;	/* card memory exhausted */
-		goto put;
+	/*
+	 * Where the card writes it by DMA if it can (HC_CAP_HOST_MEMORY, as the CQ): the
+	 * process then reads RAM, never the BAR. Zeroed. Card memory if that fails.
+	 */
+	if (hdev->cq_host) {
+		bo->vaddr = dma_alloc_coherent(drm->dev, size, &bo->dma, GFP_KERNEL | __GFP_NOWARN);
+		bo->host = bo->vaddr != NULL;
 	}
-	bo->vaddr = hc_mem_ptr(hdev, bo->node.start);
-	memset(bo->vaddr, 0, size);
+	if (!bo->host) {
+		ret = hc_mem_alloc(hdev, &bo->node, size, PAGE_SIZE);
+		if (ret) {
+			ret = -ENOSPC;	/* card memory exhausted */
+			goto put;
+		}
+		bo->vaddr = hc_mem_ptr(hdev, bo->node.start);
+		memset(bo->vaddr, 0, size);
+	}
+	atomic64_inc(bo->host ? &hdev->streams_host : &hdev->streams_card);
+	if (bo->host)
+		atomic64_add(size, &hdev->host_mem_used);
 	ret = drm_gem_create_mmap_offset(&bo->base);
 	if (ret)
 		goto put;

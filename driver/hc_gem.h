@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * hc_accel: buffer objects (hc_gem.c). Two kinds, both GEM objects a process can mmap:
- * stream rings in card memory (the card writes tokens there, the process reads them in place)
- * and context rings in system memory (submission and completion rings, hc_ctx.c).
+ * stream rings, where the card writes tokens and the process reads them in place (host memory
+ * the card writes by DMA when it can, HC_CAP_HOST_MEMORY; else card memory), and context
+ * rings in system memory (submission and completion rings, hc_ctx.c).
  */
 #ifndef HC_GEM_H
 #define HC_GEM_H
@@ -12,14 +13,16 @@
 #include "hc_quota.h"
 
 enum hc_bo_kind {
-	HC_BO_STREAM = 1,	/* card memory: struct hc_ring_hdr + u32 token ids */
+	HC_BO_STREAM = 1,	/* struct hc_ring_hdr + u32 token ids, the card writes them */
 	HC_BO_RING = 2,		/* system memory (vmalloc_user) */
 };
 
 struct hc_bo {
 	struct drm_gem_object base;
 	enum hc_bo_kind kind;
-	struct drm_mm_node node;	/* HC_BO_STREAM: where in card memory */
+	struct drm_mm_node node;	/* HC_BO_STREAM in card memory: where */
+	bool host;			/* HC_BO_STREAM in host memory (dma_alloc_coherent) */
+	dma_addr_t dma;			/* ...at this bus address */
 	void *vaddr;			/* kernel view of the whole buffer */
 	u32 entries;			/* HC_BO_STREAM: ring entries */
 	struct hc_charge charge;	/* HC_BO_STREAM: its card memory against the quotas */

@@ -6,6 +6,7 @@
  * us; we also poll, so a lost interrupt only costs a few milliseconds).
  */
 #include <linux/delay.h>
+#include <linux/dma-mapping.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
 #include <linux/sched.h>
@@ -70,6 +71,11 @@ void hc_mem_free(struct hc_device *hdev, struct drm_mm_node *node)
 	mutex_unlock(&hdev->mm_lock);
 }
 
+static u64 hc_hw_cq_bytes(struct hc_device *hdev)
+{
+	return HC_RING_BYTES(hdev->cq_entries, sizeof(struct hc_cqe));
+}
+
 /* Check what the card claims against what we mapped before trusting any of it. */
 static int hc_hw_check_ident(struct hc_device *hdev)
 {
@@ -103,14 +109,15 @@ static int hc_hw_check_ident(struct hc_device *hdev)
 int hc_hw_qp_enable(struct hc_device *hdev)
 {
 	struct hc_card_qp *qp = &hdev->regs->qp[HC_QP];
+	void *cq = hdev->cq_host ?: hc_mem_ptr(hdev, hdev->cq_node.start);
+	u64 cq_addr = hdev->cq_host ? hdev->cq_dma : hdev->cq_node.start;
 	u32 seq;
 
 	memset(hc_mem_ptr(hdev, hdev->sq_node.start), 0, hdev->sq_node.size);
-	memset(hc_mem_ptr(hdev, hdev->cq_node.start), 0, hdev->cq_node.size);
+	memset(cq, 0, hc_hw_cq_bytes(hdev));
 	hc_ring_init(&hdev->sq, hc_mem_ptr(hdev, hdev->sq_node.start), hdev->sq_entries,
 		     sizeof(struct hc_sqe));
-	hc_ring_init(&hdev->cq, hc_mem_ptr(hdev, hdev->cq_node.start), hdev->cq_entries,
-		     sizeof(struct hc_cqe));
+	hc_ring_init(&hdev->cq, cq, hdev->cq_entries, sizeof(struct hc_cqe));
 	/* We always sleep on the CQ: ask the card to interrupt after every completion batch. */
 	if (!hdev->polling)
 		hc_ring_store(&hdev->cq.hdr->consumer_flags, HC_RING_CONSUMER_NEED_WAKEUP);
@@ -118,11 +125,11 @@ int hc_hw_qp_enable(struct hc_device *hdev)
 	/* Continue the card's sequence: a previous driver instance may have used it. */
 	hdev->ctrl_seq = READ_ONCE(qp->ctrl_seq);
 	WRITE_ONCE(qp->sq_offset, hdev->sq_node.start);
-	WRITE_ONCE(qp->cq_offset, hdev->cq_node.start);
+	WRITE_ONCE(qp->cq_offset, cq_addr);
 	WRITE_ONCE(qp->sq_entries, hdev->sq_entries);
 	WRITE_ONCE(qp->cq_entries, hdev->cq_entries);
 	WRITE_ONCE(qp->irq_vector, hdev->qp_vector);
-	WRITE_ONCE(qp->ctrl, HC_QP_CTRL_ENABLE);
+	WRITE_ONCE(qp->ctrl, HC_QP_CTRL_ENABLE | (hdev->cq_host ? HC_QP_CTRL_CQ_HOST : 0));
 	WRITE_ONCE(qp->coalesce_count, 0);
 	WRITE_ONCE(qp->coalesce_usec, 0);
 	memset(qp->host_reserved, 0, sizeof(qp->host_reserved));
@@ -231,8 +238,20 @@ int hc_hw_init(struct hc_device *hdev)
 			   HC_RING_BYTES(hdev->sq_entries, sizeof(struct hc_sqe)), PAGE_SIZE);
 	if (ret)
 		return ret;
-	ret = hc_mem_alloc(hdev, &hdev->cq_node,
-			   HC_RING_BYTES(hdev->cq_entries, sizeof(struct hc_cqe)), PAGE_SIZE);
+	/*
+	 * Completions in host memory when the card can put them there (HC_CAP_HOST_MEMORY): it
+	 * writes them by DMA, and the interrupt path reads RAM instead of the BAR (on a real
+	 * card, uncached reads across the bus). Device-managed: freed after remove, which has
+	 * reset the card (no more writes) by then.
+	 */
+	if (hdev->ident.caps & HC_CAP_HOST_MEMORY)
+		hdev->cq_host = dmam_alloc_coherent(hdev->drm.dev, hc_hw_cq_bytes(hdev),
+						    &hdev->cq_dma, GFP_KERNEL);
+	if (hdev->cq_host) {
+		atomic64_add(hc_hw_cq_bytes(hdev), &hdev->host_mem_used);
+		return 0;
+	}
+	ret = hc_mem_alloc(hdev, &hdev->cq_node, hc_hw_cq_bytes(hdev), PAGE_SIZE);
 	if (ret) {
 		hc_mem_free(hdev, &hdev->sq_node);
 		return ret;

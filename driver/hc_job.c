@@ -427,6 +427,14 @@ void hc_cq_process(struct hc_device *hdev)
 					cqe.user_data, cqe.status);
 				continue;
 			}
+			if (cqe.status == HC_STATUS_ERROR && cqe.reason == HC_REASON_DMA_FAULT) {
+				/* the card refused to write where we pointed it: our bug, or a
+				 * test; the job fails with the reason, the card carries on */
+				atomic64_inc(&hdev->dma_faults);
+				dev_err_ratelimited(hdev->drm.dev,
+					"card reports a DMA fault: job %llu (opcode %u) named memory outside host memory\n",
+					cqe.user_data, job->opcode);
+			}
 			hc_job_complete(hdev, job, &cqe);
 		}
 	}
@@ -569,7 +577,16 @@ static int hc_job_prepare(struct hc_device *hdev, struct drm_file *file, struct 
 		job->stream = hc_bo_lookup_stream(file, d->stream_handle);
 		if (!job->stream)
 			return -ENOENT;
-		sqe->decode.stream_offset = job->stream->node.start;
+		if (job->stream->host) {
+			sqe->flags |= HC_SQE_F_STREAM_HOST;
+			sqe->decode.stream_offset = job->stream->dma;
+			/* TEST ONLY: a bus address no host memory has (debugfs fault_dma) */
+			if (unlikely(atomic_read(&hdev->fault_dma)) &&
+			    atomic_dec_if_positive(&hdev->fault_dma) >= 0)
+				sqe->decode.stream_offset += HC_FAULT_DMA_OFFSET;
+		} else {
+			sqe->decode.stream_offset = job->stream->node.start;
+		}
 		sqe->decode.stream_entries = job->stream->entries;
 		sqe->decode.max_tokens = d->max_tokens;
 		sqe->decode.temperature = d->temperature;

@@ -10,6 +10,7 @@
  * its memory (BAR2) starts with the HC card signature (-ENODEV otherwise, nothing claimed).
  * BAR0 holds the doorbell registers, BAR2 the card memory (register page first).
  */
+#include <linux/dma-mapping.h>
 #include <linux/io.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -94,6 +95,10 @@ static int hc_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (IS_ERR(hdev->mem))
 		return PTR_ERR(hdev->mem);
 	pci_set_master(pdev);
+	/* A card with HC_CAP_HOST_MEMORY writes host memory by bus address (hc_hw_init()). */
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
 
 	ret = hc_hw_init(hdev);
 	if (ret)
@@ -112,10 +117,11 @@ static int hc_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = hc_hwmon_init(hdev);
 	if (ret)
 		goto err_unregister;
-	hc_info(hdev, "%s card, model \"%s\", %llu MiB card memory, %d %s vector(s)\n",
+	hc_info(hdev, "%s card, model \"%s\", %llu MiB card memory, %d %s vector(s)%s\n",
 		pdev->vendor == IVSHMEM_VENDOR ? "ivshmem" : "HC", hdev->ident.model_name,
 		hdev->mem_size >> 20, hdev->nvec,
-		hdev->polling ? "polled" : hdev->msix ? "MSI-X" : "INTx");
+		hdev->polling ? "polled" : hdev->msix ? "MSI-X" : "INTx",
+		hdev->cq_host ? ", completions by DMA" : "");
 	return 0;
 
 err_unregister:

@@ -61,6 +61,7 @@ HC_ATTR_LIVE(heartbeat, "%llu", u64, hc_hw_heartbeat(hdev));
 HC_ATTR_IDENT(contexts_open, "%d", atomic_read(&hdev->n_ctx));
 HC_ATTR_IDENT(jobs_inflight, "%d", atomic_read(&hdev->inflight));
 HC_ATTR_IDENT(mem_used_bytes, "%llu", READ_ONCE(hdev->mem_used));
+HC_ATTR_IDENT(host_mem_used_bytes, "%lld", (long long)atomic64_read(&hdev->host_mem_used));
 HC_ATTR_TELEMETRY(contexts_in_use, contexts_in_use);
 HC_ATTR_TELEMETRY(tokens_generated, tokens_generated);
 HC_ATTR_TELEMETRY(prompt_tokens, prompt_tokens);
@@ -88,6 +89,7 @@ static struct attribute *hc_attrs[] = {
 	&dev_attr_contexts_open.attr,
 	&dev_attr_jobs_inflight.attr,
 	&dev_attr_mem_used_bytes.attr,
+	&dev_attr_host_mem_used_bytes.attr,
 	&dev_attr_contexts_in_use.attr,
 	&dev_attr_tokens_generated.attr,
 	&dev_attr_prompt_tokens.attr,

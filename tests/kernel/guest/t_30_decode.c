@@ -2,7 +2,9 @@
 /*
  * A decode through the driver produces exactly the tokens hc-emud's socket path produced on
  * the host (/etc/expected-decode.txt, from host_ref), through a stream ring smaller than the
- * output (the card must wait for space and be woken), and the completions are right.
+ * output (the card must wait for space and be woken), and the completions are right. The
+ * card (hc-emud --guest-ram) writes those completions and the tokens into guest RAM by DMA
+ * (debugfs ring_state says where the CQ is and how many streams went where).
  */
 #include "ktest.h"
 #include "decode_case.h"
@@ -77,12 +79,30 @@ int main(void)
 	fd = kt_open(sysdir, sizeof(sysdir));
 	if (fd < 0)
 		return 1;
+	{
+		char dbg[512], path[600], buf[1024];
+
+		KT_CHECK(kt_debugfs(dbg, sizeof(dbg)) == 0, "debugfs at %s", dbg);
+		snprintf(path, sizeof(path), "%s/ring_state", dbg);
+		KT_CHECK(kt_read_file(path, buf, sizeof(buf)) == 0 &&
+			 strstr(buf, "in host memory (DMA)"), "the CQ is in host memory (debugfs ring_state)");
+	}
 	n = load_expected(expect, DECODE_CASE_TOKENS);
 	KT_CHECK(n == DECODE_CASE_TOKENS, "expected tokens from the host socket path (%d)", n);
 	if (run_case(fd, a) == DECODE_CASE_TOKENS)
 		KT_CHECK(!memcmp(a, expect, sizeof(a)), "tokens identical to hc-emud's socket path");
 	if (run_case(fd, b) == DECODE_CASE_TOKENS)
 		KT_CHECK(!memcmp(a, b, sizeof(a)), "second run identical");
+	{
+		char dbg[512], path[600], buf[1024];
+		const char *h;
+
+		kt_debugfs(dbg, sizeof(dbg));
+		snprintf(path, sizeof(path), "%s/ring_state", dbg);
+		h = kt_read_file(path, buf, sizeof(buf)) ? NULL : strstr(buf, "streams_host: ");
+		KT_CHECK(h && atoll(h + 14) >= 2 && strstr(h, "streams_card: 0 "),
+			 "both runs' streams in host memory (%.40s)", h ? h : "no ring_state");
+	}
 	close(fd);
 	return kt_exit();
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * A process killed mid-stream leaves nothing behind: its contexts are closed on the card,
- * its jobs are gone and its stream memory is freed (sysfs counters back to where they were),
+ * its jobs are gone and its stream memory is freed, host memory the card writes by DMA or
+ * card memory (sysfs counters back to where they were),
  * and the card keeps working for others.
  */
 #include <signal.h>
@@ -12,7 +13,7 @@
 int main(void)
 {
 	char sysdir[512];
-	long long mem0, ctx0, card0;
+	long long mem0, host0, ctx0, card0;
 	int pfd[2], fd, status;
 	pid_t pid;
 	char b;
@@ -22,6 +23,7 @@ int main(void)
 		return 1;
 	close(fd);
 	mem0 = kt_counter(sysdir, "mem_used_bytes");
+	host0 = kt_counter(sysdir, "host_mem_used_bytes");
 	ctx0 = kt_counter(sysdir, "contexts_open");
 	card0 = kt_counter(sysdir, "contexts_in_use");
 	KT_CHECK(mem0 > 0 && ctx0 == 0, "baseline: %lld bytes of card memory, %lld contexts",
@@ -52,7 +54,10 @@ int main(void)
 	close(pfd[1]);
 	KT_CHECK(read(pfd[0], &b, 1) == 1, "child has 3 contexts with decodes mid-stream");
 	KT_CHECK(kt_counter(sysdir, "contexts_open") == 3, "3 contexts open");
-	KT_CHECK(kt_counter(sysdir, "mem_used_bytes") > mem0, "its streams use card memory");
+	KT_CHECK(kt_counter(sysdir, "mem_used_bytes") + kt_counter(sysdir, "host_mem_used_bytes") >
+		 mem0 + host0, "its streams use memory (host %lld, card %lld bytes)",
+		 kt_counter(sysdir, "host_mem_used_bytes") - host0,
+		 kt_counter(sysdir, "mem_used_bytes") - mem0);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	KT_CHECK(WIFSIGNALED(status), "child killed");
@@ -61,6 +66,8 @@ int main(void)
 	KT_CHECK(kt_counter_wait(sysdir, "jobs_inflight", 0, KT_EVENT_MS) == 0, "no jobs in flight");
 	KT_CHECK(kt_counter_wait(sysdir, "mem_used_bytes", mem0, KT_EVENT_MS) == mem0,
 		 "card memory back to %lld bytes", mem0);
+	KT_CHECK(kt_counter_wait(sysdir, "host_mem_used_bytes", host0, KT_EVENT_MS) == host0,
+		 "host memory back to %lld bytes", host0);
 	KT_CHECK(kt_counter_wait(sysdir, "contexts_in_use", card0, KT_EVENT_MS) == card0,
 		 "card contexts_in_use back to %lld", card0);
 
