@@ -107,16 +107,22 @@ void *tc_ptr(struct tc *c, uint64_t off)
 	return (c->host_rings ? c->host_mem : c->mem) + off;
 }
 
-/* Offset of @len fresh zeroed bytes of host memory, 64-aligned; 0 when full. */
+/* Offset of @len fresh zeroed bytes of @mem (@size bytes, bump pointer *@brk), 64-aligned;
+ * 0 when full. Card memory (tc_alloc) and host memory (tc_host_alloc) alike. */
+static uint64_t bump_alloc(unsigned char *mem, uint64_t size, uint64_t *brk, uint64_t len)
+{
+	uint64_t off = (*brk + 63) & ~63ull;
+
+	if (off + len > size)
+		return 0;
+	*brk = off + len;
+	memset(mem + off, 0, len);
+	return off;
+}
+
 static uint64_t tc_host_alloc(struct tc *c, uint64_t len)
 {
-	uint64_t off = (c->host_brk + 63) & ~63ull;
-
-	if (off + len > c->host_size)
-		return 0;
-	c->host_brk = off + len;
-	memset(c->host_mem + off, 0, len);
-	return off;
+	return bump_alloc(c->host_mem, c->host_size, &c->host_brk, len);
 }
 
 int tc_hello(struct tc *c, const char *path, uint64_t mem_size, uint32_t flags,
@@ -287,13 +293,7 @@ void tc_close(struct tc *c)
 
 uint64_t tc_alloc(struct tc *c, uint64_t len)
 {
-	uint64_t off = (c->brk + 63) & ~63ull;
-
-	if (off + len > c->mem_size)
-		return 0;
-	c->brk = off + len;
-	memset(c->mem + off, 0, len);
-	return off;
+	return bump_alloc(c->mem, c->mem_size, &c->brk, len);
 }
 
 void tc_ring(struct tc *c, uint32_t vector)
