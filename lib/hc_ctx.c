@@ -285,7 +285,8 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	si->max_tokens = p->max_tokens;
 	si->budget_us = p->latency_budget_us;
 	/* the card (through the driver: drm_hc_info.caps) says it can defer the wake-up */
-	si->card_defers = si->budget_us && (card->info.capabilities & HC_CAP_WAKEUP_DELAY);
+	si->card_defers = hc__wakeup_defer_us(si->budget_us) &&
+			  (card->info.capabilities & HC_CAP_WAKEUP_DELAY);
 	si->ring_bytes = HC_RING_BYTES(entries, sizeof(uint32_t));
 	ret = card->ops->buf_alloc(card, HC_BUF_STREAM, si->ring_bytes, &si->ring_cookie,
 				   (void **)&si->hdr);

@@ -361,8 +361,9 @@ struct hc_decode_params {
  * card produces them; read them with hc_stream_peek()/hc_stream_advance().
  * @ctx: a context with a non-empty history and no decode running.
  * @params: see struct hc_decode_params. A latency budget is handed to a card that can defer
- * the stream's interrupt (HC_CAP_WAKEUP_DELAY: by up to the budget less the wake-up's own
- * time, half the budget but at most 100 us, or until half the ring is unread); on other cards
+ * the stream's interrupt (HC_CAP_WAKEUP_DELAY: by up to the budget less an allowance for the
+ * wake-up's own time, 100 us plus an eighth of the budget, or until half the ring is unread;
+ * a budget within the allowance defers nothing); on other cards
  * hc_stream_wait()/hc_stream_wait_any() batch the wake-ups themselves (after a wake-up they
  * sleep as long before returning).
  * @out: set to the stream; free with hc_stream_free() after it has ended.

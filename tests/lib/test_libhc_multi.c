@@ -45,12 +45,15 @@ static struct hc_decode_params decode_params(unsigned i, uint32_t nt, uint32_t b
 /* The DECODE SQE libhc just queued for @ctx (it stays in the SQ ring until overwritten). */
 /*
  * What the card is asked to defer a stream's wake-up by for a latency budget: the budget less
- * the wake-up's own time, half the budget but at most 100 us (libhc's hc__wakeup_defer_us;
- * the budget bounds when the application has the token, not when the interrupt fires).
+ * the wake-up's own time, 100 us plus an eighth of the budget, and nothing for a budget within
+ * that (libhc's hc__wakeup_defer_us; the budget bounds when the application has the token,
+ * not when the interrupt fires).
  */
 static uint32_t deferral_us(uint32_t budget_us)
 {
-	return budget_us - (budget_us / 2 < 100 ? budget_us / 2 : 100);
+	uint32_t allowance = 100 + budget_us / 8;
+
+	return budget_us > allowance ? budget_us - allowance : 0;
 }
 
 static const struct hc_sqe *last_sqe(struct hc_ctx *ctx)
@@ -533,6 +536,23 @@ START_TEST(test_wait_any_args)
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
 	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	/* a budget within the wake-up's own allowance defers nothing: the DECODE of budget 0 */
+	dp.latency_budget_us = 114;
+	ck_assert_uint_eq(deferral_us(dp.latency_budget_us), 0);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	ck_assert_uint_eq(last_sqe(ctx)->opcode, HC_OP_DECODE);
+	ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_usec, 0);
+	ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_tokens, 0);
+	ck_assert_int_eq(hc_stream_wait(&s, 1, -1), 1);
+	while (hc_stream_status(s, NULL) != 1) {
+		const uint32_t *t;
+
+		hc_stream_advance(s, hc_stream_peek(s, &t));
+		ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+	}
+	hc_stream_free(s);
+	dp.latency_budget_us = 115;
+	ck_assert_uint_eq(deferral_us(dp.latency_budget_us), 1);
 	dp.latency_budget_us = HC_MAX_LATENCY_BUDGET_US + 1;
 	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), -EINVAL);
 	dp.latency_budget_us = HC_MAX_LATENCY_BUDGET_US;
