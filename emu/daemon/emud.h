@@ -90,6 +90,7 @@ struct emud_job {
 	uint8_t op;			/* HC_OP_PREFILL, HC_OP_DECODE, HC_OP_RESET_CONTEXT */
 	uint8_t qp;			/* submitting queue pair */
 	bool started;
+	bool link;			/* PREFILL with HC_SQE_F_LINK: the next job needs its OK */
 	bool waiting;			/* DECODE: stream ring full, not runnable */
 	bool have_tok;			/* DECODE: tok sampled but not yet in the stream */
 	bool paced;			/* DECODE: tok held until not_before (--pace) */
@@ -121,6 +122,8 @@ struct emud_ctx {
 	enum emud_ctx_state state;
 	int32_t pending;
 	struct emud_job *head, *tail;	/* jobs in submission order; head runs */
+	bool link_broken;		/* a linked PREFILL failed with no job after it yet: the
+					   next one submitted completes CANCELLED */
 };
 
 struct emud_cqe_node {

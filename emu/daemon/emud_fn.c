@@ -88,7 +88,7 @@ int emud_fn_init(struct emud_fn *fn, struct emud_card *card, void *mem, uint64_t
 	r->regs_size = sizeof(*r);
 	if (!fn->host_mem)
 		caps &= ~HC_CAP_HOST_MEMORY;
-	r->caps = caps | HC_CAP_COALESCE | HC_CAP_WAKEUP_DELAY |
+	r->caps = caps | HC_CAP_COALESCE | HC_CAP_WAKEUP_DELAY | HC_CAP_LINK |
 		  (card->opt.allow_faults ? HC_CAP_FAULT_INJECTION : 0);
 	r->mem_size = mem_size;
 	r->data_offset = HC_CARD_REGS_SIZE;

@@ -135,6 +135,26 @@ static void job_complete(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	emud_job_free(fn, j);
 }
 
+/*
+ * A job other than OK ends a linked PREFILL's chain (HC_SQE_F_LINK): the context's next job
+ * completes CANCELLED without running, and so on while those are linked PREFILLs too; with
+ * no next job queued yet, the next one submitted is (emud_sqe_submit).
+ */
+static void job_fail(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j,
+		     uint16_t status, uint16_t reason, uint32_t aux)
+{
+	bool link = j->link;
+
+	job_complete(fn, c, j, status, reason, aux);
+	while (link && c->head) {
+		j = c->head;
+		link = j->link;
+		job_complete(fn, c, j, HC_STATUS_CANCELLED, 0, 0);
+	}
+	if (link)
+		c->link_broken = true;
+}
+
 uint32_t emud_ctx_cancel(struct emud_fn *fn, struct emud_ctx *c)
 {
 	struct emud_job *j;
@@ -142,6 +162,9 @@ uint32_t emud_ctx_cancel(struct emud_fn *fn, struct emud_ctx *c)
 
 	/* a sampled token not yet in the stream is dropped: c->logits are untouched */
 	while ((j = c->head)) {
+		/* the last job a linked PREFILL: the chain goes on to the next one submitted */
+		if (!j->next && j->link)
+			c->link_broken = true;
 		job_complete(fn, c, j, HC_STATUS_CANCELLED, 0, 0);
 		n++;
 	}
@@ -273,7 +296,7 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 
 		/* all or nothing: a prompt that does not fit changes nothing */
 		if ((uint64_t)hc_kv_pos(c->kv) + need > hc_kv_capacity(c->kv)) {
-			job_complete(fn, c, j, HC_STATUS_CONTEXT_FULL, 0, 0);
+			job_fail(fn, c, j, HC_STATUS_CONTEXT_FULL, 0, 0);
 			return;
 		}
 		j->off = 1;
@@ -291,7 +314,7 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	if (rc < 0) {
 		emud_err("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id, c->id,
 			 strerror(-rc));
-		job_complete(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_PREFILL);
+		job_fail(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_PREFILL);
 		return;
 	}
 	emud_count(&card->cnt.prompt_tokens, chunk - (j->off == 0));

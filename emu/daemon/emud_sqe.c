@@ -128,6 +128,12 @@ static uint16_t check_decode(struct emud_fn *fn, const struct hc_sqe *sqe, const
 	return 0;
 }
 
+/* Jobs that queue on their context, and so take part in HC_SQE_F_LINK chains. */
+static bool queued_op(uint8_t opcode)
+{
+	return opcode == HC_OP_PREFILL || opcode == HC_OP_DECODE || opcode == HC_OP_RESET_CONTEXT;
+}
+
 void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 {
 	struct emud_ctx *c = NULL;
@@ -137,8 +143,12 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 	uint16_t reason = 0;
 	uint32_t id;
 
-	if ((sqe->flags & ~HC_SQE_F_STREAM_HOST) || sqe->reserved0) {
+	if ((sqe->flags & ~(HC_SQE_F_STREAM_HOST | HC_SQE_F_LINK)) || sqe->reserved0) {
 		post_error(fn, q, sqe, HC_REASON_BAD_DESCRIPTOR, "flags or reserved0 not zero");
+		return;
+	}
+	if ((sqe->flags & HC_SQE_F_LINK) && sqe->opcode != HC_OP_PREFILL) {
+		post_error(fn, q, sqe, HC_REASON_BAD_DESCRIPTOR, "HC_SQE_F_LINK on other than PREFILL");
 		return;
 	}
 	if ((sqe->flags & HC_SQE_F_STREAM_HOST) && (sqe->opcode != HC_OP_DECODE || !fn->host_mem)) {
@@ -193,6 +203,8 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 	}
 	if (reason) {
 		post_error(fn, q, sqe, reason, why);
+		if (c && queued_op(sqe->opcode))
+			c->link_broken = sqe->flags & HC_SQE_F_LINK;	/* it failed, or took the break */
 		return;
 	}
 
@@ -219,21 +231,32 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 		return;
 	}
 
+	/* the linked PREFILL before this job failed: it does nothing (and passes the break on
+	 * if it is a linked PREFILL itself) */
+	if (c->link_broken) {
+		c->link_broken = sqe->flags & HC_SQE_F_LINK;
+		free(tokens);
+		post(fn, q, sqe, c->id, HC_STATUS_CANCELLED, 0, hc_kv_pos(c->kv));
+		return;
+	}
 	/* PREFILL, DECODE, RESET_CONTEXT: queued on the context, run in order; bounded so that
 	 * a client cannot make the daemon hold unbounded memory (errors keep the SQ flowing) */
 	if (fn->qp[q].inflight >= EMUD_QP_MAX_INFLIGHT ||
 	    (tokens && fn->tok_bytes + ((uint64_t)sqe->prefill.n_tokens + 1) * 4 > fn->mem_size)) {
 		free(tokens);
 		post_error(fn, q, sqe, HC_REASON_NO_MEMORY, "too many queued jobs or prompt tokens");
+		c->link_broken = sqe->flags & HC_SQE_F_LINK;
 		return;
 	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		free(tokens);
 		post_error(fn, q, sqe, HC_REASON_NO_MEMORY, "out of memory for a job");
+		c->link_broken = sqe->flags & HC_SQE_F_LINK;
 		return;
 	}
 	j->op = sqe->opcode;
+	j->link = sqe->flags & HC_SQE_F_LINK;
 	j->qp = (uint8_t)q;
 	j->user_data = sqe->user_data;
 	if (j->op == HC_OP_PREFILL) {

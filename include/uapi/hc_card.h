@@ -42,6 +42,7 @@
 #define HC_CAP_TOKENIZER	(1ULL << 4)	/* hc_card_regs.tokenizer_* locate the ROM tokenizer */
 #define HC_CAP_WAKEUP_DELAY	(1ULL << 5)	/* hc_sqe_decode.wakeup_* are honoured */
 #define HC_CAP_HOST_MEMORY	(1ULL << 6)	/* CQs and stream rings may live in host memory */
+#define HC_CAP_LINK		(1ULL << 7)	/* HC_SQE_F_LINK on PREFILL is honoured */
 
 /*
  * Host memory (HC_CAP_HOST_MEMORY): what the card writes for the host -- a queue pair's CQ
@@ -437,6 +438,14 @@ struct hc_sqe_decode {
  * @args: the union as raw words; all zero for CLOSE, CANCEL, RESET_CONTEXT and NOP.
  */
 #define HC_SQE_F_STREAM_HOST	(1u << 0)	/* DECODE: stream_offset is a host bus address */
+/*
+ * PREFILL (HC_CAP_LINK): the context's next job (the next PREFILL, DECODE or RESET_CONTEXT
+ * submitted for the same ctx_id) runs only if this PREFILL completes OK; otherwise it
+ * completes CANCELLED with count 0 and changes nothing, and if it is a linked PREFILL itself
+ * the chain goes on. So a host can queue a prompt and its DECODE in one submission without
+ * the DECODE ever continuing from a history the prompt did not reach.
+ */
+#define HC_SQE_F_LINK		(1u << 1)
 
 struct hc_sqe {
 	__u8  opcode;

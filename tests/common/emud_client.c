@@ -420,12 +420,19 @@ uint32_t tc_open(struct tc *c, uint32_t max_ctx)
 
 uint64_t tc_prefill(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n)
 {
+	return tc_prefill_flags(c, ctx, tok, n, 0);
+}
+
+uint64_t tc_prefill_flags(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n,
+			  uint8_t flags)
+{
 	struct hc_sqe s;
 	uint64_t off = tc_alloc(c, (uint64_t)n * 4);
 
 	memcpy(c->mem + off, tok, (size_t)n * 4);
 	memset(&s, 0, sizeof(s));
 	s.opcode = HC_OP_PREFILL;
+	s.flags = flags;
 	s.ctx_id = ctx;
 	s.user_data = c->next_user_data++;
 	s.prefill.tokens_offset = off;

@@ -115,6 +115,9 @@ uint32_t tc_open(struct tc *c, uint32_t max_ctx);
 
 /* Submit a PREFILL of @n tokens (copied into fresh card memory); its user_data. */
 uint64_t tc_prefill(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n);
+/* The same with SQE @flags (HC_SQE_F_LINK). */
+uint64_t tc_prefill_flags(struct tc *c, uint32_t ctx, const int32_t *tok, uint32_t n,
+			  uint8_t flags);
 
 /* The bits of @f, as a descriptor carries a float. */
 static inline uint32_t tc_f32bits(float f)

@@ -339,6 +339,113 @@ START_TEST(test_context_full)
 }
 END_TEST
 
+/* The next CQE, which must be for @ud with @status; returned. */
+static struct hc_cqe expect_cqe(struct tc *c, uint64_t ud, uint16_t status)
+{
+	struct hc_cqe e;
+
+	ck_assert_int_eq(tc_cqe(c, &e, TC_HANG_MS), 0);
+	ck_assert_uint_eq(e.user_data, ud);
+	ck_assert_uint_eq(e.status, status);
+	return e;
+}
+
+/*
+ * HC_SQE_F_LINK (HC_CAP_LINK): a PREFILL and its DECODE in one submission decode exactly as
+ * two round trips do; when the linked PREFILL fails, at fetch (a bad token) or when it runs
+ * (CONTEXT_FULL), the context's next job completes CANCELLED with nothing written and the
+ * context as it was (a plain DECODE then continues exactly); a chain of linked PREFILLs
+ * passes the cancel on; a failed linked PREFILL with nothing after it yet cancels the next
+ * job submitted, and only that one; LINK on anything but PREFILL is refused.
+ */
+START_TEST(test_linked_prefill)
+{
+	const int32_t bad = 1 << 30, more[16] = { 3 };
+	struct tc_decode d = { .temperature = 0.9f, .seed = 77, .max_tokens = 30 };
+	struct hc_ring_hdr *hdr;
+	uint32_t want[30], ctx;
+	uint64_t ud, ud2;
+	struct hc_cqe e;
+	struct ref r;
+	struct tc c;
+	struct gen g;
+	int32_t stop;
+
+	REQUIRE_DAEMON();
+	ref_open(&r);
+	ck_assert_uint_eq(ref_generate(&r, 0, prompt, PROMPT_N, &d, 30, want, &stop), 30);
+	connect_qp(&c);
+	ck_assert(c.regs->caps & HC_CAP_LINK);
+
+	/* prompt and DECODE at once: the reference's tokens */
+	ctx = tc_open(&c, 0);
+	ck_assert_uint_ne(ctx, 0);
+	ud = tc_prefill_flags(&c, ctx, prompt, PROMPT_N, HC_SQE_F_LINK);
+	gen_start(&c, &g, ctx, 64, &d);
+	e = expect_cqe(&c, ud, HC_STATUS_OK);
+	ck_assert_uint_eq(e.pos, PROMPT_N);
+	pump(&c, &g, 1);
+	ck_assert_uint_eq(g.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+	ck_assert_uint_eq(g.n, 30);
+	ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
+
+	/* a linked PREFILL refused at fetch (token id out of range): the DECODE does nothing */
+	e = tc_sync(&c, HC_OP_RESET_CONTEXT, ctx);
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	ctx = open_prefill(&c, 16, prompt, PROMPT_N);
+	ud = tc_prefill_flags(&c, ctx, &bad, 1, HC_SQE_F_LINK);
+	gen_start(&c, &g, ctx, 64, &d);
+	e = expect_cqe(&c, ud, HC_STATUS_ERROR);
+	ck_assert_uint_eq(e.reason, HC_REASON_BAD_TOKEN);
+	e = expect_cqe(&c, g.ud, HC_STATUS_CANCELLED);
+	ck_assert_uint_eq(e.count, 0);
+	ck_assert_uint_eq(e.pos, PROMPT_N);
+	hdr = tc_ptr(&c, g.stream);
+	ck_assert_uint_eq(__atomic_load_n(&hdr->tail, __ATOMIC_ACQUIRE), 0);
+
+	/* refused when it runs (the 16 tokens do not fit): the same, and a chain of two
+	 * linked PREFILLs cancels both followers */
+	ud = tc_prefill_flags(&c, ctx, more, 16, HC_SQE_F_LINK);
+	ud2 = tc_prefill_flags(&c, ctx, prompt, 1, HC_SQE_F_LINK);
+	gen_start(&c, &g, ctx, 64, &d);
+	e = expect_cqe(&c, ud, HC_STATUS_CONTEXT_FULL);
+	ck_assert_uint_eq(e.count, 0);
+	expect_cqe(&c, ud2, HC_STATUS_CANCELLED);
+	e = expect_cqe(&c, g.ud, HC_STATUS_CANCELLED);
+	ck_assert_uint_eq(e.pos, PROMPT_N);
+
+	/* the context is as the first prompt left it: a plain DECODE continues exactly */
+	d.max_tokens = 9;
+	gen_start(&c, &g, ctx, 64, &d);
+	pump(&c, &g, 1);
+	ck_assert_uint_eq(g.cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+	ck_assert_int_eq(memcmp(g.out, want, 9 * sizeof(uint32_t)), 0);
+
+	/* a failed linked PREFILL alone: the next job submitted (a RESET) is cancelled, the
+	 * one after it runs */
+	ud = tc_prefill_flags(&c, ctx, &bad, 1, HC_SQE_F_LINK);
+	expect_cqe(&c, ud, HC_STATUS_ERROR);
+	e = tc_sync(&c, HC_OP_RESET_CONTEXT, ctx);
+	ck_assert_uint_eq(e.status, HC_STATUS_CANCELLED);
+	ck_assert_uint_eq(e.pos, PROMPT_N + 8);	/* the 9th token is pending */
+	e = tc_sync(&c, HC_OP_RESET_CONTEXT, ctx);
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	ck_assert_uint_eq(e.pos, 0);
+
+	/* LINK is for PREFILL only */
+	{
+		struct hc_sqe s = { .opcode = HC_OP_RESET_CONTEXT, .flags = HC_SQE_F_LINK,
+				    .ctx_id = ctx, .user_data = 4242 };
+
+		tc_submit(&c, &s);
+		e = expect_cqe(&c, 4242, HC_STATUS_ERROR);
+		ck_assert_uint_eq(e.reason, HC_REASON_BAD_DESCRIPTOR);
+	}
+	tc_close(&c);
+	ref_close(&r);
+}
+END_TEST
+
 START_TEST(test_backpressure_and_cancel)
 {
 	struct tc_decode d = { .temperature = 0.7f, .seed = 9, .max_tokens = 400 };
@@ -478,6 +585,7 @@ static Suite *emud_decode_suite(void)
 	tcase_add_test(tc, test_wakeup_delay);
 	tcase_add_test(tc, test_stop_token);
 	tcase_add_test(tc, test_context_full);
+	tcase_add_test(tc, test_linked_prefill);
 	tcase_add_test(tc, test_backpressure_and_cancel);
 	tcase_add_test(tc, test_golden_stories260k);
 	return s;
