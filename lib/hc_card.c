@@ -301,6 +301,43 @@ int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struc
 	return ret;
 }
 
+/*
+ * A linked PREFILL (HC_SQE_F_LINK) and the job it links, pushed together under one lock so
+ * that no other SQE of the queue pair comes between them: both or neither. Direct card
+ * interface only (the SQ is ours to look at).
+ */
+int hc__submit_linked(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *first,
+		      struct hc_op *op1, struct hc_sqe *second, struct hc_op *op2)
+{
+	int ret = __atomic_load_n(&card->dead, __ATOMIC_RELAXED);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&qp->lock);
+	ret = hc_ring_prod_space(&qp->sq);
+	if (ret < 2) {
+		pthread_mutex_unlock(&qp->lock);
+		return ret < 0 ? -EIO : -EAGAIN;
+	}
+	op1->done = op2->done = 0;
+	op1->user_data = ++qp->next_user_data;
+	op2->user_data = ++qp->next_user_data;
+	first->user_data = op1->user_data;
+	second->user_data = op2->user_data;
+	ret = card->ops->push(card, qp, first);
+	if (!ret) {
+		op1->next = qp->ops;
+		qp->ops = op1;
+		ret = card->ops->push(card, qp, second);	/* the space was checked */
+		if (!ret) {
+			op2->next = qp->ops;
+			qp->ops = op2;
+		}
+	}
+	pthread_mutex_unlock(&qp->lock);
+	return ret;
+}
+
 static void reap_locked(struct hc_card *card, struct hc_qp *qp, int drain)
 {
 	struct hc_op **pp, *op;
@@ -332,6 +369,8 @@ static void reap_locked(struct hc_card *card, struct hc_qp *qp, int drain)
 		op->cqe = cqe;
 		if (op->stream)
 			hc__stream_complete(op->stream, &cqe);
+		if (op->linked)
+			hc__stream_prefill_done(op->linked, &cqe);
 		if (op->autofree)
 			free(op);
 		else

@@ -86,6 +86,23 @@ static int ctx_busy(struct hc_ctx *ctx)
 	return busy;
 }
 
+/* A prompt of @n ids for @ctx: each in the vocabulary, no decode running, room for all. */
+static int prompt_check(struct hc_ctx *ctx, const int32_t *ids, size_t n)
+{
+	const struct hc_card *card = ctx->card;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] < 0 || (uint32_t)ids[i] >= card->info.vocab_size)
+			return -EINVAL;
+	if (ctx_busy(ctx))
+		return -EBUSY;
+	/* All or nothing: the card checks each PREFILL, we check the whole prompt first. */
+	if ((uint64_t)ctx->pos + ctx->pending + n > card->info.max_ctx)
+		return -ENOSPC;
+	return 0;
+}
+
 int hc_ctx_prefill_tokens(struct hc_ctx *ctx, const int32_t *ids, size_t n)
 {
 	struct hc_card *card;
@@ -100,14 +117,9 @@ int hc_ctx_prefill_tokens(struct hc_ctx *ctx, const int32_t *ids, size_t n)
 	if (!ctx || !ids || !n)
 		return -EINVAL;
 	card = ctx->card;
-	for (i = 0; i < n; i++)
-		if (ids[i] < 0 || (uint32_t)ids[i] >= card->info.vocab_size)
-			return -EINVAL;
-	if (ctx_busy(ctx))
-		return -EBUSY;
-	/* All or nothing: the card checks each PREFILL, we check the whole prompt first. */
-	if ((uint64_t)ctx->pos + ctx->pending + n > card->info.max_ctx)
-		return -ENOSPC;
+	ret = prompt_check(ctx, ids, n);
+	if (ret)
+		return ret;
 	max = card->max_prefill ? card->max_prefill : 1;
 	chunk = n < max ? (uint32_t)n : max;
 	bytes = (uint64_t)chunk * sizeof(uint32_t);
@@ -240,20 +252,17 @@ static int f32_bits(float f, uint32_t *out)
 	return 0;
 }
 
-int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct hc_stream **out)
+/* The parameters of a decode, checked; *@entries: its stream ring's size. */
+static int decode_params_check(const struct hc_card *card, const struct hc_decode_params *p,
+			       uint32_t *out_entries)
 {
-	struct hc_card *card;
-	struct hc_stream_impl *si;
-	struct hc_sqe sqe;
 	uint32_t entries, i;
-	int ret;
 
-	if (!ctx || !p || !out || !p->max_tokens || p->n_stop > HC_MAX_STOP_IDS ||
+	if (!p->max_tokens || p->n_stop > HC_MAX_STOP_IDS ||
 	    p->latency_budget_us > HC_MAX_LATENCY_BUDGET_US ||
 	    !(p->temperature >= 0) || !(p->top_p >= 0) || p->temperature > 1e30f ||
 	    p->top_p > 1e30f)
 		return -EINVAL;
-	card = ctx->card;
 	for (i = 0; i < p->n_stop; i++)
 		if (p->stop_ids[i] < 0 || (uint32_t)p->stop_ids[i] >= card->info.vocab_size)
 			return -EINVAL;
@@ -272,10 +281,18 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 		while (entries & (entries - 1))
 			entries &= entries - 1;
 	}
-	if (ctx_busy(ctx))
-		return -EBUSY;
-	if (!ctx->has_logits && !ctx->pending)
-		return -EINVAL;	/* nothing to continue from: prefill first */
+	*out_entries = entries;
+	return 0;
+}
+
+/* A new stream of @entries for a decode of @p on @ctx, and its DECODE SQE (not submitted). */
+static int stream_new(struct hc_ctx *ctx, const struct hc_decode_params *p, uint32_t entries,
+		      struct hc_stream_impl **out, struct hc_sqe *sqe)
+{
+	struct hc_card *card = ctx->card;
+	struct hc_stream_impl *si;
+	uint32_t i;
+	int ret;
 
 	si = calloc(1, sizeof(*si));
 	if (!si)
@@ -306,36 +323,139 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct h
 	si->st.state = HC_STREAM_RUNNING;
 	si->st.stop_id = -1;
 
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = HC_OP_DECODE;
-	sqe.ctx_id = ctx->id;
-	sqe.decode.stream_offset = si->ring_cookie;
-	sqe.decode.stream_entries = entries;
-	sqe.decode.max_tokens = p->max_tokens;
-	f32_bits(p->temperature, &sqe.decode.temperature);
-	f32_bits(p->top_p, &sqe.decode.top_p);
-	sqe.decode.top_k = p->top_k;
-	sqe.decode.n_stop = p->n_stop;
-	sqe.decode.seed = p->seed;
-	sqe.decode.step_base = p->step_base;
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = HC_OP_DECODE;
+	sqe->ctx_id = ctx->id;
+	sqe->decode.stream_offset = si->ring_cookie;
+	sqe->decode.stream_entries = entries;
+	sqe->decode.max_tokens = p->max_tokens;
+	f32_bits(p->temperature, &sqe->decode.temperature);
+	f32_bits(p->top_p, &sqe->decode.top_p);
+	sqe->decode.top_k = p->top_k;
+	sqe->decode.n_stop = p->n_stop;
+	sqe->decode.seed = p->seed;
+	sqe->decode.step_base = p->step_base;
 	for (i = 0; i < p->n_stop; i++)
-		sqe.decode.stop[i] = (uint32_t)p->stop_ids[i];
+		sqe->decode.stop[i] = (uint32_t)p->stop_ids[i];
 	if (si->card_defers) {
 		/* the card defers the stream's interrupt by up to the budget less the wake-up's
 		 * own time, or until half the ring waits (so that the context does not pause on
 		 * a full ring meanwhile) */
-		sqe.decode.wakeup_usec = hc__wakeup_defer_us(si->budget_us);
-		sqe.decode.wakeup_tokens = entries / 2;
+		sqe->decode.wakeup_usec = hc__wakeup_defer_us(si->budget_us);
+		sqe->decode.wakeup_tokens = entries / 2;
 	}
-	ret = hc__submit(card, ctx->qp, &sqe, &si->op);
-	if (ret) {
-		card->ops->buf_free(card, HC_BUF_STREAM, si->ring_cookie, si->hdr, si->ring_bytes);
-		free(si);
-		return ret;
-	}
+	*out = si;
+	return 0;
+}
+
+static void stream_discard(struct hc_stream_impl *si)
+{
+	struct hc_card *card = si->ctx->card;
+
+	if (si->prompt)
+		card->ops->buf_free(card, HC_BUF_PROMPT, si->prompt_cookie, si->prompt,
+				    si->prompt_bytes);
+	card->ops->buf_free(card, HC_BUF_STREAM, si->ring_cookie, si->hdr, si->ring_bytes);
+	free(si);
+}
+
+/* The decode was submitted: the context's running stream. */
+static void stream_commit(struct hc_ctx *ctx, struct hc_stream_impl *si, struct hc_stream **out)
+{
 	si->next = ctx->streams;
 	ctx->streams = si;
 	ctx->running = si;
 	*out = &si->pub;
+}
+
+int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *p, struct hc_stream **out)
+{
+	struct hc_stream_impl *si;
+	struct hc_sqe sqe;
+	uint32_t entries;
+	int ret;
+
+	if (!ctx || !p || !out)
+		return -EINVAL;
+	ret = decode_params_check(ctx->card, p, &entries);
+	if (ret)
+		return ret;
+	if (ctx_busy(ctx))
+		return -EBUSY;
+	if (!ctx->has_logits && !ctx->pending)
+		return -EINVAL;	/* nothing to continue from: prefill first */
+	ret = stream_new(ctx, p, entries, &si, &sqe);
+	if (ret)
+		return ret;
+	ret = hc__submit(ctx->card, ctx->qp, &sqe, &si->op);
+	if (ret) {
+		stream_discard(si);
+		return ret;
+	}
+	stream_commit(ctx, si, out);
+	return 0;
+}
+
+int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
+		    const struct hc_decode_params *p, struct hc_stream **out)
+{
+	struct hc_stream_impl *si;
+	struct hc_card *card;
+	struct hc_sqe pre, dec;
+	uint32_t entries, max;
+	size_t head, i;
+	int ret;
+
+	if (!ctx || !ids || !n || !p || !out)
+		return -EINVAL;
+	card = ctx->card;
+	ret = decode_params_check(card, p, &entries);
+	if (!ret)
+		ret = prompt_check(ctx, ids, n);
+	if (ret)
+		return ret;
+	max = card->max_prefill ? card->max_prefill : 1;
+	/* the card cannot link (the kernel driver does not pass HC_CAP_LINK on): two round
+	 * trips, the same tokens */
+	if (!(card->info.capabilities & HC_CAP_LINK)) {
+		ret = hc_ctx_prefill_tokens(ctx, ids, n);
+		return ret ? ret : hc_ctx_decode(ctx, p, out);
+	}
+	/* a prompt longer than one PREFILL: all but its last one first, and wait for them */
+	head = n > max ? n - (n - 1) % max - 1 : 0;
+	if (head) {
+		ret = hc_ctx_prefill_tokens(ctx, ids, head);
+		if (ret)
+			return ret;
+	}
+	ret = stream_new(ctx, p, entries, &si, &dec);
+	if (ret)
+		return ret;
+	si->prompt_bytes = (uint64_t)(n - head) * sizeof(uint32_t);
+	ret = card->ops->buf_alloc(card, HC_BUF_PROMPT, si->prompt_bytes, &si->prompt_cookie,
+				   &si->prompt);
+	if (ret) {
+		si->prompt = NULL;
+		stream_discard(si);
+		return ret;
+	}
+	for (i = head; i < n; i++)
+		((uint32_t *)si->prompt)[i - head] = (uint32_t)ids[i];
+	memset(&pre, 0, sizeof(pre));
+	pre.opcode = HC_OP_PREFILL;
+	pre.flags = HC_SQE_F_LINK;
+	pre.ctx_id = ctx->id;
+	pre.prefill.tokens_offset = si->prompt_cookie;
+	pre.prefill.n_tokens = (uint32_t)(n - head);
+	si->prefill_op.linked = si;
+	ret = hc__submit_linked(card, ctx->qp, &pre, &si->prefill_op, &dec, &si->op);
+	if (ret) {
+		stream_discard(si);
+		return ret;
+	}
+	/* as hc_ctx_prefill_tokens leaves it; the completions say what the card did */
+	ctx->pending = 0;
+	ctx->has_logits = 1;
+	stream_commit(ctx, si, out);
 	return 0;
 }

@@ -100,6 +100,8 @@ struct hc_op {
 	int autofree;		/* fire-and-forget (CANCEL): freed by the reaper */
 	struct hc_cqe cqe;
 	struct hc_stream_impl *stream;	/* DECODE: where the completion goes */
+	struct hc_stream_impl *linked;	/* PREFILL linked ahead of this stream's DECODE
+					   (hc_ctx_generate): its failure is the stream's */
 };
 
 struct hc_qp {
@@ -192,6 +194,12 @@ struct hc_stream_impl {
 				   linger */
 	struct hc_stream_status st;
 	struct hc_op op;
+	/* hc_ctx_generate on a card with HC_CAP_LINK: the linked PREFILL, its token array
+	 * (freed with the stream) and its errno if it failed (then the stream's error) */
+	struct hc_op prefill_op;
+	void *prompt;
+	uint64_t prompt_cookie, prompt_bytes;
+	int prefill_err;
 };
 
 /*
@@ -243,6 +251,8 @@ void hc__qp_drop_ops(struct hc_qp *qp);
 /* Forget an op that will not complete (card gone). */
 void hc__op_unlink(struct hc_qp *qp, struct hc_op *op);
 /* Submit and wait; for tests: raw access to any opcode and context id. */
+int hc__submit_linked(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *first,
+		      struct hc_op *op1, struct hc_sqe *second, struct hc_op *op2);
 int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe);
 /* The same, giving up after @timeout_ms (-1: only when the card is gone) with -ETIMEDOUT. */
 int hc__exec_timeout(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe,
@@ -261,6 +271,8 @@ int hc_kernel_open(struct hc_card *card, const char *devnode);
 
 /* hc_stream.c */
 void hc__stream_complete(struct hc_stream_impl *si, const struct hc_cqe *cqe);
+/* Called by the reaper with the QP lock held: the linked PREFILL of @si completed. */
+void hc__stream_prefill_done(struct hc_stream_impl *si, const struct hc_cqe *cqe);
 void hc__uring_free(struct hc_uring *u);
 
 #endif

@@ -109,6 +109,17 @@ static struct hc_uring *ctx_uring(struct hc_ctx *ctx, int *err)
 	return ctx->uring;
 }
 
+/* Called by the reaper with the QP lock held; before the DECODE's completion (same CQ). */
+void hc__stream_prefill_done(struct hc_stream_impl *si, const struct hc_cqe *cqe)
+{
+	si->ctx->pos = cqe->pos;
+	if (cqe->status != HC_STATUS_OK) {
+		si->prefill_err = hc__status_errno(cqe);
+		if (!si->prefill_err)
+			si->prefill_err = -EIO;
+	}
+}
+
 /* Called by the reaper with the QP lock held. */
 void hc__stream_complete(struct hc_stream_impl *si, const struct hc_cqe *cqe)
 {
@@ -138,6 +149,11 @@ void hc__stream_complete(struct hc_stream_impl *si, const struct hc_cqe *cqe)
 		if (!si->st.error)
 			si->st.error = -EIO;
 		break;
+	}
+	if (si->prefill_err) {
+		/* the linked PREFILL failed and the card cancelled the DECODE: say why */
+		si->st.state = HC_STREAM_ERROR;
+		si->st.error = si->prefill_err;
 	}
 	/* the card now holds the last sampled token pending (docs/card-interface.md) */
 	ctx->pos = cqe->pos;
@@ -172,6 +188,7 @@ static void stream_mark_dead(struct hc_stream_impl *si)
 	if (!dead || __atomic_load_n(&si->ended, __ATOMIC_ACQUIRE))
 		return;
 	hc__op_unlink(si->ctx->qp, &si->op);
+	hc__op_unlink(si->ctx->qp, &si->prefill_op);
 	pthread_mutex_lock(&si->ctx->qp->lock);
 	if (!si->ended) {
 		si->st.state = HC_STREAM_ERROR;
@@ -756,9 +773,15 @@ void hc_stream_free(struct hc_stream *s)
 				}
 		}
 		pthread_mutex_unlock(&ctx->qp->lock);
+		hc__op_unlink(ctx->qp, &si->prefill_op);
 	} else {
 		ctx->card->ops->buf_free(ctx->card, HC_BUF_STREAM, si->ring_cookie, si->hdr,
 					 si->ring_bytes);
+		/* the card copied the linked PREFILL's tokens when it fetched it, long before */
+		hc__op_unlink(ctx->qp, &si->prefill_op);
+		if (si->prompt)
+			ctx->card->ops->buf_free(ctx->card, HC_BUF_PROMPT, si->prompt_cookie,
+						 si->prompt, si->prompt_bytes);
 	}
 	for (pp = &ctx->streams; *pp; pp = &(*pp)->next)
 		if (*pp == si) {

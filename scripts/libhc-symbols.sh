@@ -19,5 +19,6 @@ sed -e 's|/\*.*\*/||g' "$map" | awk '
 	}
 	/global:/ { global = 1; next }
 	/local:/ { global = 0; next }
+	/^[ \t]*}/ { global = 0; next }	# the node ends: "};" or "} LIBHC_PREVIOUS;"
 	global && /;/ { s = $1; sub(/;.*/, "", s); if (s != "") printf " %s@%s %s\n", s, node, ver }
 ' | LC_ALL=C sort

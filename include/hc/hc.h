@@ -374,6 +374,21 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *params,
 		  struct hc_stream **out);
 
 /*
+ * hc_ctx_generate - hc_ctx_prefill_tokens() of @ids, then hc_ctx_decode() of @params, in one
+ * submission where the card can link them (HC_CAP_LINK, as hc-emud): the stream is returned
+ * before the card has read the prompt, and the first token comes one round trip sooner.
+ * The same tokens either way. A card that cannot link (behind the kernel driver) gets the
+ * two calls; a prompt longer than one PREFILL has all but its last part prefilled first.
+ * @ctx: a context with no decode running (fresh, or continuing a kept history).
+ * @ids: @n prompt token ids, each < vocab_size.
+ * Return: 0, or the errors of hc_ctx_prefill_tokens() and hc_ctx_decode() (nothing
+ * submitted). A prompt the card refuses after that ends the stream with HC_STREAM_ERROR and
+ * the prefill's errno (e.g. -ENOSPC), with no token: the card cancelled the decode.
+ */
+int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
+		    const struct hc_decode_params *params, struct hc_stream **out);
+
+/*
  * hc_ctx_cancel - ask the card to stop the running decode of @ctx (no-op if none). Returns at
  * once; the stream then ends with status HC_STREAM_CANCELLED (or its natural end if that came
  * first). The card stops within one token step. Return: 0 or -EIO.

@@ -653,6 +653,133 @@ START_TEST(test_hung_card_times_out)
 }
 END_TEST
 
+/* Read @s to its end into @out (at most @cap tokens); its count, and its status in @st. */
+static uint32_t drain(struct hc_stream *s, int32_t *out, uint32_t cap,
+		      struct hc_stream_status *st)
+{
+	const uint32_t *t;
+	uint32_t n = 0, k, i;
+	int r;
+
+	for (;;) {
+		k = hc_stream_peek(s, &t);
+		if (!k) {
+			r = hc_stream_status(s, st);
+			ck_assert_int_ge(r, 0);
+			if (r)
+				return n;
+			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+			continue;
+		}
+		ck_assert_uint_le(n + k, cap);
+		for (i = 0; i < k; i++)
+			out[n++] = (int32_t)t[i];
+		hc_stream_advance(s, k);
+	}
+}
+
+/*
+ * hc_ctx_generate: a prompt and its decode in one submission give the in-process reference,
+ * and continuing a kept history gives what the two calls give, with the card's link
+ * (HC_CAP_LINK) and without it (white box: the bit taken out of what libhc saw), bit for
+ * bit. A prompt the card refuses after the call returned (white box: libhc made to believe
+ * the context is empty) ends the stream with the prefill's -ENOSPC and no token, and the
+ * context is as it was; the arguments are checked as prefill's and decode's are.
+ */
+START_TEST(test_generate)
+{
+	static const int32_t more[] = { 9, 8, 7 };
+	struct t_ref_params p = { .max_tokens = 24, .temperature = 0.8f, .seed = 5 };
+	struct hc_decode_params dp = { .max_tokens = 24, .temperature = 0.8f, .seed = 5 };
+	struct hc_decode_params dp2 = { .max_tokens = 10, .temperature = 0.8f, .seed = 5,
+					.step_base = 24 };
+	int32_t want[64], got[2][64], cont[2][64], bad = -1, *fill;
+	struct hc_stream_status st;
+	struct hc_stream *s, *s2;
+	struct hc_card *card;
+	struct hc_ctx *ctx;
+	uint64_t caps;
+	struct t_emud e;
+	char rom[256];
+	uint32_t nw, n, i, link, max;
+	int pass, r;
+
+	t_bake("tiny", 1, rom, sizeof(rom));
+	nw = t_reference(rom, prompt, 4, &p, want);
+	ck_assert_uint_eq(nw, 24);
+	T_EMUD_START(&e, rom, NULL);
+	ck_assert_int_eq(hc_open(e.uri, &card), 0);
+	caps = card->info.capabilities;
+	link = (caps & HC_CAP_LINK) != 0;
+	if (!t_external())
+		ck_assert(link);	/* hc-emud links; the kernel driver does not pass it on */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			card->info.capabilities &= ~HC_CAP_LINK;
+		ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+		ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s), 0);
+		n = drain(s, got[pass], 64, &st);
+		ck_assert_int_eq(st.state, HC_STREAM_DONE_MAX_TOKENS);
+		ck_assert_uint_eq(n, 24);
+		ck_assert_int_eq(memcmp(got[pass], want, sizeof(int32_t) * 24), 0);
+		ck_assert_uint_eq(hc_ctx_position(ctx), 4 + 24 - 1);
+		hc_stream_free(s);
+		ck_assert_int_eq(hc_ctx_generate(ctx, more, 3, &dp2, &s), 0);
+		ck_assert_uint_eq(drain(s, cont[pass], 64, &st), 10);
+		ck_assert_int_eq(st.state, HC_STREAM_DONE_MAX_TOKENS);
+		hc_stream_free(s);
+		hc_ctx_destroy(ctx);
+	}
+	ck_assert_int_eq(memcmp(cont[0], cont[1], sizeof(int32_t) * 10), 0);
+	card->info.capabilities = caps;
+
+	/* the card refuses the prompt after the call returned */
+	max = card->info.max_ctx;
+	fill = malloc(sizeof(*fill) * max);
+	ck_assert_ptr_nonnull(fill);
+	for (i = 0; i < max; i++)
+		fill[i] = 1;
+	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
+	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
+	ctx->pos = 0;
+	r = hc_ctx_generate(ctx, fill, max - 2, &dp, &s);
+	if (link) {
+		ck_assert_int_eq(r, 0);
+		ck_assert_uint_eq(drain(s, got[0], 64, &st), 0);
+		ck_assert_int_eq(st.state, HC_STREAM_ERROR);
+		ck_assert_int_eq(st.error, -ENOSPC);
+		hc_stream_free(s);
+	} else {
+		ck_assert_int_eq(r, -ENOSPC);	/* the two calls: prefill's answer */
+	}
+	ck_assert_uint_eq(hc_ctx_position(ctx), 4);
+	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+	ck_assert_uint_eq(drain(s, got[1], 64, &st), 24);
+	ck_assert_int_eq(memcmp(got[1], want, sizeof(int32_t) * 24), 0);
+	hc_stream_free(s);
+	free(fill);
+
+	/* arguments: nothing submitted */
+	ck_assert_int_eq(hc_ctx_reset(ctx), 0);
+	ck_assert_int_eq(hc_ctx_generate(NULL, prompt, 4, &dp, &s), -EINVAL);
+	ck_assert_int_eq(hc_ctx_generate(ctx, NULL, 4, &dp, &s), -EINVAL);
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 0, &dp, &s), -EINVAL);
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, NULL, &s), -EINVAL);
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, NULL), -EINVAL);
+	ck_assert_int_eq(hc_ctx_generate(ctx, &bad, 1, &dp, &s), -EINVAL);
+	dp2.max_tokens = 0;
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp2, &s), -EINVAL);
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s), 0);
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s2), -EBUSY);
+	ck_assert_uint_eq(drain(s, got[0], 64, &st), 24);
+	ck_assert_int_eq(memcmp(got[0], want, sizeof(int32_t) * 24), 0);
+	hc_stream_free(s);
+	hc_ctx_destroy(ctx);
+	hc_close(card);
+	t_emud_stop(&e);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("libhc_stream");
@@ -666,6 +793,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_ffi_symbols);
 	tcase_add_test(tc, test_paced_exact);
 	tcase_add_test(tc, test_context_limits);
+	tcase_add_test(tc, test_generate);
 	tcase_add_test(tc, test_daemon_dies);
 	tcase_add_test(tc, test_hung_card_times_out);
 	return s;
