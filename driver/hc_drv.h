@@ -37,7 +37,7 @@
 
 #define HC_DRIVER_NAME		"hc_accel"
 #define HC_DRIVER_DESC		"HC card inference accelerator"
-#define HC_DRIVER_VERSION	"1.0.0"	/* the project's version (include/hc/hc_version.h) */
+#define HC_DRIVER_VERSION	"1.1.0"	/* the project's version (include/hc/hc_version.h) */
 #define HC_DRIVER_DATE		"20261128"
 #define HC_DRIVER_MAJOR		0
 #define HC_DRIVER_MINOR		1

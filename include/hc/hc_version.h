@@ -8,9 +8,9 @@
 #define HC_VERSION_H
 
 #define HC_VERSION_MAJOR	1
-#define HC_VERSION_MINOR	0
+#define HC_VERSION_MINOR	1
 #define HC_VERSION_PATCH	0
-#define HC_VERSION_STRING	"1.0.0"
+#define HC_VERSION_STRING	"1.1.0"
 
 #define HC_VERSION_ENCODE(major, minor, patch)	(((major) << 16) | ((minor) << 8) | (patch))
 #define HC_VERSION_NUMBER \
