@@ -446,10 +446,18 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 static void step(struct emud_fn *fn, struct emud_ctx *c)
 {
 	struct emud_job *j = c->head;
+	bool linked;
 
 	switch (j->op) {
 	case HC_OP_PREFILL:
+		linked = j->link;
 		step_prefill(fn, c, j);
+		/* the prompt is in: the DECODE linked behind it shows its first token (sampled
+		 * from the prompt's logits) in this round too, so that one interrupt brings the
+		 * host the prefill's completion and the first token, not one each */
+		if (linked && c->state == CTX_LOGITS && c->head && c->head->op == HC_OP_DECODE &&
+		    !c->head->started)
+			step_decode(fn, c, c->head);
 		break;
 	case HC_OP_DECODE:
 		step_decode(fn, c, j);
