@@ -150,15 +150,11 @@ static int card_generate(struct run_engine *e, const int32_t *prompt, size_t n,
 		snprintf(err, errlen, "creating a context: %s", hc_strerror(rc));
 		return rc;
 	}
-	rc = hc_ctx_prefill_tokens(ctx, prompt, n);
+	/* prompt and decode in one submission: the first token one round trip sooner */
+	to_params(g, g->max_new, &p);
+	rc = hc_ctx_generate(ctx, prompt, n, &p, &s);
 	if (rc) {
 		snprintf(err, errlen, "prompt of %zu tokens: %s", n, hc_strerror(rc));
-		goto out;
-	}
-	to_params(g, g->max_new, &p);
-	rc = hc_ctx_decode(ctx, &p, &s);
-	if (rc) {
-		snprintf(err, errlen, "decode: %s", hc_strerror(rc));
 		goto out;
 	}
 	rc = stream_out(ctx, s, fn, arg, err, errlen);
