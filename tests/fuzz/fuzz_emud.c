@@ -190,6 +190,8 @@ static void submit(struct host *h, struct in *in)
 			sqe.prefill.n_tokens %= 64;
 			memset(sqe.prefill.reserved, 0, sizeof(sqe.prefill.reserved));
 			sqe.prefill.reserved0 = 0;
+			if (fix & 0x80)	/* linked to the context's next job */
+				sqe.flags = HC_SQE_F_LINK;
 		} else if (sqe.opcode == HC_OP_DECODE) {
 			sqe.decode.stream_offset = area(h, q) + STREAM_AT;
 			h->st_mem[q] = space(h, fix & 0x20);
