@@ -65,7 +65,7 @@ include $(MODULES:%=%/module.mk)
 	clean check-package
 all: programs tests
 # What `make install` needs: no test program, so Check is not a build dependency.
-programs: $(B)/layering.ok $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) \
+programs: $(B)/layering.ok $(B)/api-docs.ok $(LIBS_A:%=$(B)/lib%.a) $(LIBHC_A) $(LIBHC_SO) \
 	$(TOOLS:%=$(B)/%) $(DAEMONS:%=$(B)/%) $(LIBEXEC:%=$(B)/%)
 tests: $(TESTS:%=$(B)/tests/%) $(BENCHES:%=$(B)/%)
 
@@ -73,6 +73,12 @@ tests: $(TESTS:%=$(B)/tests/%) $(BENCHES:%=$(B)/%)
 $(B)/layering.ok: scripts/check-layering.sh $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 	@mkdir -p $(@D)
 	scripts/check-layering.sh
+	@touch $@
+
+# Every exported libhc function has its header comment and man page (scripts/check-api-docs.sh).
+$(B)/api-docs.ok: scripts/check-api-docs.sh lib/libhc.map $(wildcard include/hc/*.h man/*.3)
+	@mkdir -p $(@D)
+	scripts/check-api-docs.sh
 	@touch $@
 
 $(B)/%.o: %.c
