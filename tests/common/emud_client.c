@@ -350,10 +350,23 @@ void tc_submit(struct tc *c, const struct hc_sqe *sqe)
 {
 	uint64_t t0 = tc_ms();
 
-	while (hc_ring_prod_space(&c->sq) <= 0 && tc_ms() - t0 < TC_HANG_MS)
+	while (hc_ring_prod_space(&c->sq) <= (int)c->held && tc_ms() - t0 < TC_HANG_MS)
 		tc_nap();
-	memcpy(hc_ring_prod_entry(&c->sq, 0), sqe, sizeof(*sqe));
+	memcpy(hc_ring_prod_entry(&c->sq, c->held), sqe, sizeof(*sqe));
+	if (c->hold) {
+		c->held++;
+		return;
+	}
 	hc_ring_prod_publish(&c->sq, 1);
+	if (hc_ring_prod_need_wakeup(&c->sq))
+		tc_ring(c, HC_DOORBELL_QP(c->qp));
+}
+
+void tc_release(struct tc *c)
+{
+	hc_ring_prod_publish(&c->sq, c->held);
+	c->held = 0;
+	c->hold = 0;
 	if (hc_ring_prod_need_wakeup(&c->sq))
 		tc_ring(c, HC_DOORBELL_QP(c->qp));
 }

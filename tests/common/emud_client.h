@@ -33,6 +33,10 @@ struct tc {
 	uint64_t host_size, host_brk;
 	int host_rings;
 	int host_fd;			/* its memfd, while host_mem is mapped */
+	/* with @hold set, tc_submit() only writes SQEs (@held of them) and tc_release()
+	 * publishes them all at once: the card fetches them together */
+	int hold;
+	uint32_t held;
 };
 
 /* Sampling and limits of one DECODE (tc_decode()). */
@@ -100,6 +104,8 @@ uint32_t tc_qp_setup(struct tc *c, uint32_t q, uint32_t sq_n, uint32_t cq_n, int
 
 /* Queue one SQE (waits for SQ space) and notify the card if it asked for it. */
 void tc_submit(struct tc *c, const struct hc_sqe *sqe);
+/* Publish the SQEs held since c->hold was set (one tail store), and notify the card. */
+void tc_release(struct tc *c);
 
 /* Next CQE (sleeping on the CQ's interrupt); 0, or -ETIMEDOUT after @hang_ms. */
 int tc_cqe(struct tc *c, struct hc_cqe *out, int hang_ms);

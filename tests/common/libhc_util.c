@@ -410,6 +410,29 @@ done:
 	return n;
 }
 
+uint32_t t_drain(struct hc_stream *s, int32_t *out, uint32_t cap, struct hc_stream_status *st)
+{
+	const uint32_t *t;
+	uint32_t n = 0, k, i;
+	int r;
+
+	for (;;) {
+		k = hc_stream_peek(s, &t);
+		if (!k) {
+			r = hc_stream_status(s, st);
+			ck_assert_int_ge(r, 0);
+			if (r)
+				return n;
+			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+			continue;
+		}
+		ck_assert_uint_le(n + k, cap);
+		for (i = 0; i < k; i++)
+			out[n++] = (int32_t)t[i];
+		hc_stream_advance(s, k);
+	}
+}
+
 uint32_t t_generate(struct hc_card *card, const int32_t *prompt, uint32_t n_prompt,
 		    const struct t_ref_params *p, int32_t *out, struct hc_stream_status *st)
 {
@@ -417,8 +440,7 @@ uint32_t t_generate(struct hc_card *card, const int32_t *prompt, uint32_t n_prom
 				       .top_p = p->top_p, .top_k = p->top_k, .seed = p->seed };
 	struct hc_stream *s;
 	struct hc_ctx *ctx;
-	const uint32_t *t;
-	uint32_t n = 0, k, i;
+	uint32_t n, i;
 	int r;
 
 	for (i = 0; i < p->n_stop; i++)
@@ -430,21 +452,7 @@ uint32_t t_generate(struct hc_card *card, const int32_t *prompt, uint32_t n_prom
 	ck_assert_msg(r == 0, "prefill: %s", hc_strerror(r));
 	r = hc_ctx_decode(ctx, &dp, &s);
 	ck_assert_msg(r == 0, "decode: %s", hc_strerror(r));
-	for (;;) {
-		k = hc_stream_peek(s, &t);
-		if (!k) {
-			r = hc_stream_status(s, st);
-			ck_assert_int_ge(r, 0);
-			if (r)
-				break;
-			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
-			continue;
-		}
-		ck_assert_uint_le(n + k, p->max_tokens);
-		for (i = 0; i < k; i++)
-			out[n++] = (int32_t)t[i];
-		hc_stream_advance(s, k);
-	}
+	n = t_drain(s, out, p->max_tokens, st);
 	hc_stream_free(s);
 	hc_ctx_destroy(ctx);
 	return n;

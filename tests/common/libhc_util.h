@@ -80,6 +80,10 @@ struct t_ref_params {
 uint32_t t_reference(const char *rom, const int32_t *prompt, uint32_t n_prompt,
 		     const struct t_ref_params *p, int32_t *out);
 
+/* Read @s to its end into @out (at most @cap tokens, checked); the count, and the stream's
+ * final status in @st. */
+uint32_t t_drain(struct hc_stream *s, int32_t *out, uint32_t cap, struct hc_stream_status *st);
+
 /* Open the card and read a whole decode into @out (checked). Returns the count. */
 uint32_t t_generate(struct hc_card *card, const int32_t *prompt, uint32_t n_prompt,
 		    const struct t_ref_params *p, int32_t *out, struct hc_stream_status *st);

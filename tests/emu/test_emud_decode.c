@@ -351,6 +351,30 @@ static struct hc_cqe expect_cqe(struct tc *c, uint64_t ud, uint16_t status)
 }
 
 /*
+ * A NOP on the second queue pair (@sq1, @cq1, vector @v1), waited for on its own interrupt:
+ * every interrupt the card raised for lower vectors before it is in their pipes now.
+ */
+static void link_barrier(struct tc *c, struct hc_ring *sq1, struct hc_ring *cq1, uint32_t v1)
+{
+	struct hc_sqe s = { .opcode = HC_OP_NOP, .user_data = 777 };
+	struct pollfd p = { c->irq[v1], POLLIN, 0 };
+	struct hc_cqe e;
+
+	ck_assert_int_eq(hc_ring_cons_sleep_prepare(cq1), 0);
+	ck_assert_int_gt(hc_ring_prod_space(sq1), 0);
+	memcpy(hc_ring_prod_entry(sq1, 0), &s, sizeof(s));
+	hc_ring_prod_publish(sq1, 1);
+	tc_ring(c, HC_DOORBELL_QP(c->qp + 1));
+	ck_assert_int_eq(poll(&p, 1, TC_HANG_MS), 1);
+	tc_wait_irq(c, v1, 0);
+	ck_assert_int_eq(hc_ring_cons_avail(cq1), 1);
+	memcpy(&e, hc_ring_cons_entry(cq1, 0), sizeof(e));
+	hc_ring_cons_release(cq1, 1);
+	ck_assert_uint_eq(e.user_data, 777);
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+}
+
+/*
  * HC_SQE_F_LINK (HC_CAP_LINK): a PREFILL and its DECODE in one submission decode exactly as
  * two round trips do; when the linked PREFILL fails, at fetch (a bad token) or when it runs
  * (CONTEXT_FULL), the context's next job completes CANCELLED with nothing written and the
@@ -431,6 +455,50 @@ START_TEST(test_linked_prefill)
 	e = tc_sync(&c, HC_OP_RESET_CONTEXT, ctx);
 	ck_assert_uint_eq(e.status, HC_STATUS_OK);
 	ck_assert_uint_eq(e.pos, 0);
+
+	/*
+	 * One interrupt brings the PREFILL's completion and the first token: the card shows the
+	 * linked DECODE's first token in the round the PREFILL completes. Both SQEs are
+	 * published at once (fetched together), the CQ asks for every interrupt, the stream
+	 * for none, and the DECODE is one token long, so all of it is one interrupt, where
+	 * finishing the round at the PREFILL's completion made two. Counted exactly: the pipe
+	 * holds a record per interrupt, and a NOP on a second queue pair is the barrier (the
+	 * card raises a round's vectors in ascending order, and the second queue pair's is
+	 * higher), so every interrupt of queue pair 0 so far is in its pipe once the NOP's is.
+	 */
+	{
+		const uint32_t q0 = c.qp, v0 = 1 + q0, v1 = 2 + q0;
+		struct hc_ring sq0 = c.sq, cq0 = c.cq, sq1, cq1;
+		uint64_t t0;
+		char rec[64];
+
+		ck_assert_uint_eq(tc_qp_setup(&c, q0 + 1, 8, 8, 1), HC_QP_STATE_ENABLED);
+		sq1 = c.sq;
+		cq1 = c.cq;
+		c.sq = sq0;
+		c.cq = cq0;
+		c.qp = q0;
+		e = tc_sync(&c, HC_OP_RESET_CONTEXT, ctx);
+		ck_assert_uint_eq(e.status, HC_STATUS_OK);
+		link_barrier(&c, &sq1, &cq1, v1);
+		tc_wait_irq(&c, v0, 0);
+		ck_assert_int_eq(hc_ring_cons_sleep_prepare(&c.cq), 0);
+		d.max_tokens = 1;
+		c.hold = 1;
+		ud = tc_prefill_flags(&c, ctx, prompt, PROMPT_N, HC_SQE_F_LINK);
+		gen_start(&c, &g, ctx, 64, &d);
+		tc_release(&c);
+		t0 = tc_ms();
+		while (hc_ring_cons_avail(&c.cq) < 2 && tc_ms() - t0 < TC_HANG_MS)
+			tc_nap();	/* the completions, leaving the interrupt pipe alone */
+		link_barrier(&c, &sq1, &cq1, v1);
+		ck_assert_int_eq(read(c.irq[v0], rec, sizeof(rec)), 8);	/* one interrupt */
+		expect_cqe(&c, ud, HC_STATUS_OK);
+		e = expect_cqe(&c, g.ud, HC_STATUS_DONE_MAX_TOKENS);
+		ck_assert_uint_eq(e.count, 1);
+		ck_assert_uint_eq(tc_stream_take(&c, &g.r, g.out, 1), 1);
+		ck_assert_uint_eq(g.out[0], want[0]);
+	}
 
 	/* LINK is for PREFILL only */
 	{

@@ -653,31 +653,6 @@ START_TEST(test_hung_card_times_out)
 }
 END_TEST
 
-/* Read @s to its end into @out (at most @cap tokens); its count, and its status in @st. */
-static uint32_t drain(struct hc_stream *s, int32_t *out, uint32_t cap,
-		      struct hc_stream_status *st)
-{
-	const uint32_t *t;
-	uint32_t n = 0, k, i;
-	int r;
-
-	for (;;) {
-		k = hc_stream_peek(s, &t);
-		if (!k) {
-			r = hc_stream_status(s, st);
-			ck_assert_int_ge(r, 0);
-			if (r)
-				return n;
-			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
-			continue;
-		}
-		ck_assert_uint_le(n + k, cap);
-		for (i = 0; i < k; i++)
-			out[n++] = (int32_t)t[i];
-		hc_stream_advance(s, k);
-	}
-}
-
 /*
  * hc_ctx_generate: a prompt and its decode in one submission give the in-process reference,
  * and continuing a kept history gives what the two calls give, with the card's link
@@ -718,14 +693,14 @@ START_TEST(test_generate)
 			card->info.capabilities &= ~HC_CAP_LINK;
 		ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
 		ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s), 0);
-		n = drain(s, got[pass], 64, &st);
+		n = t_drain(s, got[pass], 64, &st);
 		ck_assert_int_eq(st.state, HC_STREAM_DONE_MAX_TOKENS);
 		ck_assert_uint_eq(n, 24);
 		ck_assert_int_eq(memcmp(got[pass], want, sizeof(int32_t) * 24), 0);
 		ck_assert_uint_eq(hc_ctx_position(ctx), 4 + 24 - 1);
 		hc_stream_free(s);
 		ck_assert_int_eq(hc_ctx_generate(ctx, more, 3, &dp2, &s), 0);
-		ck_assert_uint_eq(drain(s, cont[pass], 64, &st), 10);
+		ck_assert_uint_eq(t_drain(s, cont[pass], 64, &st), 10);
 		ck_assert_int_eq(st.state, HC_STREAM_DONE_MAX_TOKENS);
 		hc_stream_free(s);
 		hc_ctx_destroy(ctx);
@@ -745,7 +720,7 @@ START_TEST(test_generate)
 	r = hc_ctx_generate(ctx, fill, max - 2, &dp, &s);
 	if (link) {
 		ck_assert_int_eq(r, 0);
-		ck_assert_uint_eq(drain(s, got[0], 64, &st), 0);
+		ck_assert_uint_eq(t_drain(s, got[0], 64, &st), 0);
 		ck_assert_int_eq(st.state, HC_STREAM_ERROR);
 		ck_assert_int_eq(st.error, -ENOSPC);
 		hc_stream_free(s);
@@ -754,7 +729,7 @@ START_TEST(test_generate)
 		ck_assert_int_eq(r, -ENOSPC);	/* the two calls: prefill's answer */
 	}
 	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
-	ck_assert_uint_eq(drain(s, got[1], 64, &st), 24);
+	ck_assert_uint_eq(t_drain(s, got[1], 64, &st), 24);
 	ck_assert_int_eq(memcmp(got[1], want, sizeof(int32_t) * 24), 0);
 	hc_stream_free(s);
 	free(fill);
@@ -771,7 +746,7 @@ START_TEST(test_generate)
 	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp2, &s), -EINVAL);
 	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s), 0);
 	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s2), -EBUSY);
-	ck_assert_uint_eq(drain(s, got[0], 64, &st), 24);
+	ck_assert_uint_eq(t_drain(s, got[0], 64, &st), 24);
 	ck_assert_int_eq(memcmp(got[0], want, sizeof(int32_t) * 24), 0);
 	hc_stream_free(s);
 	hc_ctx_destroy(ctx);
