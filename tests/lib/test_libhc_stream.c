@@ -656,8 +656,8 @@ END_TEST
 /*
  * hc_ctx_generate: a prompt and its decode in one submission give the in-process reference,
  * and continuing a kept history gives what the two calls give, with the card's link
- * (HC_CAP_LINK) and without it (white box: the bit taken out of what libhc saw), bit for
- * bit. A prompt the card refuses after the call returned (white box: libhc made to believe
+ * (HC_CAP_LINK), without it (white box: the bit taken out of what libhc saw) and with a
+ * prompt longer than one PREFILL (white box: max_prefill 3), bit for bit. A prompt the card refuses after the call returned (white box: libhc made to believe
  * the context is empty) ends the stream with the prefill's -ENOSPC and no token, and the
  * context is as it was; the arguments are checked as prefill's and decode's are.
  */
@@ -668,7 +668,7 @@ START_TEST(test_generate)
 	struct hc_decode_params dp = { .max_tokens = 24, .temperature = 0.8f, .seed = 5 };
 	struct hc_decode_params dp2 = { .max_tokens = 10, .temperature = 0.8f, .seed = 5,
 					.step_base = 24 };
-	int32_t want[64], got[2][64], cont[2][64], bad = -1, *fill;
+	int32_t want[64], got[3][64], cont[3][64], bad = -1, *fill;
 	struct hc_stream_status st;
 	struct hc_stream *s, *s2;
 	struct hc_card *card;
@@ -676,7 +676,7 @@ START_TEST(test_generate)
 	uint64_t caps;
 	struct t_emud e;
 	char rom[256];
-	uint32_t nw, n, i, link, max;
+	uint32_t nw, n, i, link, max, max_prefill;
 	int pass, r;
 
 	t_bake("tiny", 1, rom, sizeof(rom));
@@ -685,12 +685,19 @@ START_TEST(test_generate)
 	T_EMUD_START(&e, rom, NULL);
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	caps = card->info.capabilities;
+	max_prefill = card->max_prefill;
 	link = (caps & HC_CAP_LINK) != 0;
 	if (!t_external())
 		ck_assert(link);	/* hc-emud links; the kernel driver does not pass it on */
-	for (pass = 0; pass < 2; pass++) {
-		if (pass)
+	for (pass = 0; pass < 3; pass++) {
+		/* 1: no link; 2: the link, and PREFILLs of at most 3 tokens (white box), so the
+		 * 4-token prompt goes 3 first and the last one linked */
+		if (pass == 1)
 			card->info.capabilities &= ~HC_CAP_LINK;
+		if (pass == 2) {
+			card->info.capabilities = caps;
+			card->max_prefill = 3;
+		}
 		ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
 		ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s), 0);
 		n = t_drain(s, got[pass], 64, &st);
@@ -706,7 +713,9 @@ START_TEST(test_generate)
 		hc_ctx_destroy(ctx);
 	}
 	ck_assert_int_eq(memcmp(cont[0], cont[1], sizeof(int32_t) * 10), 0);
+	ck_assert_int_eq(memcmp(cont[0], cont[2], sizeof(int32_t) * 10), 0);
 	card->info.capabilities = caps;
+	card->max_prefill = max_prefill;
 
 	/* the card refuses the prompt after the call returned */
 	max = card->info.max_ctx;
