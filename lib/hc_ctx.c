@@ -421,13 +421,8 @@ int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
 		ret = hc_ctx_prefill_tokens(ctx, ids, n);
 		return ret ? ret : hc_ctx_decode(ctx, p, out);
 	}
-	/* a prompt longer than one PREFILL: all but its last one first, and wait for them */
+	/* a prompt longer than one PREFILL: all but its last one first (below) */
 	head = n > max ? n - (n - 1) % max - 1 : 0;
-	if (head) {
-		ret = hc_ctx_prefill_tokens(ctx, ids, head);
-		if (ret)
-			return ret;
-	}
 	ret = stream_new(ctx, p, entries, &si, &dec);
 	if (ret)
 		return ret;
@@ -438,6 +433,14 @@ int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
 		si->prompt = NULL;
 		stream_discard(si);
 		return ret;
+	}
+	/* memory in hand, so nothing fails for want of it once the card has part of the prompt */
+	if (head) {
+		ret = hc_ctx_prefill_tokens(ctx, ids, head);
+		if (ret) {
+			stream_discard(si);
+			return ret;
+		}
 	}
 	for (i = head; i < n; i++)
 		((uint32_t *)si->prompt)[i - head] = (uint32_t)ids[i];

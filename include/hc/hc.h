@@ -381,9 +381,10 @@ int hc_ctx_decode(struct hc_ctx *ctx, const struct hc_decode_params *params,
  * two calls; a prompt longer than one PREFILL has all but its last part prefilled first.
  * @ctx: a context with no decode running (fresh, or continuing a kept history).
  * @ids: @n prompt token ids, each < vocab_size.
- * Return: 0, or the errors of hc_ctx_prefill_tokens() and hc_ctx_decode() (nothing
- * submitted). A prompt the card refuses after that ends the stream with HC_STREAM_ERROR and
- * the prefill's errno (e.g. -ENOSPC), with no token: the card cancelled the decode.
+ * Return: 0, or the errors of hc_ctx_prefill_tokens() and hc_ctx_decode(), which leave the
+ * context as those calls do (checked first: nothing submitted). A prompt the card refuses
+ * after the call returned ends the stream with HC_STREAM_ERROR and the prefill's errno (e.g.
+ * -ENOSPC), with no token: the card cancelled the decode.
  */
 int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
 		    const struct hc_decode_params *params, struct hc_stream **out);
