@@ -266,18 +266,26 @@ void hc__qp_put(struct hc_card *card, struct hc_qp *qp)
 
 /* ---- submission and completion ---- */
 
-/* The socket transport's push: the SQE as is, then the doorbell if the card sleeps. */
-int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe)
+/* The socket transport's push: the @n SQEs as they are, published together, then the
+ * doorbell if the card sleeps. */
+int hc__direct_push_n(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe,
+		      unsigned n)
 {
 	int space = hc_ring_prod_space(&qp->sq);
 
-	if (space <= 0)
+	if (space < (int)n)
 		return space < 0 ? -EIO : -EAGAIN;
-	memcpy(hc_ring_prod_entry(&qp->sq, 0), sqe, sizeof(*sqe));
-	hc_ring_prod_publish(&qp->sq, 1);
+	for (unsigned i = 0; i < n; i++)
+		memcpy(hc_ring_prod_entry(&qp->sq, i), &sqe[i], sizeof(*sqe));
+	hc_ring_prod_publish(&qp->sq, n);
 	if (hc_ring_prod_need_wakeup(&qp->sq))
 		card->ops->doorbell(card, HC_DOORBELL_QP(qp->index));
 	return 0;
+}
+
+int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe)
+{
+	return hc__direct_push_n(card, qp, sqe, 1);
 }
 
 int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op)
@@ -302,36 +310,31 @@ int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struc
 }
 
 /*
- * A linked PREFILL (HC_SQE_F_LINK) and the job it links, pushed together under one lock so
- * that no other SQE of the queue pair comes between them: both or neither. Direct card
- * interface only (the SQ is ours to look at).
+ * A linked PREFILL (HC_SQE_F_LINK) and the job it links (@sqe[0], @sqe[1]; @op[0], @op[1]),
+ * published together (ops->push_n): no other SQE comes between them, both or neither, and
+ * the card fetches them in one go. -EOPNOTSUPP for a transport without push_n.
  */
-int hc__submit_linked(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *first,
-		      struct hc_op *op1, struct hc_sqe *second, struct hc_op *op2)
+int hc__submit_linked(struct hc_card *card, struct hc_qp *qp, struct hc_sqe sqe[2],
+		      struct hc_op *op[2])
 {
 	int ret = __atomic_load_n(&card->dead, __ATOMIC_RELAXED);
 
 	if (ret)
 		return ret;
+	if (!card->ops->push_n)
+		return -EOPNOTSUPP;
 	pthread_mutex_lock(&qp->lock);
-	ret = hc_ring_prod_space(&qp->sq);
-	if (ret < 2) {
-		pthread_mutex_unlock(&qp->lock);
-		return ret < 0 ? -EIO : -EAGAIN;
+	for (int i = 0; i < 2; i++) {
+		op[i]->done = 0;
+		op[i]->user_data = qp->next_user_data + 1 + i;
+		sqe[i].user_data = op[i]->user_data;
 	}
-	op1->done = op2->done = 0;
-	op1->user_data = ++qp->next_user_data;
-	op2->user_data = ++qp->next_user_data;
-	first->user_data = op1->user_data;
-	second->user_data = op2->user_data;
-	ret = card->ops->push(card, qp, first);
+	ret = card->ops->push_n(card, qp, sqe, 2);
 	if (!ret) {
-		op1->next = qp->ops;
-		qp->ops = op1;
-		ret = card->ops->push(card, qp, second);	/* the space was checked */
-		if (!ret) {
-			op2->next = qp->ops;
-			qp->ops = op2;
+		qp->next_user_data += 2;
+		for (int i = 0; i < 2; i++) {
+			op[i]->next = qp->ops;
+			qp->ops = op[i];
 		}
 	}
 	pthread_mutex_unlock(&qp->lock);

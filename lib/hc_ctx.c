@@ -401,7 +401,8 @@ int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
 {
 	struct hc_stream_impl *si;
 	struct hc_card *card;
-	struct hc_sqe pre, dec;
+	struct hc_sqe sqe[2];
+	struct hc_op *op[2];
 	uint32_t entries, max;
 	size_t head, i;
 	int ret;
@@ -417,13 +418,13 @@ int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
 	max = card->max_prefill ? card->max_prefill : 1;
 	/* the card cannot link (the kernel driver does not pass HC_CAP_LINK on): two round
 	 * trips, the same tokens */
-	if (!(card->info.capabilities & HC_CAP_LINK)) {
+	if (!(card->info.capabilities & HC_CAP_LINK) || !card->ops->push_n) {
 		ret = hc_ctx_prefill_tokens(ctx, ids, n);
 		return ret ? ret : hc_ctx_decode(ctx, p, out);
 	}
 	/* a prompt longer than one PREFILL: all but its last one first (below) */
 	head = n > max ? n - (n - 1) % max - 1 : 0;
-	ret = stream_new(ctx, p, entries, &si, &dec);
+	ret = stream_new(ctx, p, entries, &si, &sqe[1]);
 	if (ret)
 		return ret;
 	si->prompt_bytes = (uint64_t)(n - head) * sizeof(uint32_t);
@@ -444,14 +445,16 @@ int hc_ctx_generate(struct hc_ctx *ctx, const int32_t *ids, size_t n,
 	}
 	for (i = head; i < n; i++)
 		((uint32_t *)si->prompt)[i - head] = (uint32_t)ids[i];
-	memset(&pre, 0, sizeof(pre));
-	pre.opcode = HC_OP_PREFILL;
-	pre.flags = HC_SQE_F_LINK;
-	pre.ctx_id = ctx->id;
-	pre.prefill.tokens_offset = si->prompt_cookie;
-	pre.prefill.n_tokens = (uint32_t)(n - head);
+	memset(&sqe[0], 0, sizeof(sqe[0]));
+	sqe[0].opcode = HC_OP_PREFILL;
+	sqe[0].flags = HC_SQE_F_LINK;
+	sqe[0].ctx_id = ctx->id;
+	sqe[0].prefill.tokens_offset = si->prompt_cookie;
+	sqe[0].prefill.n_tokens = (uint32_t)(n - head);
 	si->prefill_op.linked = si;
-	ret = hc__submit_linked(card, ctx->qp, &pre, &si->prefill_op, &dec, &si->op);
+	op[0] = &si->prefill_op;
+	op[1] = &si->op;
+	ret = hc__submit_linked(card, ctx->qp, sqe, op);
 	if (ret) {
 		stream_discard(si);
 		return ret;

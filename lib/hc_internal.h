@@ -63,6 +63,10 @@ struct hc_card_ops {
 	 * transport's format, publish it and notify the card. 0, -EAGAIN (full), -errno.
 	 */
 	int (*push)(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe);
+	/* Optional (the direct card interface): push @n SQEs so, all or none, published with
+	 * one tail store and one doorbell so that the card fetches them together. */
+	int (*push_n)(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe,
+		      unsigned n);
 	/* Cancel every job of @ctx (their CQEs say CANCELLED); does not wait. */
 	int (*cancel)(struct hc_card *card, struct hc_ctx *ctx);
 	/* A buffer the card can read (PROMPT) or write (STREAM): CPU pointer + cookie. */
@@ -235,6 +239,8 @@ void hc__mem_free(struct hc_card *card, uint64_t off, uint64_t size);
 int hc__qp_get(struct hc_card *card, struct hc_qp **out);	/* least-used, enabled */
 void hc__qp_put(struct hc_card *card, struct hc_qp *qp);
 int hc__direct_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe);
+int hc__direct_push_n(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe,
+		      unsigned n);
 /* Submit @sqe on @qp for @op (user_data assigned). */
 int hc__submit(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_op *op);
 /* Reap every CQE of @qp and drain its irq fd; caller holds no lock. */
@@ -251,8 +257,8 @@ void hc__qp_drop_ops(struct hc_qp *qp);
 /* Forget an op that will not complete (card gone). */
 void hc__op_unlink(struct hc_qp *qp, struct hc_op *op);
 /* Submit and wait; for tests: raw access to any opcode and context id. */
-int hc__submit_linked(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *first,
-		      struct hc_op *op1, struct hc_sqe *second, struct hc_op *op2);
+int hc__submit_linked(struct hc_card *card, struct hc_qp *qp, struct hc_sqe sqe[2],
+		      struct hc_op *op[2]);
 int hc__exec(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe, struct hc_cqe *cqe);
 /* The same, giving up after @timeout_ms (-1: only when the card is gone) with -ETIMEDOUT. */
 int hc__exec_timeout(struct hc_card *card, struct hc_qp *qp, struct hc_sqe *sqe,

@@ -164,16 +164,31 @@ static void emu_buf_free(struct hc_card *card, enum hc_buf_kind kind, uint64_t c
 }
 
 /* A DECODE whose stream is in host memory names it by bus address, flagged as such. */
+static void emu_sqe(struct hc_sqe *s)
+{
+	if (s->opcode == HC_OP_DECODE && (s->decode.stream_offset & EMU_COOKIE_HOST)) {
+		s->flags |= HC_SQE_F_STREAM_HOST;
+		s->decode.stream_offset &= ~EMU_COOKIE_HOST;
+	}
+}
+
+static int emu_push_n(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe,
+		      unsigned n)
+{
+	struct hc_sqe s[2];
+
+	if (n > 2)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		s[i] = sqe[i];
+		emu_sqe(&s[i]);
+	}
+	return hc__direct_push_n(card, qp, s, n);
+}
+
 static int emu_push(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe)
 {
-	struct hc_sqe s;
-
-	if (sqe->opcode != HC_OP_DECODE || !(sqe->decode.stream_offset & EMU_COOKIE_HOST))
-		return hc__direct_push(card, qp, sqe);
-	s = *sqe;
-	s.flags |= HC_SQE_F_STREAM_HOST;
-	s.decode.stream_offset &= ~EMU_COOKIE_HOST;
-	return hc__direct_push(card, qp, &s);
+	return emu_push_n(card, qp, sqe, 1);
 }
 
 static void emu_stream_kick(struct hc_card *card, struct hc_stream_impl *si)
@@ -211,6 +226,7 @@ static const struct hc_card_ops emu_ops = {
 	.ctx_open = emu_ctx_open,
 	.ctx_close = emu_ctx_close,
 	.push = emu_push,
+	.push_n = emu_push_n,
 	.cancel = emu_cancel,
 	.buf_alloc = emu_buf_alloc,
 	.buf_free = emu_buf_free,
