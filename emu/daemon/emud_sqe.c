@@ -134,6 +134,18 @@ static bool queued_op(uint8_t opcode)
 	return opcode == HC_OP_PREFILL || opcode == HC_OP_DECODE || opcode == HC_OP_RESET_CONTEXT;
 }
 
+/*
+ * An error CQE for @sqe. A refused job of context @c is still the context's next job: it
+ * takes a failed linked PREFILL's break, and a refused linked PREFILL is a failed one.
+ */
+static void refuse(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe,
+		   struct emud_ctx *c, uint16_t reason, const char *why)
+{
+	post_error(fn, q, sqe, reason, why);
+	if (c && queued_op(sqe->opcode))
+		c->link_broken = sqe->flags & HC_SQE_F_LINK;
+}
+
 void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 {
 	struct emud_ctx *c = NULL;
@@ -202,9 +214,7 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 		break;
 	}
 	if (reason) {
-		post_error(fn, q, sqe, reason, why);
-		if (c && queued_op(sqe->opcode))
-			c->link_broken = sqe->flags & HC_SQE_F_LINK;	/* it failed, or took the break */
+		refuse(fn, q, sqe, c, reason, why);
 		return;
 	}
 
@@ -244,15 +254,13 @@ void emud_sqe_submit(struct emud_fn *fn, uint32_t q, const struct hc_sqe *sqe)
 	if (fn->qp[q].inflight >= EMUD_QP_MAX_INFLIGHT ||
 	    (tokens && fn->tok_bytes + ((uint64_t)sqe->prefill.n_tokens + 1) * 4 > fn->mem_size)) {
 		free(tokens);
-		post_error(fn, q, sqe, HC_REASON_NO_MEMORY, "too many queued jobs or prompt tokens");
-		c->link_broken = sqe->flags & HC_SQE_F_LINK;
+		refuse(fn, q, sqe, c, HC_REASON_NO_MEMORY, "too many queued jobs or prompt tokens");
 		return;
 	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		free(tokens);
-		post_error(fn, q, sqe, HC_REASON_NO_MEMORY, "out of memory for a job");
-		c->link_broken = sqe->flags & HC_SQE_F_LINK;
+		refuse(fn, q, sqe, c, HC_REASON_NO_MEMORY, "out of memory for a job");
 		return;
 	}
 	j->op = sqe->opcode;

@@ -172,6 +172,7 @@ static void emu_sqe(struct hc_sqe *s)
 	}
 }
 
+/* At most two: single SQEs and a linked PREFILL with its DECODE (hc__submit_linked). */
 static int emu_push_n(struct hc_card *card, struct hc_qp *qp, const struct hc_sqe *sqe,
 		      unsigned n)
 {

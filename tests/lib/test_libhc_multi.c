@@ -536,23 +536,25 @@ START_TEST(test_wait_any_args)
 	ck_assert_int_eq(hc_open(e.uri, &card), 0);
 	ck_assert_int_eq(hc_ctx_create(card, &ctx), 0);
 	ck_assert_int_eq(hc_ctx_prefill_tokens(ctx, prompt, 4), 0);
-	/* a budget within the wake-up's own allowance defers nothing: the DECODE of budget 0 */
-	dp.latency_budget_us = 114;
-	ck_assert_uint_eq(deferral_us(dp.latency_budget_us), 0);
-	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
-	ck_assert_uint_eq(last_sqe(ctx)->opcode, HC_OP_DECODE);
-	ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_usec, 0);
-	ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_tokens, 0);
-	ck_assert_int_eq(hc_stream_wait(&s, 1, -1), 1);
-	while (hc_stream_status(s, NULL) != 1) {
-		const uint32_t *t;
+	/* a budget within the wake-up's own allowance (114 us) defers nothing: the DECODE of
+	 * budget 0; one microsecond more defers by one */
+	for (uint32_t budget = 114; budget <= 115; budget++) {
+		dp.latency_budget_us = budget;
+		ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), 0);
+		ck_assert_uint_eq(last_sqe(ctx)->opcode, HC_OP_DECODE);
+		ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_usec, budget - 114);
+		ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_usec, deferral_us(budget));
+		ck_assert_uint_eq(last_sqe(ctx)->decode.wakeup_tokens,
+				  budget == 114 ? 0 : (s->mask + 1) / 2);
+		ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 1);
+		while (hc_stream_status(s, NULL) != 1) {
+			const uint32_t *t;
 
-		hc_stream_advance(s, hc_stream_peek(s, &t));
-		ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+			hc_stream_advance(s, hc_stream_peek(s, &t));
+			ck_assert_int_ge(hc_stream_wait(&s, 1, -1), 0);
+		}
+		hc_stream_free(s);
 	}
-	hc_stream_free(s);
-	dp.latency_budget_us = 115;
-	ck_assert_uint_eq(deferral_us(dp.latency_budget_us), 1);
 	dp.latency_budget_us = HC_MAX_LATENCY_BUDGET_US + 1;
 	ck_assert_int_eq(hc_ctx_decode(ctx, &dp, &s), -EINVAL);
 	dp.latency_budget_us = HC_MAX_LATENCY_BUDGET_US;
