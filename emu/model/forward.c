@@ -218,6 +218,50 @@ static int bind_weights(struct hc_model *m, char *err, size_t errlen)
 	return 0;
 }
 
+#define MATS_PER_LAYER 7
+
+/* Matrix @i of the forward pass: 7 per layer, then the classifier (token_embd when tied). */
+static struct hc_mat *weight_mat(struct hc_model *m, size_t i)
+{
+	struct layer *L = &m->layers[i / MATS_PER_LAYER];
+
+	if (i == (size_t)m->a.n_layers * MATS_PER_LAYER)
+		return &m->output;
+	switch (i % MATS_PER_LAYER) {
+	case 0: return &L->wq;
+	case 1: return &L->wk;
+	case 2: return &L->wv;
+	case 3: return &L->wo;
+	case 4: return &L->w_gate;
+	case 5: return &L->w_up;
+	default: return &L->w_down;
+	}
+}
+
+/*
+ * A copy of the quantized matrices in the kernel table's x8 layout, when it has one: the
+ * forward pass reads only the copy; the ROM keeps the row layout, which the embedding reads.
+ */
+static int pack_weights(struct hc_model *m)
+{
+	const size_t n = (size_t)m->a.n_layers * MATS_PER_LAYER + 1;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = hc_mm_pack(&m->mm, weight_mat(m, i));
+	return rc;
+}
+
+static void unpack_weights(struct hc_model *m)
+{
+	const size_t n = (size_t)m->a.n_layers * MATS_PER_LAYER + 1;
+
+	for (size_t i = 0; m->layers && i < n; i++) {
+		free((void *)weight_mat(m, i)->x8);
+		weight_mat(m, i)->x8 = NULL;
+	}
+}
+
 static uint32_t max3(uint32_t a, uint32_t b, uint32_t c)
 {
 	uint32_t m = a > b ? a : b;
@@ -285,6 +329,9 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 
 	m->mm.fp16 = m->fp16;
 	m->mm.k = hc_kernels_pick(path);
+	rc = pack_weights(m);
+	if (rc)
+		goto nomem;
 	rc = hc_pool_new(n_threads, &m->pool);
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot start %d threads", hc_rom_path(rom), n_threads);
@@ -306,6 +353,7 @@ void hc_model_free(struct hc_model *m)
 		return;
 	hc_pool_free(m->pool);
 	pthread_mutex_destroy(&m->lock);
+	unpack_weights(m);
 	free(m->layers);
 	free(m->fp16);
 	free(m->inv_freq);
@@ -441,15 +489,23 @@ struct mm_job {
 	} m[3];
 };
 
-/* Thread ti takes a contiguous share of the rows of all matrices laid end to end. */
+/*
+ * Thread ti takes a contiguous share of the rows of all matrices laid end to end, in whole
+ * groups of 8 when every matrix is (the x8 kernels' unit).
+ */
 static void mm_worker(void *arg, int ti, int nt)
 {
 	const struct mm_job *j = arg;
-	unsigned long total = 0, lo, hi, base = 0;
+	unsigned long total = 0, lo, hi, base = 0, unit = 8;
 
-	for (int i = 0; i < j->n; i++)
+	for (int i = 0; i < j->n; i++) {
 		total += j->m[i].w->rows;
-	hc_split(total, ti, nt, &lo, &hi);
+		if (j->m[i].w->rows % 8)
+			unit = 1;
+	}
+	hc_split(total / unit, ti, nt, &lo, &hi);
+	lo *= unit;
+	hi *= unit;
 	for (int i = 0; i < j->n; i++) {
 		const unsigned long rows = j->m[i].w->rows;
 		const unsigned long a = lo > base ? lo - base : 0;

@@ -390,6 +390,7 @@ START_TEST(matmul_kernels_follow_contract)
 	static struct hc_block_q4_0 wq4[ROWS * COLS / 32];
 	static float fp16[65536];
 	const uint32_t nb = COLS / 32;
+	int x8_seen = 0;
 
 	for (uint32_t i = 0; i < 65536; i++)
 		fp16[i] = hc_fp16_to_f32((uint16_t)i);
@@ -455,16 +456,33 @@ START_TEST(matmul_kernels_follow_contract)
 				hc_act_transpose(&a, cols, xt);
 				a.xt = xt;
 			}
-			memset(got, 0, sizeof(got));
-			/* odd split points: rows are independent */
-			hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 3);
-			hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
-			hc_matmul_rows(&c, &m, &a, got, ROWS, 20, ROWS);
-			ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
-				      "type %d, %s kernels%s differ from the contract", type,
-				      hc_mm_kernels_name(&c), a.xt ? " (transposed)" : "");
+			/* quantized rows also repacked in groups of 8 where the table has x8
+			 * kernels: all in one call, then odd splits (partial groups) */
+			m.x8 = NULL;
+			ck_assert_int_eq(hc_mm_pack(&c, &m), 0);
+			for (int split = 0; split < 2; split++) {
+				memset(got, 0, sizeof(got));
+				if (split) {
+					/* odd split points: rows are independent */
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 3);
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 20, ROWS);
+				} else {
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, ROWS);
+				}
+				ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
+					      "type %d, %s kernels%s%s, %s differ from the contract",
+					      type, hc_mm_kernels_name(&c),
+					      a.xt ? " (transposed)" : "", m.x8 ? " (x8)" : "",
+					      split ? "split" : "one call");
+				if (split)
+					break;
+			}
+			x8_seen += m.x8 != NULL;
+			free((void *)m.x8);
 		}
 	}
+	printf("matmul_kernels_follow_contract: %d repacked (x8) runs on this CPU\n", x8_seen);
 }
 END_TEST
 

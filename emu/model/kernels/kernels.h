@@ -17,6 +17,23 @@
 #include "model.h"
 #include "quant.h"
 
+/*
+ * Quantized weights repacked at model creation (hc_mm_pack) for the x8 kernels: block b of 8
+ * consecutive rows side by side, so that a group of rows is read as one stream and its 8
+ * block sums reduce into the 8 lanes of one vector (lane i = row i). Group g of a matrix is
+ * x8[g * nb .. g * nb + nb - 1]; rows past the last whole group stay in the row layout.
+ */
+struct hc_q8_x8 {
+	uint16_t d[8];			/* fp16 scale of row i */
+	int8_t   qs[8][HC_QK];		/* row i's block */
+};
+struct hc_q4_x8 {
+	uint16_t d[8];
+	uint8_t  qs[4][HC_QK];		/* bytes 0-15: row i's block, 16-31: row i + 4's */
+};
+_Static_assert(sizeof(struct hc_q8_x8) == 272, "q8_0 x8 group block");
+_Static_assert(sizeof(struct hc_q4_x8) == 144, "q4_0 x8 group block");
+
 struct hc_kernels {
 	const char *name;
 
@@ -34,6 +51,13 @@ struct hc_kernels {
 			const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb, float *out);
 	void (*dot4_q4)(const float *fp16, const struct hc_block_q4_0 *w,
 			const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb, float *out);
+
+	/* Optional, both or neither: one group of 8 repacked rows of @nb blocks against one
+	 * Q8_0 token, out[0..7]. With them hc_mm_pack repacks Q8_0 and Q4_0 matrices. */
+	void (*x8_q8)(const float *fp16, const struct hc_q8_x8 *g,
+		      const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+	void (*x8_q4)(const float *fp16, const struct hc_q4_x8 *g,
+		      const struct hc_block_q8_0 *x, uint32_t nb, float *out);
 
 	/* Optional. Eight F32 rows (@ld floats apart) against one token: out[0..7]. */
 	void (*f32_rows8)(const float *w, size_t ld, const float *x, uint32_t n, float *out);

@@ -4,8 +4,25 @@
  * the kernel table chosen at model creation (kernels.h). Whatever table runs, each output
  * element is the reference kernel's sequence of operations (docs/numerics.md).
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include "matmul.h"
 #include "kernels.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#if defined(__x86_64__)
+/* Every AVX2 CPU has F16C, but a hypervisor may hide it (clang's __builtin_cpu_supports
+ * does not know the name). */
+static int cpu_has_f16c(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
 
 const struct hc_kernels *hc_kernels_pick(enum hc_path path)
 {
@@ -17,7 +34,7 @@ const struct hc_kernels *hc_kernels_pick(enum hc_path path)
 	case HC_PATH_AUTO:
 #if defined(__x86_64__)
 		__builtin_cpu_init();
-		if (__builtin_cpu_supports("avx2"))
+		if (__builtin_cpu_supports("avx2") && cpu_has_f16c())
 			return &hc_kernels_avx2;
 #endif
 		return &hc_kernels_generic;
@@ -28,6 +45,47 @@ const struct hc_kernels *hc_kernels_pick(enum hc_path path)
 const char *hc_mm_kernels_name(const struct hc_mm_ctx *c)
 {
 	return c->k->name;
+}
+
+int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
+{
+	const uint32_t nb = w->cols / HC_QK, ng = w->rows / 8;
+	const int q8 = w->type == HC_WTYPE_Q8_0;
+	const size_t gb = q8 ? sizeof(struct hc_q8_x8) : sizeof(struct hc_q4_x8);
+
+	uint8_t *buf;
+
+	if ((!q8 && w->type != HC_WTYPE_Q4_0) || !c->k->x8_q8 || !ng || !nb)
+		return 0;
+	buf = aligned_alloc(64, ((size_t)ng * nb * gb + 63) & ~(size_t)63);
+	if (!buf)
+		return -ENOMEM;
+	for (uint32_t g = 0; g < ng; g++)
+		for (uint32_t i = 0; i < 8; i++) {
+			const uint8_t *row = w->data + ((size_t)g * 8 + i) * w->row_bytes;
+
+			for (uint32_t b = 0; b < nb; b++) {
+				const size_t at = (size_t)g * nb + b;
+
+				if (q8) {
+					const struct hc_block_q8_0 *s =
+						(const struct hc_block_q8_0 *)row + b;
+					struct hc_q8_x8 *d = (struct hc_q8_x8 *)buf + at;
+
+					d->d[i] = s->d;
+					memcpy(d->qs[i], s->qs, HC_QK);
+				} else {
+					const struct hc_block_q4_0 *s =
+						(const struct hc_block_q4_0 *)row + b;
+					struct hc_q4_x8 *d = (struct hc_q4_x8 *)buf + at;
+
+					d->d[i] = s->d;
+					memcpy(d->qs[i % 4] + (i / 4) * (HC_QK / 2), s->qs, HC_QK / 2);
+				}
+			}
+		}
+	w->x8 = buf;
+	return 0;
 }
 
 int hc_mm_wants_xt(const struct hc_mm_ctx *c)
@@ -178,8 +236,8 @@ static void matmul_q_tile(const struct hc_mm_ctx *c, const struct hc_mat *w,
  * half the speed for a 32-token batch of Q8_0 rows.) Single tokens (decode) take the rows
  * in one sweep.
  */
-static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
-		     float *out, size_t os, uint32_t r0, uint32_t r1)
+static void matmul_q_rows(const struct hc_mm_ctx *c, const struct hc_mat *w,
+			  const struct hc_act *a, float *out, size_t os, uint32_t r0, uint32_t r1)
 {
 	uint32_t rows = (uint32_t)((64u << 10) / w->row_bytes);
 
@@ -187,6 +245,50 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 		rows = r1 - r0;
 	for (uint32_t r = r0; r < r1; r += rows)
 		matmul_q_tile(c, w, a, out, os, r, r1 - r < rows ? r1 : r + rows);
+}
+
+/*
+ * Repacked rows: the whole groups of 8 in [r0, r1) through the x8 kernels, in tiles of about
+ * 64 KB of weights, each against every token in turn (the tile stays in L2, the token's
+ * activations in L1); the rows around them, if any, as above.
+ */
+static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
+		     float *out, size_t os, uint32_t r0, uint32_t r1)
+{
+	const uint32_t nb = w->cols / HC_QK;
+	const int q8 = w->type == HC_WTYPE_Q8_0;
+	const size_t gb = q8 ? sizeof(struct hc_q8_x8) : sizeof(struct hc_q4_x8);
+	const uint32_t g0 = (r0 + 7) / 8, g1 = r1 / 8 < w->rows / 8 ? r1 / 8 : w->rows / 8;
+	uint32_t tile = (uint32_t)((64u << 10) / (nb * gb));
+
+	if (!w->x8 || g0 >= g1) {
+		matmul_q_rows(c, w, a, out, os, r0, r1);
+		return;
+	}
+	if (r0 < g0 * 8)
+		matmul_q_rows(c, w, a, out, os, r0, g0 * 8);
+	if (a->n_tok == 1 || !tile)
+		tile = g1 - g0;
+	for (uint32_t gs = g0; gs < g1; gs += tile) {
+		const uint32_t ge = g1 - gs < tile ? g1 : gs + tile;
+
+		for (uint32_t t = 0; t < a->n_tok; t++) {
+			const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
+
+			for (uint32_t g = gs; g < ge; g++) {
+				const uint8_t *gw = (const uint8_t *)w->x8 + (size_t)g * nb * gb;
+				float res[8];
+
+				if (q8)
+					c->k->x8_q8(c->fp16, (const void *)gw, xq, nb, res);
+				else
+					c->k->x8_q4(c->fp16, (const void *)gw, xq, nb, res);
+				memcpy(out + t * os + (size_t)g * 8, res, sizeof(res));
+			}
+		}
+	}
+	if (g1 * 8 < r1)
+		matmul_q_rows(c, w, a, out, os, g1 * 8, r1);
 }
 
 void hc_matmul_rows(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
