@@ -47,6 +47,7 @@ struct hc_model {
 	float *x, *xb, *xb2, *q, *hb, *hb2, *rope_cos, *rope_sin, *xt;
 	float *k, *v;			/* the chunk's new keys and values, before the caches */
 	struct hc_block_q8_0 *xq;
+	int32_t *xsum;			/* the sums of xq's blocks */
 	float *att;			/* n_threads rows of att_cap scores */
 	uint32_t att_cap;
 };
@@ -317,11 +318,12 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	m->rope_cos = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
 	m->rope_sin = malloc((size_t)CHUNK * a->head_dim / 2 * sizeof(float));
 	m->xq = malloc((size_t)CHUNK * (wide / HC_QK + 1) * sizeof(*m->xq));
+	m->xsum = malloc((size_t)CHUNK * (wide / HC_QK + 1) * sizeof(*m->xsum));
 	m->xt = malloc((size_t)CHUNK * wide * sizeof(float));	/* CHUNK % 8 == 0 */
 	m->k = malloc((size_t)CHUNK * m->kv_dim * sizeof(float));
 	m->v = malloc((size_t)CHUNK * m->kv_dim * sizeof(float));
 	if (!m->fp16 || !m->inv_freq || !m->x || !m->xb || !m->xb2 || !m->q || !m->hb ||
-	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq || !m->xt || !m->k || !m->v)
+	    !m->hb2 || !m->rope_cos || !m->rope_sin || !m->xq || !m->xsum || !m->xt || !m->k || !m->v)
 		goto nomem;
 	for (uint32_t i = 0; i < 65536; i++)
 		m->fp16[i] = hc_fp16_to_f32((uint16_t)i);
@@ -366,6 +368,7 @@ void hc_model_free(struct hc_model *m)
 	free(m->rope_cos);
 	free(m->rope_sin);
 	free(m->xq);
+	free(m->xsum);
 	free(m->xt);
 	free(m->k);
 	free(m->v);
@@ -526,6 +529,7 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 	a->x_stride = xs;
 	a->n_tok = n;
 	a->xq = NULL;
+	a->xsum = NULL;
 	a->xt = NULL;
 	if (m->any_f32 && hc_mm_wants_xt(&m->mm) && n > 1) {
 		hc_act_transpose(a, cols, m->xt);
@@ -534,7 +538,9 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 	if (m->quantized && cols % HC_QK == 0) {
 		for (uint32_t t = 0; t < n; t++)
 			hc_quantize_row_q8_0(x + t * xs, m->xq + (size_t)t * (cols / HC_QK), cols);
+		hc_act_sums(m->xq, (size_t)n * (cols / HC_QK), m->xsum);
 		a->xq = m->xq;
+		a->xsum = m->xsum;
 	}
 }
 

@@ -16,6 +16,8 @@ enum hc_path {
 	HC_PATH_AUTO = 0,	/* fastest path available; identical bits to the reference */
 	HC_PATH_REFERENCE = 1,	/* plain C, obviously right */
 	HC_PATH_GENERIC = 2,	/* the portable fast kernels, as on a CPU without SIMD tables */
+	HC_PATH_AVX2 = 3,	/* x86-64: the AVX2 table where AUTO picks a newer one (tests,
+				 * benchmarks); -EINVAL on a CPU without AVX2 */
 };
 
 /* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error.

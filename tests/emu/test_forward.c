@@ -123,6 +123,7 @@ START_TEST(threads_and_paths_identical)
 	const struct { int threads; enum hc_path path; } cfg[] = {
 		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 2, HC_PATH_REFERENCE },
 		{ 3, HC_PATH_AUTO }, { 1, HC_PATH_GENERIC }, { 2, HC_PATH_GENERIC },
+		{ 2, HC_PATH_AVX2 },	/* where the CPU has it and AUTO picks a newer table */
 	};
 	struct fx f;
 	int finite = 1, varied = 0;
@@ -137,6 +138,8 @@ START_TEST(threads_and_paths_identical)
 	}
 	ck_assert_msg(finite && varied, "%s: logits not finite or all equal", types[_i]);
 	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		if (!hc_kernels_pick(cfg[c].path))
+			continue;
 		other = steps(_i, cfg[c].threads, cfg[c].path, g1);
 		ck_assert_msg(memcmp(ref, other, (size_t)N_SEQ * f.vocab * sizeof(float)) == 0,
 			      "%s: logits differ with %d threads, path %d", types[_i],
@@ -387,6 +390,7 @@ START_TEST(matmul_kernels_follow_contract)
 	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
 	static float xt[24 * COLS];
 	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
+	static int32_t xsum[TOK * COLS / 32];
 	static struct hc_block_q4_0 wq4[ROWS * COLS / 32];
 	static float fp16[65536];
 	const uint32_t nb = COLS / 32;
@@ -406,12 +410,14 @@ START_TEST(matmul_kernels_follow_contract)
 	wq8[0].qs[5] = -128;	/* legal in a block; the SIMD path must not saturate */
 	for (int t = 0; t < TOK; t++)
 		hc_quantize_row_q8_0(x + t * COLS, xq + t * nb, COLS);
+	hc_act_sums(xq, (size_t)TOK * nb, xsum);
 
 	for (int type = 0; type < 3; type++) {
 		/* F32 rows are 314 long (not a multiple of 8) in a 320-float stride */
 		const uint32_t cols = type == 0 ? COLS - 6 : COLS;
 		struct hc_mat m = { .cols = cols, .rows = ROWS };
-		struct hc_act a = { .x = x, .x_stride = COLS, .xq = xq, .n_tok = TOK };
+		struct hc_act a = { .x = x, .x_stride = COLS, .xq = xq, .xsum = xsum,
+				    .n_tok = TOK };
 
 		m.type = type == 0 ? HC_WTYPE_F32 : type == 1 ? HC_WTYPE_Q8_0 : HC_WTYPE_Q4_0;
 		m.data = type == 0 ? (void *)w : type == 1 ? (void *)wq8 : (void *)wq4;
@@ -446,13 +452,16 @@ START_TEST(matmul_kernels_follow_contract)
 			}
 		}
 		/* every kernel table, F32 batches also transposed (xt) */
-		for (int k = 0; k < 6; k++) {
+		for (int k = 0; k < 8; k++) {
 			const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC,
-						      HC_PATH_AUTO };
-			struct hc_mm_ctx c = { .fp16 = fp16, .k = hc_kernels_pick(path[k % 3]) };
+						      HC_PATH_AVX2, HC_PATH_AUTO };
+			struct hc_mm_ctx c = { .fp16 = fp16, .k = hc_kernels_pick(path[k % 4]) };
+
+			if (!c.k)	/* no such table on this CPU */
+				continue;
 
 			a.xt = NULL;
-			if (k >= 3 && hc_mm_wants_xt(&c)) {
+			if (k >= 4 && hc_mm_wants_xt(&c)) {
 				hc_act_transpose(&a, cols, xt);
 				a.xt = xt;
 			}
@@ -482,7 +491,12 @@ START_TEST(matmul_kernels_follow_contract)
 			free((void *)m.x8);
 		}
 	}
-	printf("matmul_kernels_follow_contract: %d repacked (x8) runs on this CPU\n", x8_seen);
+	{
+		const struct hc_mm_ctx auto_c = { .k = hc_kernels_pick(HC_PATH_AUTO) };
+
+		printf("matmul_kernels_follow_contract: %d repacked (x8) runs on this CPU "
+		       "(auto: %s)\n", x8_seen, hc_mm_kernels_name(&auto_c));
+	}
 }
 END_TEST
 

@@ -18,21 +18,25 @@
 #include "quant.h"
 
 /*
- * Quantized weights repacked at model creation (hc_mm_pack) for the x8 kernels: block b of 8
- * consecutive rows side by side, so that a group of rows is read as one stream and its 8
- * block sums reduce into the 8 lanes of one vector (lane i = row i). Group g of a matrix is
- * x8[g * nb .. g * nb + nb - 1]; rows past the last whole group stay in the row layout.
+ * Quantized weights repacked at model creation (hc_mm_pack) for the x8 kernels: for each
+ * block b of 8 consecutive rows, chunk k of 32 bytes holds 4 bytes of each row, lane i (bytes
+ * 4i..4i+3) = row i. Q8_0: elements 4k..4k+3 (k = 0..7), each XOR the table's x8_q8_xor;
+ * Q4_0: qs bytes 4k..4k+3 (k = 0..3), i.e. elements 4k.. (low nibbles) and 16 + 4k..
+ * (high). So a group of rows is read as one stream and its block sums build up in the 8
+ * lanes of a vector (x8_body.h). Group g of a matrix is x8[g * nb .. g * nb + nb - 1];
+ * rows past the last whole group stay in the row layout.
  */
 struct hc_q8_x8 {
 	uint16_t d[8];			/* fp16 scale of row i */
-	int8_t   qs[8][HC_QK];		/* row i's block */
+	uint8_t  qs[8][32];
 };
 struct hc_q4_x8 {
 	uint16_t d[8];
-	uint8_t  qs[4][HC_QK];		/* bytes 0-15: row i's block, 16-31: row i + 4's */
+	uint8_t  qs[4][32];
 };
 _Static_assert(sizeof(struct hc_q8_x8) == 272, "q8_0 x8 group block");
 _Static_assert(sizeof(struct hc_q4_x8) == 144, "q4_0 x8 group block");
+#define HC_X8_NT 4	/* tokens per call of the x8_*_n kernels */
 
 struct hc_kernels {
 	const char *name;
@@ -52,12 +56,23 @@ struct hc_kernels {
 	void (*dot4_q4)(const float *fp16, const struct hc_block_q4_0 *w,
 			const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb, float *out);
 
-	/* Optional, both or neither: one group of 8 repacked rows of @nb blocks against one
-	 * Q8_0 token, out[0..7]. With them hc_mm_pack repacks Q8_0 and Q4_0 matrices. */
+	/* Optional, all or none: one group of 8 repacked rows of @nb blocks against one
+	 * Q8_0 token (x8_q8, x8_q4) or HC_X8_NT tokens (x8_*_n), token t at x + t * @xs
+	 * (its blocks' sums at xsum + t * @xs): out[t * 8 + i] for row i. With them
+	 * hc_mm_pack repacks Q8_0 and Q4_0 matrices. */
+	uint8_t x8_q8_xor;
 	void (*x8_q8)(const float *fp16, const struct hc_q8_x8 *g,
-		      const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+		      const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
+		      uint32_t nb, float *out);
 	void (*x8_q4)(const float *fp16, const struct hc_q4_x8 *g,
-		      const struct hc_block_q8_0 *x, uint32_t nb, float *out);
+		      const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
+		      uint32_t nb, float *out);
+	void (*x8_q8_n)(const float *fp16, const struct hc_q8_x8 *g,
+			const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
+			uint32_t nb, float *out);
+	void (*x8_q4_n)(const float *fp16, const struct hc_q4_x8 *g,
+			const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
+			uint32_t nb, float *out);
 
 	/* Optional. Eight F32 rows (@ld floats apart) against one token: out[0..7]. */
 	void (*f32_rows8)(const float *w, size_t ld, const float *x, uint32_t n, float *out);
@@ -76,6 +91,7 @@ extern const struct hc_kernels hc_kernels_ref;		/* ref.c: the definition */
 extern const struct hc_kernels hc_kernels_generic;	/* generic.c: portable C, several chains */
 #if defined(__x86_64__)
 extern const struct hc_kernels hc_kernels_avx2;		/* x86_avx2.c */
+extern const struct hc_kernels hc_kernels_avx512vnni;	/* x86_avx2.c, with VNNI sums */
 #endif
 
 /* Reference dot products, shared by the tables that have no faster version of them. */

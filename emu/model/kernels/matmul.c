@@ -14,13 +14,14 @@
 #endif
 
 #if defined(__x86_64__)
-/* Every AVX2 CPU has F16C, but a hypervisor may hide it (clang's __builtin_cpu_supports
- * does not know the name). */
-static int cpu_has_f16c(void)
+/* AVX2 and F16C: every AVX2 CPU has F16C, but a hypervisor may hide it (clang's
+ * __builtin_cpu_supports does not know the name). */
+static int cpu_has_avx2(void)
 {
 	unsigned int a, b, c, d;
 
-	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+	return __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) &&
+	       (c & bit_F16C);
 }
 #endif
 
@@ -34,10 +35,20 @@ const struct hc_kernels *hc_kernels_pick(enum hc_path path)
 	case HC_PATH_AUTO:
 #if defined(__x86_64__)
 		__builtin_cpu_init();
-		if (__builtin_cpu_supports("avx2") && cpu_has_f16c())
+		if (cpu_has_avx2() && __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("avx512vnni"))
+			return &hc_kernels_avx512vnni;
+		if (cpu_has_avx2())
 			return &hc_kernels_avx2;
 #endif
 		return &hc_kernels_generic;
+	case HC_PATH_AVX2:
+#if defined(__x86_64__)
+		__builtin_cpu_init();
+		if (cpu_has_avx2())
+			return &hc_kernels_avx2;
+#endif
+		return NULL;
 	}
 	return NULL;
 }
@@ -55,7 +66,7 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
 
 	uint8_t *buf;
 
-	if ((!q8 && w->type != HC_WTYPE_Q4_0) || !c->k->x8_q8 || !ng || !nb)
+	if ((!q8 && w->type != HC_WTYPE_Q4_0) || !c->k->x8_q8 || !c->k->x8_q4 || !ng || !nb)
 		return 0;
 	buf = aligned_alloc(64, ((size_t)ng * nb * gb + 63) & ~(size_t)63);
 	if (!buf)
@@ -73,14 +84,17 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
 					struct hc_q8_x8 *d = (struct hc_q8_x8 *)buf + at;
 
 					d->d[i] = s->d;
-					memcpy(d->qs[i], s->qs, HC_QK);
+					for (uint32_t j = 0; j < HC_QK; j++)
+						d->qs[j / 4][4 * i + j % 4] =
+							(uint8_t)s->qs[j] ^ c->k->x8_q8_xor;
 				} else {
 					const struct hc_block_q4_0 *s =
 						(const struct hc_block_q4_0 *)row + b;
 					struct hc_q4_x8 *d = (struct hc_q4_x8 *)buf + at;
 
 					d->d[i] = s->d;
-					memcpy(d->qs[i % 4] + (i / 4) * (HC_QK / 2), s->qs, HC_QK / 2);
+					for (uint32_t j = 0; j < HC_QK / 2; j++)
+						d->qs[j / 4][4 * i + j % 4] = s->qs[j];
 				}
 			}
 		}
@@ -91,6 +105,17 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
 int hc_mm_wants_xt(const struct hc_mm_ctx *c)
 {
 	return c->k->f32_tok8x4 != NULL;
+}
+
+void hc_act_sums(const struct hc_block_q8_0 *xq, size_t n_blocks, int32_t *xsum)
+{
+	for (size_t i = 0; i < n_blocks; i++) {
+		int32_t sum = 0;
+
+		for (int j = 0; j < HC_QK; j++)
+			sum += xq[i].qs[j];
+		xsum[i] = sum;
+	}
 }
 
 void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt)
@@ -272,19 +297,29 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	for (uint32_t gs = g0; gs < g1; gs += tile) {
 		const uint32_t ge = g1 - gs < tile ? g1 : gs + tile;
 
-		for (uint32_t t = 0; t < a->n_tok; t++) {
+		for (uint32_t t = 0; t < a->n_tok; ) {
+			const uint32_t nt = t + HC_X8_NT <= a->n_tok ? HC_X8_NT : 1;
 			const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
 
 			for (uint32_t g = gs; g < ge; g++) {
 				const uint8_t *gw = (const uint8_t *)w->x8 + (size_t)g * nb * gb;
-				float res[8];
+				float res[HC_X8_NT * 8];
 
-				if (q8)
-					c->k->x8_q8(c->fp16, (const void *)gw, xq, nb, res);
+				const int32_t *xs = a->xsum + (size_t)t * nb;
+
+				if (nt > 1 && q8)
+					c->k->x8_q8_n(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
+				else if (nt > 1)
+					c->k->x8_q4_n(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
+				else if (q8)
+					c->k->x8_q8(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
 				else
-					c->k->x8_q4(c->fp16, (const void *)gw, xq, nb, res);
-				memcpy(out + t * os + (size_t)g * 8, res, sizeof(res));
+					c->k->x8_q4(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
+				for (uint32_t i = 0; i < nt; i++)
+					memcpy(out + (t + i) * os + (size_t)g * 8, res + i * 8,
+					       8 * sizeof(float));
 			}
+			t += nt;
 		}
 	}
 	if (g1 * 8 < r1)

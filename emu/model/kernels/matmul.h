@@ -28,12 +28,16 @@ struct hc_act {
 	const float *x;
 	size_t x_stride;
 	const struct hc_block_q8_0 *xq;
+	const int32_t *xsum;	/* with xq: the sum of each block's 32 qs (hc_act_sums) */
 	uint32_t n_tok;
 	/* Optional, for F32 weights when hc_mm_wants_xt(): the tokens in groups of 8,
 	 * transposed: xt[(g * cols + j) * 8 + lane] = x of token 8g + lane, element j (zero
 	 * padding). */
 	const float *xt;
 };
+
+/* xsum[i] = the sum of xq[i].qs, for @n_blocks blocks: what hc_act.xsum holds. */
+void hc_act_sums(const struct hc_block_q8_0 *xq, size_t n_blocks, int32_t *xsum);
 
 /* Fill @xt (ceil(n_tok / 8) * 8 * cols floats) from @a's rows, as hc_act.xt expects. */
 void hc_act_transpose(const struct hc_act *a, uint32_t cols, float *xt);

@@ -7,12 +7,15 @@
  */
 #include "kernels.h"
 #include "f32_tok8.h"
+#include "x8_body.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2")))
 #define AVX2_F16C __attribute__((target("avx2,f16c")))
+/* AVX-512 VNNI's dpbusd on 256-bit vectors (AVX512VL), as on Zen 4 and Ice Lake on */
+#define AVX2_VNNI __attribute__((target("avx2,f16c,avx512f,avx512vl,avx512vnni")))
 
 /* Integer block sums (exact, so any order gives the same number). */
 AVX2 static inline int32_t hsum_i32x8(__m256i v)
@@ -127,99 +130,49 @@ AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 			eight), w[b].d)
 }
 
-/*
- * Repacked groups of 8 rows (struct hc_q8_x8 / hc_q4_x8) against one token. Per block, the
- * 8 rows' integer sums are reduced together into the lanes of one vector (exact, so the
- * reduction order is free), then lane i runs row i's chain with dot_q8_avx2's operations,
- * acc = acc + (float)isum * (d_w * d_x): eight outputs for one horizontal reduction instead
- * of eight, and one stream of weights. The scales are converted by F16C (exact).
- */
+/* Repacked groups of 8 rows (x8_body.h): how a chunk of 4 elements adds to the sums */
+#define ISUM0_AVX2(s) _mm256_setzero_si256()
+#define DOT_Q8_AVX2(is, w, aw, t, k)                                                  \
+	_mm256_add_epi32(is, _mm256_madd_epi16(_mm256_maddubs_epi16(                  \
+		aw, _mm256_sign_epi8(X8_BX(t, k), w)), _mm256_set1_epi16(1)))
+#define DOT_Q4_AVX2(is, lo, hi, t, k)                                                 \
+	_mm256_add_epi32(is, _mm256_madd_epi16(_mm256_add_epi16(                       \
+		_mm256_maddubs_epi16(lo, X8_BX(t, k)),                                 \
+		_mm256_maddubs_epi16(hi, X8_BX(t, k + 4))), _mm256_set1_epi16(1)))
+/* VNNI: the Q8_0 weights are stored as w + 128 (unsigned) */
+#define ISUM0_VNNI(s) _mm256_set1_epi32(-128 * (s))
+#define DOT_Q8_VNNI(is, w, aw, t, k) _mm256_dpbusd_epi32(is, w, X8_BX(t, k))
+#define DOT_Q4_VNNI(is, lo, hi, t, k) \
+	_mm256_dpbusd_epi32(_mm256_dpbusd_epi32(is, lo, X8_BX(t, k)), hi, X8_BX(t, k + 4))
 
-/* p[i]: 8 int32 partial sums of row i -> lane i: their total. */
-AVX2 static inline __m256i reduce8_i32(const __m256i p[8])
-{
-	const __m256i g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]),
-					     _mm256_hadd_epi32(p[2], p[3]));
-	const __m256i g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]),
-					     _mm256_hadd_epi32(p[6], p[7]));
-
-	/* g0 = rows 0-3 (low half of their partials) | rows 0-3 (high half); g1 rows 4-7 */
-	return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20),
-				_mm256_permute2x128_si256(g0, g1, 0x31));
+#define X8_KERNELS(ISA, TARGET, ISUM0, DOT_Q8, DOT_Q4)                                \
+TARGET static void x8_q8_##ISA(const float *fp16, const struct hc_q8_x8 *g,            \
+			       const struct hc_block_q8_0 *x, const int32_t *xsum,     \
+			       size_t xs, uint32_t nb, float *out)                     \
+{                                                                                      \
+	X8_Q8_BODY(1, ISUM0, DOT_Q8)                                                   \
+}                                                                                      \
+TARGET static void x8_q8_n_##ISA(const float *fp16, const struct hc_q8_x8 *g,          \
+				 const struct hc_block_q8_0 *x, const int32_t *xsum,   \
+				 size_t xs, uint32_t nb, float *out)                   \
+{                                                                                      \
+	X8_Q8_BODY(HC_X8_NT, ISUM0, DOT_Q8)                                            \
+}                                                                                      \
+TARGET static void x8_q4_##ISA(const float *fp16, const struct hc_q4_x8 *g,            \
+			       const struct hc_block_q8_0 *x, const int32_t *xsum,     \
+			       size_t xs, uint32_t nb, float *out)                     \
+{                                                                                      \
+	X8_Q4_BODY(1, DOT_Q4)                                                          \
+}                                                                                      \
+TARGET static void x8_q4_n_##ISA(const float *fp16, const struct hc_q4_x8 *g,          \
+				 const struct hc_block_q8_0 *x, const int32_t *xsum,   \
+				 size_t xs, uint32_t nb, float *out)                   \
+{                                                                                      \
+	X8_Q4_BODY(HC_X8_NT, DOT_Q4)                                                   \
 }
 
-AVX2_F16C static inline __m256 x8_step(__m256 acc, __m256i isum, const uint16_t *d, float dx)
-{
-	const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
-
-	return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum),
-						_mm256_mul_ps(dw, _mm256_set1_ps(dx))));
-}
-
-AVX2_F16C static void x8_q8_avx2(const float *fp16, const struct hc_q8_x8 *g,
-				 const struct hc_block_q8_0 *x, uint32_t nb, float *out)
-{
-	const __m256i ones = _mm256_set1_epi16(1);
-	__m256 acc = _mm256_setzero_ps();
-
-	for (uint32_t b = 0; b < nb; b++) {
-		const __m256i vx = _mm256_loadu_si256((const __m256i *)x[b].qs);
-		__m256i p[8];
-
-		for (int i = 0; i < 8; i++) {
-			const __m256i vw = _mm256_loadu_si256((const __m256i *)g[b].qs[i]);
-
-			p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(vw, vw),
-								      _mm256_sign_epi8(vx, vw)),
-						 ones);
-		}
-		acc = x8_step(acc, reduce8_i32(p), g[b].d, fp16[x[b].d]);
-	}
-	_mm256_storeu_ps(out, acc);
-}
-
-/*
- * Q4_0: sum((n - 8) * x) = sum(n * x) - 8 * sum(x) with the nibble n unsigned, so maddubs
- * takes it as it is (a pair is at most 2 * 15 * 127, two pairs' sum 7620: no saturation).
- * A 32-byte load holds rows i and i + 4: the low nibbles are their elements 0-15 against
- * x[0..15] in both halves, the high nibbles elements 16-31 against x[16..31].
- */
-AVX2_F16C static void x8_q4_avx2(const float *fp16, const struct hc_q4_x8 *g,
-				 const struct hc_block_q8_0 *x, uint32_t nb, float *out)
-{
-	const __m256i ones = _mm256_set1_epi16(1), lo4 = _mm256_set1_epi8(0x0F);
-	const __m256i eights = _mm256_set1_epi16(8);
-	__m256 acc = _mm256_setzero_ps();
-
-	for (uint32_t b = 0; b < nb; b++) {
-		const __m256i vx = _mm256_loadu_si256((const __m256i *)x[b].qs);
-		const __m256i xl = _mm256_permute2x128_si256(vx, vx, 0x00);
-		const __m256i xh = _mm256_permute2x128_si256(vx, vx, 0x11);
-		/* 8 * sum(x) in every lane */
-		__m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), vx),
-					       eights);
-		__m256i p[4];
-
-		sx = _mm256_add_epi32(sx, _mm256_shuffle_epi32(sx, _MM_SHUFFLE(1, 0, 3, 2)));
-		sx = _mm256_add_epi32(sx, _mm256_shuffle_epi32(sx, _MM_SHUFFLE(2, 3, 0, 1)));
-		sx = _mm256_add_epi32(sx, _mm256_permute2x128_si256(sx, sx, 0x01));
-		for (int i = 0; i < 4; i++) {
-			const __m256i v = _mm256_loadu_si256((const __m256i *)g[b].qs[i]);
-			const __m256i nl = _mm256_and_si256(v, lo4);
-			const __m256i nh = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
-
-			p[i] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(nl, xl),
-								  _mm256_maddubs_epi16(nh, xh)),
-						 ones);
-		}
-		/* p[i] = row i | row i + 4: two rounds of hadd leave rows 0-3 | rows 4-7 */
-		acc = x8_step(acc, _mm256_sub_epi32(
-				      _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]),
-							_mm256_hadd_epi32(p[2], p[3])), sx),
-			      g[b].d, fp16[x[b].d]);
-	}
-	_mm256_storeu_ps(out, acc);
-}
+X8_KERNELS(avx2, AVX2_F16C, ISUM0_AVX2, DOT_Q8_AVX2, DOT_Q4_AVX2)
+X8_KERNELS(vnni, AVX2_VNNI, ISUM0_VNNI, DOT_Q8_VNNI, DOT_Q4_VNNI)
 
 /*
  * Eight rows against one token, lanes = rows: load an 8x8 tile, transpose it, then for
@@ -290,6 +243,27 @@ const struct hc_kernels hc_kernels_avx2 = {
 	.dot4_q4 = dot4_q4_avx2,
 	.x8_q8 = x8_q8_avx2,
 	.x8_q4 = x8_q4_avx2,
+	.x8_q8_n = x8_q8_n_avx2,
+	.x8_q4_n = x8_q4_n_avx2,
+	.f32_rows8 = f32_rows8_avx2,
+	.f32_tok8x4 = f32_tok8x4_avx2,
+	.f32_tok16x4 = f32_tok16x4_avx2,
+	.f32_tok8 = f32_tok8_avx2,
+};
+
+/* AVX2's table with the x8 kernels' integer sums on VNNI */
+const struct hc_kernels hc_kernels_avx512vnni = {
+	.name = "avx512vnni",
+	.dot_f32 = hc_dot_f32_ref,
+	.dot_q8 = dot_q8_avx2,
+	.dot_q4 = dot_q4_avx2,
+	.dot4_q8 = dot4_q8_avx2,
+	.dot4_q4 = dot4_q4_avx2,
+	.x8_q8_xor = 0x80,
+	.x8_q8 = x8_q8_vnni,
+	.x8_q4 = x8_q4_vnni,
+	.x8_q8_n = x8_q8_n_vnni,
+	.x8_q4_n = x8_q4_n_vnni,
 	.f32_rows8 = f32_rows8_avx2,
 	.f32_tok8x4 = f32_tok8x4_avx2,
 	.f32_tok16x4 = f32_tok16x4_avx2,
