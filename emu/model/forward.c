@@ -596,14 +596,7 @@ static void att_worker(void *arg, int ti, int nt)
 		for (uint32_t p = 0; p <= pos; p++)
 			att[p] /= scale;
 		softmax(att, pos + 1);
-		memset(xb, 0, hd * sizeof(float));
-		for (uint32_t p = 0; p <= pos; p++) {
-			const float *v = kv->v + koff + (size_t)p * m->kv_dim;
-			const float w = att[p];
-
-			for (uint32_t i = 0; i < hd; i++)
-				xb[i] += w * v[i];
-		}
+		hc_wsum_rows(&m->mm, att, kv->v + koff, m->kv_dim, pos + 1, hd, xb);
 	}
 }
 

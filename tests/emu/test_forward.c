@@ -500,6 +500,39 @@ START_TEST(matmul_kernels_follow_contract)
 }
 END_TEST
 
+/* Attention's weighted sum of values: every table against the definition written out. */
+START_TEST(wsum_kernels_follow_contract)
+{
+	/* 77 = two groups of 32, one of 8 and 5 left over; rows 80 floats apart */
+	enum { N = 13, LEN = 77, LD = 80 };
+	static float a[N], v[N * LD], want[LEN], got[LEN];
+
+	for (int p = 0; p < N; p++)
+		a[p] = rndf();
+	for (int i = 0; i < N * LD; i++)
+		v[i] = rndf() * 5.0f;
+	for (int i = 0; i < LEN; i++) {
+		float acc = 0.0f;
+
+		for (int p = 0; p < N; p++)
+			acc += a[p] * v[p * LD + i];
+		want[i] = acc;
+	}
+	for (int k = 0; k < 4; k++) {
+		const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
+					      HC_PATH_AUTO };
+		const struct hc_mm_ctx c = { .k = hc_kernels_pick(path[k]) };
+
+		if (!c.k)
+			continue;
+		memset(got, 0xff, sizeof(got));
+		hc_wsum_rows(&c, a, v, LD, N, LEN, got);
+		ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
+			      "%s weighted sum differs from the contract", hc_mm_kernels_name(&c));
+	}
+}
+END_TEST
+
 /* ---- sampler ---- */
 
 static void fill_logits(float *l, uint32_t n, uint32_t salt)
@@ -673,6 +706,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, errors_leave_state_unchanged);
 	tcase_add_loop_test(tc, quantized_close_to_f32, 1, N_TYPES);
 	tcase_add_test(tc, matmul_kernels_follow_contract);
+	tcase_add_test(tc, wsum_kernels_follow_contract);
 	tcase_add_test(ts, sample_greedy_ties_lowest_id);
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);

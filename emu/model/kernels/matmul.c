@@ -107,6 +107,12 @@ int hc_mm_wants_xt(const struct hc_mm_ctx *c)
 	return c->k->f32_tok8x4 != NULL;
 }
 
+void hc_wsum_rows(const struct hc_mm_ctx *c, const float *a, const float *v, size_t ld,
+		  uint32_t n, uint32_t len, float *out)
+{
+	c->k->wsum_f32(a, v, ld, n, len, out);
+}
+
 void hc_act_sums(const struct hc_block_q8_0 *xq, size_t n_blocks, int32_t *xsum)
 {
 	for (size_t i = 0; i < n_blocks; i++) {

@@ -64,6 +64,11 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w);
 /* Whether batches of F32 tokens should come transposed in hc_act.xt. */
 int hc_mm_wants_xt(const struct hc_mm_ctx *c);
 
+/* Attention's weighted sum of @n value rows (@ld floats apart), @len long, with weights
+ * @a: out[i] = sum over p in order of a[p] * v[p * ld + i] (docs/numerics.md). */
+void hc_wsum_rows(const struct hc_mm_ctx *c, const float *a, const float *v, size_t ld,
+		  uint32_t n, uint32_t len, float *out);
+
 /*
  * out[t * out_stride + r] = row r of @w . token t of @a, for rows [r0, r1).
  */

@@ -19,6 +19,17 @@ float hc_dot_f32_ref(const float *w, const float *x, uint32_t n)
 	return acc;
 }
 
+/* Attention: out[i] = 0; out[i] = out[i] + a[p] * v_p[i] for p in order (llama2.c). */
+void hc_wsum_f32_ref(const float *a, const float *v, size_t ld, uint32_t n, uint32_t len,
+		     float *out)
+{
+	for (uint32_t i = 0; i < len; i++)
+		out[i] = 0.0f;
+	for (uint32_t p = 0; p < n; p++)
+		for (uint32_t i = 0; i < len; i++)
+			out[i] += a[p] * v[p * ld + i];
+}
+
 static int32_t isum_q8(const int8_t *w, const int8_t *x)
 {
 	int32_t s = 0;
@@ -62,6 +73,7 @@ float hc_dot_q4_ref(const float *fp16, const struct hc_block_q4_0 *w,
 const struct hc_kernels hc_kernels_ref = {
 	.name = "reference",
 	.dot_f32 = hc_dot_f32_ref,
+	.wsum_f32 = hc_wsum_f32_ref,
 	.dot_q8 = hc_dot_q8_ref,
 	.dot_q4 = hc_dot_q4_ref,
 };

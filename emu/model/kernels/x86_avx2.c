@@ -175,6 +175,44 @@ X8_KERNELS(avx2, AVX2_F16C, ISUM0_AVX2, DOT_Q8_AVX2, DOT_Q4_AVX2)
 X8_KERNELS(vnni, AVX2_VNNI, ISUM0_VNNI, DOT_Q8_VNNI, DOT_Q4_VNNI)
 
 /*
+ * Attention's weighted sum: 32 outputs at a time kept in four vectors while the rows pass,
+ * lane = output element, each updated in p order (hc_wsum_f32_ref's operations).
+ */
+AVX2 static void wsum_f32_avx2(const float *a, const float *v, size_t ld, uint32_t n,
+			       uint32_t len, float *out)
+{
+	uint32_t i = 0;
+
+	for (; i + 32 <= len; i += 32) {
+		__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+
+		for (uint32_t p = 0; p < n; p++) {
+			const float *vp = v + p * ld + i;
+			const __m256 ap = _mm256_set1_ps(a[p]);
+
+			s0 = _mm256_add_ps(s0, _mm256_mul_ps(ap, _mm256_loadu_ps(vp)));
+			s1 = _mm256_add_ps(s1, _mm256_mul_ps(ap, _mm256_loadu_ps(vp + 8)));
+			s2 = _mm256_add_ps(s2, _mm256_mul_ps(ap, _mm256_loadu_ps(vp + 16)));
+			s3 = _mm256_add_ps(s3, _mm256_mul_ps(ap, _mm256_loadu_ps(vp + 24)));
+		}
+		_mm256_storeu_ps(out + i, s0);
+		_mm256_storeu_ps(out + i + 8, s1);
+		_mm256_storeu_ps(out + i + 16, s2);
+		_mm256_storeu_ps(out + i + 24, s3);
+	}
+	for (; i + 8 <= len; i += 8) {
+		__m256 s0 = _mm256_setzero_ps();
+
+		for (uint32_t p = 0; p < n; p++)
+			s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_set1_ps(a[p]),
+							     _mm256_loadu_ps(v + p * ld + i)));
+		_mm256_storeu_ps(out + i, s0);
+	}
+	if (i < len)
+		hc_wsum_f32_ref(a, v + i, ld, n, len - i, out + i);
+}
+
+/*
  * Eight rows against one token, lanes = rows: load an 8x8 tile, transpose it, then for
  * each of the 8 columns in order acc = acc + col * x[j]. Per lane, hc_dot_f32_ref exactly.
  */
@@ -237,6 +275,7 @@ AVX2 static void f32_tok8_avx2(const float *w, const float *xt, uint32_t n, floa
 const struct hc_kernels hc_kernels_avx2 = {
 	.name = "avx2",
 	.dot_f32 = hc_dot_f32_ref,
+	.wsum_f32 = wsum_f32_avx2,
 	.dot_q8 = dot_q8_avx2,
 	.dot_q4 = dot_q4_avx2,
 	.dot4_q8 = dot4_q8_avx2,
@@ -255,6 +294,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 const struct hc_kernels hc_kernels_avx512vnni = {
 	.name = "avx512vnni",
 	.dot_f32 = hc_dot_f32_ref,
+	.wsum_f32 = wsum_f32_avx2,
 	.dot_q8 = dot_q8_avx2,
 	.dot_q4 = dot_q4_avx2,
 	.dot4_q8 = dot4_q8_avx2,
