@@ -52,10 +52,16 @@ struct hc_model {
 	uint32_t att_cap;
 };
 
+/*
+ * Keys are stored transposed in blocks of 8 positions, k[layer][pos / 8][kv_dim][pos % 8],
+ * so that the scores of 8 positions are the 8 lanes of one vector (hc_scores_rows).
+ */
 struct hc_kv {
 	struct hc_model *m;
 	uint32_t cap, pos;
-	float *k, *v;			/* [layer][pos][kv_dim] */
+	uint32_t cap8;			/* cap rounded up to a multiple of 8 */
+	float *k;			/* [layer][pos / 8][kv_dim][pos % 8] */
+	float *v;			/* [layer][pos][kv_dim] */
 };
 
 /* ---- setup ---- */
@@ -395,8 +401,9 @@ struct hc_kv *hc_kv_new(struct hc_model *m, uint32_t max_ctx)
 		return NULL;
 	kv->m = m;
 	kv->cap = max_ctx;
-	n = (size_t)m->a.n_layers * max_ctx * m->kv_dim;
-	if (n / max_ctx / m->kv_dim != m->a.n_layers) {
+	kv->cap8 = (uint32_t)(((uint64_t)max_ctx + 7) & ~7ull);
+	n = (size_t)m->a.n_layers * kv->cap8 * m->kv_dim;
+	if (!kv->cap8 || n / kv->cap8 / m->kv_dim != m->a.n_layers) {
 		free(kv);
 		return NULL;
 	}
@@ -579,20 +586,14 @@ static void att_worker(void *arg, int ti, int nt)
 		const uint32_t t = (uint32_t)(it / m->a.n_heads), h = (uint32_t)(it % m->a.n_heads);
 		const struct hc_kv *kv = j->kv[t];
 		const uint32_t pos = j->pos[t];
-		const size_t loff = (size_t)j->layer * kv->cap * m->kv_dim;
+		const size_t loff = (size_t)j->layer * kv->cap8 * m->kv_dim;
 		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
 		const size_t koff = loff + (size_t)(h / kv_mul) * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
 
-		/* scores: the cached keys are a matrix of pos + 1 rows (stride kv_dim), so the
-		 * matmul kernels apply: score_p = sequential dot(q, k_p), then / scale */
-		const struct hc_mat km = {
-			.data = (const uint8_t *)(kv->k + koff), .type = HC_WTYPE_F32,
-			.cols = hd, .rows = pos + 1, .row_bytes = m->kv_dim * sizeof(float),
-		};
-		const struct hc_act qa = { .x = q, .x_stride = hd, .n_tok = 1 };
-
-		hc_matmul_rows(&m->mm, &km, &qa, att, pos + 1, 0, pos + 1);
+		/* score_p = sequential dot(q, k_p), then / scale */
+		hc_scores_rows(&m->mm, q, kv->k + loff + (size_t)(h / kv_mul) * hd * 8,
+			       (size_t)m->kv_dim * 8, pos + 1, hd, att);
 		for (uint32_t p = 0; p <= pos; p++)
 			att[p] /= scale;
 		softmax(att, pos + 1);
@@ -650,11 +651,14 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, m->k, kvd, &L->wv, m->v, kvd);
 		for (uint32_t t = 0; t < n; t++) {
 			const float *c = m->rope_cos + t * half, *s = m->rope_sin + t * half;
-			const size_t row = ((size_t)l * kv[t]->cap + pos[t]) * kvd;
+			const size_t row = ((size_t)l * kv[t]->cap8 + pos[t]) * kvd;
+			float *kt = kv[t]->k + ((size_t)l * kv[t]->cap8 + pos[t] / 8 * 8) * kvd +
+				    pos[t] % 8;
 
 			rope(m->q + (size_t)t * qd, a->n_heads, a->head_dim, c, s);
 			rope(m->k + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
-			memcpy(kv[t]->k + row, m->k + (size_t)t * kvd, kvd * sizeof(float));
+			for (uint32_t i = 0; i < kvd; i++)
+				kt[(size_t)i * 8] = m->k[(size_t)t * kvd + i];
 			memcpy(kv[t]->v + row, m->v + (size_t)t * kvd, kvd * sizeof(float));
 		}
 		hc_pool_run(m->pool, att_worker, &aj);

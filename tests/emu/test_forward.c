@@ -500,6 +500,44 @@ START_TEST(matmul_kernels_follow_contract)
 }
 END_TEST
 
+/* Attention's scores against keys transposed in blocks of 8: every table, the definition. */
+START_TEST(scores_kernels_follow_contract)
+{
+	/* 45 positions = four blocks at once, one more and 5 of a sixth; blocks 8 * 70 apart */
+	enum { N = 45, LEN = 67, LD = 8 * 70 };
+	static float q[LEN], k[6 * LD], want[N], got[N + 8];
+
+	for (int i = 0; i < LEN; i++)
+		q[i] = rndf();
+	for (int i = 0; i < 6 * LD; i++)
+		k[i] = rndf() * 5.0f;
+	for (int p = 0; p < N; p++) {
+		float acc = 0.0f;
+
+		for (int i = 0; i < LEN; i++)
+			acc += q[i] * k[p / 8 * LD + i * 8 + p % 8];
+		want[p] = acc;
+	}
+	for (int c = 0; c < 4; c++) {
+		const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
+					      HC_PATH_AUTO };
+		const struct hc_mm_ctx mc = { .k = hc_kernels_pick(path[c]) };
+
+		if (!mc.k)
+			continue;
+		memset(got, 0x7f, sizeof(got));
+		hc_scores_rows(&mc, q, k, LD, N, LEN, got);
+		ck_assert_msg(memcmp(got, want, sizeof(want)) == 0,
+			      "%s attention scores differ from the contract",
+			      hc_mm_kernels_name(&mc));
+		/* nothing written past the last position */
+		for (int p = N; p < N + 8; p++)
+			ck_assert_msg(memcmp(&got[p], &(uint32_t){ 0x7f7f7f7f }, 4) == 0,
+				      "%s wrote score %d of %d", hc_mm_kernels_name(&mc), p, N);
+	}
+}
+END_TEST
+
 /* Attention's weighted sum of values: every table against the definition written out. */
 START_TEST(wsum_kernels_follow_contract)
 {
@@ -707,6 +745,7 @@ static Suite *forward_suite(void)
 	tcase_add_loop_test(tc, quantized_close_to_f32, 1, N_TYPES);
 	tcase_add_test(tc, matmul_kernels_follow_contract);
 	tcase_add_test(tc, wsum_kernels_follow_contract);
+	tcase_add_test(tc, scores_kernels_follow_contract);
 	tcase_add_test(ts, sample_greedy_ties_lowest_id);
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);

@@ -43,6 +43,10 @@ struct hc_kernels {
 
 	/* One F32 row against one token: the reference definition itself. */
 	float (*dot_f32)(const float *w, const float *x, uint32_t n);
+	/* Attention's scores: out[p] = sum over i in order of q[i] * k[p / 8 * ld + i * 8 + p % 8],
+	 * p < @n, starting from 0.0f (keys transposed in blocks of 8 positions, @ld apart). */
+	void (*scores_f32)(const float *q, const float *k, size_t ld, uint32_t n, uint32_t len,
+			   float *out);
 	/* Attention's weighted sum of values: out[i] = sum over p in order of a[p] * v[p * ld + i],
 	 * i < @len, starting from 0.0f. */
 	void (*wsum_f32)(const float *a, const float *v, size_t ld, uint32_t n, uint32_t len,
@@ -100,6 +104,8 @@ extern const struct hc_kernels hc_kernels_avx512vnni;	/* x86_avx2.c, with VNNI s
 
 /* Reference dot products, shared by the tables that have no faster version of them. */
 float hc_dot_f32_ref(const float *w, const float *x, uint32_t n);
+void hc_scores_f32_ref(const float *q, const float *k, size_t ld, uint32_t n, uint32_t len,
+		       float *out);
 void hc_wsum_f32_ref(const float *a, const float *v, size_t ld, uint32_t n, uint32_t len,
 		     float *out);
 float hc_dot_q8_ref(const float *fp16, const struct hc_block_q8_0 *w,

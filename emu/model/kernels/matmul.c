@@ -107,6 +107,12 @@ int hc_mm_wants_xt(const struct hc_mm_ctx *c)
 	return c->k->f32_tok8x4 != NULL;
 }
 
+void hc_scores_rows(const struct hc_mm_ctx *c, const float *q, const float *k, size_t ld,
+		    uint32_t n, uint32_t len, float *out)
+{
+	c->k->scores_f32(q, k, ld, n, len, out);
+}
+
 void hc_wsum_rows(const struct hc_mm_ctx *c, const float *a, const float *v, size_t ld,
 		  uint32_t n, uint32_t len, float *out)
 {

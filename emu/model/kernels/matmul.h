@@ -64,6 +64,11 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w);
 /* Whether batches of F32 tokens should come transposed in hc_act.xt. */
 int hc_mm_wants_xt(const struct hc_mm_ctx *c);
 
+/* Attention's scores of @n positions: out[p] = sum over i < @len in order of q[i] * k_p[i],
+ * the keys transposed in blocks of 8 positions, @ld floats apart: k_p[i] = k[p / 8 * ld +
+ * i * 8 + p % 8] (docs/numerics.md). */
+void hc_scores_rows(const struct hc_mm_ctx *c, const float *q, const float *k, size_t ld,
+		    uint32_t n, uint32_t len, float *out);
 /* Attention's weighted sum of @n value rows (@ld floats apart), @len long, with weights
  * @a: out[i] = sum over p in order of a[p] * v[p * ld + i] (docs/numerics.md). */
 void hc_wsum_rows(const struct hc_mm_ctx *c, const float *a, const float *v, size_t ld,

@@ -19,6 +19,20 @@ float hc_dot_f32_ref(const float *w, const float *x, uint32_t n)
 	return acc;
 }
 
+/* Attention: score_p = 0; score_p = score_p + q[i] * k_p[i] for i in order (llama2.c). */
+void hc_scores_f32_ref(const float *q, const float *k, size_t ld, uint32_t n, uint32_t len,
+		       float *out)
+{
+	for (uint32_t p = 0; p < n; p++) {
+		const float *kp = k + p / 8 * ld + p % 8;
+		float acc = 0.0f;
+
+		for (uint32_t i = 0; i < len; i++)
+			acc += q[i] * kp[i * 8];
+		out[p] = acc;
+	}
+}
+
 /* Attention: out[i] = 0; out[i] = out[i] + a[p] * v_p[i] for p in order (llama2.c). */
 void hc_wsum_f32_ref(const float *a, const float *v, size_t ld, uint32_t n, uint32_t len,
 		     float *out)
@@ -73,6 +87,7 @@ float hc_dot_q4_ref(const float *fp16, const struct hc_block_q4_0 *w,
 const struct hc_kernels hc_kernels_ref = {
 	.name = "reference",
 	.dot_f32 = hc_dot_f32_ref,
+	.scores_f32 = hc_scores_f32_ref,
 	.wsum_f32 = hc_wsum_f32_ref,
 	.dot_q8 = hc_dot_q8_ref,
 	.dot_q4 = hc_dot_q4_ref,

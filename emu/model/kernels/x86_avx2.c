@@ -175,6 +175,51 @@ X8_KERNELS(avx2, AVX2_F16C, ISUM0_AVX2, DOT_Q8_AVX2, DOT_Q4_AVX2)
 X8_KERNELS(vnni, AVX2_VNNI, ISUM0_VNNI, DOT_Q8_VNNI, DOT_Q4_VNNI)
 
 /*
+ * Attention's scores: lane l of a vector is position 8b + l (the keys are stored transposed
+ * in blocks of 8), updated in i order (hc_scores_f32_ref's operations); four blocks at once
+ * so that four add chains overlap.
+ */
+AVX2 static void scores_f32_avx2(const float *q, const float *k, size_t ld, uint32_t n,
+				 uint32_t len, float *out)
+{
+	const uint32_t nblk = (n + 7) / 8;
+	uint32_t b = 0;
+
+	for (; b + 4 <= nblk && (b + 4) * 8 <= n; b += 4) {
+		const float *k0 = k + b * ld;
+		__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+
+		for (uint32_t i = 0; i < len; i++) {
+			const __m256 qi = _mm256_set1_ps(q[i]);
+
+			s0 = _mm256_add_ps(s0, _mm256_mul_ps(qi, _mm256_loadu_ps(k0 + i * 8)));
+			s1 = _mm256_add_ps(s1, _mm256_mul_ps(qi, _mm256_loadu_ps(k0 + ld + i * 8)));
+			s2 = _mm256_add_ps(s2, _mm256_mul_ps(qi,
+							     _mm256_loadu_ps(k0 + 2 * ld + i * 8)));
+			s3 = _mm256_add_ps(s3, _mm256_mul_ps(qi,
+							     _mm256_loadu_ps(k0 + 3 * ld + i * 8)));
+		}
+		_mm256_storeu_ps(out + b * 8, s0);
+		_mm256_storeu_ps(out + b * 8 + 8, s1);
+		_mm256_storeu_ps(out + b * 8 + 16, s2);
+		_mm256_storeu_ps(out + b * 8 + 24, s3);
+	}
+	for (; b < nblk; b++) {
+		const float *kb = k + b * ld;
+		__m256 s0 = _mm256_setzero_ps();
+		float res[8];
+
+		for (uint32_t i = 0; i < len; i++)
+			s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_set1_ps(q[i]),
+							     _mm256_loadu_ps(kb + i * 8)));
+		/* the last block may hold fewer than 8 positions */
+		_mm256_storeu_ps(res, s0);
+		for (uint32_t l = 0; l < 8 && b * 8 + l < n; l++)
+			out[b * 8 + l] = res[l];
+	}
+}
+
+/*
  * Attention's weighted sum: 32 outputs at a time kept in four vectors while the rows pass,
  * lane = output element, each updated in p order (hc_wsum_f32_ref's operations).
  */
@@ -275,6 +320,7 @@ AVX2 static void f32_tok8_avx2(const float *w, const float *xt, uint32_t n, floa
 const struct hc_kernels hc_kernels_avx2 = {
 	.name = "avx2",
 	.dot_f32 = hc_dot_f32_ref,
+	.scores_f32 = scores_f32_avx2,
 	.wsum_f32 = wsum_f32_avx2,
 	.dot_q8 = dot_q8_avx2,
 	.dot_q4 = dot_q4_avx2,
@@ -294,6 +340,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 const struct hc_kernels hc_kernels_avx512vnni = {
 	.name = "avx512vnni",
 	.dot_f32 = hc_dot_f32_ref,
+	.scores_f32 = scores_f32_avx2,
 	.wsum_f32 = wsum_f32_avx2,
 	.dot_q8 = dot_q8_avx2,
 	.dot_q4 = dot_q4_avx2,
