@@ -544,7 +544,8 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 	}
 	if (m->quantized && cols % HC_QK == 0) {
 		for (uint32_t t = 0; t < n; t++)
-			hc_quantize_row_q8_0(x + t * xs, m->xq + (size_t)t * (cols / HC_QK), cols);
+			hc_act_quantize(&m->mm, x + t * xs, m->xq + (size_t)t * (cols / HC_QK),
+					cols / HC_QK);
 		hc_act_sums(m->xq, (size_t)n * (cols / HC_QK), m->xsum);
 		a->xq = m->xq;
 		a->xsum = m->xsum;

@@ -500,6 +500,45 @@ START_TEST(matmul_kernels_follow_contract)
 }
 END_TEST
 
+/* Activation quantization: every table gives hc_quantize_row_q8_0's bits, halves included. */
+START_TEST(quantize_kernels_follow_contract)
+{
+	enum { NB = 9 };
+	static float x[NB * 32];
+	static struct hc_block_q8_0 want[NB], got[NB];
+
+	for (int i = 0; i < NB * 32; i++)
+		x[i] = rndf() * 7.0f;
+	/* block 1: amax 127, so d = 1 and x * id = x: exact halves round away from zero */
+	for (int j = 0; j < 32; j++)
+		x[32 + j] = (float)(j - 16) + (j % 2 ? 0.5f : -0.5f);
+	x[32] = 127.0f;
+	x[33] = -126.5f;
+	for (int j = 0; j < 32; j++)	/* block 2: zeros, one negative */
+		x[64 + j] = j == 3 ? -0.0f : 0.0f;
+	x[96 + 7] = NAN;		/* block 3: a NaN; block 4: an infinity */
+	x[128 + 30] = -INFINITY;
+	x[160 + 5] = 1e-40f;		/* block 5: a denormal maximum */
+	for (int j = 0; j < 32; j++)
+		if (j != 5)
+			x[160 + j] = 0.0f;
+	hc_quantize_row_q8_0(x, want, NB * 32);
+	for (int c = 0; c < 4; c++) {
+		const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
+					      HC_PATH_AUTO };
+		const struct hc_mm_ctx mc = { .k = hc_kernels_pick(path[c]) };
+
+		if (!mc.k)
+			continue;
+		memset(got, 0x55, sizeof(got));
+		hc_act_quantize(&mc, x, got, NB);
+		for (int b = 0; b < NB; b++)
+			ck_assert_msg(memcmp(&got[b], &want[b], sizeof(want[b])) == 0,
+				      "%s: block %d quantized differently", hc_mm_kernels_name(&mc), b);
+	}
+}
+END_TEST
+
 /* Attention's scores against keys transposed in blocks of 8: every table, the definition. */
 START_TEST(scores_kernels_follow_contract)
 {
@@ -746,6 +785,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, matmul_kernels_follow_contract);
 	tcase_add_test(tc, wsum_kernels_follow_contract);
 	tcase_add_test(tc, scores_kernels_follow_contract);
+	tcase_add_test(tc, quantize_kernels_follow_contract);
 	tcase_add_test(ts, sample_greedy_ties_lowest_id);
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);

@@ -57,6 +57,7 @@ static void f32_tok8(const float *w, const float *xt, uint32_t n, float *out)
 const struct hc_kernels hc_kernels_generic = {
 	.name = "generic",
 	.dot_f32 = hc_dot_f32_ref,
+	.quantize_q8 = hc_quantize_q8_ref,
 	.scores_f32 = hc_scores_f32_ref,
 	.wsum_f32 = hc_wsum_f32_ref,
 	.dot_q8 = hc_dot_q8_ref,

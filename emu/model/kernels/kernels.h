@@ -43,6 +43,8 @@ struct hc_kernels {
 
 	/* One F32 row against one token: the reference definition itself. */
 	float (*dot_f32)(const float *w, const float *x, uint32_t n);
+	/* @nb blocks of activations to Q8_0: hc_quantize_row_q8_0's bits. */
+	void (*quantize_q8)(const float *x, struct hc_block_q8_0 *y, uint32_t nb);
 	/* Attention's scores: out[p] = sum over i in order of q[i] * k[p / 8 * ld + i * 8 + p % 8],
 	 * p < @n, starting from 0.0f (keys transposed in blocks of 8 positions, @ld apart). */
 	void (*scores_f32)(const float *q, const float *k, size_t ld, uint32_t n, uint32_t len,
@@ -104,6 +106,7 @@ extern const struct hc_kernels hc_kernels_avx512vnni;	/* x86_avx2.c, with VNNI s
 
 /* Reference dot products, shared by the tables that have no faster version of them. */
 float hc_dot_f32_ref(const float *w, const float *x, uint32_t n);
+void hc_quantize_q8_ref(const float *x, struct hc_block_q8_0 *y, uint32_t nb);
 void hc_scores_f32_ref(const float *q, const float *k, size_t ld, uint32_t n, uint32_t len,
 		       float *out);
 void hc_wsum_f32_ref(const float *a, const float *v, size_t ld, uint32_t n, uint32_t len,

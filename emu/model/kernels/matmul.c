@@ -119,6 +119,12 @@ void hc_wsum_rows(const struct hc_mm_ctx *c, const float *a, const float *v, siz
 	c->k->wsum_f32(a, v, ld, n, len, out);
 }
 
+void hc_act_quantize(const struct hc_mm_ctx *c, const float *x, struct hc_block_q8_0 *y,
+		     uint32_t nb)
+{
+	c->k->quantize_q8(x, y, nb);
+}
+
 void hc_act_sums(const struct hc_block_q8_0 *xq, size_t n_blocks, int32_t *xsum)
 {
 	for (size_t i = 0; i < n_blocks; i++) {

@@ -61,6 +61,9 @@ const char *hc_mm_kernels_name(const struct hc_mm_ctx *c);
  */
 int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w);
 
+/* Quantize @nb blocks of @x to Q8_0 (@y): hc_quantize_row_q8_0's bits, on @c's kernels. */
+void hc_act_quantize(const struct hc_mm_ctx *c, const float *x, struct hc_block_q8_0 *y,
+		     uint32_t nb);
 /* Whether batches of F32 tokens should come transposed in hc_act.xt. */
 int hc_mm_wants_xt(const struct hc_mm_ctx *c);
 

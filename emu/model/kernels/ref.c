@@ -19,6 +19,12 @@ float hc_dot_f32_ref(const float *w, const float *x, uint32_t n)
 	return acc;
 }
 
+/* ggml's quantize_row_q8_0_ref (emu/rom/quant.c) */
+void hc_quantize_q8_ref(const float *x, struct hc_block_q8_0 *y, uint32_t nb)
+{
+	hc_quantize_row_q8_0(x, y, (uint64_t)nb * HC_QK);
+}
+
 /* Attention: score_p = 0; score_p = score_p + q[i] * k_p[i] for i in order (llama2.c). */
 void hc_scores_f32_ref(const float *q, const float *k, size_t ld, uint32_t n, uint32_t len,
 		       float *out)
@@ -87,6 +93,7 @@ float hc_dot_q4_ref(const float *fp16, const struct hc_block_q4_0 *w,
 const struct hc_kernels hc_kernels_ref = {
 	.name = "reference",
 	.dot_f32 = hc_dot_f32_ref,
+	.quantize_q8 = hc_quantize_q8_ref,
 	.scores_f32 = hc_scores_f32_ref,
 	.wsum_f32 = hc_wsum_f32_ref,
 	.dot_q8 = hc_dot_q8_ref,

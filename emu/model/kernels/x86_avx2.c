@@ -175,6 +175,63 @@ X8_KERNELS(avx2, AVX2_F16C, ISUM0_AVX2, DOT_Q8_AVX2, DOT_Q4_AVX2)
 X8_KERNELS(vnni, AVX2_VNNI, ISUM0_VNNI, DOT_Q8_VNNI, DOT_Q4_VNNI)
 
 /*
+ * Activations to Q8_0 with hc_quantize_row_q8_0's bits: the block's maximum |x| is exact in
+ * any order, d and 1/d are the same scalar operations, and roundf (half away from zero) is
+ * trunc(v) plus the sign of v where |v - trunc(v)| >= 0.5 (v - trunc(v) is exact). A block
+ * with a NaN or an infinity (the maximum's order matters), or whose 1/d overflows, goes to
+ * the reference.
+ */
+AVX2 static void quantize_q8_avx2(const float *x, struct hc_block_q8_0 *y, uint32_t nb)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+	const __m256 half = _mm256_set1_ps(0.5f);
+
+	for (uint32_t b = 0; b < nb; b++) {
+		const float *xb = x + (size_t)b * HC_QK;
+		__m256 v[4], m;
+		__m128 h;
+		__m256i q[4];
+		float amax, d, id;
+
+		for (int k = 0; k < 4; k++)
+			v[k] = _mm256_loadu_ps(xb + 8 * k);
+		m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]),
+						_mm256_andnot_ps(sign, v[1])),
+				  _mm256_max_ps(_mm256_andnot_ps(sign, v[2]),
+						_mm256_andnot_ps(sign, v[3])));
+		h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+		h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+		h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+		amax = _mm_cvtss_f32(h);
+		d = amax / ((1 << 7) - 1);
+		id = d ? 1.0f / d : 0.0f;
+		if (!(amax <= 3.4028235e38f) || !(id <= 3.4028235e38f) ||
+		    _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v[0], v[1], _CMP_UNORD_Q),
+						    _mm256_cmp_ps(v[2], v[3], _CMP_UNORD_Q)))) {
+			/* 1/d overflows for a tiny maximum: x * inf is NaN or inf, which
+			 * the reference turns into 0 */
+			hc_quantize_row_q8_0(xb, &y[b], HC_QK);
+			continue;
+		}
+		y[b].d = hc_f32_to_fp16(d);
+		for (int k = 0; k < 4; k++) {
+			const __m256 s = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+			const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+			const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, t)),
+							half, _CMP_GE_OQ);
+			const __m256 away = _mm256_or_ps(_mm256_and_ps(s, sign), one);
+
+			q[k] = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, away)));
+		}
+		/* 32 int32 to int8 (all in [-127, 127]); the packs interleave 128-bit halves */
+		_mm256_storeu_si256((__m256i *)y[b].qs, _mm256_permutevar8x32_epi32(
+			_mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+					   _mm256_packs_epi32(q[2], q[3])),
+			_mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+	}
+}
+
+/*
  * Attention's scores: lane l of a vector is position 8b + l (the keys are stored transposed
  * in blocks of 8), updated in i order (hc_scores_f32_ref's operations); four blocks at once
  * so that four add chains overlap.
@@ -320,6 +377,7 @@ AVX2 static void f32_tok8_avx2(const float *w, const float *xt, uint32_t n, floa
 const struct hc_kernels hc_kernels_avx2 = {
 	.name = "avx2",
 	.dot_f32 = hc_dot_f32_ref,
+	.quantize_q8 = quantize_q8_avx2,
 	.scores_f32 = scores_f32_avx2,
 	.wsum_f32 = wsum_f32_avx2,
 	.dot_q8 = dot_q8_avx2,
@@ -340,6 +398,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 const struct hc_kernels hc_kernels_avx512vnni = {
 	.name = "avx512vnni",
 	.dot_f32 = hc_dot_f32_ref,
+	.quantize_q8 = quantize_q8_avx2,
 	.scores_f32 = scores_f32_avx2,
 	.wsum_f32 = wsum_f32_avx2,
 	.dot_q8 = dot_q8_avx2,
