@@ -246,8 +246,9 @@ static struct hc_mat *weight_mat(struct hc_model *m, size_t i)
 }
 
 /*
- * A copy of the quantized matrices in the kernel table's x8 layout, when it has one: the
- * forward pass reads only the copy; the ROM keeps the row layout, which the embedding reads.
+ * A copy of the matrices in the kernel table's packed layouts, when it has them (kernels.h):
+ * the forward pass reads the copy; the ROM keeps the row layout, which the embedding and
+ * the F32 batch kernels read.
  */
 static int pack_weights(struct hc_model *m)
 {
@@ -264,8 +265,8 @@ static void unpack_weights(struct hc_model *m)
 	const size_t n = (size_t)m->a.n_layers * MATS_PER_LAYER + 1;
 
 	for (size_t i = 0; m->layers && i < n; i++) {
-		free((void *)weight_mat(m, i)->x8);
-		weight_mat(m, i)->x8 = NULL;
+		free((void *)weight_mat(m, i)->packed);
+		weight_mat(m, i)->packed = NULL;
 	}
 }
 
@@ -501,18 +502,18 @@ struct mm_job {
 
 /*
  * Thread ti takes a contiguous share of the rows of all matrices laid end to end, in whole
- * groups of 8 when every matrix is (the x8 kernels' unit).
+ * groups of 32 (8) when every matrix has them: the packed kernels' units (kernels.h).
  */
 static void mm_worker(void *arg, int ti, int nt)
 {
 	const struct mm_job *j = arg;
-	unsigned long total = 0, lo, hi, base = 0, unit = 8;
+	unsigned long total = 0, lo, hi, base = 0, unit = 32;
 
-	for (int i = 0; i < j->n; i++) {
+	for (int i = 0; i < j->n; i++)
 		total += j->m[i].w->rows;
-		if (j->m[i].w->rows % 8)
-			unit = 1;
-	}
+	for (int i = 0; i < j->n; i++)
+		while (j->m[i].w->rows % unit)
+			unit /= 2;
 	hc_split(total / unit, ti, nt, &lo, &hi);
 	lo *= unit;
 	hi *= unit;

@@ -386,7 +386,7 @@ START_TEST(matmul_kernels_follow_contract)
 {
 	/* 10 blocks: groups of 8 + tail; 21 tokens: F32 batches as a pair of groups of 8 and
 	 * one group of 5, quantized ones as 5 groups of 4 and one alone */
-	enum { COLS = 320, ROWS = 37, TOK = 21 };
+	enum { COLS = 320, ROWS = 69, TOK = 21 };
 	static float w[ROWS * COLS], x[TOK * COLS], want[TOK * ROWS], got[TOK * ROWS];
 	static float xt[24 * COLS];
 	static struct hc_block_q8_0 wq8[ROWS * COLS / 32], xq[TOK * COLS / 32];
@@ -394,7 +394,7 @@ START_TEST(matmul_kernels_follow_contract)
 	static struct hc_block_q4_0 wq4[ROWS * COLS / 32];
 	static float fp16[65536];
 	const uint32_t nb = COLS / 32;
-	int x8_seen = 0;
+	int packed_seen = 0;
 
 	for (uint32_t i = 0; i < 65536; i++)
 		fp16[i] = hc_fp16_to_f32((uint16_t)i);
@@ -465,9 +465,10 @@ START_TEST(matmul_kernels_follow_contract)
 				hc_act_transpose(&a, cols, xt);
 				a.xt = xt;
 			}
-			/* quantized rows also repacked in groups of 8 where the table has x8
-			 * kernels: all in one call, then odd splits (partial groups) */
-			m.x8 = NULL;
+			/* rows also packed where the table has kernels for it (groups of 8
+			 * quantized rows, 32 F32 rows): all in one call, then odd splits
+			 * (partial groups) */
+			m.packed = NULL;
 			ck_assert_int_eq(hc_mm_pack(&c, &m), 0);
 			for (int split = 0; split < 2; split++) {
 				memset(got, 0, sizeof(got));
@@ -475,27 +476,28 @@ START_TEST(matmul_kernels_follow_contract)
 					/* odd split points: rows are independent */
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 3);
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
-					hc_matmul_rows(&c, &m, &a, got, ROWS, 20, ROWS);
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 20, 65);
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 65, ROWS);
 				} else {
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, ROWS);
 				}
 				ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
 					      "type %d, %s kernels%s%s, %s differ from the contract",
 					      type, hc_mm_kernels_name(&c),
-					      a.xt ? " (transposed)" : "", m.x8 ? " (x8)" : "",
+					      a.xt ? " (transposed)" : "", m.packed ? " (packed)" : "",
 					      split ? "split" : "one call");
 				if (split)
 					break;
 			}
-			x8_seen += m.x8 != NULL;
-			free((void *)m.x8);
+			packed_seen += m.packed != NULL;
+			free((void *)m.packed);
 		}
 	}
 	{
 		const struct hc_mm_ctx auto_c = { .k = hc_kernels_pick(HC_PATH_AUTO) };
 
-		printf("matmul_kernels_follow_contract: %d repacked (x8) runs on this CPU "
-		       "(auto: %s)\n", x8_seen, hc_mm_kernels_name(&auto_c));
+		printf("matmul_kernels_follow_contract: %d packed runs on this CPU "
+		       "(auto: %s)\n", packed_seen, hc_mm_kernels_name(&auto_c));
 	}
 }
 END_TEST

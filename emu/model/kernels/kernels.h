@@ -84,6 +84,10 @@ struct hc_kernels {
 			const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
 			uint32_t nb, float *out);
 
+	/* Optional: a group of 32 F32 rows packed as [column j][row i] (hc_mm_pack) against
+	 * one token, out[0..31]; lane = row, each in j order (hc_dot_f32_ref's operations). */
+	void (*f32_x32)(const float *g, const float *x, uint32_t n, float *out);
+
 	/* Optional. Eight F32 rows (@ld floats apart) against one token: out[0..7]. */
 	void (*f32_rows8)(const float *w, size_t ld, const float *x, uint32_t n, float *out);
 

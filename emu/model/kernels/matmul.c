@@ -58,19 +58,16 @@ const char *hc_mm_kernels_name(const struct hc_mm_ctx *c)
 	return c->k->name;
 }
 
-int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
+static uint8_t *pack_q(const struct hc_mm_ctx *c, const struct hc_mat *w)
 {
 	const uint32_t nb = w->cols / HC_QK, ng = w->rows / 8;
 	const int q8 = w->type == HC_WTYPE_Q8_0;
 	const size_t gb = q8 ? sizeof(struct hc_q8_x8) : sizeof(struct hc_q4_x8);
-
 	uint8_t *buf;
 
-	if ((!q8 && w->type != HC_WTYPE_Q4_0) || !c->k->x8_q8 || !c->k->x8_q4 || !ng || !nb)
-		return 0;
 	buf = aligned_alloc(64, ((size_t)ng * nb * gb + 63) & ~(size_t)63);
 	if (!buf)
-		return -ENOMEM;
+		return NULL;
 	for (uint32_t g = 0; g < ng; g++)
 		for (uint32_t i = 0; i < 8; i++) {
 			const uint8_t *row = w->data + ((size_t)g * 8 + i) * w->row_bytes;
@@ -98,7 +95,45 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
 				}
 			}
 		}
-	w->x8 = buf;
+	return buf;
+}
+
+/* F32: group g of 32 rows as [column j][row i], buf[(g * cols + j) * 32 + i]. */
+static uint8_t *pack_f32(const struct hc_mat *w)
+{
+	const uint32_t ng = w->rows / 32;
+	float *buf = aligned_alloc(64, ((size_t)ng * w->cols * 32 * sizeof(float) + 63) &
+					   ~(size_t)63);
+
+	if (!buf)
+		return NULL;
+	for (uint32_t g = 0; g < ng; g++)
+		for (uint32_t i = 0; i < 32; i++) {
+			const float *row = (const float *)(w->data +
+							   ((size_t)g * 32 + i) * w->row_bytes);
+
+			for (uint32_t j = 0; j < w->cols; j++)
+				buf[((size_t)g * w->cols + j) * 32 + i] = row[j];
+		}
+	return (uint8_t *)buf;
+}
+
+int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
+{
+	uint8_t *buf;
+
+	if (w->type == HC_WTYPE_F32) {
+		if (!c->k->f32_x32 || w->rows < 32 || !w->cols)
+			return 0;
+		buf = pack_f32(w);
+	} else {
+		if (!c->k->x8_q8 || !c->k->x8_q4 || w->rows < 8 || w->cols < HC_QK)
+			return 0;
+		buf = pack_q(c, w);
+	}
+	if (!buf)
+		return -ENOMEM;
+	w->packed = buf;
 	return 0;
 }
 
@@ -194,16 +229,47 @@ static void f32_tok8(const struct hc_kernels *k, const struct hc_mat *w,
 	}
 }
 
+static void matmul_f32_rows(const struct hc_kernels *k, const struct hc_mat *w,
+			    const struct hc_act *a, float *out, size_t os, uint32_t r,
+			    uint32_t r1);
+
 static void matmul_f32(const struct hc_kernels *k, const struct hc_mat *w,
 		       const struct hc_act *a, float *out, size_t os, uint32_t r0, uint32_t r1)
 {
-	const size_t ld = w->row_bytes / sizeof(float);
 	uint32_t r = r0;
 
 	if (k->f32_tok8x4 && a->xt) {
 		f32_tok8(k, w, a, out, os, r0, r1);
 		return;
 	}
+	if (w->packed) {
+		/* whole groups of 32 in [r0, r1) from the packed copy, the rest as rows */
+		const uint32_t g0 = (r0 + 31) / 32, g1 = r1 / 32 < w->rows / 32 ? r1 / 32 :
+						     w->rows / 32;
+
+		if (g0 < g1) {
+			float res[32];
+
+			matmul_f32_rows(k, w, a, out, os, r0, g0 * 32);
+			for (uint32_t g = g0; g < g1; g++)
+				for (uint32_t t = 0; t < a->n_tok; t++) {
+					k->f32_x32((const float *)w->packed +
+						   (size_t)g * w->cols * 32,
+						   a->x + t * a->x_stride, w->cols, res);
+					memcpy(out + t * os + (size_t)g * 32, res, sizeof(res));
+				}
+			r = g1 * 32;
+		}
+	}
+	matmul_f32_rows(k, w, a, out, os, r, r1);
+}
+
+/* One token at a time: eight rows at once where the table can, then single rows. */
+static void matmul_f32_rows(const struct hc_kernels *k, const struct hc_mat *w,
+			    const struct hc_act *a, float *out, size_t os, uint32_t r, uint32_t r1)
+{
+	const size_t ld = w->row_bytes / sizeof(float);
+
 	if (k->f32_rows8) {
 		float res[8];
 
@@ -304,7 +370,7 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	const uint32_t g0 = (r0 + 7) / 8, g1 = r1 / 8 < w->rows / 8 ? r1 / 8 : w->rows / 8;
 	uint32_t tile = (uint32_t)((64u << 10) / (nb * gb));
 
-	if (!w->x8 || g0 >= g1) {
+	if (!w->packed || g0 >= g1) {
 		matmul_q_rows(c, w, a, out, os, r0, r1);
 		return;
 	}
@@ -320,7 +386,7 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 			const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
 
 			for (uint32_t g = gs; g < ge; g++) {
-				const uint8_t *gw = (const uint8_t *)w->x8 + (size_t)g * nb * gb;
+				const uint8_t *gw = (const uint8_t *)w->packed + (size_t)g * nb * gb;
 				float res[HC_X8_NT * 8];
 
 				const int32_t *xs = a->xsum + (size_t)t * nb;

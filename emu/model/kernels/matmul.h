@@ -19,7 +19,7 @@ struct hc_mat {
 	uint32_t cols;
 	uint32_t rows;
 	size_t row_bytes;
-	const void *x8;		/* NULL, or its whole groups of 8 rows repacked (hc_mm_pack) */
+	const void *packed;	/* NULL, or its whole groups of rows repacked (hc_mm_pack) */
 };
 
 /* The activations of @n_tok tokens, each @cols long, as float and (for quantized weights)
@@ -55,9 +55,10 @@ const struct hc_kernels *hc_kernels_pick(enum hc_path path);
 /* Its name ("reference", "generic", "avx2"), for logs and benchmarks. */
 const char *hc_mm_kernels_name(const struct hc_mm_ctx *c);
 /*
- * Repack the quantized @w for @c's x8 kernels when the table has them: w->x8 is then a
- * malloc'd copy of its whole groups of 8 rows (the caller frees it after the last use of
- * @w); otherwise @w is unchanged. 0, or -ENOMEM.
+ * Repack @w for @c's kernels when the table has kernels for its type in the packed layouts
+ * (kernels.h: groups of 8 quantized rows, of 32 F32 rows): w->packed is then a malloc'd copy
+ * of its whole groups (the caller frees it after the last use of @w); otherwise @w is
+ * unchanged. 0, or -ENOMEM.
  */
 int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w);
 

@@ -315,6 +315,28 @@ AVX2 static void wsum_f32_avx2(const float *a, const float *v, size_t ld, uint32
 }
 
 /*
+ * 32 packed F32 rows against one token: one stream of weights, lane = row, four add chains
+ * side by side; per lane hc_dot_f32_ref's operations in j order.
+ */
+AVX2 static void f32_x32_avx2(const float *g, const float *x, uint32_t n, float *out)
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+
+	for (uint32_t j = 0; j < n; j++, g += 32) {
+		const __m256 xj = _mm256_set1_ps(x[j]);
+
+		s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(g), xj));
+		s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(g + 8), xj));
+		s2 = _mm256_add_ps(s2, _mm256_mul_ps(_mm256_loadu_ps(g + 16), xj));
+		s3 = _mm256_add_ps(s3, _mm256_mul_ps(_mm256_loadu_ps(g + 24), xj));
+	}
+	_mm256_storeu_ps(out, s0);
+	_mm256_storeu_ps(out + 8, s1);
+	_mm256_storeu_ps(out + 16, s2);
+	_mm256_storeu_ps(out + 24, s3);
+}
+
+/*
  * Eight rows against one token, lanes = rows: load an 8x8 tile, transpose it, then for
  * each of the 8 columns in order acc = acc + col * x[j]. Per lane, hc_dot_f32_ref exactly.
  */
@@ -388,6 +410,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 	.x8_q4 = x8_q4_avx2,
 	.x8_q8_n = x8_q8_n_avx2,
 	.x8_q4_n = x8_q4_n_avx2,
+	.f32_x32 = f32_x32_avx2,
 	.f32_rows8 = f32_rows8_avx2,
 	.f32_tok8x4 = f32_tok8x4_avx2,
 	.f32_tok16x4 = f32_tok16x4_avx2,
@@ -410,6 +433,7 @@ const struct hc_kernels hc_kernels_avx512vnni = {
 	.x8_q4 = x8_q4_vnni,
 	.x8_q8_n = x8_q8_n_vnni,
 	.x8_q4_n = x8_q4_n_vnni,
+	.f32_x32 = f32_x32_avx2,
 	.f32_rows8 = f32_rows8_avx2,
 	.f32_tok8x4 = f32_tok8x4_avx2,
 	.f32_tok16x4 = f32_tok16x4_avx2,
