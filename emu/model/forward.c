@@ -53,15 +53,16 @@ struct hc_model {
 };
 
 /*
- * Keys are stored transposed in blocks of 8 positions, k[layer][pos / 8][kv_dim][pos % 8],
- * so that the scores of 8 positions are the 8 lanes of one vector (hc_scores_rows).
+ * Each KV head's keys and values are contiguous, so attention for one head reads two
+ * streams. Keys are stored transposed in blocks of 8 positions, so that the scores of 8
+ * positions are the 8 lanes of one vector (hc_scores_rows).
  */
 struct hc_kv {
 	struct hc_model *m;
 	uint32_t cap, pos;
 	uint32_t cap8;			/* cap rounded up to a multiple of 8 */
-	float *k;			/* [layer][pos / 8][kv_dim][pos % 8] */
-	float *v;			/* [layer][pos][kv_dim] */
+	float *k;			/* [layer][kv head][pos / 8][head_dim][pos % 8] */
+	float *v;			/* [layer][kv head][pos][head_dim] */
 };
 
 /* ---- setup ---- */
@@ -588,18 +589,17 @@ static void att_worker(void *arg, int ti, int nt)
 		const uint32_t t = (uint32_t)(it / m->a.n_heads), h = (uint32_t)(it % m->a.n_heads);
 		const struct hc_kv *kv = j->kv[t];
 		const uint32_t pos = j->pos[t];
-		const size_t loff = (size_t)j->layer * kv->cap8 * m->kv_dim;
+		/* this KV head's keys and values */
+		const size_t off = ((size_t)j->layer * m->a.n_kv_heads + h / kv_mul) * kv->cap8 * hd;
 		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
-		const size_t koff = loff + (size_t)(h / kv_mul) * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
 
 		/* score_p = sequential dot(q, k_p), then / scale */
-		hc_scores_rows(&m->mm, q, kv->k + loff + (size_t)(h / kv_mul) * hd * 8,
-			       (size_t)m->kv_dim * 8, pos + 1, hd, att);
+		hc_scores_rows(&m->mm, q, kv->k + off, (size_t)hd * 8, pos + 1, hd, att);
 		for (uint32_t p = 0; p <= pos; p++)
 			att[p] /= scale;
 		softmax(att, pos + 1);
-		hc_wsum_rows(&m->mm, att, kv->v + koff, m->kv_dim, pos + 1, hd, xb);
+		hc_wsum_rows(&m->mm, att, kv->v + off, hd, pos + 1, hd, xb);
 	}
 }
 
@@ -653,15 +653,20 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, m->k, kvd, &L->wv, m->v, kvd);
 		for (uint32_t t = 0; t < n; t++) {
 			const float *c = m->rope_cos + t * half, *s = m->rope_sin + t * half;
-			const size_t row = ((size_t)l * kv[t]->cap8 + pos[t]) * kvd;
-			float *kt = kv[t]->k + ((size_t)l * kv[t]->cap8 + pos[t] / 8 * 8) * kvd +
-				    pos[t] % 8;
+			const uint32_t hd = a->head_dim, p = pos[t];
 
 			rope(m->q + (size_t)t * qd, a->n_heads, a->head_dim, c, s);
 			rope(m->k + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
-			for (uint32_t i = 0; i < kvd; i++)
-				kt[(size_t)i * 8] = m->k[(size_t)t * kvd + i];
-			memcpy(kv[t]->v + row, m->v + (size_t)t * kvd, kvd * sizeof(float));
+			for (uint32_t h = 0; h < a->n_kv_heads; h++) {
+				const size_t off = ((size_t)l * a->n_kv_heads + h) * kv[t]->cap8 * hd;
+				const float *kn = m->k + (size_t)t * kvd + (size_t)h * hd;
+				float *kt = kv[t]->k + off + (size_t)p / 8 * hd * 8 + p % 8;
+
+				for (uint32_t i = 0; i < hd; i++)
+					kt[(size_t)i * 8] = kn[i];
+				memcpy(kv[t]->v + off + (size_t)p * hd,
+				       m->v + (size_t)t * kvd + (size_t)h * hd, hd * sizeof(float));
+			}
 		}
 		hc_pool_run(m->pool, att_worker, &aj);
 		make_act(m, &act, m->xb, qd, qd, n);

@@ -582,8 +582,8 @@ END_TEST
 /* Attention's weighted sum of values: every table against the definition written out. */
 START_TEST(wsum_kernels_follow_contract)
 {
-	/* 77 = two groups of 32, one of 8 and 5 left over; rows 80 floats apart */
-	enum { N = 13, LEN = 77, LD = 80 };
+	/* 109 = 64 + 32 + 8 and 5 left over; rows 112 floats apart */
+	enum { N = 13, LEN = 109, LD = 112 };
 	static float a[N], v[N * LD], want[LEN], got[LEN];
 
 	for (int p = 0; p < N; p++)

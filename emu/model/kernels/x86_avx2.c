@@ -277,38 +277,35 @@ AVX2 static void scores_f32_avx2(const float *q, const float *k, size_t ld, uint
 }
 
 /*
- * Attention's weighted sum: 32 outputs at a time kept in four vectors while the rows pass,
- * lane = output element, each updated in p order (hc_wsum_f32_ref's operations).
+ * Attention's weighted sum: up to 64 outputs (a head) kept in eight vectors while the rows
+ * pass once, lane = output element, each updated in p order (hc_wsum_f32_ref's operations).
  */
+#define WSUM_BODY(NV)                                                                 \
+	__m256 s[NV];                                                                 \
+	X8_UNROLL for (int k = 0; k < NV; k++)                                        \
+		s[k] = _mm256_setzero_ps();                                           \
+	for (uint32_t p = 0; p < n; p++) {                                            \
+		const __m256 ap = _mm256_set1_ps(a[p]);                               \
+		X8_UNROLL for (int k = 0; k < NV; k++)                                \
+			s[k] = _mm256_add_ps(s[k], _mm256_mul_ps(ap,                  \
+				_mm256_loadu_ps(v + p * ld + i + 8 * k)));            \
+	}                                                                             \
+	X8_UNROLL for (int k = 0; k < NV; k++)                                        \
+		_mm256_storeu_ps(out + i + 8 * k, s[k]);
+
 AVX2 static void wsum_f32_avx2(const float *a, const float *v, size_t ld, uint32_t n,
 			       uint32_t len, float *out)
 {
 	uint32_t i = 0;
 
+	for (; i + 64 <= len; i += 64) {
+		WSUM_BODY(8)
+	}
 	for (; i + 32 <= len; i += 32) {
-		__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-
-		for (uint32_t p = 0; p < n; p++) {
-			const float *vp = v + p * ld + i;
-			const __m256 ap = _mm256_set1_ps(a[p]);
-
-			s0 = _mm256_add_ps(s0, _mm256_mul_ps(ap, _mm256_loadu_ps(vp)));
-			s1 = _mm256_add_ps(s1, _mm256_mul_ps(ap, _mm256_loadu_ps(vp + 8)));
-			s2 = _mm256_add_ps(s2, _mm256_mul_ps(ap, _mm256_loadu_ps(vp + 16)));
-			s3 = _mm256_add_ps(s3, _mm256_mul_ps(ap, _mm256_loadu_ps(vp + 24)));
-		}
-		_mm256_storeu_ps(out + i, s0);
-		_mm256_storeu_ps(out + i + 8, s1);
-		_mm256_storeu_ps(out + i + 16, s2);
-		_mm256_storeu_ps(out + i + 24, s3);
+		WSUM_BODY(4)
 	}
 	for (; i + 8 <= len; i += 8) {
-		__m256 s0 = _mm256_setzero_ps();
-
-		for (uint32_t p = 0; p < n; p++)
-			s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_set1_ps(a[p]),
-							     _mm256_loadu_ps(v + p * ld + i)));
-		_mm256_storeu_ps(out + i, s0);
+		WSUM_BODY(1)
 	}
 	if (i < len)
 		hc_wsum_f32_ref(a, v + i, ld, n, len - i, out + i);
