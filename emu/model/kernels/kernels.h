@@ -37,6 +37,7 @@ struct hc_q4_x8 {
 _Static_assert(sizeof(struct hc_q8_x8) == 272, "q8_0 x8 group block");
 _Static_assert(sizeof(struct hc_q4_x8) == 144, "q4_0 x8 group block");
 #define HC_X8_NT 4	/* tokens per call of the x8_*_n kernels */
+#define HC_F32_NT 8	/* tokens per call of f32_x32_n */
 
 struct hc_kernels {
 	const char *name;
@@ -87,6 +88,9 @@ struct hc_kernels {
 	/* Optional: a group of 32 F32 rows packed as [column j][row i] (hc_mm_pack) against
 	 * one token, out[0..31]; lane = row, each in j order (hc_dot_f32_ref's operations). */
 	void (*f32_x32)(const float *g, const float *x, uint32_t n, float *out);
+	/* Optional, with it: the same for HC_F32_NT tokens, token t at x + t * @xs,
+	 * out[t * 32 + i]. */
+	void (*f32_x32_n)(const float *g, const float *x, size_t xs, uint32_t n, float *out);
 
 	/* Optional. Eight F32 rows (@ld floats apart) against one token: out[0..7]. */
 	void (*f32_rows8)(const float *w, size_t ld, const float *x, uint32_t n, float *out);

@@ -233,35 +233,54 @@ static void matmul_f32_rows(const struct hc_kernels *k, const struct hc_mat *w,
 			    const struct hc_act *a, float *out, size_t os, uint32_t r,
 			    uint32_t r1);
 
+/* Rows outside the packed groups: batches transposed where the table takes them, else
+ * one token at a time. */
+static void matmul_f32_rest(const struct hc_kernels *k, const struct hc_mat *w,
+			    const struct hc_act *a, float *out, size_t os, uint32_t r0,
+			    uint32_t r1)
+{
+	if (r0 >= r1)
+		return;
+	if (k->f32_tok8x4 && a->xt)
+		f32_tok8(k, w, a, out, os, r0, r1);
+	else
+		matmul_f32_rows(k, w, a, out, os, r0, r1);
+}
+
+/*
+ * Packed groups of 32 rows serve single tokens, and batches where the table has the batch
+ * kernel (groups of HC_F32_NT tokens, then single ones; the group's 32 rows stay in L2 while
+ * the batch passes). Otherwise batches go transposed through the f32_tok kernels.
+ */
 static void matmul_f32(const struct hc_kernels *k, const struct hc_mat *w,
 		       const struct hc_act *a, float *out, size_t os, uint32_t r0, uint32_t r1)
 {
-	uint32_t r = r0;
+	const uint32_t g0 = (r0 + 31) / 32;
+	const uint32_t g1 = r1 / 32 < w->rows / 32 ? r1 / 32 : w->rows / 32;
+	float res[HC_F32_NT * 32];
 
-	if (k->f32_tok8x4 && a->xt) {
-		f32_tok8(k, w, a, out, os, r0, r1);
+	if (!w->packed || g0 >= g1 || (a->n_tok > 1 && !k->f32_x32_n && a->xt)) {
+		matmul_f32_rest(k, w, a, out, os, r0, r1);
 		return;
 	}
-	if (w->packed) {
-		/* whole groups of 32 in [r0, r1) from the packed copy, the rest as rows */
-		const uint32_t g0 = (r0 + 31) / 32, g1 = r1 / 32 < w->rows / 32 ? r1 / 32 :
-						     w->rows / 32;
+	matmul_f32_rest(k, w, a, out, os, r0, g0 * 32);
+	for (uint32_t g = g0; g < g1; g++) {
+		const float *gw = (const float *)w->packed + (size_t)g * w->cols * 32;
 
-		if (g0 < g1) {
-			float res[32];
+		for (uint32_t t = 0; t < a->n_tok; ) {
+			const uint32_t nt = k->f32_x32_n && t + HC_F32_NT <= a->n_tok ? HC_F32_NT : 1;
 
-			matmul_f32_rows(k, w, a, out, os, r0, g0 * 32);
-			for (uint32_t g = g0; g < g1; g++)
-				for (uint32_t t = 0; t < a->n_tok; t++) {
-					k->f32_x32((const float *)w->packed +
-						   (size_t)g * w->cols * 32,
-						   a->x + t * a->x_stride, w->cols, res);
-					memcpy(out + t * os + (size_t)g * 32, res, sizeof(res));
-				}
-			r = g1 * 32;
+			if (nt > 1)
+				k->f32_x32_n(gw, a->x + t * a->x_stride, a->x_stride, w->cols, res);
+			else
+				k->f32_x32(gw, a->x + t * a->x_stride, w->cols, res);
+			for (uint32_t i = 0; i < nt; i++)
+				memcpy(out + (t + i) * os + (size_t)g * 32, res + i * 32,
+				       32 * sizeof(float));
+			t += nt;
 		}
 	}
-	matmul_f32_rows(k, w, a, out, os, r, r1);
+	matmul_f32_rest(k, w, a, out, os, g1 * 32, r1);
 }
 
 /* One token at a time: eight rows at once where the table can, then single rows. */

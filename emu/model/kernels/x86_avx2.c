@@ -14,6 +14,7 @@
 
 #define AVX2 __attribute__((target("avx2")))
 #define AVX2_F16C __attribute__((target("avx2,f16c")))
+#define AVX512 __attribute__((target("avx2,f16c,avx512f,avx512vl")))
 /* AVX-512 VNNI's dpbusd on 256-bit vectors (AVX512VL), as on Zen 4 and Ice Lake on */
 #define AVX2_VNNI __attribute__((target("avx2,f16c,avx512f,avx512vl,avx512vnni")))
 
@@ -334,6 +335,34 @@ AVX2 static void f32_x32_avx2(const float *g, const float *x, uint32_t n, float 
 }
 
 /*
+ * 32 packed F32 rows against 8 tokens in 512-bit vectors (AVX-512 has the 32 registers the
+ * 16 accumulators need): per column two weight vectors, then for each token acc = acc +
+ * w * x[j], lane = row, in j order (hc_dot_f32_ref's operations).
+ */
+AVX512 static void f32_x32_n_avx512(const float *g, const float *x, size_t xs, uint32_t n,
+				    float *out)
+{
+	__m512 lo[HC_F32_NT], hi[HC_F32_NT];
+
+	X8_UNROLL for (int t = 0; t < HC_F32_NT; t++)
+		lo[t] = hi[t] = _mm512_setzero_ps();
+	for (uint32_t j = 0; j < n; j++, g += 32) {
+		const __m512 w0 = _mm512_loadu_ps(g), w1 = _mm512_loadu_ps(g + 16);
+
+		X8_UNROLL for (int t = 0; t < HC_F32_NT; t++) {
+			const __m512 xj = _mm512_set1_ps(x[t * xs + j]);
+
+			lo[t] = _mm512_add_ps(lo[t], _mm512_mul_ps(w0, xj));
+			hi[t] = _mm512_add_ps(hi[t], _mm512_mul_ps(w1, xj));
+		}
+	}
+	X8_UNROLL for (int t = 0; t < HC_F32_NT; t++) {
+		_mm512_storeu_ps(out + t * 32, lo[t]);
+		_mm512_storeu_ps(out + t * 32 + 16, hi[t]);
+	}
+}
+
+/*
  * Eight rows against one token, lanes = rows: load an 8x8 tile, transpose it, then for
  * each of the 8 columns in order acc = acc + col * x[j]. Per lane, hc_dot_f32_ref exactly.
  */
@@ -414,7 +443,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 	.f32_tok8 = f32_tok8_avx2,
 };
 
-/* AVX2's table with the x8 kernels' integer sums on VNNI */
+/* AVX2's table with the x8 kernels' integer sums on VNNI, F32 batches in 512-bit vectors */
 const struct hc_kernels hc_kernels_avx512vnni = {
 	.name = "avx512vnni",
 	.dot_f32 = hc_dot_f32_ref,
@@ -431,9 +460,7 @@ const struct hc_kernels hc_kernels_avx512vnni = {
 	.x8_q8_n = x8_q8_n_vnni,
 	.x8_q4_n = x8_q4_n_vnni,
 	.f32_x32 = f32_x32_avx2,
+	.f32_x32_n = f32_x32_n_avx512,	/* batches need no transposed copy */
 	.f32_rows8 = f32_rows8_avx2,
-	.f32_tok8x4 = f32_tok8x4_avx2,
-	.f32_tok16x4 = f32_tok16x4_avx2,
-	.f32_tok8 = f32_tok8_avx2,
 };
 #endif
