@@ -18,25 +18,18 @@
 #include "quant.h"
 
 /*
- * Quantized weights repacked at model creation (hc_mm_pack) for the x8 kernels: for each
- * block b of 8 consecutive rows, chunk k of 32 bytes holds 4 bytes of each row, lane i (bytes
- * 4i..4i+3) = row i. Q8_0: elements 4k..4k+3 (k = 0..7), each XOR the table's x8_q8_xor;
+ * Quantized weights repacked at model creation (hc_mm_pack) for the pq kernels, in groups of
+ * R = the table's pq_rows consecutive rows (8 for 256-bit lanes, 16 for 512-bit). Block b of
+ * a group is the R rows' fp16 scales, then chunks k of 4R bytes: bytes 4i..4i+3 of a chunk
+ * belong to row i. Q8_0: elements 4k..4k+3 (k = 0..7), each XOR the table's pq_q8_xor;
  * Q4_0: qs bytes 4k..4k+3 (k = 0..3), i.e. elements 4k.. (low nibbles) and 16 + 4k..
- * (high). So a group of rows is read as one stream and its block sums build up in the 8
- * lanes of a vector (x8_body.h). Group g of a matrix is x8[g * nb .. g * nb + nb - 1];
- * rows past the last whole group stay in the row layout.
+ * (high). So a group of rows is read as one stream and its block sums build up in the R
+ * lanes of a vector (x8_body.h). Group g of a matrix starts at g * nb block sizes; rows past
+ * the last whole group stay in the row layout.
  */
-struct hc_q8_x8 {
-	uint16_t d[8];			/* fp16 scale of row i */
-	uint8_t  qs[8][32];
-};
-struct hc_q4_x8 {
-	uint16_t d[8];
-	uint8_t  qs[4][32];
-};
-_Static_assert(sizeof(struct hc_q8_x8) == 272, "q8_0 x8 group block");
-_Static_assert(sizeof(struct hc_q4_x8) == 144, "q4_0 x8 group block");
-#define HC_X8_NT 4	/* tokens per call of the x8_*_n kernels */
+#define HC_PQ_Q8_BLOCK(R) (34 * (size_t)(R))	/* bytes per block of a group */
+#define HC_PQ_Q4_BLOCK(R) (18 * (size_t)(R))
+#define HC_PQ_NT 4	/* tokens per call of the pq_*_n kernels */
 #define HC_F32_NT 8	/* tokens per call of f32_x32_n */
 
 struct hc_kernels {
@@ -67,23 +60,20 @@ struct hc_kernels {
 	void (*dot4_q4)(const float *fp16, const struct hc_block_q4_0 *w,
 			const struct hc_block_q8_0 *x, const float *xd4, uint32_t nb, float *out);
 
-	/* Optional, all or none: one group of 8 repacked rows of @nb blocks against one
-	 * Q8_0 token (x8_q8, x8_q4) or HC_X8_NT tokens (x8_*_n), token t at x + t * @xs
-	 * (its blocks' sums at xsum + t * @xs): out[t * 8 + i] for row i. With them
+	/* Optional, all or none: one group of pq_rows packed rows of @nb blocks against one
+	 * Q8_0 token (pq_q8, pq_q4) or HC_PQ_NT tokens (pq_*_n), token t at x + t * @xs (its
+	 * blocks' sums at xsum + t * @xs): out[t * pq_rows + i] for row i. With them
 	 * hc_mm_pack repacks Q8_0 and Q4_0 matrices. */
-	uint8_t x8_q8_xor;
-	void (*x8_q8)(const float *fp16, const struct hc_q8_x8 *g,
-		      const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
-		      uint32_t nb, float *out);
-	void (*x8_q4)(const float *fp16, const struct hc_q4_x8 *g,
-		      const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
-		      uint32_t nb, float *out);
-	void (*x8_q8_n)(const float *fp16, const struct hc_q8_x8 *g,
-			const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
-			uint32_t nb, float *out);
-	void (*x8_q4_n)(const float *fp16, const struct hc_q4_x8 *g,
-			const struct hc_block_q8_0 *x, const int32_t *xsum, size_t xs,
-			uint32_t nb, float *out);
+	uint8_t pq_rows;
+	uint8_t pq_q8_xor;
+	void (*pq_q8)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+		      const int32_t *xsum, size_t xs, uint32_t nb, float *out);
+	void (*pq_q4)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+		      const int32_t *xsum, size_t xs, uint32_t nb, float *out);
+	void (*pq_q8_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+			const int32_t *xsum, size_t xs, uint32_t nb, float *out);
+	void (*pq_q4_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+			const int32_t *xsum, size_t xs, uint32_t nb, float *out);
 
 	/* Optional: a group of 32 F32 rows packed as [column j][row i] (hc_mm_pack) against
 	 * one token, out[0..31]; lane = row, each in j order (hc_dot_f32_ref's operations). */

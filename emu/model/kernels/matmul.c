@@ -36,7 +36,7 @@ const struct hc_kernels *hc_kernels_pick(enum hc_path path)
 #if defined(__x86_64__)
 		__builtin_cpu_init();
 		if (cpu_has_avx2() && __builtin_cpu_supports("avx512vl") &&
-		    __builtin_cpu_supports("avx512vnni"))
+		    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
 			return &hc_kernels_avx512vnni;
 		if (cpu_has_avx2())
 			return &hc_kernels_avx2;
@@ -60,38 +60,36 @@ const char *hc_mm_kernels_name(const struct hc_mm_ctx *c)
 
 static uint8_t *pack_q(const struct hc_mm_ctx *c, const struct hc_mat *w)
 {
-	const uint32_t nb = w->cols / HC_QK, ng = w->rows / 8;
+	const uint32_t R = c->k->pq_rows, nb = w->cols / HC_QK, ng = w->rows / R;
 	const int q8 = w->type == HC_WTYPE_Q8_0;
-	const size_t gb = q8 ? sizeof(struct hc_q8_x8) : sizeof(struct hc_q4_x8);
-	uint8_t *buf;
+	const size_t bb = q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R);
+	uint8_t *buf = aligned_alloc(64, ((size_t)ng * nb * bb + 63) & ~(size_t)63);
 
-	buf = aligned_alloc(64, ((size_t)ng * nb * gb + 63) & ~(size_t)63);
 	if (!buf)
 		return NULL;
 	for (uint32_t g = 0; g < ng; g++)
-		for (uint32_t i = 0; i < 8; i++) {
-			const uint8_t *row = w->data + ((size_t)g * 8 + i) * w->row_bytes;
+		for (uint32_t i = 0; i < R; i++) {
+			const uint8_t *row = w->data + ((size_t)g * R + i) * w->row_bytes;
 
 			for (uint32_t b = 0; b < nb; b++) {
-				const size_t at = (size_t)g * nb + b;
+				uint8_t *d = buf + ((size_t)g * nb + b) * bb;
+				uint8_t *qs = d + 2 * R + 4 * i;
 
 				if (q8) {
 					const struct hc_block_q8_0 *s =
 						(const struct hc_block_q8_0 *)row + b;
-					struct hc_q8_x8 *d = (struct hc_q8_x8 *)buf + at;
 
-					d->d[i] = s->d;
+					memcpy(d + 2 * i, &s->d, 2);
 					for (uint32_t j = 0; j < HC_QK; j++)
-						d->qs[j / 4][4 * i + j % 4] =
-							(uint8_t)s->qs[j] ^ c->k->x8_q8_xor;
+						qs[j / 4 * 4 * R + j % 4] =
+							(uint8_t)s->qs[j] ^ c->k->pq_q8_xor;
 				} else {
 					const struct hc_block_q4_0 *s =
 						(const struct hc_block_q4_0 *)row + b;
-					struct hc_q4_x8 *d = (struct hc_q4_x8 *)buf + at;
 
-					d->d[i] = s->d;
+					memcpy(d + 2 * i, &s->d, 2);
 					for (uint32_t j = 0; j < HC_QK / 2; j++)
-						d->qs[j / 4][4 * i + j % 4] = s->qs[j];
+						qs[j / 4 * 4 * R + j % 4] = s->qs[j];
 				}
 			}
 		}
@@ -127,7 +125,7 @@ int hc_mm_pack(const struct hc_mm_ctx *c, struct hc_mat *w)
 			return 0;
 		buf = pack_f32(w);
 	} else {
-		if (!c->k->x8_q8 || !c->k->x8_q4 || w->rows < 8 || w->cols < HC_QK)
+		if (!c->k->pq_q8 || !c->k->pq_q4 || w->rows < c->k->pq_rows || w->cols < HC_QK)
 			return 0;
 		buf = pack_q(c, w);
 	}
@@ -376,57 +374,55 @@ static void matmul_q_rows(const struct hc_mm_ctx *c, const struct hc_mat *w,
 }
 
 /*
- * Repacked rows: the whole groups of 8 in [r0, r1) through the x8 kernels, in tiles of about
- * 64 KB of weights, each against every token in turn (the tile stays in L2, the token's
- * activations in L1); the rows around them, if any, as above.
+ * Packed rows: the whole groups of R = pq_rows in [r0, r1) through the pq kernels, in tiles
+ * of about 64 KB of weights, each against every token in turn (the tile stays in L2, the
+ * tokens' activations in L1); the rows around them, if any, as above.
  */
 static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
 		     float *out, size_t os, uint32_t r0, uint32_t r1)
 {
-	const uint32_t nb = w->cols / HC_QK;
+	const struct hc_kernels *k = c->k;
+	const uint32_t R = k->pq_rows, nb = w->cols / HC_QK;
 	const int q8 = w->type == HC_WTYPE_Q8_0;
-	const size_t gb = q8 ? sizeof(struct hc_q8_x8) : sizeof(struct hc_q4_x8);
-	const uint32_t g0 = (r0 + 7) / 8, g1 = r1 / 8 < w->rows / 8 ? r1 / 8 : w->rows / 8;
-	uint32_t tile = (uint32_t)((64u << 10) / (nb * gb));
+	const size_t gb = nb * (q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R));
+	const uint32_t g0 = w->packed ? (r0 + R - 1) / R : 0;
+	const uint32_t g1 = w->packed ? (r1 < w->rows ? r1 : w->rows) / R : 0;
+	uint32_t tile = (uint32_t)((64u << 10) / gb);
 
 	if (!w->packed || g0 >= g1) {
 		matmul_q_rows(c, w, a, out, os, r0, r1);
 		return;
 	}
-	if (r0 < g0 * 8)
-		matmul_q_rows(c, w, a, out, os, r0, g0 * 8);
+	if (r0 < g0 * R)
+		matmul_q_rows(c, w, a, out, os, r0, g0 * R);
 	if (a->n_tok == 1 || !tile)
 		tile = g1 - g0;
 	for (uint32_t gs = g0; gs < g1; gs += tile) {
 		const uint32_t ge = g1 - gs < tile ? g1 : gs + tile;
 
 		for (uint32_t t = 0; t < a->n_tok; ) {
-			const uint32_t nt = t + HC_X8_NT <= a->n_tok ? HC_X8_NT : 1;
+			const uint32_t nt = t + HC_PQ_NT <= a->n_tok ? HC_PQ_NT : 1;
 			const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
+			const int32_t *xs = a->xsum + (size_t)t * nb;
 
 			for (uint32_t g = gs; g < ge; g++) {
-				const uint8_t *gw = (const uint8_t *)w->packed + (size_t)g * nb * gb;
-				float res[HC_X8_NT * 8];
+				const uint8_t *gw = (const uint8_t *)w->packed + (size_t)g * gb;
+				float res[HC_PQ_NT * 16];
 
-				const int32_t *xs = a->xsum + (size_t)t * nb;
-
-				if (nt > 1 && q8)
-					c->k->x8_q8_n(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
-				else if (nt > 1)
-					c->k->x8_q4_n(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
-				else if (q8)
-					c->k->x8_q8(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
+				if (nt > 1)
+					(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb,
+								       res);
 				else
-					c->k->x8_q4(c->fp16, (const void *)gw, xq, xs, nb, nb, res);
+					(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res);
 				for (uint32_t i = 0; i < nt; i++)
-					memcpy(out + (t + i) * os + (size_t)g * 8, res + i * 8,
-					       8 * sizeof(float));
+					memcpy(out + (t + i) * os + (size_t)g * R, res + i * R,
+					       R * sizeof(float));
 			}
 			t += nt;
 		}
 	}
-	if (g1 * 8 < r1)
-		matmul_q_rows(c, w, a, out, os, g1 * 8, r1);
+	if (g1 * R < r1)
+		matmul_q_rows(c, w, a, out, os, g1 * R, r1);
 }
 
 void hc_matmul_rows(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,

@@ -7,16 +7,16 @@
  */
 #include "kernels.h"
 #include "f32_tok8.h"
-#include "x8_body.h"
+#include "pq_body.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2")))
 #define AVX2_F16C __attribute__((target("avx2,f16c")))
-#define AVX512 __attribute__((target("avx2,f16c,avx512f,avx512vl")))
-/* AVX-512 VNNI's dpbusd on 256-bit vectors (AVX512VL), as on Zen 4 and Ice Lake on */
-#define AVX2_VNNI __attribute__((target("avx2,f16c,avx512f,avx512vl,avx512vnni")))
+#define AVX512 __attribute__((target("avx2,f16c,avx512f,avx512vl,avx512bw")))
+/* AVX-512 with VNNI's dpbusd, as on Zen 4 and Ice Lake on */
+#define AVX512_VNNI __attribute__((target("avx2,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 
 /* Integer block sums (exact, so any order gives the same number). */
 AVX2 static inline int32_t hsum_i32x8(__m256i v)
@@ -131,49 +131,30 @@ AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 			eight), w[b].d)
 }
 
-/* Repacked groups of 8 rows (x8_body.h): how a chunk of 4 elements adds to the sums */
+/* Packed groups of 8 rows (pq_body.h): how a chunk of 4 elements adds to the sums */
 #define ISUM0_AVX2(s) _mm256_setzero_si256()
 #define DOT_Q8_AVX2(is, w, aw, t, k)                                                  \
 	_mm256_add_epi32(is, _mm256_madd_epi16(_mm256_maddubs_epi16(                  \
-		aw, _mm256_sign_epi8(X8_BX(t, k), w)), _mm256_set1_epi16(1)))
+		aw, _mm256_sign_epi8(_mm256_set1_epi32(PQ_QUAD(t, k)), w)),            \
+		_mm256_set1_epi16(1)))
 #define DOT_Q4_AVX2(is, lo, hi, t, k)                                                 \
 	_mm256_add_epi32(is, _mm256_madd_epi16(_mm256_add_epi16(                       \
-		_mm256_maddubs_epi16(lo, X8_BX(t, k)),                                 \
-		_mm256_maddubs_epi16(hi, X8_BX(t, k + 4))), _mm256_set1_epi16(1)))
-/* VNNI: the Q8_0 weights are stored as w + 128 (unsigned) */
-#define ISUM0_VNNI(s) _mm256_set1_epi32(-128 * (s))
-#define DOT_Q8_VNNI(is, w, aw, t, k) _mm256_dpbusd_epi32(is, w, X8_BX(t, k))
-#define DOT_Q4_VNNI(is, lo, hi, t, k) \
-	_mm256_dpbusd_epi32(_mm256_dpbusd_epi32(is, lo, X8_BX(t, k)), hi, X8_BX(t, k + 4))
+		_mm256_maddubs_epi16(lo, _mm256_set1_epi32(PQ_QUAD(t, k))),            \
+		_mm256_maddubs_epi16(hi, _mm256_set1_epi32(PQ_QUAD(t, k + 4)))),       \
+		_mm256_set1_epi16(1)))
 
-#define X8_KERNELS(ISA, TARGET, ISUM0, DOT_Q8, DOT_Q4)                                \
-TARGET static void x8_q8_##ISA(const float *fp16, const struct hc_q8_x8 *g,            \
-			       const struct hc_block_q8_0 *x, const int32_t *xsum,     \
-			       size_t xs, uint32_t nb, float *out)                     \
-{                                                                                      \
-	X8_Q8_BODY(1, ISUM0, DOT_Q8)                                                   \
-}                                                                                      \
-TARGET static void x8_q8_n_##ISA(const float *fp16, const struct hc_q8_x8 *g,          \
-				 const struct hc_block_q8_0 *x, const int32_t *xsum,   \
-				 size_t xs, uint32_t nb, float *out)                   \
-{                                                                                      \
-	X8_Q8_BODY(HC_X8_NT, ISUM0, DOT_Q8)                                            \
-}                                                                                      \
-TARGET static void x8_q4_##ISA(const float *fp16, const struct hc_q4_x8 *g,            \
-			       const struct hc_block_q8_0 *x, const int32_t *xsum,     \
-			       size_t xs, uint32_t nb, float *out)                     \
-{                                                                                      \
-	X8_Q4_BODY(1, DOT_Q4)                                                          \
-}                                                                                      \
-TARGET static void x8_q4_n_##ISA(const float *fp16, const struct hc_q4_x8 *g,          \
-				 const struct hc_block_q8_0 *x, const int32_t *xsum,   \
-				 size_t xs, uint32_t nb, float *out)                   \
-{                                                                                      \
-	X8_Q4_BODY(HC_X8_NT, DOT_Q4)                                                   \
-}
+#define PQ_SIG(NAME) \
+	static void NAME(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x, \
+			 const int32_t *xsum, size_t xs, uint32_t nb, float *out)
 
-X8_KERNELS(avx2, AVX2_F16C, ISUM0_AVX2, DOT_Q8_AVX2, DOT_Q4_AVX2)
-X8_KERNELS(vnni, AVX2_VNNI, ISUM0_VNNI, DOT_Q8_VNNI, DOT_Q4_VNNI)
+AVX2_F16C PQ_SIG(pq8_q8_avx2) { PQ8_Q8_BODY(1, ISUM0_AVX2, DOT_Q8_AVX2) }
+AVX2_F16C PQ_SIG(pq8_q8_n_avx2) { PQ8_Q8_BODY(HC_PQ_NT, ISUM0_AVX2, DOT_Q8_AVX2) }
+AVX2_F16C PQ_SIG(pq8_q4_avx2) { PQ8_Q4_BODY(1, DOT_Q4_AVX2) }
+AVX2_F16C PQ_SIG(pq8_q4_n_avx2) { PQ8_Q4_BODY(HC_PQ_NT, DOT_Q4_AVX2) }
+AVX512_VNNI PQ_SIG(pq16_q8_vnni) { PQ16_Q8_BODY(1) }
+AVX512_VNNI PQ_SIG(pq16_q8_n_vnni) { PQ16_Q8_BODY(HC_PQ_NT) }
+AVX512_VNNI PQ_SIG(pq16_q4_vnni) { PQ16_Q4_BODY(1) }
+AVX512_VNNI PQ_SIG(pq16_q4_n_vnni) { PQ16_Q4_BODY(HC_PQ_NT) }
 
 /*
  * Activations to Q8_0 with hc_quantize_row_q8_0's bits: the block's maximum |x| is exact in
@@ -283,15 +264,15 @@ AVX2 static void scores_f32_avx2(const float *q, const float *k, size_t ld, uint
  */
 #define WSUM_BODY(NV)                                                                 \
 	__m256 s[NV];                                                                 \
-	X8_UNROLL for (int k = 0; k < NV; k++)                                        \
+	PQ_UNROLL for (int k = 0; k < NV; k++)                                        \
 		s[k] = _mm256_setzero_ps();                                           \
 	for (uint32_t p = 0; p < n; p++) {                                            \
 		const __m256 ap = _mm256_set1_ps(a[p]);                               \
-		X8_UNROLL for (int k = 0; k < NV; k++)                                \
+		PQ_UNROLL for (int k = 0; k < NV; k++)                                \
 			s[k] = _mm256_add_ps(s[k], _mm256_mul_ps(ap,                  \
 				_mm256_loadu_ps(v + p * ld + i + 8 * k)));            \
 	}                                                                             \
-	X8_UNROLL for (int k = 0; k < NV; k++)                                        \
+	PQ_UNROLL for (int k = 0; k < NV; k++)                                        \
 		_mm256_storeu_ps(out + i + 8 * k, s[k]);
 
 AVX2 static void wsum_f32_avx2(const float *a, const float *v, size_t ld, uint32_t n,
@@ -344,19 +325,19 @@ AVX512 static void f32_x32_n_avx512(const float *g, const float *x, size_t xs, u
 {
 	__m512 lo[HC_F32_NT], hi[HC_F32_NT];
 
-	X8_UNROLL for (int t = 0; t < HC_F32_NT; t++)
+	PQ_UNROLL for (int t = 0; t < HC_F32_NT; t++)
 		lo[t] = hi[t] = _mm512_setzero_ps();
 	for (uint32_t j = 0; j < n; j++, g += 32) {
 		const __m512 w0 = _mm512_loadu_ps(g), w1 = _mm512_loadu_ps(g + 16);
 
-		X8_UNROLL for (int t = 0; t < HC_F32_NT; t++) {
+		PQ_UNROLL for (int t = 0; t < HC_F32_NT; t++) {
 			const __m512 xj = _mm512_set1_ps(x[t * xs + j]);
 
 			lo[t] = _mm512_add_ps(lo[t], _mm512_mul_ps(w0, xj));
 			hi[t] = _mm512_add_ps(hi[t], _mm512_mul_ps(w1, xj));
 		}
 	}
-	X8_UNROLL for (int t = 0; t < HC_F32_NT; t++) {
+	PQ_UNROLL for (int t = 0; t < HC_F32_NT; t++) {
 		_mm512_storeu_ps(out + t * 32, lo[t]);
 		_mm512_storeu_ps(out + t * 32 + 16, hi[t]);
 	}
@@ -432,10 +413,11 @@ const struct hc_kernels hc_kernels_avx2 = {
 	.dot_q4 = dot_q4_avx2,
 	.dot4_q8 = dot4_q8_avx2,
 	.dot4_q4 = dot4_q4_avx2,
-	.x8_q8 = x8_q8_avx2,
-	.x8_q4 = x8_q4_avx2,
-	.x8_q8_n = x8_q8_n_avx2,
-	.x8_q4_n = x8_q4_n_avx2,
+	.pq_rows = 8,
+	.pq_q8 = pq8_q8_avx2,
+	.pq_q4 = pq8_q4_avx2,
+	.pq_q8_n = pq8_q8_n_avx2,
+	.pq_q4_n = pq8_q4_n_avx2,
 	.f32_x32 = f32_x32_avx2,
 	.f32_rows8 = f32_rows8_avx2,
 	.f32_tok8x4 = f32_tok8x4_avx2,
@@ -443,7 +425,7 @@ const struct hc_kernels hc_kernels_avx2 = {
 	.f32_tok8 = f32_tok8_avx2,
 };
 
-/* AVX2's table with the x8 kernels' integer sums on VNNI, F32 batches in 512-bit vectors */
+/* AVX2's table with the quantized and F32 batch kernels in 512-bit vectors, VNNI sums */
 const struct hc_kernels hc_kernels_avx512vnni = {
 	.name = "avx512vnni",
 	.dot_f32 = hc_dot_f32_ref,
@@ -454,11 +436,12 @@ const struct hc_kernels hc_kernels_avx512vnni = {
 	.dot_q4 = dot_q4_avx2,
 	.dot4_q8 = dot4_q8_avx2,
 	.dot4_q4 = dot4_q4_avx2,
-	.x8_q8_xor = 0x80,
-	.x8_q8 = x8_q8_vnni,
-	.x8_q4 = x8_q4_vnni,
-	.x8_q8_n = x8_q8_n_vnni,
-	.x8_q4_n = x8_q4_n_vnni,
+	.pq_rows = 16,
+	.pq_q8_xor = 0x80,
+	.pq_q8 = pq16_q8_vnni,
+	.pq_q4 = pq16_q4_vnni,
+	.pq_q8_n = pq16_q8_n_vnni,
+	.pq_q4_n = pq16_q4_n_vnni,
 	.f32_x32 = f32_x32_avx2,
 	.f32_x32_n = f32_x32_n_avx512,	/* batches need no transposed copy */
 	.f32_rows8 = f32_rows8_avx2,

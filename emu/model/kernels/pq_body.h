@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pq kernels' bodies: a group of R packed quantized rows (kernels.h) against NT tokens,
+ * compiled once per x86 table (x86_avx2.c): R = 8 in 256-bit vectors, R = 16 in 512-bit.
+ * Internal to kernels/.
+ *
+ * The layout puts 4 consecutive elements of the R rows in the R lanes of one vector, so a
+ * block's integer sums build up lane by lane (lane i = row i) from 4-element dot products
+ * against the token's matching 4 bytes, broadcast: no horizontal reduction at all. The sums
+ * are exact in any order; then lane i runs row i's chain with the reference's operations,
+ * acc = acc + (float)isum * (d_w * d_x). Each weight vector is loaded (and unpacked) once
+ * for all NT tokens.
+ *
+ * The unsigned operand of maddubs / dpbusd:
+ *  - Q8_0 with maddubs (AVX2): |w| times x with w's sign; a pair of products is at most
+ *    2 * 128 * 127 < 32767 because activations are in [-127, 127] (hc_quantize_row_q8_0),
+ *    so maddubs never saturates.
+ *  - Q8_0 with dpbusd (VNNI): the weights are stored as w + 128 (pq_q8_xor), and
+ *    sum((w + 128) * x) - 128 * sum(x) = sum(w * x); dpbusd sums into int32, exactly.
+ *  - Q4_0: the nibble n as it is: sum((n - 8) * x) = sum(n * x) - 8 * sum(x) (two maddubs
+ *    pairs' sum is at most 4 * 15 * 127). Byte j of lane i holds row i's elements 4k + j
+ *    (low nibble) and 16 + 4k + j (high nibble).
+ * sum(x) comes with the activations (hc_act.xsum).
+ */
+#ifndef HC_EMU_PQ_BODY_H
+#define HC_EMU_PQ_BODY_H
+
+#include <immintrin.h>
+#include <string.h>
+
+/* The token loops must be unrolled, or the NT accumulators live in memory and every
+ * block's float add waits for a store and a load. */
+#define PQ_UNROLL _Pragma("GCC unroll 8")
+
+/* Bytes 4k..4k+3 of token t's block b (a misaligned int32: memcpy), for a broadcast */
+static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, int k)
+{
+	int32_t v;
+
+	memcpy(&v, qs + 4 * k, sizeof(v));
+	return v;
+}
+#define PQ_QUAD(t, k) pq_quad(x[(t) * xs + b].qs, k)
+
+/* ---- R = 8, 256-bit vectors ---- */
+
+/* acc + (float)isum * (d_w * d_x), lane by lane; the scales converted by F16C (exact) */
+#define PQ8_STEP(acc, isum, d, dx)                                                   \
+	_mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum),                   \
+		_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d))), \
+			      _mm256_set1_ps(dx))))
+
+/*
+ * Token t at x + t * xs blocks (sum(x) at xsum + t * xs), out[t * 8 + i] for row i.
+ * ISUM_INIT(s): a block's starting integer sum for sum(x) = s; DOT_Q8(isum, w, aw, t, k):
+ * add chunk k's products for token t (aw = |w|, for the tables that need it).
+ */
+#define PQ8_Q8_BODY(NT, ISUM_INIT, DOT_Q8)                                            \
+	__m256 acc[NT];                                                               \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		acc[t] = _mm256_setzero_ps();                                         \
+	for (uint32_t b = 0; b < nb; b++) {                                           \
+		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(8);                        \
+		__m256i is[NT];                                                       \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			is[t] = ISUM_INIT(xsum[t * xs + b]);                          \
+		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
+			const __m256i w = _mm256_loadu_si256(                         \
+				(const __m256i *)(gb + 16 + 32 * k));                 \
+			const __m256i aw = _mm256_sign_epi8(w, w);                    \
+			(void)aw;                                                     \
+			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
+				is[t] = DOT_Q8(is[t], w, aw, t, k);                   \
+		}                                                                     \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);  \
+	}                                                                             \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		_mm256_storeu_ps(out + t * 8, acc[t]);
+
+/* DOT_Q4(isum, lo, hi, t, k): add the products of nibbles lo (elements 4k..) and hi
+ * (16 + 4k..) for token t. */
+#define PQ8_Q4_BODY(NT, DOT_Q4)                                                       \
+	const __m256i lo4 = _mm256_set1_epi8(0x0F);                                   \
+	__m256 acc[NT];                                                               \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		acc[t] = _mm256_setzero_ps();                                         \
+	for (uint32_t b = 0; b < nb; b++) {                                           \
+		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(8);                        \
+		__m256i is[NT];                                                       \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			is[t] = _mm256_set1_epi32(-8 * xsum[t * xs + b]);             \
+		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
+			const __m256i v = _mm256_loadu_si256(                         \
+				(const __m256i *)(gb + 16 + 32 * k));                 \
+			const __m256i lo = _mm256_and_si256(v, lo4);                  \
+			const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4); \
+			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
+				is[t] = DOT_Q4(is[t], lo, hi, t, k);                  \
+		}                                                                     \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);  \
+	}                                                                             \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		_mm256_storeu_ps(out + t * 8, acc[t]);
+
+/* ---- R = 16, 512-bit vectors, dpbusd (AVX-512 VNNI) ---- */
+
+#define PQ16_STEP(acc, isum, d, dx)                                                  \
+	_mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum),                   \
+		_mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d))), \
+			      _mm512_set1_ps(dx))))
+
+/* Q8_0 stored as w + 128: each block starts at -128 * sum(x) */
+#define PQ16_Q8_BODY(NT)                                                              \
+	__m512 acc[NT];                                                               \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		acc[t] = _mm512_setzero_ps();                                         \
+	for (uint32_t b = 0; b < nb; b++) {                                           \
+		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(16);                       \
+		__m512i is[NT];                                                       \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			is[t] = _mm512_set1_epi32(-128 * xsum[t * xs + b]);           \
+		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
+			const __m512i w = _mm512_loadu_si512(gb + 32 + 64 * k);       \
+			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
+				is[t] = _mm512_dpbusd_epi32(is[t], w,                 \
+					_mm512_set1_epi32(PQ_QUAD(t, k)));            \
+		}                                                                     \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			acc[t] = PQ16_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]); \
+	}                                                                             \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		_mm512_storeu_ps(out + t * 16, acc[t]);
+
+#define PQ16_Q4_BODY(NT)                                                              \
+	const __m512i lo4 = _mm512_set1_epi8(0x0F);                                   \
+	__m512 acc[NT];                                                               \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		acc[t] = _mm512_setzero_ps();                                         \
+	for (uint32_t b = 0; b < nb; b++) {                                           \
+		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(16);                       \
+		__m512i is[NT];                                                       \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			is[t] = _mm512_set1_epi32(-8 * xsum[t * xs + b]);             \
+		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
+			const __m512i v = _mm512_loadu_si512(gb + 32 + 64 * k);       \
+			const __m512i lo = _mm512_and_si512(v, lo4);                  \
+			const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4); \
+			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
+				is[t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(is[t], lo, \
+					_mm512_set1_epi32(PQ_QUAD(t, k))), hi,        \
+					_mm512_set1_epi32(PQ_QUAD(t, k + 4)));        \
+		}                                                                     \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			acc[t] = PQ16_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]); \
+	}                                                                             \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		_mm512_storeu_ps(out + t * 16, acc[t]);
+
+#endif
