@@ -215,46 +215,40 @@ AVX2 static void quantize_q8_avx2(const float *x, struct hc_block_q8_0 *y, uint3
 
 /*
  * Attention's scores: lane l of a vector is position 8b + l (the keys are stored transposed
- * in blocks of 8), updated in i order (hc_scores_f32_ref's operations); four blocks at once
- * so that four add chains overlap.
+ * in blocks of 8), updated in i order (hc_scores_f32_ref's operations); up to four blocks at
+ * once so that their add chains overlap.
  */
+#define SCORES_BODY(NB)                                                               \
+	__m256 sc[NB];                                                                \
+	PQ_UNROLL for (int c = 0; c < NB; c++)                                        \
+		sc[c] = _mm256_setzero_ps();                                          \
+	for (uint32_t i = 0; i < len; i++) {                                          \
+		const __m256 qi = _mm256_set1_ps(q[i]);                               \
+		PQ_UNROLL for (int c = 0; c < NB; c++)                                \
+			sc[c] = _mm256_add_ps(sc[c], _mm256_mul_ps(qi,                \
+				_mm256_loadu_ps(k + (b + c) * ld + i * 8)));          \
+	}                                                                             \
+	PQ_UNROLL for (int c = 0; c < NB; c++)                                        \
+		_mm256_storeu_ps(res + c * 8, sc[c]);
+
 AVX2 static void scores_f32_avx2(const float *q, const float *k, size_t ld, uint32_t n,
 				 uint32_t len, float *out)
 {
 	const uint32_t nblk = (n + 7) / 8;
-	uint32_t b = 0;
 
-	for (; b + 4 <= nblk && (b + 4) * 8 <= n; b += 4) {
-		const float *k0 = k + b * ld;
-		__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	for (uint32_t b = 0; b < nblk; ) {
+		const uint32_t nb = nblk - b >= 4 ? 4 : nblk - b;
+		float res[32];
 
-		for (uint32_t i = 0; i < len; i++) {
-			const __m256 qi = _mm256_set1_ps(q[i]);
-
-			s0 = _mm256_add_ps(s0, _mm256_mul_ps(qi, _mm256_loadu_ps(k0 + i * 8)));
-			s1 = _mm256_add_ps(s1, _mm256_mul_ps(qi, _mm256_loadu_ps(k0 + ld + i * 8)));
-			s2 = _mm256_add_ps(s2, _mm256_mul_ps(qi,
-							     _mm256_loadu_ps(k0 + 2 * ld + i * 8)));
-			s3 = _mm256_add_ps(s3, _mm256_mul_ps(qi,
-							     _mm256_loadu_ps(k0 + 3 * ld + i * 8)));
+		switch (nb) {
+		case 4: { SCORES_BODY(4) } break;
+		case 3: { SCORES_BODY(3) } break;
+		case 2: { SCORES_BODY(2) } break;
+		default: { SCORES_BODY(1) } break;
 		}
-		_mm256_storeu_ps(out + b * 8, s0);
-		_mm256_storeu_ps(out + b * 8 + 8, s1);
-		_mm256_storeu_ps(out + b * 8 + 16, s2);
-		_mm256_storeu_ps(out + b * 8 + 24, s3);
-	}
-	for (; b < nblk; b++) {
-		const float *kb = k + b * ld;
-		__m256 s0 = _mm256_setzero_ps();
-		float res[8];
-
-		for (uint32_t i = 0; i < len; i++)
-			s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_set1_ps(q[i]),
-							     _mm256_loadu_ps(kb + i * 8)));
 		/* the last block may hold fewer than 8 positions */
-		_mm256_storeu_ps(res, s0);
-		for (uint32_t l = 0; l < 8 && b * 8 + l < n; l++)
-			out[b * 8 + l] = res[l];
+		memcpy(out + b * 8, res, (n - b * 8 < nb * 8 ? n - b * 8 : nb * 8) * sizeof(float));
+		b += nb;
 	}
 }
 
