@@ -530,6 +530,73 @@ static void mm_worker(void *arg, int ti, int nt)
 	}
 }
 
+/*
+ * The per-token and per-element steps, on the pool: each token (RMSNorm, quantization) or
+ * element (SwiGLU, residual) is computed by one thread with the same operations, so the
+ * split cannot change a bit. Steps smaller than a pool round trip stay on the caller.
+ */
+enum ew_op { EW_RMSNORM, EW_QUANT, EW_SWIGLU, EW_ADD };
+
+struct ew_job {
+	struct hc_model *m;
+	enum ew_op op;
+	float *o;		/* RMSNORM: out rows; SWIGLU: gate (in place); ADD: x (in place) */
+	const float *x;		/* RMSNORM, QUANT: in rows (stride xs); SWIGLU: up; ADD: addend */
+	const float *w;		/* RMSNORM: weights */
+	size_t xs;
+	uint32_t cols, n;	/* per-token ops: n tokens of cols; per-element ops: n elements */
+};
+
+static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
+{
+	struct hc_model *m = j->m;
+	const uint32_t nb = j->cols / HC_QK;
+
+	for (unsigned long i = lo; i < hi; i++) {
+		switch (j->op) {
+		case EW_RMSNORM:
+			rmsnorm(j->o + i * j->cols, j->x + i * j->xs, j->w, j->cols, m->a.norm_eps);
+			break;
+		case EW_QUANT:
+			hc_act_quantize(&m->mm, j->x + i * j->xs, m->xq + i * nb, nb);
+			hc_act_sums(m->xq + i * nb, nb, m->xsum + i * nb);
+			break;
+		case EW_SWIGLU: {
+			float val = j->o[i];
+
+			val *= 1.0f / (1.0f + expf(-val));
+			val *= j->x[i];
+			j->o[i] = val;
+			break;
+		}
+		case EW_ADD:
+			j->o[i] += j->x[i];
+			break;
+		}
+	}
+}
+
+static void ew_worker(void *arg, int ti, int nt)
+{
+	const struct ew_job *j = arg;
+	unsigned long lo, hi;
+
+	hc_split(j->n, ti, nt, &lo, &hi);
+	ew_range(j, lo, hi);
+}
+
+static void run_ew(struct hc_model *m, enum ew_op op, float *o, const float *x, const float *w,
+		   size_t xs, uint32_t cols, uint32_t n)
+{
+	const struct ew_job j = { m, op, o, x, w, xs, cols, n };
+	const int per_token = op == EW_RMSNORM || op == EW_QUANT;
+
+	if (hc_pool_size(m->pool) > 1 && (per_token ? n > 1 : n >= 8192))
+		hc_pool_run(m->pool, ew_worker, (void *)&j);
+	else
+		ew_range(&j, 0, n);
+}
+
 /* Fill @a with @n rows of @x (stride @xs), quantized to Q8_0 when any weight needs it. */
 static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_t xs,
 		     uint32_t cols, uint32_t n)
@@ -545,10 +612,7 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 		a->xt = m->xt;
 	}
 	if (m->quantized && cols % HC_QK == 0) {
-		for (uint32_t t = 0; t < n; t++)
-			hc_act_quantize(&m->mm, x + t * xs, m->xq + (size_t)t * (cols / HC_QK),
-					cols / HC_QK);
-		hc_act_sums(m->xq, (size_t)n * (cols / HC_QK), m->xsum);
+		run_ew(m, EW_QUANT, NULL, x, NULL, xs, cols, n);
 		a->xq = m->xq;
 		a->xsum = m->xsum;
 	}
@@ -646,9 +710,7 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 		struct att_job aj = { m, kv, pos, l, n };
 
 		/* attention */
-		for (uint32_t t = 0; t < n; t++)
-			rmsnorm(m->xb + (size_t)t * dim, m->x + (size_t)t * dim, L->attn_norm, dim,
-				a->norm_eps);
+		run_ew(m, EW_RMSNORM, m->xb, m->x, L->attn_norm, dim, dim, n);
 		make_act(m, &act, m->xb, dim, dim, n);
 		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, m->k, kvd, &L->wv, m->v, kvd);
 		for (uint32_t t = 0; t < n; t++) {
@@ -671,26 +733,16 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 		hc_pool_run(m->pool, att_worker, &aj);
 		make_act(m, &act, m->xb, qd, qd, n);
 		run_mm(m, &act, 1, &L->wo, m->xb2, dim, NULL, NULL, 0, NULL, NULL, 0);
-		for (size_t i = 0; i < (size_t)n * dim; i++)
-			m->x[i] += m->xb2[i];
+		run_ew(m, EW_ADD, m->x, m->xb2, NULL, 0, 0, n * dim);
 
 		/* SwiGLU feed-forward */
-		for (uint32_t t = 0; t < n; t++)
-			rmsnorm(m->xb + (size_t)t * dim, m->x + (size_t)t * dim, L->ffn_norm, dim,
-				a->norm_eps);
+		run_ew(m, EW_RMSNORM, m->xb, m->x, L->ffn_norm, dim, dim, n);
 		make_act(m, &act, m->xb, dim, dim, n);
 		run_mm(m, &act, 2, &L->w_gate, m->hb, ffn, &L->w_up, m->hb2, ffn, NULL, NULL, 0);
-		for (size_t i = 0; i < (size_t)n * ffn; i++) {
-			float val = m->hb[i];
-
-			val *= 1.0f / (1.0f + expf(-val));
-			val *= m->hb2[i];
-			m->hb[i] = val;
-		}
+		run_ew(m, EW_SWIGLU, m->hb, m->hb2, NULL, 0, 0, n * ffn);
 		make_act(m, &act, m->hb, ffn, ffn, n);
 		run_mm(m, &act, 1, &L->w_down, m->xb, dim, NULL, NULL, 0, NULL, NULL, 0);
-		for (size_t i = 0; i < (size_t)n * dim; i++)
-			m->x[i] += m->xb[i];
+		run_ew(m, EW_ADD, m->x, m->xb, NULL, 0, 0, n * dim);
 	}
 }
 
@@ -700,9 +752,7 @@ static void classify(struct hc_model *m, const float *x, uint32_t n, float *logi
 	const uint32_t dim = m->a.dim;
 	struct hc_act act;
 
-	for (uint32_t t = 0; t < n; t++)
-		rmsnorm(m->xb + (size_t)t * dim, x + (size_t)t * dim, m->output_norm, dim,
-			m->a.norm_eps);
+	run_ew(m, EW_RMSNORM, m->xb, x, m->output_norm, dim, dim, n);
 	make_act(m, &act, m->xb, dim, dim, n);
 	run_mm(m, &act, 1, &m->output, logits, m->a.vocab_size, NULL, NULL, 0, NULL, NULL, 0);
 }

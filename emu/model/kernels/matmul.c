@@ -414,9 +414,15 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 								       res);
 				else
 					(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res);
-				for (uint32_t i = 0; i < nt; i++)
-					memcpy(out + (t + i) * os + (size_t)g * R, res + i * R,
-					       R * sizeof(float));
+				for (uint32_t i = 0; i < nt; i++) {
+					float *o = out + (t + i) * os + (size_t)g * R;
+
+					/* constant sizes: a call with a variable one costs more */
+					if (R == 16)
+						memcpy(o, res + i * R, 16 * sizeof(float));
+					else
+						memcpy(o, res + i * R, 8 * sizeof(float));
+				}
 			}
 			t += nt;
 		}
