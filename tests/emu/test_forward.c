@@ -544,15 +544,15 @@ END_TEST
 /* Attention's scores against keys transposed in blocks of 8: every table, the definition. */
 START_TEST(scores_kernels_follow_contract)
 {
-	/* 45 positions = four blocks at once, then two (the last with 5); 20 = three, 3 = one;
-	 * blocks 8 * 70 apart */
-	enum { N = 45, LEN = 67, LD = 8 * 70 };
-	static float q[LEN], k[6 * LD], want[N], got[N + 8];
+	/* 101 positions = eight blocks at once, then five (the last with 5); 20 = three, 3 =
+	 * one; blocks 8 * 70 apart */
+	enum { N = 101, LEN = 67, LD = 8 * 70 };
+	static float q[LEN], k[13 * LD], want[N], got[N + 8];
 	const uint32_t ns[] = { N, 20, 3 };
 
 	for (int i = 0; i < LEN; i++)
 		q[i] = rndf();
-	for (int i = 0; i < 6 * LD; i++)
+	for (int i = 0; i < 13 * LD; i++)
 		k[i] = rndf() * 5.0f;
 	for (int p = 0; p < N; p++) {
 		float acc = 0.0f;

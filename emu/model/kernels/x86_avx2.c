@@ -215,8 +215,8 @@ AVX2 static void quantize_q8_avx2(const float *x, struct hc_block_q8_0 *y, uint3
 
 /*
  * Attention's scores: lane l of a vector is position 8b + l (the keys are stored transposed
- * in blocks of 8), updated in i order (hc_scores_f32_ref's operations); up to four blocks at
- * once so that their add chains overlap.
+ * in blocks of 8), updated in i order (hc_scores_f32_ref's operations); up to eight blocks
+ * at once so that their add chains overlap (a short context is one pass).
  */
 #define SCORES_BODY(NB)                                                               \
 	__m256 sc[NB];                                                                \
@@ -237,10 +237,14 @@ AVX2 static void scores_f32_avx2(const float *q, const float *k, size_t ld, uint
 	const uint32_t nblk = (n + 7) / 8;
 
 	for (uint32_t b = 0; b < nblk; ) {
-		const uint32_t nb = nblk - b >= 4 ? 4 : nblk - b;
-		float res[32];
+		const uint32_t nb = nblk - b >= 8 ? 8 : nblk - b;
+		float res[64];
 
 		switch (nb) {
+		case 8: { SCORES_BODY(8) } break;
+		case 7: { SCORES_BODY(7) } break;
+		case 6: { SCORES_BODY(6) } break;
+		case 5: { SCORES_BODY(5) } break;
 		case 4: { SCORES_BODY(4) } break;
 		case 3: { SCORES_BODY(3) } break;
 		case 2: { SCORES_BODY(2) } break;
