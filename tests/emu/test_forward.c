@@ -382,6 +382,10 @@ static float rndf(void)
 	return ((float)(rnd() >> 8) / 16777216.0f - 0.5f) * 2.0f;
 }
 
+/* Every kernel table a contract test checks (hc_kernels_pick is NULL for one the CPU lacks) */
+static const enum hc_path all_paths[4] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
+					   HC_PATH_AUTO };
+
 START_TEST(matmul_kernels_follow_contract)
 {
 	/* 10 blocks: groups of 8 + tail; 21 tokens: F32 batches as a pair of groups of 8 and
@@ -453,9 +457,7 @@ START_TEST(matmul_kernels_follow_contract)
 		}
 		/* every kernel table, F32 batches also transposed (xt) */
 		for (int k = 0; k < 8; k++) {
-			const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC,
-						      HC_PATH_AVX2, HC_PATH_AUTO };
-			struct hc_mm_ctx c = { .fp16 = fp16, .k = hc_kernels_pick(path[k % 4]) };
+			struct hc_mm_ctx c = { .fp16 = fp16, .k = hc_kernels_pick(all_paths[k % 4]) };
 
 			if (!c.k)	/* no such table on this CPU */
 				continue;
@@ -526,9 +528,7 @@ START_TEST(quantize_kernels_follow_contract)
 			x[160 + j] = 0.0f;
 	hc_quantize_row_q8_0(x, want, NB * 32);
 	for (int c = 0; c < 4; c++) {
-		const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
-					      HC_PATH_AUTO };
-		const struct hc_mm_ctx mc = { .k = hc_kernels_pick(path[c]) };
+		const struct hc_mm_ctx mc = { .k = hc_kernels_pick(all_paths[c]) };
 
 		if (!mc.k)
 			continue;
@@ -562,9 +562,7 @@ START_TEST(scores_kernels_follow_contract)
 		want[p] = acc;
 	}
 	for (int c = 0; c < 4 * 3; c++) {
-		const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
-					      HC_PATH_AUTO };
-		const struct hc_mm_ctx mc = { .k = hc_kernels_pick(path[c % 4]) };
+		const struct hc_mm_ctx mc = { .k = hc_kernels_pick(all_paths[c % 4]) };
 		const uint32_t n = ns[c / 4];
 
 		if (!mc.k)
@@ -601,9 +599,7 @@ START_TEST(wsum_kernels_follow_contract)
 		want[i] = acc;
 	}
 	for (int k = 0; k < 4; k++) {
-		const enum hc_path path[] = { HC_PATH_REFERENCE, HC_PATH_GENERIC, HC_PATH_AVX2,
-					      HC_PATH_AUTO };
-		const struct hc_mm_ctx c = { .k = hc_kernels_pick(path[k]) };
+		const struct hc_mm_ctx c = { .k = hc_kernels_pick(all_paths[k]) };
 
 		if (!c.k)
 			continue;

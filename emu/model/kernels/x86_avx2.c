@@ -401,47 +401,45 @@ AVX2 static void f32_tok8_avx2(const float *w, const float *xt, uint32_t n, floa
 	F32_TOK8_BODY
 }
 
+/* What both x86 tables run: the row kernels, quantization, attention, F32 single tokens */
+#define X86_SHARED_KERNELS                                                            \
+	.dot_f32 = hc_dot_f32_ref,                                                    \
+	.quantize_q8 = quantize_q8_avx2,                                              \
+	.scores_f32 = scores_f32_avx2,                                                \
+	.wsum_f32 = wsum_f32_avx2,                                                    \
+	.dot_q8 = dot_q8_avx2,                                                        \
+	.dot_q4 = dot_q4_avx2,                                                        \
+	.dot4_q8 = dot4_q8_avx2,                                                      \
+	.dot4_q4 = dot4_q4_avx2,                                                      \
+	.f32_x32 = f32_x32_avx2,                                                      \
+	.f32_rows8 = f32_rows8_avx2
+
 const struct hc_kernels hc_kernels_avx2 = {
 	.name = "avx2",
-	.dot_f32 = hc_dot_f32_ref,
-	.quantize_q8 = quantize_q8_avx2,
-	.scores_f32 = scores_f32_avx2,
-	.wsum_f32 = wsum_f32_avx2,
-	.dot_q8 = dot_q8_avx2,
-	.dot_q4 = dot_q4_avx2,
-	.dot4_q8 = dot4_q8_avx2,
-	.dot4_q4 = dot4_q4_avx2,
+	X86_SHARED_KERNELS,
 	.pq_rows = 8,
 	.pq_q8 = pq8_q8_avx2,
 	.pq_q4 = pq8_q4_avx2,
 	.pq_q8_n = pq8_q8_n_avx2,
 	.pq_q4_n = pq8_q4_n_avx2,
-	.f32_x32 = f32_x32_avx2,
-	.f32_rows8 = f32_rows8_avx2,
 	.f32_tok8x4 = f32_tok8x4_avx2,
 	.f32_tok16x4 = f32_tok16x4_avx2,
 	.f32_tok8 = f32_tok8_avx2,
 };
 
-/* AVX2's table with the quantized and F32 batch kernels in 512-bit vectors, VNNI sums */
+/*
+ * AVX2's table with the quantized and F32 batch kernels in 512-bit vectors, the integer sums
+ * on VNNI; F32 batches need no transposed copy.
+ */
 const struct hc_kernels hc_kernels_avx512vnni = {
 	.name = "avx512vnni",
-	.dot_f32 = hc_dot_f32_ref,
-	.quantize_q8 = quantize_q8_avx2,
-	.scores_f32 = scores_f32_avx2,
-	.wsum_f32 = wsum_f32_avx2,
-	.dot_q8 = dot_q8_avx2,
-	.dot_q4 = dot_q4_avx2,
-	.dot4_q8 = dot4_q8_avx2,
-	.dot4_q4 = dot4_q4_avx2,
+	X86_SHARED_KERNELS,
 	.pq_rows = 16,
 	.pq_q8_xor = 0x80,
 	.pq_q8 = pq16_q8_vnni,
 	.pq_q4 = pq16_q4_vnni,
 	.pq_q8_n = pq16_q8_n_vnni,
 	.pq_q4_n = pq16_q4_n_vnni,
-	.f32_x32 = f32_x32_avx2,
-	.f32_x32_n = f32_x32_n_avx512,	/* batches need no transposed copy */
-	.f32_rows8 = f32_rows8_avx2,
+	.f32_x32_n = f32_x32_n_avx512,
 };
 #endif
