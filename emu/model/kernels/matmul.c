@@ -385,14 +385,16 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	const uint32_t R = k->pq_rows, nb = w->cols / HC_QK;
 	const int q8 = w->type == HC_WTYPE_Q8_0;
 	const size_t gb = nb * (q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R));
-	const uint32_t g0 = w->packed ? (r0 + R - 1) / R : 0;
-	const uint32_t g1 = w->packed ? (r1 < w->rows ? r1 : w->rows) / R : 0;
-	uint32_t tile = (uint32_t)((64u << 10) / gb);
+	uint32_t g0, g1, tile;
 
-	if (!w->packed || g0 >= g1) {
+	/* a table without pq kernels (pq_rows 0) never has a packed matrix */
+	g0 = w->packed ? (r0 + R - 1) / R : 0;
+	g1 = w->packed ? (r1 < w->rows ? r1 : w->rows) / R : 0;
+	if (g0 >= g1) {
 		matmul_q_rows(c, w, a, out, os, r0, r1);
 		return;
 	}
+	tile = (uint32_t)((64u << 10) / gb);
 	if (r0 < g0 * R)
 		matmul_q_rows(c, w, a, out, os, r0, g0 * R);
 	if (a->n_tok == 1 || !tile)
