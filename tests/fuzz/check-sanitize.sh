@@ -17,13 +17,14 @@ top=$(pwd)
 mkdir -p "$SB/tests/logs"
 log=$SB/tests/logs/sanitize-build.log
 
-# The quick set (`make check`): hc-emud under hostile clients and exact decoding, libhc's
-# streams and libhc under a hostile fake card, the tools' front ends; about a minute. The
+# The quick set (`make check`): hc-emud under hostile clients and exact decoding, the forward
+# pass and its kernel tables, libhc's streams and libhc under a hostile fake card, the tools'
+# front ends; about a minute. The
 # parsers are covered in `make check` by the fuzz replays and smoke instead: their Check
 # programs (test_tokenizer, test_readers, test_rom, test_bake) take 1-3 minutes each under ASan
 # with the shared test data, and run in `make check-sanitize` with the rest.
-QUICK="test_emud_hostile test_emud_decode test_libhc_stream test_libhc_hostile_card test_smi
-	test_version"
+QUICK="test_emud_hostile test_emud_decode test_forward test_libhc_stream test_libhc_hostile_card
+	test_smi test_version"
 if [ "$mode" = quick ]; then
 	set -- $(for t in "$@"; do case " $(echo $QUICK) " in *" $t "*) echo "$t";; esac; done)
 fi
