@@ -22,7 +22,9 @@
 #include "rom.h"
 #include "threadpool.h"
 
-#define CHUNK 32	/* tokens per batched step: weight rows are reused CHUNK times */
+/* tokens per batched step: weight rows are reused CHUNK times (each step streams all the
+ * weights; 128 rather than 32 made 110M F32 prefill 1.25x faster) */
+#define CHUNK 128
 
 struct layer {
 	const float *attn_norm, *ffn_norm;

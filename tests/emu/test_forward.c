@@ -72,7 +72,7 @@ static void fx_close(struct fx *f)
 	hc_rom_close(f->rom);
 }
 
-#define N_SEQ 45	/* crosses the 32-token chunk boundary */
+#define N_SEQ 140	/* crosses the 128-token chunk boundary (forward.c CHUNK) */
 #define N_GEN 24
 
 static int32_t seq_id(uint32_t i, uint32_t vocab)
@@ -155,7 +155,8 @@ END_TEST
 /* Prefill of n tokens (in any split) == n single steps; also after a reset. */
 START_TEST(prefill_equals_steps)
 {
-	const uint32_t splits[][3] = { { N_SEQ, 0, 0 }, { 5, 35, 5 }, { 1, 40, 4 }, { 33, 11, 1 } };
+	const uint32_t splits[][3] = { { N_SEQ, 0, 0 }, { 5, 130, 5 }, { 1, 135, 4 },
+				       { 129, 10, 1 }, { 33, 11, 96 } };
 	float *ref;
 
 	NEED_ROM(_i);
@@ -197,13 +198,13 @@ START_TEST(prefill_equals_steps)
 END_TEST
 
 /*
- * hc_forward_batch: 35 contexts (more than one chunk) at different positions, stepped
+ * hc_forward_batch: 130 contexts (more than one chunk) at different positions, stepped
  * together, give each the logits of its own solo run on a separate model, step for step;
  * also on 2 threads and the reference table. Full caches and bad arguments change nothing.
  */
 START_TEST(batch_equals_solo)
 {
-	enum { NC = 35, STEPS = 6 };
+	enum { NC = 130, STEPS = 6 };
 	const struct { int threads; enum hc_path path; } cfg[] = {
 		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 1, HC_PATH_REFERENCE },
 	};
@@ -282,9 +283,9 @@ START_TEST(contexts_isolated)
 	ref = steps(_i, 2, HC_PATH_AUTO, NULL);
 
 	fx_open(&f, _i, 2, HC_PATH_AUTO);
-	kv2 = hc_kv_new(f.m, 64);
+	kv2 = hc_kv_new(f.m, N_SEQ + 3);
 	ck_assert_ptr_nonnull(kv2);
-	ck_assert_uint_eq(hc_kv_capacity(kv2), 64);
+	ck_assert_uint_eq(hc_kv_capacity(kv2), N_SEQ + 3);
 	l1 = malloc(f.vocab * sizeof(float));
 	l2 = malloc(f.vocab * sizeof(float));
 	for (uint32_t i = 0; i < N_SEQ; i++) {
