@@ -3,7 +3,8 @@
  * hc-bench: prefill and decode speed of the emulator's forward pass, per ROM, thread count
  * and code path: a prefill, then a decode from an empty context (as llama-bench's pp and tg).
  * Prints a table; the numbers are only comparable within one run.
- *   hc-bench [--prefill N] [--decode N] [--threads 1,2] [--reference] [--repeat R] ROM...
+ *   hc-bench [--prefill N] [--decode N] [--threads 1,2] [--path auto,avx2,...] [--reference]
+ *            [--repeat R] ROM...
  * Each figure is the best of R runs (default 3).
  */
 #include <errno.h>
@@ -94,6 +95,36 @@ out:
 	return rc;
 }
 
+static const struct {
+	const char *name;
+	enum hc_path path;
+} path_names[] = {
+	{ "auto", HC_PATH_AUTO }, { "avx2", HC_PATH_AVX2 }, { "generic", HC_PATH_GENERIC },
+	{ "reference", HC_PATH_REFERENCE },
+};
+
+/* A comma-separated list of path names into @paths (at most 4); their count, or -1. */
+static int parse_paths(char *list, int *paths)
+{
+	int n = 0;
+	char *tok;
+
+	while ((tok = strsep(&list, ","))) {
+		size_t i = 0;
+
+		while (i < sizeof(path_names) / sizeof(path_names[0]) &&
+		       strcmp(tok, path_names[i].name))
+			i++;
+		if (i == sizeof(path_names) / sizeof(path_names[0]) || n == 4) {
+			fprintf(stderr, "hc-bench: --path: unknown or too many: '%s' (auto, avx2, "
+				"generic, reference)\n", tok);
+			return -1;
+		}
+		paths[n++] = (int)i;
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -101,14 +132,16 @@ int main(int argc, char **argv)
 		{ "decode", required_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "reference", no_argument, NULL, 'r' },
+		{ "path", required_argument, NULL, 'P' },
 		{ "repeat", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	uint32_t n_pre = 64, n_dec = 32;
-	int threads[8] = { 1, 2 }, n_threads = 2, reference = 0, reps = 3, ch, failed = 0;
+	int threads[8] = { 1, 2 }, n_threads = 2, reps = 3, ch, failed = 0;
+	int paths[5] = { 0 }, n_paths = 1;
 
-	while ((ch = getopt_long(argc, argv, "p:n:t:rR:V", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:n:t:rP:R:V", opts, NULL)) != -1) {
 		char *s, *tok;
 
 		switch (ch) {
@@ -126,12 +159,18 @@ int main(int argc, char **argv)
 				n_threads++;
 			}
 			break;
-		case 'r': reference = 1; break;
+		case 'r': paths[n_paths++] = 3; break;
+		case 'P':
+			n_paths = parse_paths(optarg, paths);
+			if (n_paths < 0)
+				return 2;
+			break;
 		case 'R': reps = atoi(optarg); break;
 		case 'V': printf("hc-bench " HC_VERSION_STRING "\n"); return 0;
 		default:
 			fprintf(stderr, "usage: hc-bench [--prefill N] [--decode N] [--threads 1,2] "
-				"[--reference] [--repeat R] ROM...\n       hc-bench --version\n");
+				"[--path auto,avx2,generic,reference] [--reference] [--repeat R] "
+				"ROM...\n       hc-bench --version\n");
 			return 2;
 		}
 	}
@@ -153,12 +192,12 @@ int main(int argc, char **argv)
 			failed = 1;
 			continue;
 		}
-		for (int p = 0; p < 1 + reference; p++) {
+		for (int p = 0; p < n_paths; p++) {
 			for (int t = 0; t < n_threads; t++) {
 				struct result r;
 
-				if (bench_one(rom, threads[t], p ? HC_PATH_REFERENCE : HC_PATH_AUTO,
-					      n_pre, n_dec, reps, &r)) {
+				if (bench_one(rom, threads[t], path_names[paths[p]].path, n_pre, n_dec,
+					      reps, &r)) {
 					failed = 1;
 					continue;
 				}
@@ -166,7 +205,7 @@ int main(int argc, char **argv)
 					base = r.decode_tps;
 				printf("%-28s %-5s %-9s %3d %12.1f %12.2f %8.2fx\n", name,
 				       hc_wtype_name(hc_rom_header(rom)->wtype),
-				       p ? "reference" : "auto", threads[t], r.prefill_tps,
+				       path_names[paths[p]].name, threads[t], r.prefill_tps,
 				       r.decode_tps, r.decode_tps / base);
 				fflush(stdout);
 			}
