@@ -502,7 +502,8 @@ END_TEST
 START_TEST(test_context_limits)
 {
 	struct t_ref_params p = { .max_tokens = 1000 };
-	struct hc_decode_params dp = { .max_tokens = 1000 };
+	/* a 64-entry ring keeps the decode running until it is read: -EBUSY below is certain */
+	struct hc_decode_params dp = { .max_tokens = 1000, .ring_entries = 64 };
 	static int32_t want[1000], big[600];
 	static uint32_t got[1000];
 	struct hc_stream_status st;
@@ -753,7 +754,11 @@ START_TEST(test_generate)
 	ck_assert_int_eq(hc_ctx_generate(ctx, &bad, 1, &dp, &s), -EINVAL);
 	dp2.max_tokens = 0;
 	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp2, &s), -EINVAL);
-	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s), 0);
+	/* busy: an 8-entry ring holds the 24-token decode open until the tokens are read (with
+	 * room for all of them the card may finish first: the call would rightly succeed) */
+	dp2 = dp;
+	dp2.ring_entries = 8;
+	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp2, &s), 0);
 	ck_assert_int_eq(hc_ctx_generate(ctx, prompt, 4, &dp, &s2), -EBUSY);
 	ck_assert_uint_eq(t_drain(s, got[0], 64, &st), 24);
 	ck_assert_int_eq(memcmp(got[0], want, sizeof(int32_t) * 24), 0);
