@@ -104,6 +104,6 @@ if [ -n "$brom" ]; then
 	echo "== batched decode through hc-emud ($brom, threads ${BENCH_BATCH_THREADS:-2})"
 	"$B/hc-bench-batch" --rom "$dir/$brom.rom" --emud "$B/hc-emud" \
 		--threads "${BENCH_BATCH_THREADS:-2}" --contexts "${BENCH_BATCH:-1,4,16,32}" \
-		--decode "${BENCH_BATCH_DECODE:-32}"
+		--decode "${BENCH_BATCH_DECODE:-32}" --repeat "${BENCH_BATCH_REPEAT:-3}"
 	echo "   ($(($(date +%s) - start)) s in all; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
