@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The kernel table: the inner loops of hc_matmul_rows, one set per instruction set, chosen
- * once when a model is created (hc_kernels_pick). Every entry computes exactly the reference
- * kernel's float operations for each output element (docs/numerics.md), so all tables give
- * the same bits; they differ only in how many elements run side by side.
+ * The kernel table: the inner loops of hc_matmul_rows, activation quantization and
+ * attention, one set per instruction set, chosen once when a model is created
+ * (hc_kernels_pick). Every entry computes exactly the reference kernel's float operations for
+ * each output element (docs/numerics.md), so all tables give the same bits; they differ only
+ * in how many elements run side by side, and in the packed weight layouts they ask for.
  *
- * A new ISA (AVX-512, NEON) is one more file defining a table plus one line in
- * hc_kernels_pick (matmul.c). A NULL entry means "this set has no such kernel": matmul.c falls back to
- * the per-element dot kernel, which every table has.
+ * A new ISA (NEON, say) is one more file defining a table plus one line in hc_kernels_pick
+ * (matmul.c). A NULL optional entry means "this set has no such kernel": matmul.c falls back
+ * to the per-element dot kernel, which every table has.
  */
 #ifndef HC_EMU_KERNELS_H
 #define HC_EMU_KERNELS_H
@@ -24,7 +25,7 @@
  * belong to row i. Q8_0: elements 4k..4k+3 (k = 0..7), each XOR the table's pq_q8_xor;
  * Q4_0: qs bytes 4k..4k+3 (k = 0..3), i.e. elements 4k.. (low nibbles) and 16 + 4k..
  * (high). So a group of rows is read as one stream and its block sums build up in the R
- * lanes of a vector (x8_body.h). Group g of a matrix starts at g * nb block sizes; rows past
+ * lanes of a vector (pq_body.h). Group g of a matrix starts at g * nb block sizes; rows past
  * the last whole group stay in the row layout.
  */
 #define HC_PQ_Q8_BLOCK(R) (34 * (size_t)(R))	/* bytes per block of a group */
