@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * AVX2 kernels (x86-64; chosen at run time when the CPU has AVX2). Quantized rows use SIMD
- * only for each block's integer sum, which is exact in any order; the float operations
- * around it are the reference ones, one chain per output. F32 rows keep one sequential
- * accumulator per lane. Built with -ffp-contract=off: no FMA, as the reference.
+ * The x86-64 tables, chosen at run time: "avx2" (AVX2 + F16C) and "avx512vnni" (AVX-512
+ * F/BW/VL + VNNI, which runs the packed batch kernels in 512-bit vectors). Quantized rows use
+ * SIMD for each block's integer sum, which is exact in any order; the float operations around
+ * it are the reference ones, one chain per output in a lane. F32 rows keep one sequential
+ * accumulator per lane. Each function carries its own target attribute, so the file builds
+ * for baseline x86-64. Built with -ffp-contract=off: no FMA, as the reference.
  */
 #include "kernels.h"
 #include "f32_tok8.h"
