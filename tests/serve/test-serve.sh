@@ -17,7 +17,14 @@ SHARED=${HC_SHARED_DIR:-../shared}
 now() { date +%s.%N; }
 since() { echo "$1 $(now)" | awk '{ printf "%.2f", $2 - $1 }'; }
 say() { echo "$*" >&2; }
-die() { say "FAIL: $*"; exit 1; }
+# a failed case shows what its daemons said
+die() {
+	say "FAIL: $*"
+	for f in "${TMP:-/nonexistent}/serve.log" "${TMP:-/nonexistent}/emud.log"; do
+		[ -s "$f" ] && { say "--- last lines of $(basename "$f"):"; tail -n 20 "$f" >&2; }
+	done
+	exit 1
+}
 skip() { echo "SKIP: $*"; exit 77; }
 
 # ---- helpers for the cases (each case is a separate process: its traps are its own) ----
@@ -49,8 +56,11 @@ start_serve() {
 	rm -f "$TMP/port"
 	"$B/hc-serve" -d "$s_dev" --listen 127.0.0.1:0 --port-file "$TMP/port" "$@" \
 		2>>"$TMP/serve.log" &
-	PIDS="$PIDS $!"
-	wait_for 30 "hc-serve to listen" test -s "$TMP/port"
+	s_pid=$!
+	PIDS="$PIDS $s_pid"
+	# done when it listens, or at once when it has exited instead
+	wait_for 30 "hc-serve to listen" sh -c "test -s '$TMP/port' || ! kill -0 $s_pid"
+	[ -s "$TMP/port" ] || die "hc-serve exited before it listened"
 	URL="http://127.0.0.1:$(cat "$TMP/port")"
 }
 
@@ -60,8 +70,10 @@ start_emud() {
 	shift
 	"$B/hc-emud" --rom "$ROM" --socket "$e_sock" --max-ctx "${MAX_CTX:-512}" "$@" \
 		2>>"$TMP/emud.log" &
-	PIDS="$PIDS $!"
-	wait_for 30 "hc-emud to listen" test -S "$e_sock"
+	e_pid=$!
+	PIDS="$PIDS $e_pid"
+	wait_for 30 "hc-emud to listen" sh -c "test -S '$e_sock' || ! kill -0 $e_pid"
+	[ -S "$e_sock" ] || die "hc-emud exited before it listened"
 	DEV="emu:$e_sock"
 }
 
