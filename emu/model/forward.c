@@ -6,8 +6,9 @@
  * Tokens are processed in chunks of up to CHUNK; every per-token value is computed by the
  * same operations whether the token is alone or in a chunk, so prefill(n) has the bits of
  * n decode steps. A chunk's tokens may belong to different contexts (hc_forward_batch: one
- * decode step of many contexts reads the weights once), each at its own position. Threads split matmul output rows and attention (token, head) pairs only:
- * no reduction is ever split, so the thread count cannot change a bit.
+ * decode step of many contexts reads the weights once), each at its own position. Threads
+ * split matmul output rows, attention (token, head) pairs and the elementwise steps' tokens or
+ * elements only: no reduction is ever split, so the thread count cannot change a bit.
  */
 #include <errno.h>
 #include <math.h>
@@ -66,6 +67,13 @@ struct hc_kv {
 	float *k;			/* [layer][kv head][pos / 8][head_dim][pos % 8] */
 	float *v;			/* [layer][kv head][pos][head_dim] */
 };
+
+/* Where @kv holds layer @l's KV head @h: keys at k + this, values at v + this. */
+static size_t kv_head_off(const struct hc_model *m, const struct hc_kv *kv, uint32_t l,
+			  uint32_t h)
+{
+	return ((size_t)l * m->a.n_kv_heads + h) * kv->cap8 * m->a.head_dim;
+}
 
 /* ---- setup ---- */
 
@@ -655,8 +663,7 @@ static void att_worker(void *arg, int ti, int nt)
 		const uint32_t t = (uint32_t)(it / m->a.n_heads), h = (uint32_t)(it % m->a.n_heads);
 		const struct hc_kv *kv = j->kv[t];
 		const uint32_t pos = j->pos[t];
-		/* this KV head's keys and values */
-		const size_t off = ((size_t)j->layer * m->a.n_kv_heads + h / kv_mul) * kv->cap8 * hd;
+		const size_t off = kv_head_off(m, kv, j->layer, h / kv_mul);
 		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
 
@@ -722,7 +729,7 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 			rope(m->q + (size_t)t * qd, a->n_heads, a->head_dim, c, s);
 			rope(m->k + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
 			for (uint32_t h = 0; h < a->n_kv_heads; h++) {
-				const size_t off = ((size_t)l * a->n_kv_heads + h) * kv[t]->cap8 * hd;
+				const size_t off = kv_head_off(m, kv[t], l, h);
 				const float *kn = m->k + (size_t)t * kvd + (size_t)h * hd;
 				float *kt = kv[t]->k + off + (size_t)p / 8 * hd * 8 + p % 8;
 

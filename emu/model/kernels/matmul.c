@@ -58,12 +58,29 @@ const char *hc_mm_kernels_name(const struct hc_mm_ctx *c)
 	return c->k->name;
 }
 
+/* A packed copy: cache-line aligned (aligned_alloc wants a multiple of the alignment). */
+static void *pack_alloc(size_t size)
+{
+	return aligned_alloc(64, (size + 63) & ~(size_t)63);
+}
+
+/* The whole groups of @R rows of @w inside [r0, r1): [*g0, *g1), empty when not packed. */
+static void packed_groups(const struct hc_mat *w, uint32_t R, uint32_t r0, uint32_t r1,
+			  uint32_t *g0, uint32_t *g1)
+{
+	*g0 = *g1 = 0;
+	if (w->packed) {	/* (a table without packed kernels has R 0 and packs nothing) */
+		*g0 = (r0 + R - 1) / R;
+		*g1 = (r1 < w->rows ? r1 : w->rows) / R;
+	}
+}
+
 static uint8_t *pack_q(const struct hc_mm_ctx *c, const struct hc_mat *w)
 {
 	const uint32_t R = c->k->pq_rows, nb = w->cols / HC_QK, ng = w->rows / R;
 	const int q8 = w->type == HC_WTYPE_Q8_0;
 	const size_t bb = q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R);
-	uint8_t *buf = aligned_alloc(64, ((size_t)ng * nb * bb + 63) & ~(size_t)63);
+	uint8_t *buf = pack_alloc((size_t)ng * nb * bb);
 
 	if (!buf)
 		return NULL;
@@ -100,8 +117,7 @@ static uint8_t *pack_q(const struct hc_mm_ctx *c, const struct hc_mat *w)
 static uint8_t *pack_f32(const struct hc_mat *w)
 {
 	const uint32_t ng = w->rows / 32;
-	float *buf = aligned_alloc(64, ((size_t)ng * w->cols * 32 * sizeof(float) + 63) &
-					   ~(size_t)63);
+	float *buf = pack_alloc((size_t)ng * w->cols * 32 * sizeof(float));
 
 	if (!buf)
 		return NULL;
@@ -253,11 +269,11 @@ static void matmul_f32_rest(const struct hc_kernels *k, const struct hc_mat *w,
 static void matmul_f32(const struct hc_kernels *k, const struct hc_mat *w,
 		       const struct hc_act *a, float *out, size_t os, uint32_t r0, uint32_t r1)
 {
-	const uint32_t g0 = (r0 + 31) / 32;
-	const uint32_t g1 = r1 / 32 < w->rows / 32 ? r1 / 32 : w->rows / 32;
 	float res[HC_F32_NT * 32];
+	uint32_t g0, g1;
 
-	if (!w->packed || g0 >= g1 || (a->n_tok > 1 && !k->f32_x32_n && a->xt)) {
+	packed_groups(w, 32, r0, r1, &g0, &g1);
+	if (g0 >= g1 || (a->n_tok > 1 && !k->f32_x32_n && a->xt)) {
 		matmul_f32_rest(k, w, a, out, os, r0, r1);
 		return;
 	}
@@ -387,9 +403,7 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	const size_t gb = nb * (q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R));
 	uint32_t g0, g1, tile;
 
-	/* a table without pq kernels (pq_rows 0) never has a packed matrix */
-	g0 = w->packed ? (r0 + R - 1) / R : 0;
-	g1 = w->packed ? (r1 < w->rows ? r1 : w->rows) / R : 0;
+	packed_groups(w, R, r0, r1, &g0, &g1);
 	if (g0 >= g1) {
 		matmul_q_rows(c, w, a, out, os, r0, r1);
 		return;
