@@ -473,14 +473,18 @@ START_TEST(matmul_kernels_follow_contract)
 			 * (partial groups) */
 			m.packed = NULL;
 			ck_assert_int_eq(hc_mm_pack(&c, &m), 0);
-			for (int split = 0; split < 2; split++) {
+			for (int split = 0; split < 3; split++) {
 				memset(got, 0, sizeof(got));
-				if (split) {
+				if (split == 1) {
 					/* odd split points: rows are independent */
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 3);
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 3, 20);
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 20, 65);
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 65, ROWS);
+				} else if (split == 2) {
+					/* an odd number of whole groups of 16: a pair, then one */
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, 48);
+					hc_matmul_rows(&c, &m, &a, got, ROWS, 48, ROWS);
 				} else {
 					hc_matmul_rows(&c, &m, &a, got, ROWS, 0, ROWS);
 				}
@@ -489,8 +493,6 @@ START_TEST(matmul_kernels_follow_contract)
 					      type, hc_mm_kernels_name(&c),
 					      a.xt ? " (transposed)" : "", m.packed ? " (packed)" : "",
 					      split ? "split" : "one call");
-				if (split)
-					break;
 			}
 			packed_seen += m.packed != NULL;
 			free((void *)m.packed);

@@ -75,6 +75,12 @@ struct hc_kernels {
 			const int32_t *xsum, size_t xs, uint32_t nb, float *out);
 	void (*pq_q4_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
 			const int32_t *xsum, size_t xs, uint32_t nb, float *out);
+	/* Optional, both or neither: pq_*_n on two consecutive groups (the second at g plus
+	 * one group's size), out[t * 2 * pq_rows + i] for row i of the 2 * pq_rows rows. */
+	void (*pq_q8_n2)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+			 const int32_t *xsum, size_t xs, uint32_t nb, float *out);
+	void (*pq_q4_n2)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+			 const int32_t *xsum, size_t xs, uint32_t nb, float *out);
 
 	/* Optional: a group of 32 F32 rows packed as [column j][row i] (hc_mm_pack) against
 	 * one token, out[0..31]; lane = row, each in j order (hc_dot_f32_ref's operations). */

@@ -390,6 +390,51 @@ static void matmul_q_rows(const struct hc_mm_ctx *c, const struct hc_mat *w,
 }
 
 /*
+ * Prefetch part @part of @parts of the next tile of packed weights while this one runs: a
+ * batch reads each tile from memory once and then from L2 for every token group, and without
+ * it the first group waits for memory with the multipliers idle.
+ */
+static void prefetch_part(const uint8_t *p, size_t bytes, uint32_t part, uint32_t parts)
+{
+	const size_t lo = bytes * part / parts, hi = bytes * (part + 1) / parts;
+
+	for (size_t o = lo & ~(size_t)63; o < hi; o += 64)
+		__builtin_prefetch(p + o, 0, 3);
+}
+
+/* The rows of groups [g, g + ng) against tokens [t, t + nt): ng = 2 through pq_*_n2 */
+static void pq_call(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
+		    float *out, size_t os, uint32_t g, uint32_t ng, uint32_t t, uint32_t nt)
+{
+	const struct hc_kernels *k = c->k;
+	const uint32_t R = k->pq_rows, nb = w->cols / HC_QK;
+	const int q8 = w->type == HC_WTYPE_Q8_0;
+	const size_t gb = nb * (q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R));
+	const uint8_t *gw = (const uint8_t *)w->packed + (size_t)g * gb;
+	const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
+	const int32_t *xs = a->xsum + (size_t)t * nb;
+	float res[HC_PQ_NT * 32];
+
+	if (ng == 2)
+		(q8 ? k->pq_q8_n2 : k->pq_q4_n2)(c->fp16, gw, xq, xs, nb, nb, res);
+	else if (nt > 1)
+		(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb, res);
+	else
+		(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res);
+	for (uint32_t i = 0; i < nt; i++) {
+		float *o = out + (t + i) * os + (size_t)g * R;
+
+		/* constant sizes: a call with a variable one costs more */
+		if (ng == 2)
+			memcpy(o, res + i * 2 * R, 32 * sizeof(float));
+		else if (R == 16)
+			memcpy(o, res + i * R, 16 * sizeof(float));
+		else
+			memcpy(o, res + i * R, 8 * sizeof(float));
+	}
+}
+
+/*
  * Packed rows: the whole groups of R = pq_rows in [r0, r1) through the pq kernels, in tiles
  * of about 64 KB of weights, each against every token in turn (the tile stays in L2, the
  * tokens' activations in L1); the rows around them, if any, as above.
@@ -401,6 +446,8 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	const uint32_t R = k->pq_rows, nb = w->cols / HC_QK;
 	const int q8 = w->type == HC_WTYPE_Q8_0;
 	const size_t gb = nb * (q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R));
+	const int pair = (q8 ? k->pq_q8_n2 : k->pq_q4_n2) != NULL;
+	const uint32_t passes = a->n_tok / HC_PQ_NT + a->n_tok % HC_PQ_NT;
 	uint32_t g0, g1, tile;
 
 	packed_groups(w, R, r0, r1, &g0, &g1);
@@ -411,34 +458,25 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	tile = (uint32_t)((64u << 10) / gb);
 	if (r0 < g0 * R)
 		matmul_q_rows(c, w, a, out, os, r0, g0 * R);
+	if (pair)	/* whole pairs: a 64 KB tile of 2048-column rows is one group */
+		tile = tile < 2 ? 2 : tile & ~1u;
 	if (a->n_tok == 1 || !tile)
 		tile = g1 - g0;
 	for (uint32_t gs = g0; gs < g1; gs += tile) {
 		const uint32_t ge = g1 - gs < tile ? g1 : gs + tile;
+		const uint32_t next = g1 - ge < tile ? g1 - ge : tile;
 
-		for (uint32_t t = 0; t < a->n_tok; ) {
+		for (uint32_t t = 0, pass = 0; t < a->n_tok; pass++) {
 			const uint32_t nt = t + HC_PQ_NT <= a->n_tok ? HC_PQ_NT : 1;
-			const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
-			const int32_t *xs = a->xsum + (size_t)t * nb;
 
-			for (uint32_t g = gs; g < ge; g++) {
-				const uint8_t *gw = (const uint8_t *)w->packed + (size_t)g * gb;
-				float res[HC_PQ_NT * 16];
+			if (passes > 1)
+				prefetch_part((const uint8_t *)w->packed + (size_t)ge * gb,
+					      next * gb, pass, passes);
+			for (uint32_t g = gs; g < ge; ) {
+				const uint32_t ng = pair && nt > 1 && g + 1 < ge ? 2 : 1;
 
-				if (nt > 1)
-					(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb,
-								       res);
-				else
-					(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res);
-				for (uint32_t i = 0; i < nt; i++) {
-					float *o = out + (t + i) * os + (size_t)g * R;
-
-					/* constant sizes: a call with a variable one costs more */
-					if (R == 16)
-						memcpy(o, res + i * R, 16 * sizeof(float));
-					else
-						memcpy(o, res + i * R, 8 * sizeof(float));
-				}
+				pq_call(c, w, a, out, os, g, ng, t, nt);
+				g += ng;
 			}
 			t += nt;
 		}

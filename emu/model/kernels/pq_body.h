@@ -106,56 +106,92 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 
 /* ---- R = 16, 512-bit vectors, dpbusd (AVX-512 VNNI) ---- */
 
-#define PQ16_STEP(acc, isum, d, dx)                                                  \
-	_mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum),                   \
-		_mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d))), \
-			      _mm512_set1_ps(dx))))
+/*
+ * G consecutive groups (G * 16 rows, the second nb blocks after the first) against NT tokens:
+ * out[t * G * 16 + j * 16 + i] for row i of group j. Two groups share each token's broadcast
+ * and give 2 * NT independent dpbusd chains: with one group of 4 tokens the chains' latency,
+ * not the multipliers, bounds the batch kernel.
+ */
+#define PQ16_STEP(acc, isum, d, dx) \
+	_mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx)))
+
+#define PQ16_PROLOGUE(G, NT, BLOCK)                                                  \
+	const size_t gstride = nb * BLOCK(16);                                        \
+	__m512 acc[G][NT];                                                            \
+	PQ_UNROLL for (int j = 0; j < G; j++)                                         \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			acc[j][t] = _mm512_setzero_ps();
+
+/* The block's float step for every group and token; the scales converted by F16C (exact) */
+#define PQ16_EPILOGUE_BLOCK(G, NT, gb)                                               \
+	PQ_UNROLL for (int j = 0; j < G; j++) {                                       \
+		const __m512 d = _mm512_cvtph_ps(                                     \
+			_mm256_loadu_si256((const __m256i *)((gb) + j * gstride)));   \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			acc[j][t] = PQ16_STEP(acc[j][t], is[j][t], d,                 \
+					      _mm512_set1_ps(fp16[x[t * xs + b].d])); \
+	}
+
+#define PQ16_STORE(G, NT)                                                            \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		PQ_UNROLL for (int j = 0; j < G; j++)                                 \
+			_mm512_storeu_ps(out + (t * G + j) * 16, acc[j][t]);
 
 /* Q8_0 stored as w + 128: each block starts at -128 * sum(x) */
-#define PQ16_Q8_BODY(NT)                                                              \
-	__m512 acc[NT];                                                               \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		acc[t] = _mm512_setzero_ps();                                         \
+#define PQ16_Q8_BODY(G, NT)                                                           \
+	PQ16_PROLOGUE(G, NT, HC_PQ_Q8_BLOCK)                                          \
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(16);                       \
-		__m512i is[NT];                                                       \
-		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			is[t] = _mm512_set1_epi32(-128 * xsum[t * xs + b]);           \
-		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
-			const __m512i w = _mm512_loadu_si512(gb + 32 + 64 * k);       \
-			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
-				is[t] = _mm512_dpbusd_epi32(is[t], w,                 \
-					_mm512_set1_epi32(PQ_QUAD(t, k)));            \
+		__m512i is[G][NT];                                                    \
+		PQ_UNROLL for (int t = 0; t < NT; t++) {                              \
+			const __m512i s0 = _mm512_set1_epi32(-128 * xsum[t * xs + b]); \
+			PQ_UNROLL for (int j = 0; j < G; j++)                         \
+				is[j][t] = s0;                                        \
 		}                                                                     \
-		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			acc[t] = PQ16_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]); \
+		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
+			__m512i w[G];                                                 \
+			PQ_UNROLL for (int j = 0; j < G; j++)                         \
+				w[j] = _mm512_loadu_si512(gb + j * gstride + 32 + 64 * k); \
+			PQ_UNROLL for (int t = 0; t < NT; t++) {                      \
+				const __m512i xq = _mm512_set1_epi32(PQ_QUAD(t, k));  \
+				PQ_UNROLL for (int j = 0; j < G; j++)                 \
+					is[j][t] = _mm512_dpbusd_epi32(is[j][t], w[j], xq); \
+			}                                                             \
+		}                                                                     \
+		PQ16_EPILOGUE_BLOCK(G, NT, gb)                                        \
 	}                                                                             \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		_mm512_storeu_ps(out + t * 16, acc[t]);
+	PQ16_STORE(G, NT)
 
-#define PQ16_Q4_BODY(NT)                                                              \
+#define PQ16_Q4_BODY(G, NT)                                                           \
 	const __m512i lo4 = _mm512_set1_epi8(0x0F);                                   \
-	__m512 acc[NT];                                                               \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		acc[t] = _mm512_setzero_ps();                                         \
+	PQ16_PROLOGUE(G, NT, HC_PQ_Q4_BLOCK)                                          \
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(16);                       \
-		__m512i is[NT];                                                       \
-		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			is[t] = _mm512_set1_epi32(-8 * xsum[t * xs + b]);             \
-		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
-			const __m512i v = _mm512_loadu_si512(gb + 32 + 64 * k);       \
-			const __m512i lo = _mm512_and_si512(v, lo4);                  \
-			const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4); \
-			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
-				is[t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(is[t], lo, \
-					_mm512_set1_epi32(PQ_QUAD(t, k))), hi,        \
-					_mm512_set1_epi32(PQ_QUAD(t, k + 4)));        \
+		__m512i is[G][NT];                                                    \
+		PQ_UNROLL for (int t = 0; t < NT; t++) {                              \
+			const __m512i s0 = _mm512_set1_epi32(-8 * xsum[t * xs + b]);  \
+			PQ_UNROLL for (int j = 0; j < G; j++)                         \
+				is[j][t] = s0;                                        \
 		}                                                                     \
-		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			acc[t] = PQ16_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]); \
+		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
+			__m512i lo[G], hi[G];                                         \
+			PQ_UNROLL for (int j = 0; j < G; j++) {                       \
+				const __m512i v = _mm512_loadu_si512(                 \
+					gb + j * gstride + 32 + 64 * k);              \
+				lo[j] = _mm512_and_si512(v, lo4);                     \
+				hi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4); \
+			}                                                             \
+			PQ_UNROLL for (int t = 0; t < NT; t++) {                      \
+				const __m512i xl = _mm512_set1_epi32(PQ_QUAD(t, k));  \
+				const __m512i xh = _mm512_set1_epi32(PQ_QUAD(t, k + 4)); \
+				PQ_UNROLL for (int j = 0; j < G; j++)                 \
+					is[j][t] = _mm512_dpbusd_epi32(               \
+						_mm512_dpbusd_epi32(is[j][t], lo[j], xl), \
+						hi[j], xh);                           \
+			}                                                             \
+		}                                                                     \
+		PQ16_EPILOGUE_BLOCK(G, NT, gb)                                        \
 	}                                                                             \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		_mm512_storeu_ps(out + t * 16, acc[t]);
+	PQ16_STORE(G, NT)
 
 #endif

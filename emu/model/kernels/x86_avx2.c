@@ -153,10 +153,12 @@ AVX2_F16C PQ_SIG(pq8_q8_avx2) { PQ8_Q8_BODY(1, ISUM0_AVX2, DOT_Q8_AVX2) }
 AVX2_F16C PQ_SIG(pq8_q8_n_avx2) { PQ8_Q8_BODY(HC_PQ_NT, ISUM0_AVX2, DOT_Q8_AVX2) }
 AVX2_F16C PQ_SIG(pq8_q4_avx2) { PQ8_Q4_BODY(1, DOT_Q4_AVX2) }
 AVX2_F16C PQ_SIG(pq8_q4_n_avx2) { PQ8_Q4_BODY(HC_PQ_NT, DOT_Q4_AVX2) }
-AVX512_VNNI PQ_SIG(pq16_q8_vnni) { PQ16_Q8_BODY(1) }
-AVX512_VNNI PQ_SIG(pq16_q8_n_vnni) { PQ16_Q8_BODY(HC_PQ_NT) }
-AVX512_VNNI PQ_SIG(pq16_q4_vnni) { PQ16_Q4_BODY(1) }
-AVX512_VNNI PQ_SIG(pq16_q4_n_vnni) { PQ16_Q4_BODY(HC_PQ_NT) }
+AVX512_VNNI PQ_SIG(pq16_q8_vnni) { PQ16_Q8_BODY(1, 1) }
+AVX512_VNNI PQ_SIG(pq16_q8_n_vnni) { PQ16_Q8_BODY(1, HC_PQ_NT) }
+AVX512_VNNI PQ_SIG(pq16_q8_n2_vnni) { PQ16_Q8_BODY(2, HC_PQ_NT) }
+AVX512_VNNI PQ_SIG(pq16_q4_vnni) { PQ16_Q4_BODY(1, 1) }
+AVX512_VNNI PQ_SIG(pq16_q4_n_vnni) { PQ16_Q4_BODY(1, HC_PQ_NT) }
+AVX512_VNNI PQ_SIG(pq16_q4_n2_vnni) { PQ16_Q4_BODY(2, HC_PQ_NT) }
 
 /*
  * Activations to Q8_0 with hc_quantize_row_q8_0's bits: the block's maximum |x| is exact in
@@ -442,6 +444,8 @@ const struct hc_kernels hc_kernels_avx512vnni = {
 	.pq_q4 = pq16_q4_vnni,
 	.pq_q8_n = pq16_q8_n_vnni,
 	.pq_q4_n = pq16_q4_n_vnni,
+	.pq_q8_n2 = pq16_q8_n2_vnni,
+	.pq_q4_n2 = pq16_q4_n2_vnni,
 	.f32_x32_n = f32_x32_n_avx512,
 };
 #endif
