@@ -390,9 +390,10 @@ static void matmul_q_rows(const struct hc_mm_ctx *c, const struct hc_mat *w,
 }
 
 /*
- * Prefetch part @part of @parts of the next tile of packed weights while this one runs: a
- * batch reads each tile from memory once and then from L2 for every token group, and without
- * it the first group waits for memory with the multipliers idle.
+ * Prefetch part @part of @parts of the next tile of packed weights, one part before each
+ * kernel call on this tile: a batch reads each tile from memory once and then from L2 for
+ * every token group, and without it the first group waits for memory with the multipliers
+ * idle. (All of it at once, the prefetches queue up and stall the core as well.)
  */
 static void prefetch_part(const uint8_t *p, size_t bytes, uint32_t part, uint32_t parts)
 {
@@ -447,7 +448,7 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	const int q8 = w->type == HC_WTYPE_Q8_0;
 	const size_t gb = nb * (q8 ? HC_PQ_Q8_BLOCK(R) : HC_PQ_Q4_BLOCK(R));
 	const int pair = (q8 ? k->pq_q8_n2 : k->pq_q4_n2) != NULL;
-	const uint32_t passes = a->n_tok / HC_PQ_NT + a->n_tok % HC_PQ_NT;
+	const uint32_t batched = a->n_tok / HC_PQ_NT, single = a->n_tok % HC_PQ_NT;
 	uint32_t g0, g1, tile;
 
 	packed_groups(w, R, r0, r1, &g0, &g1);
@@ -466,15 +467,20 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 		const uint32_t ge = g1 - gs < tile ? g1 : gs + tile;
 		const uint32_t next = g1 - ge < tile ? g1 - ge : tile;
 
-		for (uint32_t t = 0, pass = 0; t < a->n_tok; pass++) {
+		/* the kernel calls on this tile, to spread the next one's prefetch over them */
+		const uint32_t calls = batched * (pair ? (ge - gs + 1) / 2 : ge - gs) +
+				       single * (ge - gs);
+		uint32_t call = 0;
+
+		for (uint32_t t = 0; t < a->n_tok; ) {
 			const uint32_t nt = t + HC_PQ_NT <= a->n_tok ? HC_PQ_NT : 1;
 
-			if (passes > 1)
-				prefetch_part((const uint8_t *)w->packed + (size_t)ge * gb,
-					      next * gb, pass, passes);
 			for (uint32_t g = gs; g < ge; ) {
 				const uint32_t ng = pair && nt > 1 && g + 1 < ge ? 2 : 1;
 
+				if (a->n_tok > 1)
+					prefetch_part((const uint8_t *)w->packed + (size_t)ge * gb,
+						      next * gb, call++, calls);
 				pq_call(c, w, a, out, os, g, ng, t, nt);
 				g += ng;
 			}
