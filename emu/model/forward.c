@@ -544,41 +544,83 @@ static void mm_worker(void *arg, int ti, int nt)
  * The per-token and per-element steps, on the pool: each token (RMSNorm, quantization) or
  * element (SwiGLU, residual) is computed by one thread with the same operations, so the
  * split cannot change a bit. Steps smaller than a pool round trip stay on the caller.
+ * Batches run a token's consecutive steps in one go (EW_NORM_ACT, EW_SWIGLU_ACT): one pool
+ * round trip instead of three.
  */
-enum ew_op { EW_RMSNORM, EW_QUANT, EW_SWIGLU, EW_ADD };
+enum ew_op {
+	EW_RMSNORM,	/* per token: o = RMSNorm(x) * w */
+	EW_QUANT,	/* per token: x's Q8_0 activation */
+	EW_NORM_ACT,	/* per token: x += res (if any), o = RMSNorm(x) * w, o's activation */
+	EW_SWIGLU_ACT,	/* per token: o = SwiGLU(o, x), o's activation */
+	EW_SWIGLU,	/* per element: o = SwiGLU(o, x) */
+	EW_ADD,		/* per element: o += x */
+};
 
 struct ew_job {
 	struct hc_model *m;
 	enum ew_op op;
-	float *o;		/* RMSNORM: out rows; SWIGLU: gate (in place); ADD: x (in place) */
-	const float *x;		/* RMSNORM, QUANT: in rows (stride xs); SWIGLU: up; ADD: addend */
-	const float *w;		/* RMSNORM: weights */
+	float *o;		/* RMSNORM, NORM_ACT: out rows; SWIGLU(_ACT): gate (in place);
+				 * ADD: x (in place) */
+	float *x;		/* RMSNORM, QUANT: in rows (stride xs); NORM_ACT: the residual
+				 * stream (in place); SWIGLU(_ACT): up; ADD: addend */
+	const float *w;		/* RMSNORM, NORM_ACT: weights */
+	const float *res;	/* NORM_ACT: added to x first, or NULL */
 	size_t xs;
 	uint32_t cols, n;	/* per-token ops: n tokens of cols; per-element ops: n elements */
 };
 
+static void swiglu(float *g, const float *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float val = g[i];
+
+		val *= 1.0f / (1.0f + expf(-val));
+		val *= u[i];
+		g[i] = val;
+	}
+}
+
+/* Token @i's row @x of @cols to its Q8_0 activation, when the model needs one. */
+static void quantize_tok(struct hc_model *m, const float *x, uint32_t cols, unsigned long i)
+{
+	const uint32_t nb = cols / HC_QK;
+
+	if (!m->quantized || cols % HC_QK)
+		return;
+	hc_act_quantize(&m->mm, x, m->xq + i * nb, nb);
+	hc_act_sums(m->xq + i * nb, nb, m->xsum + i * nb);
+}
+
 static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
 {
 	struct hc_model *m = j->m;
-	const uint32_t nb = j->cols / HC_QK;
+	const uint32_t cols = j->cols;
 
 	for (unsigned long i = lo; i < hi; i++) {
 		switch (j->op) {
 		case EW_RMSNORM:
-			rmsnorm(j->o + i * j->cols, j->x + i * j->xs, j->w, j->cols, m->a.norm_eps);
+			rmsnorm(j->o + i * cols, j->x + i * j->xs, j->w, cols, m->a.norm_eps);
 			break;
 		case EW_QUANT:
-			hc_act_quantize(&m->mm, j->x + i * j->xs, m->xq + i * nb, nb);
-			hc_act_sums(m->xq + i * nb, nb, m->xsum + i * nb);
+			quantize_tok(m, j->x + i * j->xs, cols, i);
 			break;
-		case EW_SWIGLU: {
-			float val = j->o[i];
+		case EW_NORM_ACT: {
+			float *x = j->x + i * cols, *o = j->o + i * cols;
 
-			val *= 1.0f / (1.0f + expf(-val));
-			val *= j->x[i];
-			j->o[i] = val;
+			/* res may be o's buffer: row i is read whole before it is written */
+			for (uint32_t e = 0; j->res && e < cols; e++)
+				x[e] += j->res[i * cols + e];
+			rmsnorm(o, x, j->w, cols, m->a.norm_eps);
+			quantize_tok(m, o, cols, i);
 			break;
 		}
+		case EW_SWIGLU_ACT:
+			swiglu(j->o + i * cols, j->x + i * cols, cols);
+			quantize_tok(m, j->o + i * cols, cols, i);
+			break;
+		case EW_SWIGLU:
+			swiglu(j->o + i, j->x + i, 1);
+			break;
 		case EW_ADD:
 			j->o[i] += j->x[i];
 			break;
@@ -595,21 +637,30 @@ static void ew_worker(void *arg, int ti, int nt)
 	ew_range(j, lo, hi);
 }
 
+static void run_ew_job(struct hc_model *m, const struct ew_job *j)
+{
+	const int per_token = j->op < EW_SWIGLU;
+
+	if (hc_pool_size(m->pool) > 1 && (per_token ? j->n > 1 : j->n >= 8192))
+		hc_pool_run(m->pool, ew_worker, (void *)j);
+	else
+		ew_range(j, 0, j->n);
+}
+
 static void run_ew(struct hc_model *m, enum ew_op op, float *o, const float *x, const float *w,
 		   size_t xs, uint32_t cols, uint32_t n)
 {
-	const struct ew_job j = { m, op, o, x, w, xs, cols, n };
-	const int per_token = op == EW_RMSNORM || op == EW_QUANT;
+	const struct ew_job j = { m, op, o, (float *)x, w, NULL, xs, cols, n };
 
-	if (hc_pool_size(m->pool) > 1 && (per_token ? n > 1 : n >= 8192))
-		hc_pool_run(m->pool, ew_worker, (void *)&j);
-	else
-		ew_range(&j, 0, n);
+	run_ew_job(m, &j);
 }
 
-/* Fill @a with @n rows of @x (stride @xs), quantized to Q8_0 when any weight needs it. */
-static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_t xs,
-		     uint32_t cols, uint32_t n)
+/*
+ * Point @a at @n rows of @x (stride @xs). @quantized: xq already holds their Q8_0
+ * activations if the model needs them; if not, they are made here.
+ */
+static void set_act(struct hc_model *m, struct hc_act *a, const float *x, size_t xs,
+		    uint32_t cols, uint32_t n, int quantized)
 {
 	a->x = x;
 	a->x_stride = xs;
@@ -622,10 +673,49 @@ static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_
 		a->xt = m->xt;
 	}
 	if (m->quantized && cols % HC_QK == 0) {
-		run_ew(m, EW_QUANT, NULL, x, NULL, xs, cols, n);
+		if (!quantized)
+			run_ew(m, EW_QUANT, NULL, x, NULL, xs, cols, n);
 		a->xq = m->xq;
 		a->xsum = m->xsum;
 	}
+}
+
+/* Fill @a with @n rows of @x (stride @xs), quantized to Q8_0 when any weight needs it. */
+static void make_act(struct hc_model *m, struct hc_act *a, const float *x, size_t xs,
+		     uint32_t cols, uint32_t n)
+{
+	set_act(m, a, x, xs, cols, n, 0);
+}
+
+/* x += @res (if not NULL), xb = RMSNorm(x) * @w, and @a = xb's activation. */
+static void norm_act(struct hc_model *m, struct hc_act *a, const float *res, const float *w,
+		     uint32_t n)
+{
+	const uint32_t dim = m->a.dim;
+	struct ew_job j = { m, EW_NORM_ACT, m->xb, m->x, w, res, dim, dim, n };
+
+	if (n == 1 && res) {	/* a single token's residual is split by elements */
+		run_ew(m, EW_ADD, m->x, res, NULL, 0, 0, dim);
+		j.res = NULL;
+	}
+	run_ew_job(m, &j);
+	set_act(m, a, m->xb, dim, dim, n, 1);
+}
+
+/* hb = SwiGLU(hb, hb2) and @a = hb's activation: per token for batches; a single token's
+ * elements are split instead. */
+static void swiglu_act(struct hc_model *m, struct hc_act *a, uint32_t n)
+{
+	const uint32_t ffn = m->a.ffn_dim;
+	const struct ew_job j = { m, EW_SWIGLU_ACT, m->hb, m->hb2, NULL, NULL, ffn, ffn, n };
+
+	if (n == 1) {
+		run_ew(m, EW_SWIGLU, m->hb, m->hb2, NULL, 0, 0, ffn);
+		make_act(m, a, m->hb, ffn, ffn, 1);
+		return;
+	}
+	run_ew_job(m, &j);
+	set_act(m, a, m->hb, ffn, ffn, n, 1);
 }
 
 static void run_mm(struct hc_model *m, const struct hc_act *a, int n, const struct hc_mat *w0,
@@ -702,6 +792,45 @@ static void att_worker(void *arg, int ti, int nt)
 	}
 }
 
+/*
+ * Tokens [lo, hi) of the chunk: RoPE on their queries and keys, then their keys and values
+ * into their caches. Each token writes only its own position.
+ */
+static void rope_kv_range(const struct att_job *j, unsigned long lo, unsigned long hi)
+{
+	struct hc_model *m = j->m;
+	const struct hc_rom_arch *a = &m->a;
+	const uint32_t qd = m->q_dim, kvd = m->kv_dim, hd = a->head_dim, half = hd / 2;
+
+	for (unsigned long t = lo; t < hi; t++) {
+		const float *c = m->rope_cos + t * half, *s = m->rope_sin + t * half;
+		struct hc_kv *kv = j->kv[t];
+		const uint32_t p = j->pos[t];
+
+		rope(m->q + t * qd, a->n_heads, hd, c, s);
+		rope(m->k + t * kvd, a->n_kv_heads, hd, c, s);
+		for (uint32_t h = 0; h < a->n_kv_heads; h++) {
+			const size_t off = kv_head_off(m, kv, j->layer, h);
+			const float *kn = m->k + t * kvd + (size_t)h * hd;
+			float *kt = kv->k + off + (size_t)p / 8 * hd * 8 + p % 8;
+
+			for (uint32_t i = 0; i < hd; i++)
+				kt[(size_t)i * 8] = kn[i];
+			memcpy(kv->v + off + (size_t)p * hd, m->v + t * kvd + (size_t)h * hd,
+			       hd * sizeof(float));
+		}
+	}
+}
+
+static void rope_kv_worker(void *arg, int ti, int nt)
+{
+	const struct att_job *j = arg;
+	unsigned long lo, hi;
+
+	hc_split(j->n_tok, ti, nt, &lo, &hi);
+	rope_kv_range(j, lo, hi);
+}
+
 /* ---- the forward pass ---- */
 
 static int ensure_att(struct hc_model *m, uint32_t cap)
@@ -744,41 +873,24 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 		const struct layer *L = &m->layers[l];
 		struct att_job aj = { m, kv, pos, l, n };
 
-		/* attention */
-		run_ew(m, EW_RMSNORM, m->xb, m->x, L->attn_norm, dim, dim, n);
-		make_act(m, &act, m->xb, dim, dim, n);
+		/* attention; the residual of the layer before joins x here (none for layer 0) */
+		norm_act(m, &act, l ? m->xb : NULL, L->attn_norm, n);
 		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, m->k, kvd, &L->wv, m->v, kvd);
-		for (uint32_t t = 0; t < n; t++) {
-			const float *c = m->rope_cos + t * half, *s = m->rope_sin + t * half;
-			const uint32_t hd = a->head_dim, p = pos[t];
-
-			rope(m->q + (size_t)t * qd, a->n_heads, a->head_dim, c, s);
-			rope(m->k + (size_t)t * kvd, a->n_kv_heads, a->head_dim, c, s);
-			for (uint32_t h = 0; h < a->n_kv_heads; h++) {
-				const size_t off = kv_head_off(m, kv[t], l, h);
-				const float *kn = m->k + (size_t)t * kvd + (size_t)h * hd;
-				float *kt = kv[t]->k + off + (size_t)p / 8 * hd * 8 + p % 8;
-
-				for (uint32_t i = 0; i < hd; i++)
-					kt[(size_t)i * 8] = kn[i];
-				memcpy(kv[t]->v + off + (size_t)p * hd,
-				       m->v + (size_t)t * kvd + (size_t)h * hd, hd * sizeof(float));
-			}
-		}
+		if (n > 1)
+			hc_pool_run(m->pool, rope_kv_worker, &aj);
+		else
+			rope_kv_range(&aj, 0, n);
 		hc_pool_run(m->pool, att_worker, &aj);
 		make_act(m, &act, m->xb, qd, qd, n);
 		run_mm(m, &act, 1, &L->wo, m->xb2, dim, NULL, NULL, 0, NULL, NULL, 0);
-		run_ew(m, EW_ADD, m->x, m->xb2, NULL, 0, 0, n * dim);
 
-		/* SwiGLU feed-forward */
-		run_ew(m, EW_RMSNORM, m->xb, m->x, L->ffn_norm, dim, dim, n);
-		make_act(m, &act, m->xb, dim, dim, n);
+		/* SwiGLU feed-forward, after the attention's residual */
+		norm_act(m, &act, m->xb2, L->ffn_norm, n);
 		run_mm(m, &act, 2, &L->w_gate, m->hb, ffn, &L->w_up, m->hb2, ffn, NULL, NULL, 0);
-		run_ew(m, EW_SWIGLU, m->hb, m->hb2, NULL, 0, 0, n * ffn);
-		make_act(m, &act, m->hb, ffn, ffn, n);
+		swiglu_act(m, &act, n);
 		run_mm(m, &act, 1, &L->w_down, m->xb, dim, NULL, NULL, 0, NULL, NULL, 0);
-		run_ew(m, EW_ADD, m->x, m->xb, NULL, 0, 0, n * dim);
 	}
+	run_ew(m, EW_ADD, m->x, m->xb, NULL, 0, 0, n * dim);	/* the last layer's residual */
 }
 
 /* The logits of @n tokens whose final x rows are @x (stride dim), vocab_size apart. */
