@@ -390,22 +390,12 @@ static void matmul_q_rows(const struct hc_mm_ctx *c, const struct hc_mat *w,
 }
 
 /*
- * Prefetch part @part of @parts of the next tile of packed weights, one part before each
- * kernel call on this tile: a batch reads each tile from memory once and then from L2 for
- * every token group, and without it the first group waits for memory with the multipliers
- * idle. (All of it at once, the prefetches queue up and stall the core as well.)
+ * The rows of groups [g, g + ng) against tokens [t, t + nt), ng = 2 through pq_*_n2. The
+ * kernel also prefetches @pf_bytes from @pf, spread over its blocks.
  */
-static void prefetch_part(const uint8_t *p, size_t bytes, uint32_t part, uint32_t parts)
-{
-	const size_t lo = bytes * part / parts, hi = bytes * (part + 1) / parts;
-
-	for (size_t o = lo & ~(size_t)63; o < hi; o += 64)
-		__builtin_prefetch(p + o, 0, 3);
-}
-
-/* The rows of groups [g, g + ng) against tokens [t, t + nt): ng = 2 through pq_*_n2 */
 static void pq_call(const struct hc_mm_ctx *c, const struct hc_mat *w, const struct hc_act *a,
-		    float *out, size_t os, uint32_t g, uint32_t ng, uint32_t t, uint32_t nt)
+		    float *out, size_t os, uint32_t g, uint32_t ng, uint32_t t, uint32_t nt,
+		    const uint8_t *pf, size_t pf_bytes)
 {
 	const struct hc_kernels *k = c->k;
 	const uint32_t R = k->pq_rows, nb = w->cols / HC_QK;
@@ -414,14 +404,15 @@ static void pq_call(const struct hc_mm_ctx *c, const struct hc_mat *w, const str
 	const uint8_t *gw = (const uint8_t *)w->packed + (size_t)g * gb;
 	const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
 	const int32_t *xs = a->xsum + (size_t)t * nb;
+	const uint32_t pfl = (uint32_t)((pf_bytes + 64 * nb - 1) / (64 * nb));
 	float res[HC_PQ_NT * 32];
 
 	if (ng == 2)
-		(q8 ? k->pq_q8_n2 : k->pq_q4_n2)(c->fp16, gw, xq, xs, nb, nb, res);
+		(q8 ? k->pq_q8_n2 : k->pq_q4_n2)(c->fp16, gw, xq, xs, nb, nb, res, pf, pfl);
 	else if (nt > 1)
-		(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb, res);
+		(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb, res, pf, pfl);
 	else
-		(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res);
+		(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res, pf, pfl);
 	for (uint32_t i = 0; i < nt; i++) {
 		float *o = out + (t + i) * os + (size_t)g * R;
 
@@ -466,8 +457,14 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 	for (uint32_t gs = g0; gs < g1; gs += tile) {
 		const uint32_t ge = g1 - gs < tile ? g1 : gs + tile;
 		const uint32_t next = g1 - ge < tile ? g1 - ge : tile;
-
-		/* the kernel calls on this tile, to spread the next one's prefetch over them */
+		const uint8_t *pf = (const uint8_t *)w->packed + (size_t)ge * gb;
+		/*
+		 * A batch reads each tile from memory once and then from L2 for every token
+		 * group; without a prefetch the first group waits for memory with the
+		 * multipliers idle. So every kernel call on this tile prefetches its share of
+		 * the next one (none for a single token, which reads each weight once).
+		 */
+		const size_t pf_all = a->n_tok > 1 ? (size_t)next * gb : 0;
 		const uint32_t calls = batched * (pair ? (ge - gs + 1) / 2 : ge - gs) +
 				       single * (ge - gs);
 		uint32_t call = 0;
@@ -475,13 +472,12 @@ static void matmul_q(const struct hc_mm_ctx *c, const struct hc_mat *w, const st
 		for (uint32_t t = 0; t < a->n_tok; ) {
 			const uint32_t nt = t + HC_PQ_NT <= a->n_tok ? HC_PQ_NT : 1;
 
-			for (uint32_t g = gs; g < ge; ) {
+			for (uint32_t g = gs; g < ge; call++) {
 				const uint32_t ng = pair && nt > 1 && g + 1 < ge ? 2 : 1;
+				const size_t lo = (pf_all * call / calls) & ~(size_t)63;
+				const size_t hi = pf_all * (call + 1) / calls;
 
-				if (a->n_tok > 1)
-					prefetch_part((const uint8_t *)w->packed + (size_t)ge * gb,
-						      next * gb, call++, calls);
-				pq_call(c, w, a, out, os, g, ng, t, nt);
+				pq_call(c, w, a, out, os, g, ng, t, nt, pf + lo, hi - lo);
 				g += ng;
 			}
 			t += nt;

@@ -32,6 +32,14 @@
  * block's float add waits for a store and a load. */
 #define PQ_UNROLL _Pragma("GCC unroll 8")
 
+/*
+ * The caller's prefetch, spread over the blocks: pfl cache lines from pf per block (the
+ * next tile of weights, kernels.h). Issued in one burst, they stall the core.
+ */
+#define PQ_PREFETCH(b)                                                                \
+	for (uint32_t l = 0; l < pfl; l++)                                            \
+		__builtin_prefetch(pf + ((size_t)(b) * pfl + l) * 64, 0, 3)
+
 /* Bytes 4k..4k+3 of token t's block b (a misaligned int32: memcpy), for a broadcast */
 static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, int k)
 {
@@ -62,6 +70,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(8);                        \
 		__m256i is[NT];                                                       \
+		PQ_PREFETCH(b);                                                       \
 		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
 			is[t] = ISUM_INIT(xsum[t * xs + b]);                          \
 		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
@@ -88,6 +97,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(8);                        \
 		__m256i is[NT];                                                       \
+		PQ_PREFETCH(b);                                                       \
 		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
 			is[t] = _mm256_set1_epi32(-8 * xsum[t * xs + b]);             \
 		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
@@ -143,6 +153,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(16);                       \
 		__m512i is[G][NT];                                                    \
+		PQ_PREFETCH(b);                                                       \
 		PQ_UNROLL for (int t = 0; t < NT; t++) {                              \
 			const __m512i s0 = _mm512_set1_epi32(-128 * xsum[t * xs + b]); \
 			PQ_UNROLL for (int j = 0; j < G; j++)                         \
@@ -168,6 +179,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(16);                       \
 		__m512i is[G][NT];                                                    \
+		PQ_PREFETCH(b);                                                       \
 		PQ_UNROLL for (int t = 0; t < NT; t++) {                              \
 			const __m512i s0 = _mm512_set1_epi32(-8 * xsum[t * xs + b]);  \
 			PQ_UNROLL for (int j = 0; j < G; j++)                         \
