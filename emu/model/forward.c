@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "hc_err.h"
 #include "matmul.h"
 #include "model.h"
@@ -66,6 +67,7 @@ struct hc_kv {
 	uint32_t cap8;			/* cap rounded up to a multiple of 8 */
 	float *k;			/* [layer][kv head][pos / 8][head_dim][pos % 8] */
 	float *v;			/* [layer][kv head][pos][head_dim] */
+	size_t bytes;			/* of each of k and v */
 };
 
 /* Where @kv holds layer @l's KV head @h: keys at k + this, values at v + this. */
@@ -401,6 +403,19 @@ const struct hc_rom_arch *hc_model_arch(const struct hc_model *m)
 
 /* ---- KV cache ---- */
 
+/*
+ * Fresh zero pages, so only the positions used cost memory, and page-aligned: a block of 8
+ * keys then never straddles a page. (Attention reads a last block whole; where it ran into
+ * a page not yet written, the read mapped the zero page, and the next position's write
+ * took a copy-on-write fault with a TLB flush on every CPU of the pool.)
+ */
+static float *kv_map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 struct hc_kv *hc_kv_new(struct hc_model *m, uint32_t max_ctx)
 {
 	struct hc_kv *kv;
@@ -415,13 +430,14 @@ struct hc_kv *hc_kv_new(struct hc_model *m, uint32_t max_ctx)
 	kv->cap = max_ctx;
 	kv->cap8 = (uint32_t)(((uint64_t)max_ctx + 7) & ~7ull);
 	n = (size_t)m->a.n_layers * kv->cap8 * m->kv_dim;
-	if (!kv->cap8 || n / kv->cap8 / m->kv_dim != m->a.n_layers) {
+	if (!kv->cap8 || n / kv->cap8 / m->kv_dim != m->a.n_layers ||
+	    n > SIZE_MAX / sizeof(float)) {
 		free(kv);
 		return NULL;
 	}
-	/* calloc of a large block maps fresh zero pages: only used positions cost memory */
-	kv->k = calloc(n, sizeof(float));
-	kv->v = calloc(n, sizeof(float));
+	kv->bytes = n * sizeof(float);
+	kv->k = kv_map(kv->bytes);
+	kv->v = kv_map(kv->bytes);
 	if (!kv->k || !kv->v) {
 		hc_kv_free(kv);
 		return NULL;
@@ -433,8 +449,10 @@ void hc_kv_free(struct hc_kv *kv)
 {
 	if (!kv)
 		return;
-	free(kv->k);
-	free(kv->v);
+	if (kv->k)
+		munmap(kv->k, kv->bytes);
+	if (kv->v)
+		munmap(kv->v, kv->bytes);
 	free(kv);
 }
 
