@@ -473,17 +473,63 @@ uint32_t hc_kv_capacity(const struct hc_kv *kv)
 
 /* ---- building blocks, each exactly as llama2.c run.c writes it ---- */
 
-static void rmsnorm(float *o, const float *x, const float *w, uint32_t n, float eps)
-{
-	float ss = 0.0f;
+/*
+ * RMSNorm of @nr <= 4 rows: o row r = RMSNorm(x row r) * w, the rows @xs floats apart in x
+ * and @n in o. Each row's sum of squares is its own chain in j order, as llama2.c's; the
+ * rows' chains run side by side in the lanes of a vector, so four rows take about the
+ * latency of one. (GCC vectors: elementwise IEEE operations, no contraction.)
+ */
+typedef float v4f __attribute__((vector_size(16)));
 
-	for (uint32_t j = 0; j < n; j++)
-		ss += x[j] * x[j];
-	ss /= (float)n;
-	ss += eps;
-	ss = 1.0f / sqrtf(ss);
-	for (uint32_t j = 0; j < n; j++)
-		o[j] = w[j] * (ss * x[j]);
+static void rmsnorm(float *o, const float *x, size_t xs, const float *w, uint32_t n,
+		    float eps, uint32_t nr)
+{
+	const float *xr[4];
+	v4f ss = { 0.0f, 0.0f, 0.0f, 0.0f };
+
+	for (uint32_t r = 0; r < 4; r++)
+		xr[r] = x + (r < nr ? r : 0) * xs;	/* spare lanes repeat row 0 */
+	for (uint32_t j = 0; j < n; j++) {
+		const v4f v = { xr[0][j], xr[1][j], xr[2][j], xr[3][j] };
+
+		ss += v * v;
+	}
+	for (uint32_t r = 0; r < nr; r++) {
+		float *orow = o + (size_t)r * n, s = ss[r];
+		uint32_t j = 0;
+
+		s /= (float)n;
+		s += eps;
+		s = 1.0f / sqrtf(s);
+		for (const v4f sv = { s, s, s, s }; j + 4 <= n; j += 4) {
+			v4f wv, xv;
+
+			memcpy(&wv, w + j, sizeof(wv));
+			memcpy(&xv, xr[r] + j, sizeof(xv));
+			xv = wv * (sv * xv);
+			memcpy(orow + j, &xv, sizeof(xv));
+		}
+		for (; j < n; j++)
+			orow[j] = w[j] * (s * xr[r][j]);
+	}
+}
+
+/* x[i] /= d for i < n. Each quotient is one IEEE division in any vector width, so
+ * 4 at a time give the same bits. */
+static void div_all(float *x, uint32_t n, float d)
+{
+	const v4f dv = { d, d, d, d };
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		v4f v;
+
+		memcpy(&v, x + i, sizeof(v));
+		v /= dv;
+		memcpy(x + i, &v, sizeof(v));
+	}
+	for (; i < n; i++)
+		x[i] /= d;
 }
 
 static void softmax(float *x, uint32_t n)
@@ -497,8 +543,7 @@ static void softmax(float *x, uint32_t n)
 		x[i] = expf(x[i] - max);
 		sum += x[i];
 	}
-	for (uint32_t i = 0; i < n; i++)
-		x[i] /= sum;
+	div_all(x, n, sum);
 }
 
 /* Rotate pairs (2i, 2i+1) of every head of @v (n_heads heads of head_dim). */
@@ -614,24 +659,29 @@ static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
 	struct hc_model *m = j->m;
 	const uint32_t cols = j->cols;
 
-	for (unsigned long i = lo; i < hi; i++) {
+	for (unsigned long i = lo; i < hi; ) {
+		/* RMSNorm takes up to 4 tokens at once */
+		const uint32_t nr = hi - i < 4 ? (uint32_t)(hi - i) : 4;
+
 		switch (j->op) {
 		case EW_RMSNORM:
-			rmsnorm(j->o + i * cols, j->x + i * j->xs, j->w, cols, m->a.norm_eps);
-			break;
+			rmsnorm(j->o + i * cols, j->x + i * j->xs, j->xs, j->w, cols,
+				m->a.norm_eps, nr);
+			i += nr;
+			continue;
 		case EW_QUANT:
 			quantize_tok(m, j->x + i * j->xs, cols, i);
 			break;
-		case EW_NORM_ACT: {
-			float *x = j->x + i * cols, *o = j->o + i * cols;
-
-			/* res may be o's buffer: row i is read whole before it is written */
-			for (uint32_t e = 0; j->res && e < cols; e++)
-				x[e] += j->res[i * cols + e];
-			rmsnorm(o, x, j->w, cols, m->a.norm_eps);
-			quantize_tok(m, o, cols, i);
-			break;
-		}
+		case EW_NORM_ACT:
+			/* res may be o's buffer: rows are read whole before they are written */
+			for (size_t e = 0; j->res && e < (size_t)nr * cols; e++)
+				j->x[i * cols + e] += j->res[i * cols + e];
+			rmsnorm(j->o + i * cols, j->x + i * cols, cols, j->w, cols,
+				m->a.norm_eps, nr);
+			for (uint32_t r = 0; r < nr; r++)
+				quantize_tok(m, j->o + (i + r) * cols, cols, i + r);
+			i += nr;
+			continue;
 		case EW_SWIGLU_ACT:
 			swiglu(j->o + i * cols, j->x + i * cols, cols);
 			quantize_tok(m, j->o + i * cols, cols, i);
@@ -643,6 +693,7 @@ static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
 			j->o[i] += j->x[i];
 			break;
 		}
+		i++;
 	}
 }
 
@@ -803,8 +854,7 @@ static void att_worker(void *arg, int ti, int nt)
 
 		/* score_p = sequential dot(q, k_p), then / scale */
 		hc_scores_rows(&m->mm, q, kv->k + off, (size_t)hd * 8, pos + 1, hd, att);
-		for (uint32_t p = 0; p <= pos; p++)
-			att[p] /= scale;
+		div_all(att, pos + 1, scale);
 		softmax(att, pos + 1);
 		hc_wsum_rows(&m->mm, att, kv->v + off, hd, pos + 1, hd, xb);
 	}
