@@ -202,7 +202,6 @@ struct emud_card {
 	struct hc_card_telemetry snap;	/* last mirrored telemetry, under lock */
 	uint32_t next_fn_id;
 
-	float *logits_scratch;		/* sampling works on a copy of a context's logits */
 	float *batch_logits;		/* EMUD_BATCH rows: one hc_forward_batch's logits */
 	struct hc_prob_index *prob;
 

@@ -383,9 +383,8 @@ static void step_decode(struct emud_fn *fn, struct emud_ctx *c, struct emud_job 
 		if (card->opt.null_model) {
 			j->tok = emud_null_token(j->step_base + j->count, vocab);
 		} else {
-			memcpy(card->logits_scratch, c->logits, sizeof(float) * vocab);
-			j->tok = hc_sample(card->logits_scratch, vocab, &j->samp,
-					   j->step_base + j->count, card->prob);
+			j->tok = hc_sample(c->logits, vocab, &j->samp, j->step_base + j->count,
+					   card->prob);
 		}
 		if (j->tok < 0 || (uint32_t)j->tok >= vocab) {
 			emud_err("%s %u: context %u: sampler returned id %d", fn->ops->kind, fn->id,

@@ -280,10 +280,9 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 			 (unsigned long long)card->kv_pos_bytes);
 		return -EINVAL;
 	}
-	card->logits_scratch = malloc(sizeof(float) * card->arch->vocab_size);
 	card->prob = malloc(sizeof(*card->prob) * card->arch->vocab_size);
 	card->batch_logits = malloc(sizeof(float) * EMUD_BATCH * card->arch->vocab_size);
-	if (!card->logits_scratch || !card->prob || !card->batch_logits) {
+	if (!card->prob || !card->batch_logits) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -293,7 +292,6 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 
 static void card_close(struct emud_card *card)
 {
-	free(card->logits_scratch);
 	free(card->prob);
 	free(card->batch_logits);
 	if (card->model)

@@ -63,7 +63,7 @@ struct hc_sampling {
 };
 
 /*
- * Pick the next token from @logits (modified in place). @step is the index of the token
+ * Pick the next token from @logits (not modified; a NaN logit counts as -inf). @step is the index of the token
  * being generated: the random draw is a pure function of (seed, step), a counter-based
  * RNG, so the same inputs always give the same token. @scratch holds vocab_size entries
  * of struct hc_prob_index (or is NULL for greedy).
@@ -72,7 +72,7 @@ struct hc_prob_index {
 	float p;
 	int32_t id;
 };
-int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *s,
+int32_t hc_sample(const float *logits, uint32_t vocab_size, const struct hc_sampling *s,
 		  uint64_t step, struct hc_prob_index *scratch);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "model.h"
 
 static uint64_t mix64(uint64_t z)
@@ -24,13 +25,51 @@ static float draw(uint64_t seed, uint64_t step)
 	return (float)(h >> 40) * (1.0f / 16777216.0f);
 }
 
+/* Logit @i, NaN read as -inf: a NaN logit can never be drawn and keeps the order total. */
+static inline float lgt(const float *l, uint32_t i)
+{
+	return isnan(l[i]) ? -INFINITY : l[i];
+}
+
+/*
+ * The first index of the maximum; NaN never wins (0 if all are NaN). One pass in 4 lanes:
+ * lane l keeps the largest value of the ids l mod 4 with the first id holding it (a NaN
+ * fails "v > max", so it never enters), then the lanes' best, lowest id on equal values
+ * (+0 and -0 compare equal): the id one scan with "x > best" finds.
+ */
 static int32_t argmax(const float *x, uint32_t n)
 {
+	typedef float v4f __attribute__((vector_size(16)));
+	typedef int32_t v4i __attribute__((vector_size(16)));
+	v4f m = { -INFINITY, -INFINITY, -INFINITY, -INFINITY };
+	v4i at = { -1, -1, -1, -1 }, id = { 0, 1, 2, 3 };
+	const v4i four = { 4, 4, 4, 4 };
+	float best_v = -INFINITY;
 	int32_t best = -1;
+	uint32_t i = 0;
 
-	/* first maximum wins; NaN never does */
-	for (uint32_t i = 0; i < n; i++)
-		if (!isnan(x[i]) && (best < 0 || x[i] > x[best]))
+	for (; i + 4 <= n; i += 4, id += four) {
+		v4f v;
+		v4i gt;
+
+		memcpy(&v, x + i, sizeof(v));
+		gt = v > m;
+		m = (v4f)(((v4i)v & gt) | ((v4i)m & ~gt));
+		at = (id & gt) | (at & ~gt);
+	}
+	for (int l = 0; l < 4; l++)
+		if (at[l] >= 0 && (best < 0 || m[l] > best_v || (m[l] == best_v && at[l] < best))) {
+			best = at[l];
+			best_v = m[l];
+		}
+	for (; i < n; i++)
+		if (x[i] > best_v) {
+			best = (int32_t)i;
+			best_v = x[i];
+		}
+	/* nothing above -inf: the first id that is not NaN */
+	for (i = 0; best < 0 && i < n; i++)
+		if (!isnan(x[i]))
 			best = (int32_t)i;
 	return best < 0 ? 0 : best;
 }
@@ -40,7 +79,7 @@ static int by_logit(const void *pa, const void *pb, void *ctx)
 {
 	const struct hc_prob_index *a = pa, *b = pb;
 	const float *l = ctx;
-	const float la = l[a->id], lb = l[b->id];
+	const float la = lgt(l, (uint32_t)a->id), lb = lgt(l, (uint32_t)b->id);
 
 	if (la > lb)
 		return -1;
@@ -52,7 +91,9 @@ static int by_logit(const void *pa, const void *pb, void *ctx)
 /* Is (logit, id) @a ranked before @b? */
 static int before(const float *l, int32_t a, int32_t b)
 {
-	return l[a] > l[b] || (l[a] == l[b] && a < b);
+	const float la = lgt(l, (uint32_t)a), lb = lgt(l, (uint32_t)b);
+
+	return la > lb || (la == lb && a < b);
 }
 
 /*
@@ -95,7 +136,7 @@ static void top_k_select(const float *l, uint32_t n, uint32_t k, struct hc_prob_
 	qsort_r(h, k, sizeof(*h), by_logit, (void *)l);
 }
 
-int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *s,
+int32_t hc_sample(const float *logits, uint32_t vocab_size, const struct hc_sampling *s,
 		  uint64_t step, struct hc_prob_index *scratch)
 {
 	const int top_p_on = s->top_p > 0.0f && s->top_p < 1.0f;
@@ -108,14 +149,10 @@ int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *
 	/* greedy; top-k 1 is greedy too (same candidate order) */
 	if (!(s->temperature > 0.0f) || s->top_k == 1 || !scratch)
 		return argmax(logits, vocab_size);
-	for (uint32_t i = 0; i < vocab_size; i++)
-		if (isnan(logits[i]))
-			logits[i] = -INFINITY;
-
 	/* p_i = exp(z_i - max z) / sum, z_i = logit_i / T; the sum in id order */
-	max_z = logits[argmax(logits, vocab_size)] / s->temperature;
+	max_z = lgt(logits, (uint32_t)argmax(logits, vocab_size)) / s->temperature;
 	for (uint32_t i = 0; i < vocab_size; i++)
-		sum += expf(logits[i] / s->temperature - max_z);
+		sum += expf(lgt(logits, i) / s->temperature - max_z);
 
 	if (top_k_on) {
 		top_k_select(logits, vocab_size, s->top_k, scratch);
@@ -125,15 +162,16 @@ int32_t hc_sample(float *logits, uint32_t vocab_size, const struct hc_sampling *
 		const float cutoff = (1.0f - s->top_p) / (float)(vocab_size - 1);
 
 		for (uint32_t i = 0; i < vocab_size; i++)
-			if (expf(logits[i] / s->temperature - max_z) / sum >= cutoff)
+			if (expf(lgt(logits, i) / s->temperature - max_z) / sum >= cutoff)
 				scratch[n++].id = (int32_t)i;
-		qsort_r(scratch, n, sizeof(*scratch), by_logit, logits);
+		qsort_r(scratch, n, sizeof(*scratch), by_logit, (void *)logits);
 	} else {
 		for (uint32_t i = 0; i < vocab_size; i++)
 			scratch[n++].id = (int32_t)i;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		scratch[i].p = expf(logits[scratch[i].id] / s->temperature - max_z) / sum;
+		scratch[i].p = expf(lgt(logits, (uint32_t)scratch[i].id) / s->temperature - max_z) /
+			       sum;
 
 	if (top_p_on) {
 		/* the shortest prefix whose probability passes top_p */

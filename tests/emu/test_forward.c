@@ -636,6 +636,64 @@ START_TEST(sample_greedy_ties_lowest_id)
 }
 END_TEST
 
+/* Greedy is the first index of the maximum, as one scan with "x > best" finds it, NaN never
+ * winning: checked on lengths around the vector width with ties, signed zeros, infinities
+ * and NaN in every lane. */
+START_TEST(sample_greedy_matches_scan)
+{
+	static const float pool[] = { 0.0f, -0.0f, 1.0f, 1.0f, -1.0f, 2.5f, INFINITY, -INFINITY,
+				      NAN, NAN, -NAN, 2.5f };
+	const struct hc_sampling g = { 0 };
+	float l[67];
+
+	for (uint32_t n = 1; n <= 67; n++) {
+		for (int round = 0; round < 200; round++) {
+			int32_t want = -1;
+
+			for (uint32_t i = 0; i < n; i++)
+				l[i] = pool[rnd() % (sizeof(pool) / sizeof(pool[0]))];
+			if (round % 3 == 0)	/* mostly one value: ties and all-NaN rows */
+				for (uint32_t i = 0; i < n; i++)
+					l[i] = rnd() % 4 ? l[0] : l[i];
+			for (uint32_t i = 0; i < n; i++)
+				if (!isnan(l[i]) && (want < 0 || l[i] > l[want]))
+					want = (int32_t)i;
+			ck_assert_int_eq(hc_sample(l, n, &g, 0, NULL), (want < 0 ? 0 : want));
+		}
+	}
+}
+END_TEST
+
+/* Sampling reads the logits and leaves them as they were; a NaN logit is never drawn. */
+START_TEST(sample_leaves_logits_and_skips_nan)
+{
+	enum { V = 100 };
+	float l[V], copy[V];
+	struct hc_prob_index scratch[V];
+	const struct hc_sampling s[] = {
+		{ .temperature = 1.5f, .seed = 3 },
+		{ .temperature = 1.0f, .top_k = 10, .seed = 4 },
+		{ .temperature = 0.8f, .top_p = 0.9f, .seed = 5 },
+	};
+
+	fill_logits(l, V, 7);
+	for (uint32_t i = 0; i < V; i += 3)
+		l[i] = NAN;
+	memcpy(copy, l, sizeof(l));
+	for (size_t k = 0; k < sizeof(s) / sizeof(s[0]); k++) {
+		for (uint64_t step = 0; step < 200; step++) {
+			const int32_t t = hc_sample(l, V, &s[k], step, scratch);
+
+			ck_assert_int_ge(t, 0);
+			ck_assert_int_lt(t, V);
+			ck_assert_msg(!isnan(l[t]), "params %zu step %llu drew NaN logit %d", k,
+				      (unsigned long long)step, t);
+		}
+		ck_assert_msg(memcmp(l, copy, sizeof(l)) == 0, "params %zu changed the logits", k);
+	}
+}
+END_TEST
+
 START_TEST(sample_deterministic_and_seeded)
 {
 	enum { V = 300, STEPS = 64 };
@@ -794,6 +852,8 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, scores_kernels_follow_contract);
 	tcase_add_test(tc, quantize_kernels_follow_contract);
 	tcase_add_test(ts, sample_greedy_ties_lowest_id);
+	tcase_add_test(ts, sample_greedy_matches_scan);
+	tcase_add_test(ts, sample_leaves_logits_and_skips_nan);
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);
 	tcase_add_test(ts, sample_topk_topp_sets_and_frequencies);

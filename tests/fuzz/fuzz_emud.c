@@ -91,10 +91,9 @@ static void card_init(void)
 			    card.arch->head_dim * sizeof(float);
 	/* room for two full contexts: the third OPEN meets NO_MEMORY */
 	card.opt.kv_mem = 2 * card.max_ctx * card.kv_pos_bytes;
-	card.logits_scratch = malloc(sizeof(float) * card.arch->vocab_size);
 	card.prob = malloc(sizeof(*card.prob) * card.arch->vocab_size);
 	card.epfd = -1;
-	if (!card.logits_scratch || !card.prob)
+	if (!card.prob)
 		abort();
 }
 
