@@ -63,30 +63,30 @@ struct hc_kernels {
 
 	/* Optional, all or none: one group of pq_rows packed rows of @nb blocks against one
 	 * Q8_0 token (pq_q8, pq_q4) or HC_PQ_NT tokens (pq_*_n), token t at x + t * @xs (its
-	 * blocks' sums at xsum + t * @xs): out[t * pq_rows + i] for row i. Each block also
+	 * blocks' sums at xsum + t * @xs): out[t * @os + i] for row i. Each block also
 	 * prefetches @pfl cache lines, block b's from pf + b * pfl * 64 (the caller's next
 	 * weights; @pfl = 0 for none). With them hc_mm_pack repacks Q8_0 and Q4_0 matrices. */
 	uint8_t pq_rows;
 	uint8_t pq_q8_xor;
 	void (*pq_q8)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-		      const int32_t *xsum, size_t xs, uint32_t nb, float *out,
+		      const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
 		      const uint8_t *pf, uint32_t pfl);
 	void (*pq_q4)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-		      const int32_t *xsum, size_t xs, uint32_t nb, float *out,
+		      const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
 		      const uint8_t *pf, uint32_t pfl);
 	void (*pq_q8_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			const int32_t *xsum, size_t xs, uint32_t nb, float *out,
+			const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
 			const uint8_t *pf, uint32_t pfl);
 	void (*pq_q4_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			const int32_t *xsum, size_t xs, uint32_t nb, float *out,
+			const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
 			const uint8_t *pf, uint32_t pfl);
 	/* Optional, both or neither: pq_*_n on two consecutive groups (the second at g plus
-	 * one group's size), out[t * 2 * pq_rows + i] for row i of the 2 * pq_rows rows. */
+	 * one group's size), out[t * @os + i] for row i of the 2 * pq_rows rows. */
 	void (*pq_q8_n2)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			 const int32_t *xsum, size_t xs, uint32_t nb, float *out,
+			 const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
 			 const uint8_t *pf, uint32_t pfl);
 	void (*pq_q4_n2)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			 const int32_t *xsum, size_t xs, uint32_t nb, float *out,
+			 const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
 			 const uint8_t *pf, uint32_t pfl);
 
 	/* Optional: a group of 32 F32 rows packed as [column j][row i] (hc_mm_pack) against

@@ -405,25 +405,14 @@ static void pq_call(const struct hc_mm_ctx *c, const struct hc_mat *w, const str
 	const struct hc_block_q8_0 *xq = a->xq + (size_t)t * nb;
 	const int32_t *xs = a->xsum + (size_t)t * nb;
 	const uint32_t pfl = (uint32_t)((pf_bytes + 64 * nb - 1) / (64 * nb));
-	float res[HC_PQ_NT * 32];
+	float *o = out + t * os + (size_t)g * R;
 
 	if (ng == 2)
-		(q8 ? k->pq_q8_n2 : k->pq_q4_n2)(c->fp16, gw, xq, xs, nb, nb, res, pf, pfl);
+		(q8 ? k->pq_q8_n2 : k->pq_q4_n2)(c->fp16, gw, xq, xs, nb, nb, o, os, pf, pfl);
 	else if (nt > 1)
-		(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb, res, pf, pfl);
+		(q8 ? k->pq_q8_n : k->pq_q4_n)(c->fp16, gw, xq, xs, nb, nb, o, os, pf, pfl);
 	else
-		(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, res, pf, pfl);
-	for (uint32_t i = 0; i < nt; i++) {
-		float *o = out + (t + i) * os + (size_t)g * R;
-
-		/* constant sizes: a call with a variable one costs more */
-		if (ng == 2)
-			memcpy(o, res + i * 2 * R, 32 * sizeof(float));
-		else if (R == 16)
-			memcpy(o, res + i * R, 16 * sizeof(float));
-		else
-			memcpy(o, res + i * R, 8 * sizeof(float));
-	}
+		(q8 ? k->pq_q8 : k->pq_q4)(c->fp16, gw, xq, xs, nb, nb, o, os, pf, pfl);
 }
 
 /*

@@ -59,7 +59,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 			      _mm256_set1_ps(dx))))
 
 /*
- * Token t at x + t * xs blocks (sum(x) at xsum + t * xs), out[t * 8 + i] for row i.
+ * Token t at x + t * xs blocks (sum(x) at xsum + t * xs), out[t * os + i] for row i.
  * ISUM_INIT(s): a block's starting integer sum for sum(x) = s; DOT_Q8(isum, w, aw, t, k):
  * add chunk k's products for token t (aw = |w|, for the tables that need it).
  */
@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 			acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);  \
 	}                                                                             \
 	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		_mm256_storeu_ps(out + t * 8, acc[t]);
+		_mm256_storeu_ps(out + t * os, acc[t]);
 
 /* DOT_Q4(isum, lo, hi, t, k): add the products of nibbles lo (elements 4k..) and hi
  * (16 + 4k..) for token t. */
@@ -112,13 +112,13 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 			acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);  \
 	}                                                                             \
 	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		_mm256_storeu_ps(out + t * 8, acc[t]);
+		_mm256_storeu_ps(out + t * os, acc[t]);
 
 /* ---- R = 16, 512-bit vectors, dpbusd (AVX-512 VNNI) ---- */
 
 /*
  * G consecutive groups (G * 16 rows, the second nb blocks after the first) against NT tokens:
- * out[t * G * 16 + j * 16 + i] for row i of group j. Two groups share each token's broadcast
+ * out[t * os + j * 16 + i] for row i of group j. Two groups share each token's broadcast
  * and give 2 * NT independent dpbusd chains: with one group of 4 tokens the chains' latency,
  * not the multipliers, bounds the batch kernel.
  */
@@ -145,7 +145,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 #define PQ16_STORE(G, NT)                                                            \
 	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
 		PQ_UNROLL for (int j = 0; j < G; j++)                                 \
-			_mm512_storeu_ps(out + (t * G + j) * 16, acc[j][t]);
+			_mm512_storeu_ps(out + t * os + j * 16, acc[j][t]);
 
 /* Q8_0 stored as w + 128: each block starts at -128 * sum(x) */
 #define PQ16_Q8_BODY(G, NT)                                                           \

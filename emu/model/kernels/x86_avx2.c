@@ -148,7 +148,7 @@ AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 #define PQ_SIG(NAME) \
 	static void NAME(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x, \
 			 const int32_t *xsum, size_t xs, uint32_t nb, float *out,    \
-			 const uint8_t *pf, uint32_t pfl)
+			 size_t os, const uint8_t *pf, uint32_t pfl)
 
 AVX2_F16C PQ_SIG(pq8_q8_avx2) { PQ8_Q8_BODY(1, ISUM0_AVX2, DOT_Q8_AVX2) }
 AVX2_F16C PQ_SIG(pq8_q8_n_avx2) { PQ8_Q8_BODY(HC_PQ_NT, ISUM0_AVX2, DOT_Q8_AVX2) }
