@@ -831,33 +831,40 @@ static void att_prefetch(const struct att_job *j, unsigned long it)
 }
 
 /* One (token, head) pair per item: scores, softmax, weighted sum of values. */
-static void att_worker(void *arg, int ti, int nt)
+/* Items [lo, hi) on thread @ti's scores row; the item after each, below @end, is prefetched. */
+static void att_items(const struct att_job *j, int ti, unsigned long lo, unsigned long hi,
+		      unsigned long end)
 {
-	const struct att_job *j = arg;
 	struct hc_model *m = j->m;
 	const uint32_t hd = m->a.head_dim, kv_mul = m->a.n_heads / m->a.n_kv_heads;
 	const float scale = sqrtf((float)hd);
 	float *att = m->att + (size_t)ti * m->att_cap;
-	unsigned long lo, hi;
 
-	hc_split((unsigned long)j->n_tok * m->a.n_heads, ti, nt, &lo, &hi);
 	for (unsigned long it = lo; it < hi; it++) {
 		const uint32_t t = (uint32_t)(it / m->a.n_heads), h = (uint32_t)(it % m->a.n_heads);
 		const struct hc_kv *kv = j->kv[t];
 		const uint32_t pos = j->pos[t];
 		const size_t off = kv_head_off(m, kv, j->layer, h / kv_mul);
-
-		if (it + 1 < hi)
-			att_prefetch(j, it + 1);
 		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
 
+		if (it + 1 < end)
+			att_prefetch(j, it + 1);
 		/* score_p = sequential dot(q, k_p), then / scale */
 		hc_scores_rows(&m->mm, q, kv->k + off, (size_t)hd * 8, pos + 1, hd, att);
 		div_all(att, pos + 1, scale);
 		softmax(att, pos + 1);
 		hc_wsum_rows(&m->mm, att, kv->v + off, hd, pos + 1, hd, xb);
 	}
+}
+
+static void att_worker(void *arg, int ti, int nt)
+{
+	const struct att_job *j = arg;
+	unsigned long lo, hi;
+
+	hc_split((unsigned long)j->n_tok * j->m->a.n_heads, ti, nt, &lo, &hi);
+	att_items(j, ti, lo, hi, hi);
 }
 
 /*
@@ -899,6 +906,26 @@ static void rope_kv_worker(void *arg, int ti, int nt)
 	rope_kv_range(j, lo, hi);
 }
 
+/*
+ * A batch whose tokens each have their own cache: per token, RoPE, its cache writes, its
+ * attention and the Q8_0 activation of the result, in one pool run. No token reads another
+ * token's cache, so nothing has to wait between the steps.
+ */
+static void att_tok_worker(void *arg, int ti, int nt)
+{
+	const struct att_job *j = arg;
+	struct hc_model *m = j->m;
+	const unsigned long heads = m->a.n_heads;
+	unsigned long lo, hi;
+
+	hc_split(j->n_tok, ti, nt, &lo, &hi);
+	for (unsigned long t = lo; t < hi; t++) {
+		rope_kv_range(j, t, t + 1);
+		att_items(j, ti, t * heads, (t + 1) * heads, hi * heads);
+		quantize_tok(m, m->xb + t * m->q_dim, m->q_dim, t);
+	}
+}
+
 /* ---- the forward pass ---- */
 
 static int ensure_att(struct hc_model *m, uint32_t cap)
@@ -915,9 +942,12 @@ static int ensure_att(struct hc_model *m, uint32_t cap)
 	return 0;
 }
 
-/* Token t at position pos[t] of kv[t]; the caller advances the caches' positions. */
+/*
+ * Token t at position pos[t] of kv[t]; the caller advances the caches' positions.
+ * @own_caches: no two tokens share a cache (a batch of contexts).
+ */
 static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uint32_t *pos,
-			  const int32_t *tok, uint32_t n)
+			  const int32_t *tok, uint32_t n, int own_caches)
 {
 	const struct hc_rom_arch *a = &m->a;
 	const uint32_t dim = a->dim, qd = m->q_dim, kvd = m->kv_dim, ffn = a->ffn_dim;
@@ -944,12 +974,18 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 		/* attention; the residual of the layer before joins x here (none for layer 0) */
 		norm_act(m, &act, l ? m->xb : NULL, L->attn_norm, n);
 		run_mm(m, &act, 3, &L->wq, m->q, qd, &L->wk, m->k, kvd, &L->wv, m->v, kvd);
-		if (n > 1)
-			hc_pool_run(m->pool, rope_kv_worker, &aj);
-		else
-			rope_kv_range(&aj, 0, n);
-		hc_pool_run(m->pool, att_worker, &aj);
-		make_act(m, &act, m->xb, qd, qd, n);
+		if (own_caches && n > 1) {
+			hc_pool_run(m->pool, att_tok_worker, &aj);
+			set_act(m, &act, m->xb, qd, qd, n, 1);
+		} else {
+			/* a prompt's tokens read each other's keys: all are written first */
+			if (n > 1)
+				hc_pool_run(m->pool, rope_kv_worker, &aj);
+			else
+				rope_kv_range(&aj, 0, n);
+			hc_pool_run(m->pool, att_worker, &aj);
+			make_act(m, &act, m->xb, qd, qd, n);
+		}
 		run_mm(m, &act, 1, &L->wo, m->xb2, dim, NULL, NULL, 0, NULL, NULL, 0);
 
 		/* SwiGLU feed-forward, after the attention's residual */
@@ -1000,7 +1036,7 @@ int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint
 			kvs[t] = kv;
 			pos[t] = kv->pos + t;
 		}
-		forward_chunk(m, kvs, pos, tokens + i, c);
+		forward_chunk(m, kvs, pos, tokens + i, c, 0);
 		kv->pos += c;
 		if (logits && i + c == n)
 			classify(m, m->x + (size_t)(c - 1) * m->a.dim, 1, logits);
@@ -1041,7 +1077,7 @@ int hc_forward_batch(struct hc_model *m, struct hc_kv *const *kvs, const int32_t
 
 		for (uint32_t t = 0; t < c; t++)
 			pos[t] = kvs[i + t]->pos;
-		forward_chunk(m, kvs + i, pos, tokens + i, c);
+		forward_chunk(m, kvs + i, pos, tokens + i, c, 1);
 		for (uint32_t t = 0; t < c; t++)
 			kvs[i + t]->pos++;
 		classify(m, m->x, c, logits + (size_t)i * m->a.vocab_size);
