@@ -33,6 +33,11 @@
 #define HC_PQ_NT 4	/* tokens per call of the pq_*_n kernels */
 #define HC_F32_NT 8	/* tokens per call of f32_x32_n */
 
+/* A pq kernel (below): packed quantized rows against Q8_0 tokens */
+typedef void hc_pq_fn(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
+		      const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
+		      const uint8_t *pf, uint32_t pfl);
+
 struct hc_kernels {
 	const char *name;
 
@@ -68,26 +73,10 @@ struct hc_kernels {
 	 * weights; @pfl = 0 for none). With them hc_mm_pack repacks Q8_0 and Q4_0 matrices. */
 	uint8_t pq_rows;
 	uint8_t pq_q8_xor;
-	void (*pq_q8)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-		      const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
-		      const uint8_t *pf, uint32_t pfl);
-	void (*pq_q4)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-		      const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
-		      const uint8_t *pf, uint32_t pfl);
-	void (*pq_q8_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
-			const uint8_t *pf, uint32_t pfl);
-	void (*pq_q4_n)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
-			const uint8_t *pf, uint32_t pfl);
+	hc_pq_fn *pq_q8, *pq_q4, *pq_q8_n, *pq_q4_n;
 	/* Optional, both or neither: pq_*_n on two consecutive groups (the second at g plus
 	 * one group's size), out[t * @os + i] for row i of the 2 * pq_rows rows. */
-	void (*pq_q8_n2)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			 const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
-			 const uint8_t *pf, uint32_t pfl);
-	void (*pq_q4_n2)(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x,
-			 const int32_t *xsum, size_t xs, uint32_t nb, float *out, size_t os,
-			 const uint8_t *pf, uint32_t pfl);
+	hc_pq_fn *pq_q8_n2, *pq_q4_n2;
 
 	/* Optional: a group of 32 F32 rows packed as [column j][row i] (hc_mm_pack) against
 	 * one token, out[0..31]; lane = row, each in j order (hc_dot_f32_ref's operations). */

@@ -132,6 +132,14 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
 			acc[j][t] = _mm512_setzero_ps();
 
+/* Every group's integer sum of block b for token t starts at @m * sum(x) */
+#define PQ16_ISUM_START(G, NT, m)                                                     \
+	PQ_UNROLL for (int t = 0; t < NT; t++) {                                      \
+		const __m512i s0 = _mm512_set1_epi32((m) * xsum[t * xs + b]);         \
+		PQ_UNROLL for (int j = 0; j < G; j++)                                 \
+			is[j][t] = s0;                                                \
+	}
+
 /* The block's float step for every group and token; the scales converted by F16C (exact) */
 #define PQ16_EPILOGUE_BLOCK(G, NT, gb)                                               \
 	PQ_UNROLL for (int j = 0; j < G; j++) {                                       \
@@ -154,11 +162,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(16);                       \
 		__m512i is[G][NT];                                                    \
 		PQ_PREFETCH(b);                                                       \
-		PQ_UNROLL for (int t = 0; t < NT; t++) {                              \
-			const __m512i s0 = _mm512_set1_epi32(-128 * xsum[t * xs + b]); \
-			PQ_UNROLL for (int j = 0; j < G; j++)                         \
-				is[j][t] = s0;                                        \
-		}                                                                     \
+		PQ16_ISUM_START(G, NT, -128)                                          \
 		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
 			__m512i w[G];                                                 \
 			PQ_UNROLL for (int j = 0; j < G; j++)                         \
@@ -180,11 +184,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(16);                       \
 		__m512i is[G][NT];                                                    \
 		PQ_PREFETCH(b);                                                       \
-		PQ_UNROLL for (int t = 0; t < NT; t++) {                              \
-			const __m512i s0 = _mm512_set1_epi32(-8 * xsum[t * xs + b]);  \
-			PQ_UNROLL for (int j = 0; j < G; j++)                         \
-				is[j][t] = s0;                                        \
-		}                                                                     \
+		PQ16_ISUM_START(G, NT, -8)                                            \
 		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
 			__m512i lo[G], hi[G];                                         \
 			PQ_UNROLL for (int j = 0; j < G; j++) {                       \
