@@ -11,8 +11,10 @@
  * elements only: no reduction is ever split, so the thread count cannot change a bit.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,6 +632,7 @@ struct ew_job {
 	const float *res;	/* NORM_ACT: added to x first, or NULL */
 	size_t xs;
 	uint32_t cols, n;	/* per-token ops: n tokens of cols; per-element ops: n elements */
+	atomic_uint next;	/* per-token ops: the next 4 tokens not yet taken */
 };
 
 static void swiglu(float *g, const float *u, size_t n)
@@ -699,14 +702,21 @@ static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
 
 static void ew_worker(void *arg, int ti, int nt)
 {
-	const struct ew_job *j = arg;
+	struct ew_job *j = arg;
 	unsigned long lo, hi;
 
-	hc_split(j->n, ti, nt, &lo, &hi);
-	ew_range(j, lo, hi);
+	if (j->op >= EW_SWIGLU) {	/* elements: a fixed share each */
+		hc_split(j->n, ti, nt, &lo, &hi);
+		ew_range(j, lo, hi);
+		return;
+	}
+	/* tokens, 4 at a time (RMSNorm's lanes), to whichever thread is free: a thread slowed
+	 * by something else on its CPU takes fewer, and no result depends on which took which */
+	while ((lo = 4ul * atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n)
+		ew_range(j, lo, lo + 4 < j->n ? lo + 4 : j->n);
 }
 
-static void run_ew_job(struct hc_model *m, const struct ew_job *j)
+static void run_ew_job(struct hc_model *m, struct ew_job *j)
 {
 	const int per_token = j->op < EW_SWIGLU;
 
@@ -719,7 +729,7 @@ static void run_ew_job(struct hc_model *m, const struct ew_job *j)
 static void run_ew(struct hc_model *m, enum ew_op op, float *o, const float *x, const float *w,
 		   size_t xs, uint32_t cols, uint32_t n)
 {
-	const struct ew_job j = { m, op, o, (float *)x, w, NULL, xs, cols, n };
+	struct ew_job j = { m, op, o, (float *)x, w, NULL, xs, cols, n, 0 };
 
 	run_ew_job(m, &j);
 }
@@ -761,7 +771,7 @@ static void norm_act(struct hc_model *m, struct hc_act *a, const float *res, con
 		     uint32_t n)
 {
 	const uint32_t dim = m->a.dim;
-	struct ew_job j = { m, EW_NORM_ACT, m->xb, m->x, w, res, dim, dim, n };
+	struct ew_job j = { m, EW_NORM_ACT, m->xb, m->x, w, res, dim, dim, n, 0 };
 
 	if (n == 1 && res) {	/* a single token's residual is split by elements */
 		run_ew(m, EW_ADD, m->x, res, NULL, 0, 0, dim);
@@ -776,7 +786,7 @@ static void norm_act(struct hc_model *m, struct hc_act *a, const float *res, con
 static void swiglu_act(struct hc_model *m, struct hc_act *a, uint32_t n)
 {
 	const uint32_t ffn = m->a.ffn_dim;
-	const struct ew_job j = { m, EW_SWIGLU_ACT, m->hb, m->hb2, NULL, NULL, ffn, ffn, n };
+	struct ew_job j = { m, EW_SWIGLU_ACT, m->hb, m->hb2, NULL, NULL, ffn, ffn, n, 0 };
 
 	if (n == 1) {
 		run_ew(m, EW_SWIGLU, m->hb, m->hb2, NULL, 0, 0, ffn);
@@ -805,6 +815,7 @@ struct att_job {
 	struct hc_kv *const *kv;
 	const uint32_t *pos;
 	uint32_t layer, n_tok;
+	atomic_uint next_tok;	/* att_tok_worker: the next token not yet taken */
 };
 
 /* Ask for @bytes at @p in cache ahead of their use. */
@@ -831,9 +842,10 @@ static void att_prefetch(const struct att_job *j, unsigned long it)
 }
 
 /* One (token, head) pair per item: scores, softmax, weighted sum of values. */
-/* Items [lo, hi) on thread @ti's scores row; the item after each, below @end, is prefetched. */
+/* Items [lo, hi) on thread @ti's scores row. Each prefetches the next one's keys and
+ * values; the last one prefetches item @after's (ULONG_MAX: none). */
 static void att_items(const struct att_job *j, int ti, unsigned long lo, unsigned long hi,
-		      unsigned long end)
+		      unsigned long after)
 {
 	struct hc_model *m = j->m;
 	const uint32_t hd = m->a.head_dim, kv_mul = m->a.n_heads / m->a.n_kv_heads;
@@ -848,8 +860,8 @@ static void att_items(const struct att_job *j, int ti, unsigned long lo, unsigne
 		const float *q = m->q + (size_t)t * m->q_dim + (size_t)h * hd;
 		float *xb = m->xb + (size_t)t * m->q_dim + (size_t)h * hd;
 
-		if (it + 1 < end)
-			att_prefetch(j, it + 1);
+		if (it + 1 < hi || after != ULONG_MAX)
+			att_prefetch(j, it + 1 < hi ? it + 1 : after);
 		/* score_p = sequential dot(q, k_p), then / scale */
 		hc_scores_rows(&m->mm, q, kv->k + off, (size_t)hd * 8, pos + 1, hd, att);
 		div_all(att, pos + 1, scale);
@@ -864,7 +876,7 @@ static void att_worker(void *arg, int ti, int nt)
 	unsigned long lo, hi;
 
 	hc_split((unsigned long)j->n_tok * j->m->a.n_heads, ti, nt, &lo, &hi);
-	att_items(j, ti, lo, hi, hi);
+	att_items(j, ti, lo, hi, ULONG_MAX);
 }
 
 /*
@@ -913,16 +925,20 @@ static void rope_kv_worker(void *arg, int ti, int nt)
  */
 static void att_tok_worker(void *arg, int ti, int nt)
 {
-	const struct att_job *j = arg;
+	struct att_job *j = arg;
 	struct hc_model *m = j->m;
 	const unsigned long heads = m->a.n_heads;
-	unsigned long lo, hi;
+	unsigned t = atomic_fetch_add_explicit(&j->next_tok, 1, memory_order_relaxed), next;
 
-	hc_split(j->n_tok, ti, nt, &lo, &hi);
-	for (unsigned long t = lo; t < hi; t++) {
+	/* tokens go to whichever thread is free: a thread slowed by something else on its
+	 * CPU takes fewer, and the results cannot depend on which thread took which. Each
+	 * thread takes its next token before working on this one, to prefetch its cache. */
+	for (; t < j->n_tok; t = next) {
+		next = atomic_fetch_add_explicit(&j->next_tok, 1, memory_order_relaxed);
 		rope_kv_range(j, t, t + 1);
-		att_items(j, ti, t * heads, (t + 1) * heads, hi * heads);
-		quantize_tok(m, m->xb + t * m->q_dim, m->q_dim, t);
+		att_items(j, ti, t * heads, (t + 1) * heads,
+			  next < j->n_tok ? next * heads : ULONG_MAX);
+		quantize_tok(m, m->xb + (size_t)t * m->q_dim, m->q_dim, t);
 	}
 }
 
@@ -969,7 +985,7 @@ static void forward_chunk(struct hc_model *m, struct hc_kv *const *kv, const uin
 
 	for (uint32_t l = 0; l < a->n_layers; l++) {
 		const struct layer *L = &m->layers[l];
-		struct att_job aj = { m, kv, pos, l, n };
+		struct att_job aj = { m, kv, pos, l, n, 0 };
 
 		/* attention; the residual of the layer before joins x here (none for layer 0) */
 		norm_act(m, &act, l ? m->xb : NULL, L->attn_norm, n);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A fixed pool of persistent worker threads. hc_pool_run() hands one job to every thread
- * (the caller is thread 0) and returns when all are done: a barrier per dispatch, so the
- * work split is fixed by (thread index, thread count) and results never depend on timing.
+ * (the caller is thread 0) and returns when all are done: a barrier per dispatch. A job
+ * splits its work by (thread index, thread count), or hands out items that each thread
+ * computes whole; either way, results never depend on timing.
  */
 #ifndef HC_EMU_THREADPOOL_H
 #define HC_EMU_THREADPOOL_H
