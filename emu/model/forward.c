@@ -475,14 +475,16 @@ uint32_t hc_kv_capacity(const struct hc_kv *kv)
 
 /* ---- building blocks, each exactly as llama2.c run.c writes it ---- */
 
+/* 4 floats for elementwise IEEE operations side by side (GCC vectors; no contraction:
+ * -ffp-contract=off), the same bits as one at a time. */
+typedef float v4f __attribute__((vector_size(16)));
+
 /*
  * RMSNorm of @nr <= 4 rows: o row r = RMSNorm(x row r) * w, the rows @xs floats apart in x
  * and @n in o. Each row's sum of squares is its own chain in j order, as llama2.c's; the
  * rows' chains run side by side in the lanes of a vector, so four rows take about the
- * latency of one. (GCC vectors: elementwise IEEE operations, no contraction.)
+ * latency of one.
  */
-typedef float v4f __attribute__((vector_size(16)));
-
 static void rmsnorm(float *o, const float *x, size_t xs, const float *w, uint32_t n,
 		    float eps, uint32_t nr)
 {
@@ -662,6 +664,16 @@ static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
 	struct hc_model *m = j->m;
 	const uint32_t cols = j->cols;
 
+	/* the per-element steps, over the whole range at once */
+	if (j->op == EW_SWIGLU) {
+		swiglu(j->o + lo, j->x + lo, hi - lo);
+		return;
+	}
+	if (j->op == EW_ADD) {
+		for (unsigned long i = lo; i < hi; i++)
+			j->o[i] += j->x[i];
+		return;
+	}
 	for (unsigned long i = lo; i < hi; ) {
 		/* RMSNorm takes up to 4 tokens at once */
 		const uint32_t nr = hi - i < 4 ? (uint32_t)(hi - i) : 4;
@@ -689,11 +701,7 @@ static void ew_range(const struct ew_job *j, unsigned long lo, unsigned long hi)
 			swiglu(j->o + i * cols, j->x + i * cols, cols);
 			quantize_tok(m, j->o + i * cols, cols, i);
 			break;
-		case EW_SWIGLU:
-			swiglu(j->o + i, j->x + i, 1);
-			break;
-		case EW_ADD:
-			j->o[i] += j->x[i];
+		default:	/* per element: above */
 			break;
 		}
 		i++;

@@ -58,15 +58,26 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 		_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d))), \
 			      _mm256_set1_ps(dx))))
 
+#define PQ8_PROLOGUE(NT)                                                              \
+	__m256 acc[NT];                                                               \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		acc[t] = _mm256_setzero_ps();
+
+#define PQ8_EPILOGUE_BLOCK(NT, gb)                                                    \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);
+
+#define PQ8_STORE(NT)                                                                 \
+	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
+		_mm256_storeu_ps(out + t * os, acc[t]);
+
 /*
  * Token t at x + t * xs blocks (sum(x) at xsum + t * xs), out[t * os + i] for row i.
  * ISUM_INIT(s): a block's starting integer sum for sum(x) = s; DOT_Q8(isum, w, aw, t, k):
  * add chunk k's products for token t (aw = |w|, for the tables that need it).
  */
 #define PQ8_Q8_BODY(NT, ISUM_INIT, DOT_Q8)                                            \
-	__m256 acc[NT];                                                               \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		acc[t] = _mm256_setzero_ps();                                         \
+	PQ8_PROLOGUE(NT)                                                              \
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q8_BLOCK(8);                        \
 		__m256i is[NT];                                                       \
@@ -81,19 +92,15 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
 				is[t] = DOT_Q8(is[t], w, aw, t, k);                   \
 		}                                                                     \
-		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);  \
+		PQ8_EPILOGUE_BLOCK(NT, gb)                                            \
 	}                                                                             \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		_mm256_storeu_ps(out + t * os, acc[t]);
+	PQ8_STORE(NT)
 
 /* DOT_Q4(isum, lo, hi, t, k): add the products of nibbles lo (elements 4k..) and hi
  * (16 + 4k..) for token t. */
 #define PQ8_Q4_BODY(NT, DOT_Q4)                                                       \
 	const __m256i lo4 = _mm256_set1_epi8(0x0F);                                   \
-	__m256 acc[NT];                                                               \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		acc[t] = _mm256_setzero_ps();                                         \
+	PQ8_PROLOGUE(NT)                                                              \
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(8);                        \
 		__m256i is[NT];                                                       \
@@ -108,11 +115,9 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
 				is[t] = DOT_Q4(is[t], lo, hi, t, k);                  \
 		}                                                                     \
-		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			acc[t] = PQ8_STEP(acc[t], is[t], gb, fp16[x[t * xs + b].d]);  \
+		PQ8_EPILOGUE_BLOCK(NT, gb)                                            \
 	}                                                                             \
-	PQ_UNROLL for (int t = 0; t < NT; t++)                                        \
-		_mm256_storeu_ps(out + t * os, acc[t]);
+	PQ8_STORE(NT)
 
 /* ---- R = 16, 512-bit vectors, dpbusd (AVX-512 VNNI) ---- */
 
