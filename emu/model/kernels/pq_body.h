@@ -17,8 +17,8 @@
  *    so maddubs never saturates.
  *  - Q8_0 with dpbusd (VNNI): the weights are stored as w + 128 (pq_q8_xor), and
  *    sum((w + 128) * x) - 128 * sum(x) = sum(w * x); dpbusd sums into int32, exactly.
- *  - Q4_0: the nibble n as it is: sum((n - 8) * x) = sum(n * x) - 8 * sum(x) (two maddubs
- *    pairs' sum is at most 4 * 15 * 127). Byte j of lane i holds row i's elements 4k + j
+ *  - Q4_0: the nibble n as it is: sum((n - 8) * x) = sum(n * x) - 8 * sum(x) (with
+ *    maddubs, a block's int16 sums stay below 32767: PQ8_Q4_BODY). Byte j of lane i holds row i's elements 4k + j
  *    (low nibble) and 16 + 4k + j (high nibble).
  * sum(x) comes with the activations (hc_act.xsum).
  */
@@ -52,6 +52,12 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 
 /* ---- R = 8, 256-bit vectors ---- */
 
+/*
+ * A block's chunks stay a loop: unrolled, its 8 chunks times NT tokens need more than AVX2's
+ * 16 registers and the accumulators spill to the stack (7% of a 32-context batch).
+ */
+#define PQ8_CHUNK_LOOP _Pragma("GCC unroll 1")
+
 /* acc + (float)isum * (d_w * d_x), lane by lane; the scales converted by F16C (exact) */
 #define PQ8_STEP(acc, isum, d, dx)                                                   \
 	_mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum),                   \
@@ -84,7 +90,7 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 		PQ_PREFETCH(b);                                                       \
 		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
 			is[t] = ISUM_INIT(xsum[t * xs + b]);                          \
-		PQ_UNROLL for (int k = 0; k < 8; k++) {                               \
+		PQ8_CHUNK_LOOP for (int k = 0; k < 8; k++) {                          \
 			const __m256i w = _mm256_loadu_si256(                         \
 				(const __m256i *)(gb + 16 + 32 * k));                 \
 			const __m256i aw = _mm256_sign_epi8(w, w);                    \
@@ -96,25 +102,34 @@ static inline __attribute__((always_inline)) int32_t pq_quad(const int8_t *qs, i
 	}                                                                             \
 	PQ8_STORE(NT)
 
-/* DOT_Q4(isum, lo, hi, t, k): add the products of nibbles lo (elements 4k..) and hi
- * (16 + 4k..) for token t. */
-#define PQ8_Q4_BODY(NT, DOT_Q4)                                                       \
-	const __m256i lo4 = _mm256_set1_epi8(0x0F);                                   \
+/*
+ * Q4_0 through maddubs: a pair of nibble products is at most 2 * 15 * 128, so a lane's
+ * int16 sums of all 8 pairs of a block (4 chunks, low and high nibbles) stay within
+ * 30720 < 32767 and widen to int32 once per block, not once per chunk.
+ */
+#define PQ8_Q4_BODY(NT)                                                               \
+	const __m256i lo4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);      \
 	PQ8_PROLOGUE(NT)                                                              \
 	for (uint32_t b = 0; b < nb; b++) {                                           \
 		const uint8_t *gb = g + b * HC_PQ_Q4_BLOCK(8);                        \
-		__m256i is[NT];                                                       \
+		__m256i p16[NT], is[NT];                                              \
 		PQ_PREFETCH(b);                                                       \
 		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
-			is[t] = _mm256_set1_epi32(-8 * xsum[t * xs + b]);             \
-		PQ_UNROLL for (int k = 0; k < 4; k++) {                               \
+			p16[t] = _mm256_setzero_si256();                              \
+		PQ8_CHUNK_LOOP for (int k = 0; k < 4; k++) {                          \
 			const __m256i v = _mm256_loadu_si256(                         \
 				(const __m256i *)(gb + 16 + 32 * k));                 \
 			const __m256i lo = _mm256_and_si256(v, lo4);                  \
 			const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4); \
 			PQ_UNROLL for (int t = 0; t < NT; t++)                        \
-				is[t] = DOT_Q4(is[t], lo, hi, t, k);                  \
+				p16[t] = _mm256_add_epi16(p16[t], _mm256_add_epi16(   \
+					_mm256_maddubs_epi16(lo, _mm256_set1_epi32(PQ_QUAD(t, k))), \
+					_mm256_maddubs_epi16(hi,                      \
+						_mm256_set1_epi32(PQ_QUAD(t, k + 4))))); \
 		}                                                                     \
+		PQ_UNROLL for (int t = 0; t < NT; t++)                                \
+			is[t] = _mm256_add_epi32(_mm256_set1_epi32(-8 * xsum[t * xs + b]), \
+						 _mm256_madd_epi16(p16[t], ones));    \
 		PQ8_EPILOGUE_BLOCK(NT, gb)                                            \
 	}                                                                             \
 	PQ8_STORE(NT)

@@ -139,12 +139,6 @@ AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 	_mm256_add_epi32(is, _mm256_madd_epi16(_mm256_maddubs_epi16(                  \
 		aw, _mm256_sign_epi8(_mm256_set1_epi32(PQ_QUAD(t, k)), w)),            \
 		_mm256_set1_epi16(1)))
-#define DOT_Q4_AVX2(is, lo, hi, t, k)                                                 \
-	_mm256_add_epi32(is, _mm256_madd_epi16(_mm256_add_epi16(                       \
-		_mm256_maddubs_epi16(lo, _mm256_set1_epi32(PQ_QUAD(t, k))),            \
-		_mm256_maddubs_epi16(hi, _mm256_set1_epi32(PQ_QUAD(t, k + 4)))),       \
-		_mm256_set1_epi16(1)))
-
 #define PQ_SIG(NAME) \
 	static void NAME(const float *fp16, const uint8_t *g, const struct hc_block_q8_0 *x, \
 			 const int32_t *xsum, size_t xs, uint32_t nb, float *out,    \
@@ -152,8 +146,8 @@ AVX2 static void dot4_q4_avx2(const float *fp16, const struct hc_block_q4_0 *w,
 
 AVX2_F16C PQ_SIG(pq8_q8_avx2) { PQ8_Q8_BODY(1, ISUM0_AVX2, DOT_Q8_AVX2) }
 AVX2_F16C PQ_SIG(pq8_q8_n_avx2) { PQ8_Q8_BODY(HC_PQ_NT, ISUM0_AVX2, DOT_Q8_AVX2) }
-AVX2_F16C PQ_SIG(pq8_q4_avx2) { PQ8_Q4_BODY(1, DOT_Q4_AVX2) }
-AVX2_F16C PQ_SIG(pq8_q4_n_avx2) { PQ8_Q4_BODY(HC_PQ_NT, DOT_Q4_AVX2) }
+AVX2_F16C PQ_SIG(pq8_q4_avx2) { PQ8_Q4_BODY(1) }
+AVX2_F16C PQ_SIG(pq8_q4_n_avx2) { PQ8_Q4_BODY(HC_PQ_NT) }
 AVX512_VNNI PQ_SIG(pq16_q8_vnni) { PQ16_Q8_BODY(1, 1) }
 AVX512_VNNI PQ_SIG(pq16_q8_n_vnni) { PQ16_Q8_BODY(1, HC_PQ_NT) }
 AVX512_VNNI PQ_SIG(pq16_q8_n2_vnni) { PQ16_Q8_BODY(2, HC_PQ_NT) }
