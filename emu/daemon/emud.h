@@ -46,6 +46,7 @@ struct emud_opts {
 	const char *ivshmem_path;
 	const char *guest_ram;		/* the PCI guest's RAM file: its host memory */
 	int threads;
+	enum hc_path path;		/* kernel table (HC_PATH_AUTO: the fastest; same bits) */
 	uint32_t n_contexts;		/* card-wide KV slots */
 	uint32_t max_contexts;		/* per function */
 	uint64_t client_mem;		/* card memory per socket client (default and cap) */

@@ -57,6 +57,8 @@ static void usage(FILE *f)
 "                           systemd's socket activation the passed socket is used\n"
 "  --socket-group GROUP     give the socket to GROUP (its members may use the card)\n"
 "  -t, --threads N          forward-pass worker threads (default 1)\n"
+"  --path NAME              the forward pass's kernels: auto (default: the fastest this\n"
+"                           CPU runs), avx2, generic or reference; the tokens are the same\n"
 "  --contexts N             KV slots of the card (default %u)\n"
 "  --max-contexts-per-client N  contexts one client may hold (default: --contexts)\n"
 "  --client-mem BYTES       card memory per client, default and cap (default 16M; K/M/G)\n"
@@ -117,10 +119,31 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
+/* --path: hc-bench's names for enum hc_path */
+static int parse_path(const char *s, enum hc_path *out)
+{
+	static const struct {
+		const char *name;
+		enum hc_path path;
+	} paths[] = {
+		{ "auto", HC_PATH_AUTO }, { "avx2", HC_PATH_AVX2 },
+		{ "generic", HC_PATH_GENERIC }, { "reference", HC_PATH_REFERENCE },
+	};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (!strcmp(s, paths[i].name)) {
+			*out = paths[i].path;
+			return 0;
+		}
+	}
+	fprintf(stderr, "hc-emud: --path: '%s' is not auto, avx2, generic or reference\n", s);
+	return -EINVAL;
+}
+
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
 	OPT_CHUNK, OPT_MAX_CTX, OPT_KV_MEM, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
-	OPT_SOCKET_GROUP, OPT_PACE, OPT_GUEST_RAM,
+	OPT_SOCKET_GROUP, OPT_PACE, OPT_GUEST_RAM, OPT_PATH,
 };
 
 static int parse_args(int argc, char **argv, struct emud_opts *o)
@@ -130,6 +153,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "threads", required_argument, NULL, 't' },
+		{ "path", required_argument, NULL, OPT_PATH },
 		{ "contexts", required_argument, NULL, OPT_CONTEXTS },
 		{ "max-contexts-per-client", required_argument, NULL, OPT_MAXCTX_CLIENT },
 		{ "client-mem", required_argument, NULL, OPT_CLIENT_MEM },
@@ -213,6 +237,10 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			break;
 		case OPT_IVSHMEM: o->ivshmem_path = optarg; break;
 		case OPT_GUEST_RAM: o->guest_ram = optarg; break;
+		case OPT_PATH:
+			if (parse_path(optarg, &o->path))
+				return -EINVAL;
+			break;
 		case OPT_IVSHMEM_MEM:
 			if (parse_u64("--ivshmem-mem", optarg, EMUD_MIN_CLIENT_MEM, EMUD_MAX_CLIENT_MEM,
 				      true, &v))
@@ -255,7 +283,7 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	card->rom_hdr = hc_rom_header(card->rom);
-	rc = hc_model_new(card->rom, card->opt.threads, HC_PATH_AUTO, &card->model, err, errlen);
+	rc = hc_model_new(card->rom, card->opt.threads, card->opt.path, &card->model, err, errlen);
 	if (rc < 0)
 		return rc;
 	card->arch = hc_model_arch(card->model);
@@ -489,9 +517,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	emud_log("card: model '%.64s' (vocab %u, dim %u, %u layers, max_ctx %u), %u KV slots, "
-		 "%llu MiB KV budget, %d threads%s", card.rom_hdr->name, card.arch->vocab_size,
-		 card.arch->dim, card.arch->n_layers, card.max_ctx, card.opt.n_contexts,
-		 (unsigned long long)(card.opt.kv_mem >> 20), card.opt.threads,
+		 "%llu MiB KV budget, %d threads, %s kernels%s", card.rom_hdr->name,
+		 card.arch->vocab_size, card.arch->dim, card.arch->n_layers, card.max_ctx,
+		 card.opt.n_contexts, (unsigned long long)(card.opt.kv_mem >> 20),
+		 card.opt.threads, hc_model_kernels(card.model),
 		 card.opt.allow_faults ? ", TEST fault injection enabled" : "");
 	if (card.opt.pace)
 		emud_log("paced: each decoding context shows at most %u tokens/s", card.opt.pace);

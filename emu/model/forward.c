@@ -301,9 +301,13 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 	int rc;
 
 	*out = NULL;
-	if (n_threads < 1 || n_threads > 256 || !hc_kernels_pick(path)) {
-		snprintf(err, errlen, "%s: invalid thread count %d or path %d", hc_rom_path(rom),
-			 n_threads, (int)path);
+	if (n_threads < 1 || n_threads > 256) {
+		snprintf(err, errlen, "%s: invalid thread count %d", hc_rom_path(rom), n_threads);
+		return -EINVAL;
+	}
+	if (!hc_kernels_pick(path)) {
+		snprintf(err, errlen, "%s: this CPU cannot run kernel path %d (AVX2 needs AVX2 "
+			 "and F16C)", hc_rom_path(rom), (int)path);
 		return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
@@ -401,6 +405,11 @@ void hc_model_free(struct hc_model *m)
 const struct hc_rom_arch *hc_model_arch(const struct hc_model *m)
 {
 	return &m->a;
+}
+
+const char *hc_model_kernels(const struct hc_model *m)
+{
+	return hc_mm_kernels_name(&m->mm);
 }
 
 /* ---- KV cache ---- */

@@ -26,6 +26,8 @@ int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 		 struct hc_model **out, char *err, size_t errlen);
 void hc_model_free(struct hc_model *m);
 const struct hc_rom_arch *hc_model_arch(const struct hc_model *m);
+/* The kernel table the model runs ("avx512vnni", "avx2", "generic", "reference") */
+const char *hc_model_kernels(const struct hc_model *m);
 
 /* A KV cache for up to @max_ctx positions (0 or more than the ROM's max_ctx: the ROM's
  * max_ctx). Memory is touched only as positions fill. NULL on ENOMEM. */

@@ -175,6 +175,7 @@ START_TEST(test_bad_startup)
 	const char *garbage[] = { "hc-emud", "--rom", bad, "--socket", sock, NULL };
 	const char *zero[] = { "hc-emud", "--rom", emud.rom, "--contexts", "0", NULL };
 	const char *pow2[] = { "hc-emud", "--rom", emud.rom, "--ivshmem-mem", "3M", NULL };
+	const char *path[] = { "hc-emud", "--rom", emud.rom, "--path", "avx3", NULL };
 	FILE *f;
 
 	REQUIRE_DAEMON();
@@ -194,6 +195,8 @@ START_TEST(test_bad_startup)
 	ck_assert_ptr_nonnull(strstr(out, "--contexts"));
 	ck_assert_int_eq(run_emud(pow2, out, sizeof(out)), 2);
 	ck_assert_ptr_nonnull(strstr(out, "power of two"));
+	ck_assert_int_eq(run_emud(path, out, sizeof(out)), 2);
+	ck_assert_ptr_nonnull(strstr(out, "'avx3' is not auto, avx2, generic or reference"));
 	ck_assert_int_ne(access(sock, F_OK), 0);
 }
 END_TEST
@@ -221,6 +224,49 @@ static void decode_check(const char *sock)
 	ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
 	tc_close(&c);
 }
+
+/* Does file @path contain @what? */
+static bool file_has(const char *path, const char *what);
+
+/*
+ * --path: the daemon runs the kernel table asked for (its start line names it), and its
+ * tokens are the reference's whatever the table.
+ */
+START_TEST(test_kernel_paths)
+{
+	static const struct {
+		const char *path, *kernels;
+	} paths[] = {
+		{ "reference", "reference kernels" },
+		{ "generic", "generic kernels" },
+		{ "avx2", "avx2 kernels" },
+	};
+
+	REQUIRE_DAEMON();
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *extra[] = { "--path", paths[i].path, "--threads", "2", NULL };
+		char sock[160], log[160];
+		pid_t pid;
+
+#if defined(__x86_64__)
+		__builtin_cpu_init();
+		if (!strcmp(paths[i].path, "avx2") && !__builtin_cpu_supports("avx2"))
+			continue;
+#else
+		if (!strcmp(paths[i].path, "avx2"))
+			continue;
+#endif
+		snprintf(sock, sizeof(sock), "%s/path-%s.sock", emud.dir, paths[i].path);
+		snprintf(log, sizeof(log), "%s/path-%s.log", emud.dir, paths[i].path);
+		pid = tc_daemon_start(emud.rom, sock, log, extra);
+		ck_assert_int_gt(pid, 0);
+		decode_check(sock);
+		ck_assert_int_eq(tc_daemon_stop(pid), 0);
+		ck_assert_msg(file_has(log, paths[i].kernels), "%s: no '%s' in the log", log,
+			      paths[i].kernels);
+	}
+}
+END_TEST
 
 /* A listening AF_UNIX stream socket at @path, as systemd makes it for a socket unit. */
 static int listen_at(const char *path)
@@ -472,6 +518,7 @@ static Suite *emud_daemon_suite(void)
 	tcase_add_unchecked_fixture(tc, emud_fx_setup, emud_fx_teardown);
 	tcase_add_test(tc, test_hello_and_shutdown);
 	tcase_add_test(tc, test_bad_startup);
+	tcase_add_test(tc, test_kernel_paths);
 	tcase_add_test(tc, test_pci_transport);
 	tcase_add_test(tc, test_socket_activation);
 	tcase_add_test(tc, test_notify_and_quiet_log);

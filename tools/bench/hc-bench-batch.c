@@ -105,7 +105,7 @@ static double run(struct hc_ctx **ctx, unsigned first, unsigned n, int32_t **pro
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: hc-bench-batch --rom ROM [--emud PATH] [--threads T]\n"
+		"usage: hc-bench-batch --rom ROM [--emud PATH] [--threads T] [--path NAME]\n"
 		"                      [--contexts 1,4,16,32] [--prompt N] [--decode N]\n"
 		"                      [--repeat R] [--no-solo]\n"
 		"       hc-bench-batch --version\n");
@@ -115,12 +115,13 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *rom = NULL, *emud = "build/hc-emud", *threads = "1";
+	const char *path = "auto";
 	unsigned list[MAX_LIST], n_list = 0, maxn = 0, reps = 1, solo = 1;
 	uint32_t np = 8, nt = 32;
 	char dir[] = "/tmp/hc-bench-batch-XXXXXX", sock[96], uri[112], maxctx[32];
 	static const struct option lo[] = {
 		{ "rom", 1, 0, 'r' }, { "emud", 1, 0, 'e' }, { "threads", 1, 0, 't' },
-		{ "contexts", 1, 0, 'c' }, { "prompt", 1, 0, 'p' }, { "decode", 1, 0, 'n' },
+		{ "path", 1, 0, 'P' }, { "contexts", 1, 0, 'c' }, { "prompt", 1, 0, 'p' }, { "decode", 1, 0, 'n' },
 		{ "repeat", 1, 0, 'R' }, { "no-solo", 0, 0, 'S' }, { "version", 0, 0, 'V' },
 		{ 0, 0, 0, 0 }
 	};
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
 		case 'r': rom = optarg; break;
 		case 'e': emud = optarg; break;
 		case 't': threads = optarg; break;
+		case 'P': path = optarg; break;
 		case 'p': np = (uint32_t)atoi(optarg); break;
 		case 'n': nt = (uint32_t)atoi(optarg); break;
 		case 'R': reps = (unsigned)atoi(optarg); break;
@@ -170,7 +172,8 @@ int main(int argc, char **argv)
 	snprintf(maxctx, sizeof(maxctx), "%u", np + nt + 8);	/* small KV slots */
 	{
 		char *argv[] = { (char *)emud, "--rom", (char *)rom, "--socket", sock, "--threads",
-				 (char *)threads, "--max-ctx", maxctx, NULL };
+				 (char *)threads, "--path", (char *)path, "--max-ctx", maxctx,
+				 NULL };
 
 		pid = bench_emud_start(argv, BENCH_EMUD_READY_MS);
 	}
@@ -190,8 +193,8 @@ int main(int argc, char **argv)
 			goto out_card;
 		make_prompt(prompts[i], np, info.vocab_size, i);
 	}
-	printf("hc-bench-batch: %s, hc-emud --threads %s, prompt %u, decode %u tokens per context,"
-	       " best of %u\n", rom, threads, np, nt, reps);
+	printf("hc-bench-batch: %s, hc-emud --threads %s --path %s, prompt %u, decode %u tokens "
+	       "per context, best of %u\n", rom, threads, path, np, nt, reps);
 	printf("%9s %14s %16s %9s\n", "contexts", "aggregate t/s", "per-stream t/s", "vs 1 ctx");
 	for (unsigned l = 0; l < n_list; l++) {
 		unsigned n = list[l];
