@@ -5,8 +5,9 @@
  *
  * Tokens are processed in chunks of up to CHUNK; every per-token value is computed by the
  * same operations whether the token is alone or in a chunk, so prefill(n) has the bits of
- * n decode steps. A chunk's tokens may belong to different contexts (hc_forward_batch: one
- * decode step of many contexts reads the weights once), each at its own position. Threads
+ * n decode steps. A chunk's tokens may belong to different contexts (hc_forward_items: one
+ * decode step of many contexts, prompt chunks riding along, reads the weights once), each at
+ * its own position. Threads
  * split matmul output rows, attention (token, head) pairs and the elementwise steps' tokens or
  * elements only: no reduction is ever split, so the thread count cannot change a bit.
  */
@@ -29,6 +30,9 @@
 /* tokens per batched step: weight rows are reused CHUNK times (each step streams all the
  * weights; 128 rather than 32 made 110M F32 prefill 1.25x faster) */
 #define CHUNK 128
+/* logits computed at once for items with their own buffers (hc_forward_items): the
+ * classifier's weights are read once for up to this many contexts */
+#define LOGIT_ROWS 32
 
 struct layer {
 	const float *attn_norm, *ffn_norm;
@@ -56,6 +60,7 @@ struct hc_model {
 	int32_t *xsum;			/* the sums of xq's blocks */
 	float *att;			/* n_threads rows of att_cap scores */
 	uint32_t att_cap;
+	float *logit_rows;		/* LOGIT_ROWS rows of logits, for items' own buffers */
 };
 
 /*
@@ -399,6 +404,7 @@ void hc_model_free(struct hc_model *m)
 	free(m->k);
 	free(m->v);
 	free(m->att);
+	free(m->logit_rows);
 	free(m);
 }
 
@@ -1041,79 +1047,177 @@ static void classify(struct hc_model *m, const float *x, uint32_t n, float *logi
 	run_mm(m, &act, 1, &m->output, logits, m->a.vocab_size, NULL, NULL, 0, NULL, NULL, 0);
 }
 
+/*
+ * The logits of chunk rows @rows[0..k) (ascending; their final x rows) to @out[i]. The rows
+ * are first packed to the front of x. Straight into the buffers when they are vocab_size
+ * apart (a batch's array), else LOGIT_ROWS at a time through m->logit_rows.
+ */
+static void classify_rows(struct hc_model *m, const uint32_t *rows, float *const *out,
+			  uint32_t k)
+{
+	const uint32_t dim = m->a.dim, vocab = m->a.vocab_size;
+	int strided = 1;
+
+	for (uint32_t i = 0; i < k; i++) {
+		if (rows[i] != i)
+			memcpy(m->x + (size_t)i * dim, m->x + (size_t)rows[i] * dim,
+			       dim * sizeof(float));
+		if (out[i] != out[0] + (size_t)i * vocab)
+			strided = 0;
+	}
+	if (strided) {
+		classify(m, m->x, k, out[0]);
+		return;
+	}
+	for (uint32_t i = 0; i < k; i += LOGIT_ROWS) {
+		const uint32_t g = k - i < LOGIT_ROWS ? k - i : LOGIT_ROWS;
+
+		classify(m, m->x + (size_t)i * dim, g, m->logit_rows);
+		for (uint32_t r = 0; r < g; r++)
+			memcpy(out[i + r], m->logit_rows + (size_t)r * vocab, vocab * sizeof(float));
+	}
+}
+
+/*
+ * Run checked items: their tokens one after another, CHUNK to a pass (an item may span
+ * passes, at consecutive positions), then advance the caches. Under m->lock.
+ */
+static void run_items(struct hc_model *m, const struct hc_fwd_item *it, uint32_t n)
+{
+	struct hc_kv *kvs[CHUNK];
+	uint32_t pos[CHUNK], rows[CHUNK];
+	int32_t tok[CHUNK];
+	float *outs[CHUNK];
+	uint32_t i = 0, off = 0;
+
+	while (i < n) {
+		uint32_t c = 0, k = 0;
+		int own = 1;
+
+		while (c < CHUNK && i < n) {
+			const uint32_t take = it[i].n - off < CHUNK - c ? it[i].n - off : CHUNK - c;
+
+			for (uint32_t j = 0; j < take; j++) {
+				kvs[c + j] = it[i].kv;
+				pos[c + j] = it[i].kv->pos + off + j;
+				tok[c + j] = it[i].tokens[off + j];
+			}
+			own &= take == 1;	/* else two tokens of this pass share a cache */
+			c += take;
+			off += take;
+			if (off == it[i].n) {
+				if (it[i].logits) {
+					rows[k] = c - 1;
+					outs[k++] = it[i].logits;
+				}
+				i++;
+				off = 0;
+			}
+		}
+		forward_chunk(m, kvs, pos, tok, c, own);
+		if (k)
+			classify_rows(m, rows, outs, k);
+	}
+	for (i = 0; i < n; i++)
+		it[i].kv->pos += it[i].n;
+}
+
+/* The checks hc_forward_items makes before running anything; @cap: the largest capacity */
+static int check_items(const struct hc_model *m, const struct hc_fwd_item *it, uint32_t n,
+		       uint32_t *cap)
+{
+	*cap = 0;
+	if (n && !it)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!it[i].kv || it[i].kv->m != m || !it[i].n || !it[i].tokens)
+			return -EINVAL;
+		for (uint32_t t = 0; t < it[i].n; t++)
+			if (it[i].tokens[t] < 0 || (uint32_t)it[i].tokens[t] >= m->a.vocab_size)
+				return -EINVAL;
+		for (uint32_t j = 0; j < i; j++)
+			if (it[j].kv == it[i].kv)
+				return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (it[i].n > it[i].kv->cap - it[i].kv->pos)
+			return -ENOSPC;
+		if (it[i].kv->cap > *cap)
+			*cap = it[i].kv->cap;
+	}
+	return 0;
+}
+
+int hc_forward_items(struct hc_model *m, const struct hc_fwd_item *items, uint32_t n)
+{
+	uint32_t cap;
+	int rc = check_items(m, items, n, &cap);
+
+	if (rc || !n)
+		return rc;
+	pthread_mutex_lock(&m->lock);
+	rc = ensure_att(m, cap);
+	if (!rc && n > 1 && !m->logit_rows) {
+		m->logit_rows = malloc((size_t)LOGIT_ROWS * m->a.vocab_size * sizeof(float));
+		if (!m->logit_rows)
+			rc = -ENOMEM;
+	}
+	if (!rc)
+		run_items(m, items, n);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
 int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint32_t n,
 	       float *logits)
 {
-	int rc;
+	const struct hc_fwd_item it = { kv, tokens, n, logits };
 
-	if (kv->m != m || (n && !tokens))
+	if (!kv || kv->m != m || (n && !tokens))
 		return -EINVAL;
-	if (!n)
-		return 0;
-	if (n > kv->cap - kv->pos)
-		return -ENOSPC;
-	for (uint32_t i = 0; i < n; i++)
-		if (tokens[i] < 0 || (uint32_t)tokens[i] >= m->a.vocab_size)
-			return -EINVAL;
+	return n ? hc_forward_items(m, &it, 1) : 0;
+}
 
-	pthread_mutex_lock(&m->lock);
-	rc = ensure_att(m, kv->cap);
-	if (rc)
-		goto out;
-	for (uint32_t i = 0; i < n; i += CHUNK) {
-		const uint32_t c = n - i < CHUNK ? n - i : CHUNK;
-		struct hc_kv *kvs[CHUNK];
-		uint32_t pos[CHUNK];
-
-		for (uint32_t t = 0; t < c; t++) {
-			kvs[t] = kv;
-			pos[t] = kv->pos + t;
-		}
-		forward_chunk(m, kvs, pos, tokens + i, c, 0);
-		kv->pos += c;
-		if (logits && i + c == n)
-			classify(m, m->x + (size_t)(c - 1) * m->a.dim, 1, logits);
-	}
-out:
-	pthread_mutex_unlock(&m->lock);
-	return rc;
+/* Contexts [i, i + c) of a batch as items, each one token with its row of @logits */
+static void batch_items(const struct hc_model *m, struct hc_kv *const *kvs,
+			const int32_t *tokens, float *logits, uint32_t i, uint32_t c,
+			struct hc_fwd_item *it)
+{
+	for (uint32_t t = 0; t < c; t++)
+		it[t] = (struct hc_fwd_item){ kvs[i + t], tokens + i + t, 1,
+					      logits + (size_t)(i + t) * m->a.vocab_size };
 }
 
 int hc_forward_batch(struct hc_model *m, struct hc_kv *const *kvs, const int32_t *tokens,
 		     uint32_t n, float *logits)
 {
-	uint32_t cap = 0;
-	int rc;
+	struct hc_fwd_item it[CHUNK];
+	uint32_t cap = 0, c_cap;
+	int rc = 0;
 
 	if (n && (!kvs || !tokens || !logits))
 		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!kvs[i] || kvs[i]->m != m || tokens[i] < 0 ||
-		    (uint32_t)tokens[i] >= m->a.vocab_size)
-			return -EINVAL;
-		for (uint32_t j = 0; j < i; j++)
-			if (kvs[j] == kvs[i])
-				return -EINVAL;
-		if (kvs[i]->pos >= kvs[i]->cap)
-			return -ENOSPC;
-		if (kvs[i]->cap > cap)
-			cap = kvs[i]->cap;
-	}
-	if (!n)
-		return 0;
+	/* checked as a whole first: nothing runs unless every context can */
+	for (uint32_t i = 0; !rc && i < n; i += CHUNK) {
+		const uint32_t c = n - i < CHUNK ? n - i : CHUNK;
 
+		for (uint32_t t = 0; t < c; t++)
+			for (uint32_t j = 0; kvs[i + t] && j < i; j++)
+				if (kvs[j] == kvs[i + t])
+					return -EINVAL;
+		batch_items(m, kvs, tokens, logits, i, c, it);
+		rc = check_items(m, it, c, &c_cap);
+		cap = c_cap > cap ? c_cap : cap;
+	}
+	if (rc || !n)
+		return rc;
 	pthread_mutex_lock(&m->lock);
 	rc = ensure_att(m, cap);
 	for (uint32_t i = 0; !rc && i < n; i += CHUNK) {
 		const uint32_t c = n - i < CHUNK ? n - i : CHUNK;
-		uint32_t pos[CHUNK];
 
-		for (uint32_t t = 0; t < c; t++)
-			pos[t] = kvs[i + t]->pos;
-		forward_chunk(m, kvs + i, pos, tokens + i, c, 1);
-		for (uint32_t t = 0; t < c; t++)
-			kvs[i + t]->pos++;
-		classify(m, m->x, c, logits + (size_t)i * m->a.vocab_size);
+		batch_items(m, kvs, tokens, logits, i, c, it);
+		run_items(m, it, c);	/* the logits are one strided run: no copies */
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;

@@ -55,6 +55,23 @@ int hc_forward(struct hc_model *m, struct hc_kv *kv, const int32_t *tokens, uint
 int hc_forward_batch(struct hc_model *m, struct hc_kv *const *kvs, const int32_t *tokens,
 		     uint32_t n, float *logits);
 
+/* One context's part of a forward pass (hc_forward_items) */
+struct hc_fwd_item {
+	struct hc_kv *kv;
+	const int32_t *tokens;	/* run at the next positions of kv */
+	uint32_t n;		/* >= 1 */
+	float *logits;		/* the last token's vocab_size logits, or NULL */
+};
+
+/*
+ * Several contexts in one pass, each with one token or more: a decode step of many streams
+ * with prompt chunks riding along. Item i gets the bits of hc_forward(m, kv, tokens, n,
+ * logits); the weights are read once per 128 tokens of all items together. -ENOSPC
+ * (nothing run) if an item would overflow its cache; -EINVAL for a bad id, an empty item, a
+ * cache of another model or one given twice; -ENOMEM.
+ */
+int hc_forward_items(struct hc_model *m, const struct hc_fwd_item *items, uint32_t n);
+
 /* Sampling parameters: temperature 0 means greedy (lowest id wins ties). */
 struct hc_sampling {
 	float    temperature;

@@ -272,6 +272,92 @@ START_TEST(batch_equals_solo)
 }
 END_TEST
 
+/*
+ * hc_forward_items: contexts decoding one token and contexts prefilling chunks (one of 133
+ * tokens, so items span the 128-token passes) in one call, each with its own logits buffer
+ * or none, more than 32 of them wanting logits: every item has the bits of its own
+ * hc_forward on the reference path. Bad calls are refused as a whole.
+ */
+START_TEST(items_equal_solo)
+{
+	enum { NC = 40, ROUNDS = 4, MAXN = 133 };
+	const struct { int threads; enum hc_path path; } cfg[] = {
+		{ 1, HC_PATH_AUTO }, { 2, HC_PATH_AUTO }, { 1, HC_PATH_REFERENCE },
+	};
+	struct fx solo, f;
+	struct hc_kv *kv[NC], *skv[NC];
+	struct hc_fwd_item it[NC];
+	int32_t ids[NC][MAXN];
+	float *il[NC], *sl;
+
+	NEED_ROM(_i);
+	fx_open(&solo, _i, 1, HC_PATH_REFERENCE);
+	sl = malloc(solo.vocab * sizeof(float));
+	for (uint32_t k = 0; k < NC; k++)
+		il[k] = malloc(solo.vocab * sizeof(float));
+	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++) {
+		fx_open(&f, _i, cfg[c].threads, cfg[c].path);
+		for (uint32_t k = 0; k < NC; k++) {
+			kv[k] = hc_kv_new(f.m, 4 * MAXN);
+			skv[k] = hc_kv_new(solo.m, 4 * MAXN);
+			ck_assert(kv[k] && skv[k]);
+		}
+		for (uint32_t r = 0; r < ROUNDS; r++) {
+			for (uint32_t k = 0; k < NC; k++) {
+				/* mostly single tokens; a few chunks, one long; some without logits */
+				const uint32_t sel = (k * 7 + r * 3) % 13;
+				const uint32_t n = sel == 0 ? MAXN : sel < 3 ? 2 + (k + r) % 9 : 1;
+
+				for (uint32_t t = 0; t < n; t++)
+					ids[k][t] = seq_id(r * 100000 + k * 1000 + t, f.vocab);
+				it[k] = (struct hc_fwd_item){ kv[k], ids[k], n,
+							      (k + r) % 5 == 4 ? NULL : il[k] };
+			}
+			ck_assert_int_eq(hc_forward_items(f.m, it, NC), 0);
+			for (uint32_t k = 0; k < NC; k++) {
+				ck_assert_int_eq(hc_forward(solo.m, skv[k], ids[k], it[k].n,
+							    it[k].logits ? sl : NULL), 0);
+				ck_assert_uint_eq(hc_kv_pos(kv[k]), hc_kv_pos(skv[k]));
+				ck_assert_msg(!it[k].logits ||
+					      !memcmp(il[k], sl, f.vocab * sizeof(float)),
+					      "%s, %d threads, path %d: item %u (%u tokens) round %u "
+					      "differs", types[_i], cfg[c].threads, cfg[c].path, k,
+					      it[k].n, r);
+			}
+		}
+		/* refused as a whole, nothing run: empty, twice, bad id, overflow */
+		{
+			struct hc_kv *full = hc_kv_new(f.m, 1);
+			const uint32_t p0 = hc_kv_pos(kv[0]);
+			int32_t bad = (int32_t)f.vocab;
+			struct hc_fwd_item two[2] = { { kv[0], ids[0], 1, il[0] } };
+
+			two[1] = (struct hc_fwd_item){ kv[1], ids[1], 0, NULL };
+			ck_assert_int_eq(hc_forward_items(f.m, two, 2), -EINVAL);
+			two[1] = (struct hc_fwd_item){ kv[0], ids[1], 1, NULL };
+			ck_assert_int_eq(hc_forward_items(f.m, two, 2), -EINVAL);
+			two[1] = (struct hc_fwd_item){ kv[1], &bad, 1, NULL };
+			ck_assert_int_eq(hc_forward_items(f.m, two, 2), -EINVAL);
+			two[1] = (struct hc_fwd_item){ full, ids[1], 2, NULL };
+			ck_assert_int_eq(hc_forward_items(f.m, two, 2), -ENOSPC);
+			ck_assert_uint_eq(hc_kv_pos(kv[0]), p0);
+			ck_assert_uint_eq(hc_kv_pos(full), 0);
+			ck_assert_int_eq(hc_forward_items(f.m, NULL, 0), 0);
+			hc_kv_free(full);
+		}
+		for (uint32_t k = 0; k < NC; k++) {
+			hc_kv_free(kv[k]);
+			hc_kv_free(skv[k]);
+		}
+		fx_close(&f);
+	}
+	for (uint32_t k = 0; k < NC; k++)
+		free(il[k]);
+	free(sl);
+	fx_close(&solo);
+}
+END_TEST
+
 /* Two contexts on one model do not see each other's positions. */
 START_TEST(contexts_isolated)
 {
@@ -845,6 +931,7 @@ static Suite *forward_suite(void)
 	tcase_add_loop_test(tc, prefill_equals_steps, 0, N_TYPES);
 	tcase_add_loop_test(tc, contexts_isolated, 0, N_TYPES);
 	tcase_add_loop_test(tc, batch_equals_solo, 0, N_TYPES);
+	tcase_add_loop_test(tc, items_equal_solo, 0, N_TYPES);
 	tcase_add_test(tc, errors_leave_state_unchanged);
 	tcase_add_loop_test(tc, quantized_close_to_f32, 1, N_TYPES);
 	tcase_add_test(tc, matmul_kernels_follow_contract);
