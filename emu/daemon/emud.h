@@ -123,6 +123,9 @@ struct emud_ctx {
 	enum emud_ctx_state state;
 	int32_t pending;
 	struct emud_job *head, *tail;	/* jobs in submission order; head runs */
+	uint32_t fed;			/* tokens of the head PREFILL's next chunk that a
+					   batched pass already ran (feed_round), not yet
+					   accounted */
 	bool link_broken;		/* a linked PREFILL failed with no job after it yet: the
 					   next one submitted completes CANCELLED */
 };
@@ -182,7 +185,7 @@ struct emud_fn {
 	uint32_t logged;		/* bad-SQE log lines so far */
 };
 
-/* Decoding contexts fed to the model in one pass (emud_sched.c): one chunk of the model. */
+/* Contexts fed to the model in one pass (emud_sched.c): decoders and prompt chunks */
 #define EMUD_BATCH	32
 
 struct emud_card {
@@ -203,7 +206,6 @@ struct emud_card {
 	struct hc_card_telemetry snap;	/* last mirrored telemetry, under lock */
 	uint32_t next_fn_id;
 
-	float *batch_logits;		/* EMUD_BATCH rows: one hc_forward_batch's logits */
 	struct hc_prob_index *prob;
 
 	pthread_t hb_thread;

@@ -9,8 +9,9 @@
  * is exactly the in-process loop hc_forward(prompt); { t = hc_sample(); hc_forward(t); }.
  *
  * Batching: at the start of a round, every decoding context whose shown token still has to
- * be fed goes through one hc_forward_batch (each gets the bits of its own hc_forward), so
- * N streams read the weights once per round instead of N times.
+ * be fed, and every prefilling context's next chunk, go through one hc_forward_items (each
+ * gets the bits of its own hc_forward), so N streams read the weights once per round instead
+ * of N times, and a prompt arriving meanwhile rides along.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -111,10 +112,18 @@ static void job_pop(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
 		qp->inflight--;
 }
 
+static void prefill_advance(struct emud_card *card, struct emud_job *j, uint32_t chunk);
+
 static void job_complete(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j,
 			 uint16_t status, uint16_t reason, uint32_t aux)
 {
-	struct hc_cqe cqe = {
+	struct hc_cqe cqe;
+
+	if (c->fed) {	/* ended before its step: the chunk in the cache counts */
+		prefill_advance(fn->card, j, c->fed);
+		c->fed = 0;
+	}
+	cqe = (struct hc_cqe){
 		.user_data = j->user_data,
 		.ctx_id = c->id,
 		.status = status,
@@ -284,42 +293,72 @@ static int forward(struct emud_card *card, struct emud_ctx *c, const int32_t *to
 	return rc;
 }
 
-static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
+/*
+ * A PREFILL's first step: the whole prompt must fit (all or nothing, a prompt that does not
+ * fit changes nothing) and a pending token goes first. False when the job failed.
+ */
+static bool prefill_start(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
 {
-	struct emud_card *card = fn->card;
-	uint32_t chunk, left;
-	bool last;
-	int rc;
+	uint32_t need;
 
-	if (!j->started) {
-		uint32_t need = j->n_tokens + (c->state == CTX_PENDING);
+	if (j->started)
+		return true;
+	need = j->n_tokens + (c->state == CTX_PENDING);
+	if ((uint64_t)hc_kv_pos(c->kv) + need > hc_kv_capacity(c->kv)) {
+		job_fail(fn, c, j, HC_STATUS_CONTEXT_FULL, 0, 0);
+		return false;
+	}
+	j->off = 1;
+	if (c->state == CTX_PENDING) {
+		j->tokens[0] = c->pending;
+		j->off = 0;
+	}
+	c->state = CTX_EMPTY;
+	j->started = true;
+	return true;
+}
 
-		/* all or nothing: a prompt that does not fit changes nothing */
-		if ((uint64_t)hc_kv_pos(c->kv) + need > hc_kv_capacity(c->kv)) {
-			job_fail(fn, c, j, HC_STATUS_CONTEXT_FULL, 0, 0);
-			return;
-		}
-		j->off = 1;
-		if (c->state == CTX_PENDING) {
-			j->tokens[0] = c->pending;
-			j->off = 0;
-		}
-		c->state = CTX_EMPTY;
-		j->started = true;
-	}
-	left = j->n_tokens + 1 - j->off;
-	chunk = left < card->opt.prefill_chunk ? left : card->opt.prefill_chunk;
-	last = chunk == left;
-	rc = forward(card, c, j->tokens + j->off, chunk, last ? c->logits : NULL);
-	if (rc < 0) {
-		emud_err("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id, c->id,
-			 strerror(-rc));
-		job_fail(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_PREFILL);
-		return;
-	}
+/* The started PREFILL's next chunk: tokens from j->tokens + j->off; *last: the prompt's end */
+static uint32_t prefill_chunk(const struct emud_card *card, const struct emud_job *j,
+			      bool *last)
+{
+	const uint32_t left = j->n_tokens + 1 - j->off;
+	const uint32_t chunk = left < card->opt.prefill_chunk ? left : card->opt.prefill_chunk;
+
+	*last = chunk == left;
+	return chunk;
+}
+
+/* @chunk more tokens of the prompt are in the cache */
+static void prefill_advance(struct emud_card *card, struct emud_job *j, uint32_t chunk)
+{
 	emud_count(&card->cnt.prompt_tokens, chunk - (j->off == 0));
 	j->off += chunk;
 	j->count = j->off - 1;
+}
+
+static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
+{
+	struct emud_card *card = fn->card;
+	uint32_t chunk;
+	bool last;
+	int rc;
+
+	if (!prefill_start(fn, c, j))
+		return;
+	chunk = prefill_chunk(card, j, &last);
+	if (c->fed) {
+		c->fed = 0;	/* this round's batched pass ran it */
+	} else {
+		rc = forward(card, c, j->tokens + j->off, chunk, last ? c->logits : NULL);
+		if (rc < 0) {
+			emud_err("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id,
+				 c->id, strerror(-rc));
+			job_fail(fn, c, j, HC_STATUS_ERROR, HC_REASON_INTERNAL, HC_OP_PREFILL);
+			return;
+		}
+	}
+	prefill_advance(card, j, chunk);
 	if (last) {
 		c->state = CTX_LOGITS;
 		job_complete(fn, c, j, HC_STATUS_OK, 0, 0);
@@ -472,39 +511,40 @@ static void step(struct emud_fn *fn, struct emud_ctx *c)
 	}
 }
 
-/* hc_forward_batch of @n contexts' pending tokens, counted as busy; then they have logits. */
-static void feed_batch(struct emud_card *card, struct emud_ctx **cs, uint32_t n)
+/*
+ * One hc_forward_items of @n contexts, counted as busy: decoders' pending tokens, then they
+ * have logits; prompt chunks, left for the context's step to account (c->fed). On an error
+ * nothing ran: each context's own step runs it, and reports what fails.
+ */
+static void feed_pass(struct emud_card *card, struct emud_ctx **cs,
+		      const struct hc_fwd_item *it, uint32_t n)
 {
-	const uint32_t vocab = card->arch->vocab_size;
-	struct hc_kv *kvs[EMUD_BATCH];
-	int32_t tok[EMUD_BATCH];
 	uint64_t t0 = emud_now_ns();
 	int rc;
 
-	for (uint32_t i = 0; i < n; i++) {
-		kvs[i] = cs[i]->kv;
-		tok[i] = cs[i]->pending;
-	}
 	__atomic_store_n(&card->in_forward, 1, __ATOMIC_RELAXED);
-	rc = hc_forward_batch(card->model, kvs, tok, n, card->batch_logits);
+	rc = hc_forward_items(card->model, it, n);
 	__atomic_store_n(&card->in_forward, 0, __ATOMIC_RELAXED);
 	emud_count(&card->cnt.busy_ns, emud_now_ns() - t0);
 	if (rc < 0)
-		return;		/* each context's own step feeds it, and reports what fails */
+		return;
 	for (uint32_t i = 0; i < n; i++) {
-		memcpy(cs[i]->logits, card->batch_logits + (size_t)i * vocab,
-		       sizeof(float) * vocab);
-		cs[i]->state = CTX_LOGITS;
+		if (cs[i]->head->op == HC_OP_PREFILL)
+			cs[i]->fed = it[i].n;
+		else
+			cs[i]->state = CTX_LOGITS;
 	}
 }
 
 /*
- * Feed, in batches, every context that this round's step_decode would feed: head job a
- * DECODE that is not paused, a shown token pending, room in its cache (a full one is
- * step_decode's CONTEXT_FULL). A lone context is left to step_decode.
+ * Feed, in passes of up to EMUD_BATCH contexts, everything this round's steps would run
+ * through the model: a DECODE that is not paused, with a shown token pending and room in its
+ * cache (a full one is step_decode's CONTEXT_FULL), and the next chunk of a PREFILL (whose
+ * start checks run here).
  */
-static void feed_decoders(struct emud_card *card)
+static void feed_round(struct emud_card *card)
 {
+	struct hc_fwd_item it[EMUD_BATCH];
 	struct emud_ctx *cs[EMUD_BATCH];
 	struct emud_fn *fn;
 	uint32_t n = 0, i;
@@ -516,19 +556,34 @@ static void feed_decoders(struct emud_card *card)
 			continue;
 		for (i = 0; i < fn->max_contexts; i++) {
 			struct emud_ctx *c = fn->ctx[i];
+			struct emud_job *j = c ? c->head : NULL;
+			bool last;
 
-			if (!c || !c->head || c->head->waiting || c->head->op != HC_OP_DECODE ||
-			    c->state != CTX_PENDING || hc_kv_pos(c->kv) >= hc_kv_capacity(c->kv))
+			if (!j || c->fed)
 				continue;
+			if (j->op == HC_OP_DECODE) {
+				if (j->waiting || c->state != CTX_PENDING ||
+				    hc_kv_pos(c->kv) >= hc_kv_capacity(c->kv))
+					continue;
+				it[n] = (struct hc_fwd_item){ c->kv, &c->pending, 1, c->logits };
+			} else if (j->op == HC_OP_PREFILL) {
+				if (!prefill_start(fn, c, j))
+					continue;
+				it[n] = (struct hc_fwd_item){ c->kv, j->tokens + j->off, 0, NULL };
+				it[n].n = prefill_chunk(card, j, &last);
+				it[n].logits = last ? c->logits : NULL;
+			} else {
+				continue;
+			}
 			cs[n++] = c;
 			if (n == EMUD_BATCH) {
-				feed_batch(card, cs, n);
+				feed_pass(card, cs, it, n);
 				n = 0;
 			}
 		}
 	}
-	if (n > 1)
-		feed_batch(card, cs, n);
+	if (n)
+		feed_pass(card, cs, it, n);
 }
 
 bool emud_sched_round(struct emud_card *card)
@@ -538,7 +593,7 @@ bool emud_sched_round(struct emud_card *card)
 	bool ran = false;
 	uint32_t i;
 
-	feed_decoders(card);
+	feed_round(card);
 
 	for (fn = card->fns; fn; fn = fn->next) {
 		for (i = 0; i < fn->max_contexts; i++) {

@@ -309,8 +309,7 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	card->prob = malloc(sizeof(*card->prob) * card->arch->vocab_size);
-	card->batch_logits = malloc(sizeof(float) * EMUD_BATCH * card->arch->vocab_size);
-	if (!card->prob || !card->batch_logits) {
+	if (!card->prob) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -321,7 +320,6 @@ static int card_open(struct emud_card *card, char *err, size_t errlen)
 static void card_close(struct emud_card *card)
 {
 	free(card->prob);
-	free(card->batch_logits);
 	if (card->model)
 		hc_model_free(card->model);
 	if (card->rom)

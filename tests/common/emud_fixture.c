@@ -166,7 +166,8 @@ void pump(struct tc *c, struct gen *g, int n)
 				tc_wait_irq(c, c->regs->qp[c->qp].irq_vector, 100);
 			hc_ring_cons_sleep_done(&c->cq);
 			for (i = 0; i < n; i++)
-				hc_ring_cons_sleep_done(&g[i].r);
+				if (!g[i].hold && !g[i].done)
+					hc_ring_cons_sleep_done(&g[i].r);
 		}
 	}
 }

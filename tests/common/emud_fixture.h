@@ -75,7 +75,8 @@ struct gen {
 	struct hc_ring r;
 	uint32_t out[GEN_MAX];
 	uint32_t n;
-	bool done, hold;	/* hold: do not consume the stream (forces a pause) */
+	bool done, hold;	/* hold: do not consume the stream (forces a pause); with no
+				   stream, pump() just takes the job's completion (a PREFILL) */
 	struct hc_cqe cqe;
 };
 

@@ -96,6 +96,64 @@ START_TEST(test_parallel_contexts_exact)
 END_TEST
 
 /*
+ * A prompt prefilled while two other contexts decode: its chunks ride in their forward passes
+ * (emud_sched.c, feed_round), and all three streams, the prompt's continuation included,
+ * still have the reference's tokens; the PREFILL reports the whole prompt.
+ */
+START_TEST(test_prefill_rides_with_decoders)
+{
+	enum { LONG = 40, N = 48 };
+	struct tc_decode d[3];
+	uint32_t want[3][N], ctx[3];
+	int32_t lp[LONG], stop;
+	struct gen g[4];
+	struct ref r;
+	struct tc c;
+	int i;
+
+	REQUIRE_DAEMON();
+	ref_open(&r);
+	connect_qp(&c);
+	for (i = 0; i < LONG; i++)
+		lp[i] = (int32_t)((uint32_t)(i * 37 + 5) % r.vocab);
+	for (i = 0; i < 3; i++) {
+		memset(&d[i], 0, sizeof(d[i]));
+		d[i].temperature = 0.6f + 0.2f * (float)i;
+		d[i].seed = 40 + (uint64_t)i;
+		d[i].max_tokens = N;
+		ck_assert_uint_eq(ref_generate(&r, 0, i < 2 ? prompt : lp,
+					       i < 2 ? PROMPT_N - (uint32_t)i : LONG, &d[i], N,
+					       want[i], &stop), N);
+	}
+	for (i = 0; i < 2; i++)
+		ctx[i] = open_prefill(&c, 0, prompt, PROMPT_N - (uint32_t)i);
+	ctx[2] = tc_open(&c, 0);
+	ck_assert_uint_ne(ctx[2], 0);
+	/* published at once: 14 chunks of 3 in the passes of the others' first 14 tokens */
+	c.hold = true;
+	for (i = 0; i < 2; i++)
+		gen_start(&c, &g[i], ctx[i], 64, &d[i]);
+	memset(&g[3], 0, sizeof(g[3]));
+	g[3].ud = tc_prefill(&c, ctx[2], lp, LONG);
+	g[3].hold = true;
+	gen_start(&c, &g[2], ctx[2], 64, &d[2]);
+	tc_release(&c);
+	pump(&c, g, 4);
+	ck_assert(g[3].done);
+	ck_assert_uint_eq(g[3].cqe.status, HC_STATUS_OK);
+	ck_assert_uint_eq(g[3].cqe.count, LONG);
+	ck_assert_uint_eq(g[3].cqe.pos, LONG);
+	for (i = 0; i < 3; i++) {
+		ck_assert_uint_eq(g[i].cqe.status, HC_STATUS_DONE_MAX_TOKENS);
+		ck_assert_uint_eq(g[i].n, N);
+		ck_assert_msg(!memcmp(g[i].out, want[i], sizeof(want[i])), "context %d differs", i);
+	}
+	tc_close(&c);
+	ref_close(&r);
+}
+END_TEST
+
+/*
  * Fairness: decodes submitted together advance one token per context per round, so when the
  * first of three equal jobs completes, the others are at most one token behind.
  */
@@ -648,6 +706,7 @@ static Suite *emud_decode_suite(void)
 	tcase_add_unchecked_fixture(tc, emud_fx_setup, emud_fx_teardown);
 	tcase_add_test(tc, test_decode_exact);
 	tcase_add_test(tc, test_parallel_contexts_exact);
+	tcase_add_test(tc, test_prefill_rides_with_decoders);
 	tcase_add_test(tc, test_round_robin);
 	tcase_add_test(tc, test_coalescing);
 	tcase_add_test(tc, test_wakeup_delay);
