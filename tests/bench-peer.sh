@@ -14,12 +14,15 @@
 # ("F32 Q8_0 Q4_0"), BENCH_THREADS (1,2), BENCH_BATCH_ROM (110M-Q8_0; empty: no batch run),
 # BENCH_BATCH (1,4,16,32), BENCH_BATCH_THREADS (2), BENCH_BATCH_DECODE (32),
 # BENCH_BATCH_PATHS (hc-emud --path values: "auto", plus "avx2" on an AVX-512 VNNI CPU),
+# BENCH_BATCH_JOIN (512: a prompt prefilled while the largest batch decodes; 0: none),
+# BENCH_PATH (hc-bench --path: auto), BENCH_PEER_BENCH (the peer-bench program: a copy
+# that builds llama.cpp for another ISA, with its own PEER_CACHE, compares like with like),
 # BENCH_PEER (0: skip this fragment). Quick run:
 #   BENCH_SHAPES=15M BENCH_TYPES=Q8_0 BENCH_BATCH_ROM=15M-Q8_0 make bench
 set -eu
 B=${1:-build}
 shared=../shared
-peer=$shared/tools/peer-bench
+peer=${BENCH_PEER_BENCH:-$shared/tools/peer-bench}
 tok=$shared/models/llama2-tokenizer/tokenizer.bin
 if [ "${BENCH_PEER:-1}" = 0 ]; then
 	echo "SKIP: llama.cpp comparison (BENCH_PEER=0)"
@@ -54,7 +57,7 @@ llama_rows() {
 }
 
 echo "== hc vs llama.cpp c392e509 (same weights; llama-bench -p 128 -n 128 -r 3," \
-	"hc-bench --prefill 128 --decode 128 --repeat 3)"
+	"hc-bench --prefill 128 --decode 128 --repeat 3 --path ${BENCH_PATH:-auto})"
 echo "   $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %-5s %3s %12s %12s %7s %12s %12s %7s\n' shape type thr "llama pp128" "hc prefill" \
@@ -80,7 +83,8 @@ for shape in $shapes; do
 		# back to back, the same thread counts
 		lrows=$("$bin/llama-bench" -m "$dir/$shape-$type.gguf" -p 128 -n 128 -t "$threads" -r 3 \
 			-o md 2>/dev/null | llama_rows)
-		hrows=$("$B/hc-bench" --prefill 128 --decode 128 --repeat 3 --threads "$threads" "$rom" |
+		hrows=$("$B/hc-bench" --prefill 128 --decode 128 --repeat 3 --threads "$threads" \
+			--path "${BENCH_PATH:-auto}" "$rom" |
 			awk 'NR > 1 { print $4, $5, $6 }')
 		for t in $(echo "$threads" | tr , " "); do
 			lp=$(echo "$lrows" | awk -v t="$t" '$1 == t && $2 ~ /^pp/ { print $3 }')
@@ -112,7 +116,8 @@ if [ -n "$brom" ]; then
 		echo "== batched decode through hc-emud ($brom, threads ${BENCH_BATCH_THREADS:-2}, kernels $p)"
 		"$B/hc-bench-batch" --rom "$dir/$brom.rom" --emud "$B/hc-emud" --path "$p" \
 			--threads "${BENCH_BATCH_THREADS:-2}" --contexts "${BENCH_BATCH:-1,4,16,32}" \
-			--decode "${BENCH_BATCH_DECODE:-32}" --repeat "${BENCH_BATCH_REPEAT:-3}"
+			--decode "${BENCH_BATCH_DECODE:-32}" --repeat "${BENCH_BATCH_REPEAT:-3}" \
+			--join "${BENCH_BATCH_JOIN:-512}"
 	done
 	echo "   ($(($(date +%s) - start)) s in all; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
