@@ -31,6 +31,7 @@
 #define EMUD_MAX_CLIENT_MEM	(1ull << 30)
 #define EMUD_DEFAULT_QPS	4
 #define EMUD_DEFAULT_CHUNK	32
+#define EMUD_IDLE_CHUNK		128	/* ... when no context decodes: the model's pass */
 #define EMUD_MAX_SQ_ENTRIES	4096
 #define EMUD_MAX_CQ_ENTRIES	16384
 #define EMUD_MAX_STREAM_ENTRIES	(1u << 20)
@@ -53,6 +54,7 @@ struct emud_opts {
 	uint64_t ivshmem_mem;		/* card memory of the PCI function */
 	uint32_t n_qp;			/* queue pairs per function */
 	uint32_t prefill_chunk;		/* prompt tokens per scheduling turn */
+	bool prefill_chunk_set;		/* given: also when no context decodes */
 	uint32_t max_ctx;		/* cap on context length (0: ROM max_ctx) */
 	uint64_t kv_mem;		/* KV cache budget of the card, bytes (0: half of RAM) */
 	bool allow_faults;		/* TEST ONLY fault injection registers */
@@ -106,6 +108,7 @@ struct emud_job {
 	int32_t *tokens;
 	uint32_t n_tokens;
 	uint32_t off;			/* next index of tokens[] to feed */
+	uint32_t passes;		/* forward passes its chunks took so far */
 	/* DECODE */
 	struct hc_ring stream;
 	uint32_t max_tokens;

@@ -318,12 +318,18 @@ static bool prefill_start(struct emud_fn *fn, struct emud_ctx *c, struct emud_jo
 	return true;
 }
 
-/* The started PREFILL's next chunk: tokens from j->tokens + j->off; *last: the prompt's end */
+/*
+ * The started PREFILL's next chunk: tokens from j->tokens + j->off; *last: the prompt's end.
+ * With no context decoding (@idle) nobody waits for the round, so unless --prefill-chunk was
+ * given a chunk is the model's whole pass: 128 tokens reuse each weight 4x as often as 32.
+ */
 static uint32_t prefill_chunk(const struct emud_card *card, const struct emud_job *j,
-			      bool *last)
+			      bool idle, bool *last)
 {
 	const uint32_t left = j->n_tokens + 1 - j->off;
-	const uint32_t chunk = left < card->opt.prefill_chunk ? left : card->opt.prefill_chunk;
+	const uint32_t max = idle && !card->opt.prefill_chunk_set ? EMUD_IDLE_CHUNK
+								   : card->opt.prefill_chunk;
+	const uint32_t chunk = left < max ? left : max;
 
 	*last = chunk == left;
 	return chunk;
@@ -335,6 +341,7 @@ static void prefill_advance(struct emud_card *card, struct emud_job *j, uint32_t
 	emud_count(&card->cnt.prompt_tokens, chunk - (j->off == 0));
 	j->off += chunk;
 	j->count = j->off - 1;
+	j->passes++;
 }
 
 static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job *j)
@@ -346,10 +353,12 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 
 	if (!prefill_start(fn, c, j))
 		return;
-	chunk = prefill_chunk(card, j, &last);
-	if (c->fed) {
-		c->fed = 0;	/* this round's batched pass ran it */
+	if (c->fed) {	/* this round's batched pass ran it */
+		chunk = c->fed;
+		last = chunk == j->n_tokens + 1 - j->off;
+		c->fed = 0;
 	} else {
+		chunk = prefill_chunk(card, j, false, &last);
 		rc = forward(card, c, j->tokens + j->off, chunk, last ? c->logits : NULL);
 		if (rc < 0) {
 			emud_err("%s %u: context %u: prefill failed: %s", fn->ops->kind, fn->id,
@@ -360,6 +369,8 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	}
 	prefill_advance(card, j, chunk);
 	if (last) {
+		emud_dbg("%s %u: context %u: prefilled %u tokens in %u passes", fn->ops->kind,
+			 fn->id, c->id, j->count, j->passes);
 		c->state = CTX_LOGITS;
 		job_complete(fn, c, j, HC_STATUS_OK, 0, 0);
 	}
@@ -540,7 +551,7 @@ static void feed_pass(struct emud_card *card, struct emud_ctx **cs,
  * Feed, in passes of up to EMUD_BATCH contexts, everything this round's steps would run
  * through the model: a DECODE that is not paused, with a shown token pending and room in its
  * cache (a full one is step_decode's CONTEXT_FULL), and the next chunk of a PREFILL (whose
- * start checks run here).
+ * start checks run here), a longer one when no context has a DECODE to run.
  */
 static void feed_round(struct emud_card *card)
 {
@@ -548,9 +559,14 @@ static void feed_round(struct emud_card *card)
 	struct emud_ctx *cs[EMUD_BATCH];
 	struct emud_fn *fn;
 	uint32_t n = 0, i;
+	bool idle = true;
 
 	if (card->opt.null_model)
 		return;
+	for (fn = card->fns; fn && idle; fn = fn->next)
+		for (i = 0; i < fn->max_contexts && idle; i++)
+			idle = !fn->ctx[i] || !fn->ctx[i]->head ||
+			       fn->ctx[i]->head->op != HC_OP_DECODE;
 	for (fn = card->fns; fn; fn = fn->next) {
 		if (__atomic_load_n(&fn->stalled, __ATOMIC_RELAXED))
 			continue;
@@ -570,7 +586,7 @@ static void feed_round(struct emud_card *card)
 				if (!prefill_start(fn, c, j))
 					continue;
 				it[n] = (struct hc_fwd_item){ c->kv, j->tokens + j->off, 0, NULL };
-				it[n].n = prefill_chunk(card, j, &last);
+				it[n].n = prefill_chunk(card, j, idle, &last);
 				it[n].logits = last ? c->logits : NULL;
 			} else {
 				continue;

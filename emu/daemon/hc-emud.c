@@ -63,7 +63,8 @@ static void usage(FILE *f)
 "  --max-contexts-per-client N  contexts one client may hold (default: --contexts)\n"
 "  --client-mem BYTES       card memory per client, default and cap (default 16M; K/M/G)\n"
 "  --queue-pairs N          queue pairs per client (1..%u, default %u)\n"
-"  --prefill-chunk N        prompt tokens per scheduling turn (default %u)\n"
+"  --prefill-chunk N        prompt tokens per scheduling turn (default %u while a context\n"
+"                           decodes, else %u)\n"
 "  --max-ctx N              cap on context length (default: the ROM's max_ctx)\n"
 "  --kv-mem BYTES           KV cache budget of the card (default: half of RAM); contexts\n"
 "                           reserve capacity x bytes-per-position from it when opened\n"
@@ -87,7 +88,7 @@ static void usage(FILE *f)
 "SIGTERM or SIGINT: clean shutdown (clients dropped, socket removed). SIGHUP is ignored\n"
 "(there is nothing to reload: restart to run another ROM).\n",
 		emud_default_socket_path(path, sizeof(path)), EMUD_DEFAULT_CONTEXTS,
-		HC_CARD_MAX_QP, EMUD_DEFAULT_QPS, EMUD_DEFAULT_CHUNK);
+		HC_CARD_MAX_QP, EMUD_DEFAULT_QPS, EMUD_DEFAULT_CHUNK, EMUD_IDLE_CHUNK);
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, bool suffix,
@@ -216,6 +217,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 			if (parse_u64("--prefill-chunk", optarg, 1, 1u << 20, false, &v))
 				return -EINVAL;
 			o->prefill_chunk = (uint32_t)v;
+			o->prefill_chunk_set = true;
 			break;
 		case OPT_MAX_CTX:
 			if (parse_u64("--max-ctx", optarg, 1, 1u << 24, false, &v))

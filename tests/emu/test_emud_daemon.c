@@ -268,6 +268,76 @@ START_TEST(test_kernel_paths)
 }
 END_TEST
 
+/* Open a context on @c and prefill @n tokens of @p; its id. */
+static uint32_t open_and_prefill(struct tc *c, const int32_t *p, uint32_t n)
+{
+	uint32_t ctx = tc_open(c, 0);
+	struct hc_cqe e;
+	uint64_t ud;
+
+	ck_assert_uint_ne(ctx, 0);
+	ud = tc_prefill(c, ctx, p, n);
+	ck_assert_int_eq(tc_cqe(c, &e, TC_HANG_MS), 0);
+	ck_assert_uint_eq(e.user_data, ud);
+	ck_assert_uint_eq(e.status, HC_STATUS_OK);
+	ck_assert_uint_eq(e.count, n);
+	return ctx;
+}
+
+/* Does @log say that context @ctx prefilled @n tokens in @passes passes (-v)? */
+static void assert_passes(const char *log, uint32_t ctx, uint32_t n, uint32_t passes)
+{
+	char want[96];
+
+	snprintf(want, sizeof(want), "context %u: prefilled %u tokens in %u passes", ctx, n,
+		 passes);
+	ck_assert_msg(file_has(log, want), "%s: no '%s'", log, want);
+}
+
+/*
+ * A prompt's forward passes, from the -v log: 128 tokens each while no context decodes,
+ * 32 while one has a DECODE (here one paused on a full stream, which waits all the same),
+ * and an explicit --prefill-chunk always.
+ */
+START_TEST(test_prefill_passes)
+{
+	const char *dflt[] = { "-v", NULL }, *three[] = { "-v", "--prefill-chunk", "3", NULL };
+	const struct tc_decode d = { .max_tokens = 64 };
+	char sock[160], log[160];
+	int32_t p[300];
+	uint32_t a, b;
+	struct tc c;
+	pid_t pid;
+
+	REQUIRE_DAEMON();
+	for (int i = 0; i < 300; i++)
+		p[i] = (i * 37 + 5) % 512;	/* the tiny ROM's vocabulary */
+	snprintf(sock, sizeof(sock), "%s/passes.sock", emud.dir);
+	snprintf(log, sizeof(log), "%s/passes.log", emud.dir);
+	pid = tc_daemon_start(emud.rom, sock, log, dflt);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	a = open_and_prefill(&c, p, 300);
+	assert_passes(log, a, 300, 3);
+	tc_decode(&c, a, tc_stream(&c, 4), 4, &d);	/* 4 tokens, then it waits */
+	b = open_and_prefill(&c, p, 300);
+	assert_passes(log, b, 300, 10);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+	tc_close(&c);
+
+	snprintf(log, sizeof(log), "%s/passes3.log", emud.dir);
+	pid = tc_daemon_start(emud.rom, sock, log, three);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	a = open_and_prefill(&c, p, 300);
+	assert_passes(log, a, 300, 100);
+	ck_assert_int_eq(tc_daemon_stop(pid), 0);
+	tc_close(&c);
+}
+END_TEST
+
 /* A listening AF_UNIX stream socket at @path, as systemd makes it for a socket unit. */
 static int listen_at(const char *path)
 {
@@ -519,6 +589,7 @@ static Suite *emud_daemon_suite(void)
 	tcase_add_test(tc, test_hello_and_shutdown);
 	tcase_add_test(tc, test_bad_startup);
 	tcase_add_test(tc, test_kernel_paths);
+	tcase_add_test(tc, test_prefill_passes);
 	tcase_add_test(tc, test_pci_transport);
 	tcase_add_test(tc, test_socket_activation);
 	tcase_add_test(tc, test_notify_and_quiet_log);
