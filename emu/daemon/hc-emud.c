@@ -56,7 +56,7 @@ static void usage(FILE *f)
 "                           " HC_EMU_SOCKET_ROOT " for root); mode 0660. Under\n"
 "                           systemd's socket activation the passed socket is used\n"
 "  --socket-group GROUP     give the socket to GROUP (its members may use the card)\n"
-"  -t, --threads N          forward-pass worker threads (default 1)\n"
+"  -t, --threads N          forward-pass worker threads (default: the CPUs it may use)\n"
 "  --path NAME              the forward pass's kernels: auto (default: the fastest this\n"
 "                           CPU runs), avx2, generic or reference; the tokens are the same\n"
 "  --contexts N             KV slots of the card (default %u)\n"
@@ -176,7 +176,7 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 	uint64_t v;
 	int c;
 
-	o->threads = 1;
+	o->threads = hc_model_default_threads();
 	o->n_contexts = EMUD_DEFAULT_CONTEXTS;
 	o->client_mem = EMUD_DEFAULT_CLIENT_MEM;
 	o->n_qp = EMUD_DEFAULT_QPS;

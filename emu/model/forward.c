@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,17 @@ static uint32_t max3(uint32_t a, uint32_t b, uint32_t c)
 	uint32_t m = a > b ? a : b;
 
 	return m > c ? m : c;
+}
+
+int hc_model_default_threads(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > 256 ? 256 : n;
 }
 
 int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,

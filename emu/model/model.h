@@ -22,6 +22,9 @@ enum hc_path {
 
 /* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error.
  * Calls on one model (any of its caches) are serialised internally. */
+/* The default thread count: the CPUs this process may run on (its affinity), 1 to 256 */
+int hc_model_default_threads(void);
+
 int hc_model_new(const struct hc_rom *rom, int n_threads, enum hc_path path,
 		 struct hc_model **out, char *err, size_t errlen);
 void hc_model_free(struct hc_model *m);

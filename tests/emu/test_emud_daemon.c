@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -19,6 +20,9 @@
 #include <unistd.h>
 #include "emud_fixture.h"
 #include "hc_test.h"
+
+/* Does file @path contain @what? */
+static bool file_has(const char *path, const char *what);
 
 START_TEST(test_hello_and_shutdown)
 {
@@ -75,6 +79,15 @@ START_TEST(test_hello_and_shutdown)
 	ck_assert_int_eq(tc_daemon_stop(pid), 0);
 	ck_assert_int_ne(access(sock, F_OK), 0);
 	tc_close(&a);
+	/* no -t: a worker for each CPU it may run on */
+	{
+		char want[32];
+		cpu_set_t set;
+
+		ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+		snprintf(want, sizeof(want), ", %d threads,", CPU_COUNT(&set));
+		ck_assert_msg(file_has(log, want), "%s: no '%s'", log, want);
+	}
 }
 END_TEST
 
@@ -224,9 +237,6 @@ static void decode_check(const char *sock)
 	ck_assert_int_eq(memcmp(g.out, want, sizeof(want)), 0);
 	tc_close(&c);
 }
-
-/* Does file @path contain @what? */
-static bool file_has(const char *path, const char *what);
 
 /*
  * --path: the daemon runs the kernel table asked for (its start line names it), and its

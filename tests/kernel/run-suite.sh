@@ -80,6 +80,8 @@ else
 	echo "run-suite: no $shared/models/stories260K.bin: synthetic ROM, golden test skips"
 fi
 emud=${HC_KT_EMUD_BIN:-$TOP/build/hc-emud}
+# Each hc-emud here runs one worker (-t 1): the tiny ROM needs no more, and QEMU's TCG
+# needs the cores.
 
 # libhc's Check programs (out/checks, tests/test_libhc*.c) run in a third boot against one card
 # per ROM they use, each ROM baked exactly as the tests bake it and copied to the path the tests
@@ -138,7 +140,7 @@ libhc_boot() {
 		i=$((i + 1))
 		csock=$OUT/$s/card$i.sock
 		rm -f "$csock"
-		"$emud" --rom "$r" --socket "$OUT/$s/emu$i.sock" --ivshmem "$csock" \
+		"$emud" -t 1 --rom "$r" --socket "$OUT/$s/emu$i.sock" --ivshmem "$csock" \
 			>"$OUT/$s/console-libhc.log.emud$i" 2>&1 &
 		pids="$pids $!"
 		wait_socket "$csock" $! "$OUT/$s/console-libhc.log.emud$i" ||
@@ -146,7 +148,7 @@ libhc_boot() {
 		extra="$extra -chardev socket,path=$csock,id=hccard$i"
 		extra="$extra -device ivshmem-doorbell,chardev=hccard$i,vectors=5"
 	done
-	set -- "$emud" --rom "$first" --socket "$OUT/$s/emu0.sock" --ivshmem "$OUT/$s/card0.sock"
+	set -- "$emud" -t 1 --rom "$first" --socket "$OUT/$s/emu0.sock" --ivshmem "$OUT/$s/card0.sock"
 	HC_KT_SOCK=$OUT/$s/card0.sock HC_KT_VECTORS=5 HC_KT_QEMU_EXTRA=$extra \
 		HC_KT_TIMEOUT=${HC_KT_LIBHC_TIMEOUT:-300} \
 		HC_KT_APPEND="hc.tests=libhc-checks.sh ${HC_KT_APPEND:-}" \
@@ -160,7 +162,7 @@ libhc_boot() {
 # The reference: the guest's decode case through hc-emud's socket transport on the host.
 ref_sock=$OUT/ref.sock
 rm -f "$ref_sock"
-"$emud" --rom "$rom" --socket "$ref_sock" >"$OUT/ref-emud.log" 2>&1 &
+"$emud" -t 1 --rom "$rom" --socket "$ref_sock" >"$OUT/ref-emud.log" 2>&1 &
 ref_pid=$!
 wait_socket "$ref_sock" $ref_pid "$OUT/ref-emud.log" || exit 1
 timeout 120 "$OUT/host_ref" "emu:$ref_sock" >"$OUT/expected-decode.txt"
@@ -192,7 +194,7 @@ for s in $series; do
 	sock=$OUT/$s/card.sock
 	# The card: hc-emud serving ivshmem-doorbell (card peer 0) plus its own socket, which the
 	# host-side reference runs use. 1 + queue pairs vectors each way.
-	set -- "$emud" --rom "$rom" --socket "$OUT/$s/emu.sock" --ivshmem "$sock" --allow-faults
+	set -- "$emud" -t 1 --rom "$rom" --socket "$OUT/$s/emu.sock" --ivshmem "$sock" --allow-faults
 	# The MSI-X boot also runs the in-guest ioctl fuzzer (t_95_ioctl_fuzz) for
 	# HC_KT_FUZZ_SECONDS (default 60; the nomsi boot skips it).
 	# Its bound: the usual one plus twice the fuzzing time (the fuzzing runs for that long

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"                    Ctrl-C stops an answer, /reset starts over, /quit ends\n"
 		"  --system TEXT     -i: system prompt at the start of the conversation\n"
 		"  -n N              tokens to generate (default 256)\n"
-		"  -t THREADS        worker threads for --rom (default 1)\n"
+		"  -t THREADS        worker threads for --rom (default: the CPUs it may use)\n"
 		"  --temp T          temperature (default 0: greedy)\n"
 		"  --top-k K         keep the K most likely tokens (0: off)\n"
 		"  --top-p P         nucleus sampling (0 or 1: off)\n"
@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	uint64_t u;
 	int ch;
 
-	c->o.n_threads = 1;
+	c->o.n_threads = hc_model_default_threads();
 	c->g.max_new = 256;
 	c->g.sampling.seed = 1;
 	while ((ch = getopt_long(argc, argv, "d:n:t:hiV", opts, NULL)) != -1) {
