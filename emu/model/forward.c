@@ -7,9 +7,9 @@
  * same operations whether the token is alone or in a chunk, so prefill(n) has the bits of
  * n decode steps. A chunk's tokens may belong to different contexts (hc_forward_items: one
  * decode step of many contexts, prompt chunks riding along, reads the weights once), each at
- * its own position. Threads
- * split matmul output rows, attention (token, head) pairs and the elementwise steps' tokens or
- * elements only: no reduction is ever split, so the thread count cannot change a bit.
+ * its own position. Threads split matmul output rows, attention (token, head) pairs and the
+ * elementwise steps' tokens or elements only: no reduction is ever split, so the thread
+ * count cannot change a bit.
  */
 #include <errno.h>
 #include <limits.h>
