@@ -149,8 +149,11 @@ int32_t hc_sample(const float *logits, uint32_t vocab_size, const struct hc_samp
 	/* greedy; top-k 1 is greedy too (same candidate order) */
 	if (!(s->temperature > 0.0f) || s->top_k == 1 || !scratch)
 		return argmax(logits, vocab_size);
-	/* p_i = exp(z_i - max z) / sum, z_i = logit_i / T; the sum in id order */
+	/* p_i = exp(z_i - max z) / sum, z_i = logit_i / T; the sum in id order. A max z that
+	 * overflowed (a tiny T, huge logits) or that no finite logit gave: T -> 0, greedy. */
 	max_z = lgt(logits, (uint32_t)argmax(logits, vocab_size)) / s->temperature;
+	if (!isfinite(max_z))
+		return argmax(logits, vocab_size);
 	for (uint32_t i = 0; i < vocab_size; i++)
 		sum += expf(lgt(logits, i) / s->temperature - max_z);
 
@@ -164,6 +167,10 @@ int32_t hc_sample(const float *logits, uint32_t vocab_size, const struct hc_samp
 		for (uint32_t i = 0; i < vocab_size; i++)
 			if (expf(lgt(logits, i) / s->temperature - max_z) / sum >= cutoff)
 				scratch[n++].id = (int32_t)i;
+		/* except the top token, which is in every nucleus: below the cutoff when
+		 * top_p < 1 / vocab and the distribution is flat, and then the only one */
+		if (!n)
+			return argmax(logits, vocab_size);
 		qsort_r(scratch, n, sizeof(*scratch), by_logit, (void *)logits);
 	} else {
 		for (uint32_t i = 0; i < vocab_size; i++)

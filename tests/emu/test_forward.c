@@ -722,6 +722,44 @@ START_TEST(sample_greedy_ties_lowest_id)
 }
 END_TEST
 
+/*
+ * Sampling parameters a client may send, on logits a model may give, that leave no nucleus
+ * or no finite z: each draws the greedy token, never an index outside the vocabulary.
+ *  - top_p below 1 / vocab on a flat distribution: the top token is the whole nucleus,
+ *    though its p is below the candidates' cutoff (it read scratch[-1] before);
+ *  - a temperature so small, or logits so large, that logit / T overflows (NaN p before);
+ *  - no logit but NaN and -inf.
+ */
+START_TEST(sample_degenerate_is_greedy)
+{
+	enum { V = 64 };
+	struct hc_prob_index scratch[V];
+	float flat[V], big[V], dead[V];
+
+	for (uint32_t i = 0; i < V; i++) {
+		flat[i] = 1.0f;
+		big[i] = i == 54 ? 3e38f : i == 10 ? 2.9e38f : -3e38f;
+		dead[i] = i % 2 ? NAN : -INFINITY;
+	}
+	for (uint64_t step = 0; step < 50; step++) {
+		const struct hc_sampling tiny_p = { .temperature = 1.0f, .top_p = 1e-4f,
+						    .seed = step };
+		const struct hc_sampling tiny_t = { .temperature = 1e-40f, .top_p = 0.9f,
+						    .seed = step };
+		const struct hc_sampling plain = { .temperature = 0.5f, .seed = step };
+		const struct hc_sampling topk = { .temperature = 0.5f, .top_k = 8, .seed = step };
+
+		ck_assert_int_eq(hc_sample(flat, V, &tiny_p, step, scratch), 0);
+		ck_assert_int_eq(hc_sample(flat, V, &tiny_t, step, scratch), 0);
+		ck_assert_int_eq(hc_sample(big, V, &plain, step, scratch), 54);
+		ck_assert_int_eq(hc_sample(big, V, &tiny_p, step, scratch), 54);
+		ck_assert_int_eq(hc_sample(big, V, &topk, step, scratch), 54);
+		ck_assert_int_eq(hc_sample(dead, V, &plain, step, scratch), 0);
+		ck_assert_int_eq(hc_sample(dead, V, &tiny_t, step, scratch), 0);
+	}
+}
+END_TEST
+
 /* Greedy is the first index of the maximum, as one scan with "x > best" finds it, NaN never
  * winning: checked on lengths around the vector width with ties, signed zeros, infinities
  * and NaN in every lane. */
@@ -940,6 +978,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, quantize_kernels_follow_contract);
 	tcase_add_test(ts, sample_greedy_ties_lowest_id);
 	tcase_add_test(ts, sample_greedy_matches_scan);
+	tcase_add_test(ts, sample_degenerate_is_greedy);
 	tcase_add_test(ts, sample_leaves_logits_and_skips_nan);
 	tcase_add_test(ts, sample_deterministic_and_seeded);
 	tcase_add_test(ts, sample_topk1_and_tiny_topp_are_greedy);
