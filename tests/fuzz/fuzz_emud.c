@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target: hc-emud's control and SQE paths, in process. One card (the tiny synthetic ROM,
- * null model: the forward pass is not input handling) and, per input, one function over
+ * Fuzz target: hc-emud's control and SQE paths, in process. One card (the tiny synthetic ROM;
+ * the null model, unless bit 2 of the first byte asks for the forward pass, whose batched
+ * passes the scheduler now fills with decoders and prompt chunks) and, per input, one function over
  * heap card memory, the way emud_socket.c makes one per client. The input is a program of
  * a hostile client: raw writes anywhere in card memory (register page included), queue-pair
  * setups, SQEs (raw or nudged towards valid), doorbells, service and scheduler rounds, CQ
@@ -264,6 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		card_init();
 	fake_ns = 0;
 	card.opt.allow_faults = size && (data[0] & 1);
+	card.opt.null_model = !(size && (data[0] & 4));
 	mem = aligned_alloc(4096, MEM_SIZE);
 	if (!mem)
 		return 0;

@@ -360,8 +360,11 @@ static void tok_text(void)
 	free(b.p);
 }
 
-/* A well-behaved client's session as fuzz_emud.c reads it (its op numbers). */
-static void emud(void)
+/*
+ * A well-behaved client's session as fuzz_emud.c reads it (its op numbers), on the null model
+ * or (@model) the forward pass.
+ */
+static void emud_session(const char *name, int model)
 {
 	struct buf b = { 0 };
 	struct hc_sqe sqe;
@@ -369,7 +372,7 @@ static void emud(void)
 
 #define OP(...) add(&b, (uint8_t[]){ __VA_ARGS__ }, sizeof((uint8_t[]){ __VA_ARGS__ }))
 #define SQE(fix) do { OP(3, 0, fix, len); add(&b, &sqe, sizeof(sqe)); } while (0)
-	OP(0);				/* flags: no faults */
+	OP(model ? 4 : 0);		/* flags: no faults; the forward pass or not */
 	OP(2, 0, 4 + 5 * 5, 1, 1, 0);	/* qp 0: 16 SQEs, 32 CQEs, vector 1 */
 	OP(5, 1, 5, 1);
 	memset(&sqe, 0, sizeof(sqe));
@@ -396,9 +399,18 @@ static void emud(void)
 	sqe.opcode = HC_OP_CONTEXT_CLOSE;
 	SQE(1 | 2 | 8);
 	OP(5, 1, 6, 0, 8, 5, 1);
-	put("emud", "open-prefill-decode-close", b.p, b.n);
+	put("emud", name, b.p, b.n);
 	free(b.p);
-	b = (struct buf){ 0 };
+}
+
+static void emud(void)
+{
+	struct buf b = { 0 };
+	struct hc_sqe sqe;
+	uint8_t len = sizeof(sqe);
+
+	emud_session("open-prefill-decode-close", 0);
+	emud_session("model-open-prefill-decode-close", 1);
 	OP(1);				/* faults allowed */
 	OP(2, 1, 2 + 5 * 3, 2, 3, 3);	/* qp 1 */
 	OP(1, 0x40, 0, 0xff, 0xff, 0xff, 0xff);	/* a register scribbled over */
