@@ -278,20 +278,17 @@ START_TEST(test_kernel_paths)
 }
 END_TEST
 
-/* Open a context on @c and prefill @n tokens of @p; its id. */
-static uint32_t open_and_prefill(struct tc *c, const int32_t *p, uint32_t n)
+/* A daemon on the fixture's ROM with @extra options, and @c connected to it with queue
+ * pair 0 enabled; the daemon's pid. */
+static pid_t start_connected(const char *sock, const char *log, const char *const *extra,
+			     struct tc *c)
 {
-	uint32_t ctx = tc_open(c, 0);
-	struct hc_cqe e;
-	uint64_t ud;
+	pid_t pid = tc_daemon_start(emud.rom, sock, log, extra);
 
-	ck_assert_uint_ne(ctx, 0);
-	ud = tc_prefill(c, ctx, p, n);
-	ck_assert_int_eq(tc_cqe(c, &e, TC_HANG_MS), 0);
-	ck_assert_uint_eq(e.user_data, ud);
-	ck_assert_uint_eq(e.status, HC_STATUS_OK);
-	ck_assert_uint_eq(e.count, n);
-	return ctx;
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(tc_connect(c, sock, 0), 0);
+	ck_assert_uint_eq(tc_qp_setup(c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
+	return pid;
 }
 
 /* Does @log say that context @ctx prefilled @n tokens in @passes passes (-v)? */
@@ -324,24 +321,18 @@ START_TEST(test_prefill_passes)
 		p[i] = (i * 37 + 5) % 512;	/* the tiny ROM's vocabulary */
 	snprintf(sock, sizeof(sock), "%s/passes.sock", emud.dir);
 	snprintf(log, sizeof(log), "%s/passes.log", emud.dir);
-	pid = tc_daemon_start(emud.rom, sock, log, dflt);
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
-	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
-	a = open_and_prefill(&c, p, 300);
+	pid = start_connected(sock, log, dflt, &c);
+	a = open_prefill(&c, 0, p, 300);
 	assert_passes(log, a, 300, 3);
 	tc_decode(&c, a, tc_stream(&c, 4), 4, &d);	/* 4 tokens, then it waits */
-	b = open_and_prefill(&c, p, 300);
+	b = open_prefill(&c, 0, p, 300);
 	assert_passes(log, b, 300, 10);
 	ck_assert_int_eq(tc_daemon_stop(pid), 0);
 	tc_close(&c);
 
 	snprintf(log, sizeof(log), "%s/passes3.log", emud.dir);
-	pid = tc_daemon_start(emud.rom, sock, log, three);
-	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(tc_connect(&c, sock, 0), 0);
-	ck_assert_uint_eq(tc_qp_setup(&c, 0, 16, 16, 1), HC_QP_STATE_ENABLED);
-	a = open_and_prefill(&c, p, 300);
+	pid = start_connected(sock, log, three, &c);
+	a = open_prefill(&c, 0, p, 300);
 	assert_passes(log, a, 300, 100);
 	ck_assert_int_eq(tc_daemon_stop(pid), 0);
 	tc_close(&c);
