@@ -120,27 +120,6 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
-/* --path: hc-bench's names for enum hc_path */
-static int parse_path(const char *s, enum hc_path *out)
-{
-	static const struct {
-		const char *name;
-		enum hc_path path;
-	} paths[] = {
-		{ "auto", HC_PATH_AUTO }, { "avx2", HC_PATH_AVX2 },
-		{ "generic", HC_PATH_GENERIC }, { "reference", HC_PATH_REFERENCE },
-	};
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		if (!strcmp(s, paths[i].name)) {
-			*out = paths[i].path;
-			return 0;
-		}
-	}
-	fprintf(stderr, "hc-emud: --path: '%s' is not auto, avx2, generic or reference\n", s);
-	return -EINVAL;
-}
-
 enum {
 	OPT_ROM = 256, OPT_SOCKET, OPT_CONTEXTS, OPT_MAXCTX_CLIENT, OPT_CLIENT_MEM, OPT_QPS,
 	OPT_CHUNK, OPT_MAX_CTX, OPT_KV_MEM, OPT_FAULTS, OPT_NULL_MODEL, OPT_IVSHMEM, OPT_IVSHMEM_MEM,
@@ -240,8 +219,11 @@ static int parse_args(int argc, char **argv, struct emud_opts *o)
 		case OPT_IVSHMEM: o->ivshmem_path = optarg; break;
 		case OPT_GUEST_RAM: o->guest_ram = optarg; break;
 		case OPT_PATH:
-			if (parse_path(optarg, &o->path))
+			if (hc_path_from_name(optarg, &o->path)) {
+				fprintf(stderr, "hc-emud: --path: '%s' is not auto, avx2, generic "
+					"or reference\n", optarg);
 				return -EINVAL;
+			}
 			break;
 		case OPT_IVSHMEM_MEM:
 			if (parse_u64("--ivshmem-mem", optarg, EMUD_MIN_CLIENT_MEM, EMUD_MAX_CLIENT_MEM,

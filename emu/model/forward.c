@@ -298,6 +298,28 @@ static uint32_t max3(uint32_t a, uint32_t b, uint32_t c)
 	return m > c ? m : c;
 }
 
+static const char *const path_names[] = {
+	[HC_PATH_AUTO] = "auto", [HC_PATH_REFERENCE] = "reference",
+	[HC_PATH_GENERIC] = "generic", [HC_PATH_AVX2] = "avx2",
+};
+
+const char *hc_path_name(enum hc_path path)
+{
+	return (unsigned)path < sizeof(path_names) / sizeof(path_names[0]) ? path_names[path]
+									    : "?";
+}
+
+int hc_path_from_name(const char *name, enum hc_path *path)
+{
+	for (unsigned i = 0; i < sizeof(path_names) / sizeof(path_names[0]); i++) {
+		if (!strcmp(name, path_names[i])) {
+			*path = (enum hc_path)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int hc_model_default_threads(void)
 {
 	cpu_set_t set;

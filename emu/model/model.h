@@ -22,6 +22,11 @@ enum hc_path {
 
 /* Bind @rom (which must outlive the model). @n_threads >= 1. Negative errno on error.
  * Calls on one model (any of its caches) are serialised internally. */
+/* "auto", "avx2", "generic", "reference": the command lines' names of the paths */
+const char *hc_path_name(enum hc_path path);
+/* The path called @name in *@path: 0, or -EINVAL for no such name */
+int hc_path_from_name(const char *name, enum hc_path *path);
+
 /* The default thread count: the CPUs this process may run on (its affinity), 1 to 256 */
 int hc_model_default_threads(void);
 

@@ -95,32 +95,19 @@ out:
 	return rc;
 }
 
-static const struct {
-	const char *name;
-	enum hc_path path;
-} path_names[] = {
-	{ "auto", HC_PATH_AUTO }, { "avx2", HC_PATH_AVX2 }, { "generic", HC_PATH_GENERIC },
-	{ "reference", HC_PATH_REFERENCE },
-};
-
 /* A comma-separated list of path names into @paths (at most 4); their count, or -1. */
-static int parse_paths(char *list, int *paths)
+static int parse_paths(char *list, enum hc_path *paths)
 {
 	int n = 0;
 	char *tok;
 
 	while ((tok = strsep(&list, ","))) {
-		size_t i = 0;
-
-		while (i < sizeof(path_names) / sizeof(path_names[0]) &&
-		       strcmp(tok, path_names[i].name))
-			i++;
-		if (i == sizeof(path_names) / sizeof(path_names[0]) || n == 4) {
+		if (n == 4 || hc_path_from_name(tok, &paths[n])) {
 			fprintf(stderr, "hc-bench: --path: unknown or too many: '%s' (auto, avx2, "
 				"generic, reference)\n", tok);
 			return -1;
 		}
-		paths[n++] = (int)i;
+		n++;
 	}
 	return n;
 }
@@ -139,7 +126,8 @@ int main(int argc, char **argv)
 	};
 	uint32_t n_pre = 64, n_dec = 32;
 	int threads[8] = { 1, 2 }, n_threads = 2, reps = 3, ch, failed = 0;
-	int paths[5] = { 0 }, n_paths = 1;
+	enum hc_path paths[5] = { HC_PATH_AUTO };
+	int n_paths = 1;
 
 	while ((ch = getopt_long(argc, argv, "p:n:t:rP:R:V", opts, NULL)) != -1) {
 		char *s, *tok;
@@ -159,7 +147,7 @@ int main(int argc, char **argv)
 				n_threads++;
 			}
 			break;
-		case 'r': paths[n_paths++] = 3; break;
+		case 'r': paths[n_paths++] = HC_PATH_REFERENCE; break;
 		case 'P':
 			n_paths = parse_paths(optarg, paths);
 			if (n_paths < 0)
@@ -196,7 +184,7 @@ int main(int argc, char **argv)
 			for (int t = 0; t < n_threads; t++) {
 				struct result r;
 
-				if (bench_one(rom, threads[t], path_names[paths[p]].path, n_pre, n_dec,
+				if (bench_one(rom, threads[t], paths[p], n_pre, n_dec,
 					      reps, &r)) {
 					failed = 1;
 					continue;
@@ -205,7 +193,7 @@ int main(int argc, char **argv)
 					base = r.decode_tps;
 				printf("%-28s %-5s %-9s %3d %12.1f %12.2f %8.2fx\n", name,
 				       hc_wtype_name(hc_rom_header(rom)->wtype),
-				       path_names[paths[p]].name, threads[t], r.prefill_tps,
+				       hc_path_name(paths[p]), threads[t], r.prefill_tps,
 				       r.decode_tps, r.decode_tps / base);
 				fflush(stdout);
 			}
