@@ -109,6 +109,7 @@ struct emud_job {
 	uint32_t n_tokens;
 	uint32_t off;			/* next index of tokens[] to feed */
 	uint32_t passes;		/* forward passes its chunks took so far */
+	uint32_t shared;		/* ... of which carried other contexts' tokens too */
 	/* DECODE */
 	struct hc_ring stream;
 	uint32_t max_tokens;

@@ -323,10 +323,15 @@ static bool prefill_start(struct emud_fn *fn, struct emud_ctx *c, struct emud_jo
  * With no context decoding (@idle) nobody waits for the round, so unless --prefill-chunk was
  * given a chunk is the model's whole pass: 128 tokens reuse each weight 4x as often as 32.
  */
+static uint32_t prefill_left(const struct emud_job *j)
+{
+	return j->n_tokens + 1 - j->off;
+}
+
 static uint32_t prefill_chunk(const struct emud_card *card, const struct emud_job *j,
 			      bool idle, bool *last)
 {
-	const uint32_t left = j->n_tokens + 1 - j->off;
+	const uint32_t left = prefill_left(j);
 	const uint32_t max = idle && !card->opt.prefill_chunk_set ? EMUD_IDLE_CHUNK
 								   : card->opt.prefill_chunk;
 	const uint32_t chunk = left < max ? left : max;
@@ -355,7 +360,7 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 		return;
 	if (c->fed) {	/* this round's batched pass ran it */
 		chunk = c->fed;
-		last = chunk == j->n_tokens + 1 - j->off;
+		last = chunk == prefill_left(j);
 		c->fed = 0;
 	} else {
 		chunk = prefill_chunk(card, j, false, &last);
@@ -369,8 +374,8 @@ static void step_prefill(struct emud_fn *fn, struct emud_ctx *c, struct emud_job
 	}
 	prefill_advance(card, j, chunk);
 	if (last) {
-		emud_dbg("%s %u: context %u: prefilled %u tokens in %u passes", fn->ops->kind,
-			 fn->id, c->id, j->count, j->passes);
+		emud_dbg("%s %u: context %u: prefilled %u tokens in %u passes, %u shared",
+			 fn->ops->kind, fn->id, c->id, j->count, j->passes, j->shared);
 		c->state = CTX_LOGITS;
 		job_complete(fn, c, j, HC_STATUS_OK, 0, 0);
 	}
@@ -540,10 +545,12 @@ static void feed_pass(struct emud_card *card, struct emud_ctx **cs,
 	if (rc < 0)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
-		if (cs[i]->head->op == HC_OP_PREFILL)
+		if (cs[i]->head->op == HC_OP_PREFILL) {
 			cs[i]->fed = it[i].n;
-		else
+			cs[i]->head->shared += n > 1;
+		} else {
 			cs[i]->state = CTX_LOGITS;
+		}
 	}
 }
 

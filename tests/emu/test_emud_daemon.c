@@ -291,29 +291,44 @@ static pid_t start_connected(const char *sock, const char *log, const char *cons
 	return pid;
 }
 
-/* Does @log say that context @ctx prefilled @n tokens in @passes passes (-v)? */
-static void assert_passes(const char *log, uint32_t ctx, uint32_t n, uint32_t passes)
+/*
+ * Context @ctx's prompt of @n tokens as the -v log tells it: *@passes forward passes,
+ * *@shared of them with other contexts' tokens.
+ */
+static void log_passes(const char *log, uint32_t ctx, uint32_t n, unsigned *passes,
+		       unsigned *shared)
 {
-	char want[96];
+	char buf[65536], want[64];
+	const char *at;
+	ssize_t k;
+	int fd = open(log, O_RDONLY | O_CLOEXEC);
 
-	snprintf(want, sizeof(want), "context %u: prefilled %u tokens in %u passes", ctx, n,
-		 passes);
-	ck_assert_msg(file_has(log, want), "%s: no '%s'", log, want);
+	ck_assert_int_ge(fd, 0);
+	k = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[k > 0 ? k : 0] = 0;
+	snprintf(want, sizeof(want), "context %u: prefilled %u tokens in ", ctx, n);
+	at = strstr(buf, want);
+	ck_assert_msg(at, "%s: no '%s'", log, want);
+	ck_assert_int_eq(sscanf(at + strlen(want), "%u passes, %u shared", passes, shared), 2);
 }
 
 /*
  * A prompt's forward passes, from the -v log: 128 tokens each while no context decodes,
- * 32 while one has a DECODE (here one paused on a full stream, which waits all the same),
- * and an explicit --prefill-chunk always.
+ * 32 while one has a DECODE (one paused on a full stream waits all the same; one decoding
+ * rides in them), and an explicit --prefill-chunk always.
  */
 START_TEST(test_prefill_passes)
 {
 	const char *dflt[] = { "-v", NULL }, *three[] = { "-v", "--prefill-chunk", "3", NULL };
-	const struct tc_decode d = { .max_tokens = 64 };
+	const struct tc_decode d = { .max_tokens = 64 }, long_d = { .max_tokens = 100 };
 	char sock[160], log[160];
+	unsigned passes, shared;
+	uint32_t a, b, r, e;
 	int32_t p[300];
-	uint32_t a, b;
+	struct hc_cqe cqe;
 	struct tc c;
+	uint64_t ud;
 	pid_t pid;
 
 	REQUIRE_DAEMON();
@@ -323,17 +338,38 @@ START_TEST(test_prefill_passes)
 	snprintf(log, sizeof(log), "%s/passes.log", emud.dir);
 	pid = start_connected(sock, log, dflt, &c);
 	a = open_prefill(&c, 0, p, 300);
-	assert_passes(log, a, 300, 3);
+	log_passes(log, a, 300, &passes, &shared);
+	ck_assert_uint_eq(passes, 3);
+	ck_assert_uint_eq(shared, 0);
 	tc_decode(&c, a, tc_stream(&c, 4), 4, &d);	/* 4 tokens, then it waits */
 	b = open_prefill(&c, 0, p, 300);
-	assert_passes(log, b, 300, 10);
+	log_passes(log, b, 300, &passes, &shared);	/* the first may carry a's last tokens */
+	ck_assert_uint_eq(passes, 10);
+	/* a decode of 100 tokens and a prompt published at once: all but the first of the
+	 * prompt's 10 passes carry the decoder's token too */
+	r = open_prefill(&c, 0, p, 20);
+	e = tc_open(&c, 0);
+	ck_assert_uint_ne(e, 0);
+	c.hold = true;
+	tc_decode(&c, r, tc_stream(&c, 256), 256, &long_d);
+	ud = tc_prefill(&c, e, p, 300);
+	tc_release(&c);
+	do
+		ck_assert_int_eq(tc_cqe(&c, &cqe, TC_HANG_MS), 0);
+	while (cqe.user_data != ud);
+	ck_assert_uint_eq(cqe.status, HC_STATUS_OK);
+	log_passes(log, e, 300, &passes, &shared);
+	ck_assert_uint_eq(passes, 10);
+	ck_assert_uint_ge(shared, 9);
 	ck_assert_int_eq(tc_daemon_stop(pid), 0);
 	tc_close(&c);
 
 	snprintf(log, sizeof(log), "%s/passes3.log", emud.dir);
 	pid = start_connected(sock, log, three, &c);
 	a = open_prefill(&c, 0, p, 300);
-	assert_passes(log, a, 300, 100);
+	log_passes(log, a, 300, &passes, &shared);
+	ck_assert_uint_eq(passes, 100);
+	ck_assert_uint_eq(shared, 0);
 	ck_assert_int_eq(tc_daemon_stop(pid), 0);
 	tc_close(&c);
 }
